@@ -1,0 +1,149 @@
+//! Diagnostics: the one type every stage reports with, rendered only at the edge (the CLI).
+
+mod render;
+
+pub use render::{render_github, render_human, render_json, render_sarif, Color, FileReport};
+
+use crate::source::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A secondary location with its own message ("first defined here").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    /// The exact token at fault.
+    pub span: Span,
+    pub message: String,
+    pub labels: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            code,
+            severity: Severity::Error,
+            span,
+            message: message.into(),
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $name:literal, $summary:literal;)*) => {
+        /// Every kind of diagnostic, with a stable code. `docs/diagnostics.md` has one section per code.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code { $($variant,)* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable code printed in every format, e.g. `KF101`.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// A short kebab-case name, e.g. `unknown-key`.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// One sentence on what the rule catches (SARIF rule descriptions, docs).
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    // The file itself.
+    Io = "KF001", "unreadable-file", "The file could not be read or is not UTF-8 text.";
+    YamlSyntax = "KF002", "yaml-syntax", "The file is not valid YAML.";
+    DuplicateKey = "KF003", "duplicate-key", "A mapping has the same key twice.";
+    UnsupportedYaml = "KF004", "unsupported-yaml", "A YAML feature a flow cannot use (several documents, custom tags, complex keys, alias bombs).";
+    // The flow's structure.
+    UnknownKey = "KF101", "unknown-key", "A key that the flow, task, trigger or input does not have.";
+    MissingKey = "KF102", "missing-key", "A required key is missing.";
+    WrongType = "KF103", "wrong-type", "A value has the wrong shape (a list where a string is expected, ...).";
+    InvalidValue = "KF104", "invalid-value", "A value outside what the key accepts (an unknown enum constant, a bad duration, an empty list).";
+    InvalidId = "KF105", "invalid-id", "An id or namespace that does not match Kestra's pattern.";
+    DuplicateId = "KF106", "duplicate-id", "Two tasks, triggers, inputs or outputs share one id.";
+    UnknownType = "KF107", "unknown-type", "A task, trigger, condition or task-runner type that is not in the plugin registry.";
+    Deprecated = "KF108", "deprecated", "A deprecated key, type or input property; the help names the replacement.";
+    ReservedLabel = "KF109", "reserved-label", "A label in the `system.` prefix, which Kestra reserves.";
+    Unsupported = "KF110", "unsupported", "A Kestra feature this compiler does not support.";
+    // References between parts of the flow.
+    UnknownReference = "KF201", "unknown-reference", "A reference to a task or input that does not exist.";
+    Cycle = "KF202", "cycle", "Dependencies that form a cycle.";
+    RecursiveSubflow = "KF203", "recursive-subflow", "A flow that starts itself as a subflow.";
+    InvalidChild = "KF204", "invalid-child", "A task that cannot be placed inside its parent.";
+    // Inputs.
+    InvalidInput = "KF301", "invalid-input", "An input declaration Kestra rejects (bad validator, defaults of the wrong type, ...).";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique() {
+        let mut codes: Vec<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        let mut names: Vec<_> = Code::ALL.iter().map(|c| c.name()).collect();
+        codes.sort_unstable();
+        names.sort_unstable();
+        codes.dedup();
+        names.dedup();
+        assert_eq!(codes.len(), Code::ALL.len());
+        assert_eq!(names.len(), Code::ALL.len());
+    }
+}

@@ -1,0 +1,102 @@
+//! kflow's compiler: Kestra-style flow YAML in, checked typed flows out.
+//!
+//! The pipeline is `source → yaml → parse (model) → check`, one module per stage, data
+//! flowing one way. Every stage reports [`diag::Diagnostic`]s with byte spans; only the CLI
+//! renders them. Later stages (`expr`, `plan`, `emit`, `build`) join this pipeline as they land.
+
+pub mod check;
+pub mod diag;
+pub mod files;
+pub mod model;
+pub mod parse;
+pub mod plugins;
+pub mod source;
+pub mod suggest;
+pub mod yaml;
+
+use diag::{Diagnostic, FileReport};
+use model::Flow;
+use source::{SourceFile, Span};
+
+pub use parse::Options;
+
+/// Everything the front end learned about one file: the flow (when it could be typed at all)
+/// and every diagnostic, sorted by position.
+pub struct Checked {
+    pub flow: Option<Flow>,
+    pub report: FileReport,
+}
+
+/// How many broken YAML lines are blanked out, one at a time, to check the rest of the file.
+const MAX_RECOVERED_LINES: usize = 8;
+
+/// Runs the front end (YAML, model, flow rules) over one file's text.
+pub fn check_source(source: SourceFile, options: Options) -> Checked {
+    let (root, mut diagnostics, recovered) = load_recovering(&source);
+    let whole = Span::new(0, source.text().len().min(source.line_span(1).end as usize));
+    let (flow, parse_diagnostics) = match (&root, recovered) {
+        (None, true) => (None, Vec::new()),
+        (_, false) => parse::parse(root.as_ref(), whole, options),
+        // The tree lacks the blanked lines: a key missing there is an artefact, not a finding.
+        (Some(_), true) => {
+            let (_, found) = parse::parse(root.as_ref(), whole, options);
+            (
+                None,
+                found
+                    .into_iter()
+                    .filter(|d| d.code != diag::Code::MissingKey)
+                    .collect(),
+            )
+        }
+    };
+    diagnostics.extend(parse_diagnostics);
+    if let Some(flow) = &flow {
+        diagnostics.extend(check::check(flow));
+    }
+    sort_and_dedup(&mut diagnostics);
+    Checked {
+        flow,
+        report: FileReport {
+            source,
+            diagnostics,
+        },
+    }
+}
+
+/// Loads the YAML; on a syntax error, blanks the offending line (keeping every byte offset)
+/// and loads again, so the mistakes in the rest of the file are reported in the same run.
+/// Returns the tree, the diagnostics, and whether lines were blanked (the tree is then
+/// incomplete: it is checked, but not compiled).
+fn load_recovering(source: &SourceFile) -> (Option<yaml::Node>, Vec<Diagnostic>, bool) {
+    let is_syntax = |d: &&Diagnostic| d.code == diag::Code::YamlSyntax;
+    let (mut root, mut last) = yaml::load(source);
+    if !last.iter().any(|d| is_syntax(&d)) {
+        return (root, last, false);
+    }
+    let mut found = Vec::new();
+    let mut text = source.text().to_string();
+    let mut blanked = Vec::new();
+    // Loading stops at the first syntax error, so each round has at most one.
+    while let Some(error) = last.iter().find(is_syntax).cloned() {
+        let line = source.line_col(error.span.start).line;
+        found.push(error);
+        if blanked.contains(&line) || blanked.len() == MAX_RECOVERED_LINES {
+            return (None, found, true);
+        }
+        blanked.push(line);
+        let span = source.line_span(line);
+        text.replace_range(span.range(), &" ".repeat(span.len()));
+        (root, last) = yaml::load(&SourceFile::new(source.path(), text.clone()));
+    }
+    found.extend(last);
+    (root, found, true)
+}
+
+/// Diagnostics in file order; the same finding reached twice (a pluginDefault merged into
+/// several tasks) is reported once.
+fn sort_and_dedup(diagnostics: &mut Vec<Diagnostic>) {
+    diagnostics.sort_by(|a, b| {
+        (a.span.start, a.span.end, a.code).cmp(&(b.span.start, b.span.end, b.code))
+    });
+    diagnostics.dedup_by(|a, b| a.span == b.span && a.code == b.code && a.message == b.message);
+}

@@ -1,0 +1,3 @@
+use super::PluginDef;
+
+pub(super) static PLUGINS: &[PluginDef] = &[];

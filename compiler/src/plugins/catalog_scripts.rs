@@ -1,0 +1,461 @@
+//! Kestra script tasks (plugin-scripts: `io.kestra.plugin.scripts.<language>.{Commands,Script}`,
+//! the deprecated JVM `Eval` / `FileTransform` and `io.kestra.core.tasks.scripts.*` tasks) and
+//! the webhook notification tasks (Slack, Microsoft Teams, Discord).
+//!
+//! Only type-specific properties are listed; the ones every task has (`id`, `type`, `retry`,
+//! `timeout`, `runIf`, `allowFailure`, ...) live in the model. Properties inherited from the
+//! script base classes (`AbstractExecScript`, `AbstractPythonExecScript`, `AbstractBash`, ...)
+//! are listed with each type, since Kestra accepts them there.
+
+use super::catalog_runners::{
+    CPU, CREDENTIALS, DEVICE_REQUEST, DOCKER_CONFIG, MEMORY, PULL_POLICY,
+};
+use super::{
+    out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
+};
+
+/// `io.kestra.plugin.scripts.exec.scripts.models.RunnerType` (deprecated `runner:`).
+const RUNNER_TYPES: &[&str] = &["PROCESS", "DOCKER"];
+
+/// `io.kestra.core.models.tasks.runners.TargetOS`.
+const TARGET_OS: &[&str] = &["LINUX", "WINDOWS", "AUTO"];
+
+/// `io.kestra.core.models.tasks.NamespaceFiles`.
+static NAMESPACE_FILES: &[PropDef] = &[
+    prop("enabled", Bool),
+    prop("include", List(&String)),
+    prop("exclude", List(&String)),
+    prop("namespaces", List(&String)),
+    prop("ifExists", Enum(&["OVERWRITE", "FAIL", "WARN", "IGNORE"])),
+    prop("folderPerNamespace", Bool),
+];
+
+/// `io.kestra.plugin.scripts.exec.scripts.models.DockerOptions`: the deprecated `docker:` of
+/// `AbstractExecScript` and `dockerOptions:` of `AbstractBash`. `image` is `@NotNull` but not
+/// validated (no `@Valid`) and is filled from `containerImage`, so it is optional here.
+static DOCKER_OPTIONS: &[PropDef] = &[
+    prop("host", String),
+    prop("config", DOCKER_CONFIG),
+    prop("configPath", String),
+    prop("credentials", Object(CREDENTIALS)),
+    prop("image", String),
+    prop("user", String),
+    prop("entryPoint", List(&String)),
+    prop("extraHosts", List(&String)),
+    prop("networkMode", String),
+    prop("volumes", List(&String)),
+    prop("pullPolicy", PULL_POLICY),
+    prop("deviceRequests", List(&Object(DEVICE_REQUEST))).not_dynamic(),
+    prop("cpu", Object(CPU)).not_dynamic(),
+    prop("memory", Object(MEMORY)).not_dynamic(),
+    prop("shmSize", String),
+    prop("privileged", Bool),
+    // Old names, still accepted through deprecated setters.
+    prop("dockerHost", String).deprecated("use host"),
+    prop("dockerConfig", String).deprecated("use config"),
+];
+
+/// `inputFiles` (`InputFilesInterface`): a map of file name to content or URI, or a JSON string.
+const INPUT_FILES: PropType = OneOf(&[Map(&String), String]);
+
+/// `AbstractExecScript` properties, followed by the type's own.
+macro_rules! exec_script_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("runner", Enum(RUNNER_TYPES)).not_dynamic().deprecated("use taskRunner"),
+            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
+            prop("containerImage", String),
+            prop("beforeCommands", List(&String)),
+            prop("env", Map(&String)),
+            prop("warningOnStdErr", Bool),
+            prop("interpreter", List(&String)),
+            prop("failFast", Bool),
+            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
+            prop("inputFiles", INPUT_FILES),
+            prop("outputFiles", List(&String)),
+            prop("outputDirectory", Bool).deprecated("use outputFiles"),
+            prop("targetOS", Enum(TARGET_OS)),
+            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
+            $($extra),*
+        ]
+    };
+}
+
+/// `AbstractPythonExecScript` (`PythonBasedPlugin`) properties, followed by the type's own.
+macro_rules! python_props {
+    ($($extra:expr),* $(,)?) => {
+        exec_script_props![
+            prop("dependencies", List(&String)),
+            prop("pythonVersion", String),
+            prop("dependencyCacheEnabled", Bool),
+            prop("packageManager", Enum(&["UV", "PIP"])),
+            prop("uvAutoInstallEnabled", Bool),
+            prop("uvInstallerVersion", String),
+            prop("uvInstallerSha256", String),
+            $($extra),*
+        ]
+    };
+}
+
+/// `<language>.Commands`.
+static COMMANDS_PROPS: &[PropDef] = exec_script_props![prop("commands", List(&String)).required()];
+/// `deno`, `lua` and `perl` `Commands` declare `commands` without `@NotNull`.
+static COMMANDS_OPTIONAL_PROPS: &[PropDef] = exec_script_props![prop("commands", List(&String))];
+/// `<language>.Script`.
+static SCRIPT_PROPS: &[PropDef] = exec_script_props![prop("script", String).required()];
+/// `python.Commands`.
+static PYTHON_COMMANDS_PROPS: &[PropDef] =
+    python_props![prop("commands", List(&String)).required()];
+/// `python.Script`.
+static PYTHON_SCRIPT_PROPS: &[PropDef] = python_props![prop("script", String).required()];
+/// `jbang.Script`.
+static JBANG_SCRIPT_PROPS: &[PropDef] = exec_script_props![
+    prop("script", String).required(),
+    prop("extension", String),
+    prop("quiet", Bool),
+];
+
+/// `io.kestra.plugin.scripts.exec.scripts.models.ScriptOutput`. `vars` holds what the script
+/// printed as `::{"outputs":{...}}::`; `taskRunner` is the runner's detail (Docker: `containerId`).
+static SCRIPT_OUTPUTS: &[OutputDef] = &[
+    out("exitCode", ValueType::Int),
+    out("vars", ValueType::Map(&ValueType::Any)),
+    out("outputFiles", ValueType::Map(&ValueType::Uri)),
+    out("taskRunner", ValueType::Any),
+];
+
+/// `AbstractBash` properties (the deprecated `io.kestra.core.tasks.scripts.*` tasks).
+macro_rules! bash_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("runner", Enum(RUNNER_TYPES)),
+            prop("dockerOptions", Object(DOCKER_OPTIONS)).not_dynamic(),
+            prop("interpreter", String),
+            prop("interpreterArgs", List(&String)).not_dynamic(),
+            prop("exitOnFailed", Bool),
+            prop("files", List(&String)).deprecated("use outputFiles"),
+            prop("outputsFiles", List(&String)).deprecated("use outputFiles"),
+            prop("outputFiles", List(&String)),
+            prop("outputDirs", List(&String)).deprecated("use outputFiles"),
+            prop("inputFiles", INPUT_FILES),
+            prop("env", Map(&String)),
+            prop("warningOnStdErr", Bool).deprecated("not used anymore"),
+            $($extra),*
+        ]
+    };
+}
+
+/// `io.kestra.core.tasks.scripts.ScriptOutput`.
+static BASH_OUTPUTS: &[OutputDef] = &[
+    out("exitCode", ValueType::Int),
+    out("vars", ValueType::Map(&ValueType::Any)),
+    out("stdOutLineCount", ValueType::Int),
+    out("stdErrLineCount", ValueType::Int),
+    out("files", ValueType::Map(&ValueType::Uri)),
+    out("outputFiles", ValueType::Map(&ValueType::Uri)),
+];
+
+/// `io.kestra.plugin.scripts.jvm.Eval` (nashorn, jython, groovy).
+static EVAL_PROPS: &[PropDef] = &[prop("script", String), prop("outputs", List(&String))];
+static EVAL_OUTPUTS: &[OutputDef] = &[
+    out("result", ValueType::Any),
+    out("outputs", ValueType::Map(&ValueType::Any)),
+];
+
+/// `io.kestra.plugin.scripts.jvm.FileTransform` (nashorn, jython, groovy).
+static FILE_TRANSFORM_PROPS: &[PropDef] = &[
+    prop("script", String),
+    prop("from", String).required(),
+    prop("concurrent", Int).not_dynamic(), // @Min(2)
+];
+static FILE_TRANSFORM_OUTPUTS: &[OutputDef] = &[out("uri", ValueType::Uri)];
+
+/// The `options:` HTTP client settings of the webhook tasks (`RequestOptions`).
+macro_rules! request_options {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("connectTimeout", Duration),
+            prop("readTimeout", Duration),
+            prop("readIdleTimeout", Duration),
+            prop("connectionPoolIdleTimeout", Duration),
+            prop("maxContentLength", Int),
+            prop("defaultCharset", String), // java.nio.charset.Charset
+            prop("headers", Map(&String)),
+            $($extra),*
+        ]
+    };
+}
+
+/// `AbstractSlackWebhookConnection.ProxyOptions`.
+static SLACK_PROXY: &[PropDef] = &[
+    prop("type", Enum(&["HTTP", "SOCKS"])),
+    prop("address", String),
+    prop("port", Int),
+    prop("username", String),
+    prop("password", String),
+];
+/// `AbstractSlackWebhookConnection.RequestOptions`.
+static SLACK_OPTIONS: &[PropDef] =
+    request_options![prop("proxy", Object(SLACK_PROXY)).not_dynamic()];
+/// `AbstractTeamsConnection.RequestOptions`, `AbstractDiscordConnection.RequestOptions`.
+static HTTP_OPTIONS: &[PropDef] = request_options![];
+
+/// `SlackIncomingWebhook` properties, followed by the type's own.
+macro_rules! slack_webhook_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("url", String).required(),
+            prop("payload", String),
+            prop("messageText", String),
+            prop("options", Object(SLACK_OPTIONS)),
+            $($extra),*
+        ]
+    };
+}
+
+/// `TeamsIncomingWebhook` / `DiscordIncomingWebhook` properties, followed by the type's own.
+macro_rules! webhook_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("url", String).required(),
+            prop("payload", String),
+            prop("options", Object(HTTP_OPTIONS)),
+            $($extra),*
+        ]
+    };
+}
+
+/// `DiscordTemplate.Embed`.
+static DISCORD_EMBED: &[PropDef] = &[
+    prop("title", String),
+    prop("websiteUrl", String),
+    prop("description", String),
+    prop("thumbnail", String),
+    prop("authorName", String),
+    prop("color", List(&Int)).not_dynamic(), // Integer[] RGB
+    prop("footer", String),
+];
+
+/// Shorthand for a task entry.
+const fn task(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    properties: &'static [PropDef],
+    outputs: &'static [OutputDef],
+    deprecated: Option<&'static str>,
+) -> PluginDef {
+    PluginDef {
+        kind: PluginKind::Task,
+        name,
+        aliases,
+        flowable: false,
+        properties,
+        outputs,
+        deprecated,
+    }
+}
+
+pub(super) static PLUGINS: &[PluginDef] = &[
+    // io.kestra.plugin.scripts.shell.{Commands,Script}
+    task("io.kestra.plugin.scripts.shell.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.shell.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.python.{Commands,Script} (AbstractPythonExecScript)
+    task("io.kestra.plugin.scripts.python.Commands", &[], PYTHON_COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.python.Script", &[], PYTHON_SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.node.{Commands,Script}
+    task("io.kestra.plugin.scripts.node.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.node.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.powershell.{Commands,Script} (only the interpreter default differs)
+    task("io.kestra.plugin.scripts.powershell.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.powershell.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.r.{Commands,Script}
+    task("io.kestra.plugin.scripts.r.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.r.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.julia.{Commands,Script}
+    task("io.kestra.plugin.scripts.julia.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.julia.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.ruby.{Commands,Script}
+    task("io.kestra.plugin.scripts.ruby.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.ruby.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.php.{Commands,Script}
+    task("io.kestra.plugin.scripts.php.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.php.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.perl.{Commands,Script}
+    task("io.kestra.plugin.scripts.perl.Commands", &[], COMMANDS_OPTIONAL_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.perl.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.lua.{Commands,Script}
+    task("io.kestra.plugin.scripts.lua.Commands", &[], COMMANDS_OPTIONAL_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.lua.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.groovy.{Commands,Script}
+    task("io.kestra.plugin.scripts.groovy.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.groovy.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.go.{Commands,Script}
+    task("io.kestra.plugin.scripts.go.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.go.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.dotnet.{Commands,Script}
+    task("io.kestra.plugin.scripts.dotnet.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.dotnet.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.deno.{Commands,Script}
+    task("io.kestra.plugin.scripts.deno.Commands", &[], COMMANDS_OPTIONAL_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.deno.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.bun.{Commands,Script}
+    task("io.kestra.plugin.scripts.bun.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.bun.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.plugin.scripts.jbang.{Commands,Script}
+    task("io.kestra.plugin.scripts.jbang.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
+    task("io.kestra.plugin.scripts.jbang.Script", &[], JBANG_SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // io.kestra.core.tasks.scripts.Bash (AbstractBash)
+    task(
+        "io.kestra.core.tasks.scripts.Bash",
+        &[],
+        bash_props![prop("commands", List(&String)).required()],
+        BASH_OUTPUTS,
+        Some("use io.kestra.plugin.scripts.shell.Script or io.kestra.plugin.scripts.shell.Commands"),
+    ),
+    // io.kestra.core.tasks.scripts.Node (AbstractBash; runs `main.js` from inputFiles)
+    task(
+        "io.kestra.core.tasks.scripts.Node",
+        &[],
+        bash_props![prop("nodePath", String), prop("npmPath", String), prop("args", List(&String))],
+        BASH_OUTPUTS,
+        Some("use io.kestra.plugin.scripts.node.Script or io.kestra.plugin.scripts.node.Commands"),
+    ),
+    // io.kestra.core.tasks.scripts.Python (AbstractBash)
+    task(
+        "io.kestra.core.tasks.scripts.Python",
+        &[],
+        bash_props![
+            prop("pythonPath", String),
+            prop("args", List(&String)),
+            prop("requirements", List(&String)),
+            prop("commands", List(&String)),
+            prop("virtualEnv", Bool).not_dynamic(),
+            prop("packageManager", Enum(&["UV", "PIP"])),
+        ],
+        BASH_OUTPUTS,
+        Some("use io.kestra.plugin.scripts.python.Script or io.kestra.plugin.scripts.python.Commands"),
+    ),
+    // io.kestra.plugin.scripts.nashorn.{Eval,FileTransform}
+    task(
+        "io.kestra.plugin.scripts.nashorn.Eval",
+        &[],
+        EVAL_PROPS,
+        EVAL_OUTPUTS,
+        Some("use io.kestra.plugin.graalvm.js.Eval"),
+    ),
+    task(
+        "io.kestra.plugin.scripts.nashorn.FileTransform",
+        &[],
+        FILE_TRANSFORM_PROPS,
+        FILE_TRANSFORM_OUTPUTS,
+        Some("use io.kestra.plugin.graalvm.js.FileTransform"),
+    ),
+    // io.kestra.plugin.scripts.jython.{Eval,FileTransform}
+    task(
+        "io.kestra.plugin.scripts.jython.Eval",
+        &[],
+        EVAL_PROPS,
+        EVAL_OUTPUTS,
+        Some("use io.kestra.plugin.graalvm.python.Eval"),
+    ),
+    task(
+        "io.kestra.plugin.scripts.jython.FileTransform",
+        &[],
+        FILE_TRANSFORM_PROPS,
+        FILE_TRANSFORM_OUTPUTS,
+        Some("use io.kestra.plugin.graalvm.python.FileTransform"),
+    ),
+    // io.kestra.plugin.scripts.groovy.{Eval,FileTransform}
+    task(
+        "io.kestra.plugin.scripts.groovy.Eval",
+        &[],
+        EVAL_PROPS,
+        EVAL_OUTPUTS,
+        Some("use a io.kestra.plugin.graalvm.*.Eval task"),
+    ),
+    task(
+        "io.kestra.plugin.scripts.groovy.FileTransform",
+        &[],
+        FILE_TRANSFORM_PROPS,
+        FILE_TRANSFORM_OUTPUTS,
+        Some("use a io.kestra.plugin.graalvm.*.FileTransform task"),
+    ),
+    // io.kestra.plugin.slack.notifications.SlackIncomingWebhook (plugin-slack; the
+    // plugin-notifications class of the old name is deprecated in favour of this one)
+    task(
+        "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
+        &["io.kestra.plugin.notifications.slack.SlackIncomingWebhook", "io.kestra.plugin.slack.SlackIncomingWebhook"],
+        slack_webhook_props![],
+        &[],
+        None,
+    ),
+    // io.kestra.plugin.slack.notifications.SlackExecution (SlackTemplate + ExecutionInterface)
+    task(
+        "io.kestra.plugin.slack.notifications.SlackExecution",
+        &["io.kestra.plugin.notifications.slack.SlackExecution", "io.kestra.plugin.slack.SlackExecution"],
+        slack_webhook_props![
+            prop("channel", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+            prop("username", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+            prop("iconUrl", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+            prop("iconEmoji", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+            prop("templateUri", String),
+            prop("templateRenderMap", Map(&Any)),
+            prop("executionId", String),
+            prop("customFields", Map(&Any)),
+            prop("customMessage", String),
+        ],
+        &[],
+        None,
+    ),
+    // io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook (plugin-microsoft365)
+    task(
+        "io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook",
+        &["io.kestra.plugin.notifications.teams.TeamsIncomingWebhook"],
+        webhook_props![],
+        &[],
+        None,
+    ),
+    // io.kestra.plugin.microsoft365.teams.TeamsExecution (TeamsTemplate + ExecutionInterface)
+    task(
+        "io.kestra.plugin.microsoft365.teams.TeamsExecution",
+        &["io.kestra.plugin.notifications.teams.TeamsExecution"],
+        webhook_props![
+            prop("templateUri", String),
+            prop("templateRenderMap", Map(&Any)),
+            prop("themeColor", String),
+            prop("activityTitle", String),
+            prop("activitySubtitle", String),
+            prop("executionId", String),
+            prop("customFields", Map(&Any)),
+            prop("customMessage", String),
+        ],
+        &[],
+        None,
+    ),
+    // io.kestra.plugin.discord.DiscordIncomingWebhook (plugin-discord)
+    task(
+        "io.kestra.plugin.discord.DiscordIncomingWebhook",
+        &["io.kestra.plugin.notifications.discord.DiscordIncomingWebhook"],
+        webhook_props![],
+        &[],
+        None,
+    ),
+    // io.kestra.plugin.discord.DiscordExecution (DiscordTemplate + ExecutionInterface)
+    task(
+        "io.kestra.plugin.discord.DiscordExecution",
+        &["io.kestra.plugin.notifications.discord.DiscordExecution"],
+        webhook_props![
+            prop("templateUri", String),
+            prop("templateRenderMap", Map(&Any)),
+            prop("username", String),
+            prop("avatarUrl", String),
+            prop("embedList", List(&Object(DISCORD_EMBED))),
+            prop("content", String),
+            prop("executionId", String),
+            prop("customFields", Map(&Any)),
+            prop("customMessage", String),
+        ],
+        &[],
+        None,
+    ),
+];

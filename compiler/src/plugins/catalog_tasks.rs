@@ -1,0 +1,948 @@
+//! Kestra's core task types (`io.kestra.plugin.core.*`), as defined in kestra-io/kestra's
+//! `core/src/main/java/io/kestra/plugin/core/`.
+//!
+//! Reference sources: the December 2024 snapshot of kestra-io/kestra (0.21 development line)
+//! and the `releases/v1.0.x` branch. Where the two differ, the entry accepts both: a property
+//! is listed if either version has it, and is dynamic if either version renders it (`Property<T>`
+//! or `@PluginProperty(dynamic = true)`). Properties Kestra 1.0 deprecated carry the replacement.
+//! The few later additions that real flows use (e.g. `kv.PurgeKV.behavior`) are noted inline.
+//!
+//! The properties every task has (`id`, `type`, `retry`, `timeout`, `runIf`, ...) are not listed:
+//! the model handles them.
+
+use super::{
+    out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
+};
+
+// ---- shapes shared by several entries ------------------------------------------------------
+
+/// `org.slf4j.event.Level`.
+const LEVELS: &[&str] = &["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
+
+/// `io.kestra.core.models.flows.State.Type`.
+const STATES: &[&str] = &[
+    "CREATED",
+    "RUNNING",
+    "PAUSED",
+    "RESTARTED",
+    "KILLING",
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "KILLED",
+    "CANCELLED",
+    "QUEUED",
+    "RETRYING",
+    "RETRIED",
+    "SKIPPED",
+];
+
+/// `ExecutableTask.RestartBehavior` (Kestra 1.0).
+const RESTART_BEHAVIORS: &[&str] = &["NEW_EXECUTION", "RETRY_FAILED"];
+
+/// `List<Label>` read by `ListOrMapOfLabelDeserializer`: a map of key to value, or a list of
+/// `{key, value}` objects.
+const LABELS: PropType = OneOf(&[
+    Map(&String),
+    List(&Object(&[
+        prop("key", String).required(),
+        prop("value", String).required(),
+    ])),
+]);
+
+/// `execution.Labels.labels`: same as [`LABELS`], or a JSON string rendered at run time.
+const LABELS_OR_JSON: PropType = OneOf(&[
+    Map(&String),
+    List(&Object(&[
+        prop("key", String).required(),
+        prop("value", String).required(),
+    ])),
+    String,
+]);
+
+/// A value documented as "a string or a list" (`ForEach.values`, `EachSequential.value`):
+/// a JSON array rendered at run time, or a YAML list.
+const STRING_OR_LIST: PropType = OneOf(&[String, List(&Any)]);
+
+/// Glob patterns or file names: one string or a list of strings.
+const STRING_OR_STRINGS: PropType = OneOf(&[String, List(&String)]);
+
+/// Files to create: a map of file name to content, or a JSON string of that map.
+const FILES_MAP: PropType = OneOf(&[Map(&String), String]);
+
+/// `AbstractHttp.method`: `io.micronaut.http.HttpMethod` in 0.21; any string in Kestra 1.0.
+const HTTP_METHODS: &[&str] = &[
+    "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH", "CUSTOM",
+];
+
+/// `AbstractHttp.options`: 0.21's `HttpInterface.RequestOptions` keys (deprecated by 1.0) plus
+/// 1.0's `HttpConfiguration` keys.
+const HTTP_OPTIONS: PropType = Object(&[
+    // Kestra 1.0 `HttpConfiguration`
+    prop(
+        "timeout",
+        Object(&[
+            prop("connectTimeout", Duration),
+            prop("readIdleTimeout", Duration),
+        ]),
+    )
+    .not_dynamic(),
+    prop(
+        "proxy",
+        Object(&[
+            prop("type", Enum(&["DIRECT", "HTTP", "SOCKS"])),
+            prop("address", String),
+            prop("port", Int),
+            prop("username", String),
+            prop("password", String),
+        ]),
+    )
+    .not_dynamic(),
+    // `AbstractAuthConfiguration`: `type: BASIC` (username, password) or `type: BEARER` (token).
+    prop(
+        "auth",
+        Object(&[
+            prop("type", Enum(&["BASIC", "BEARER"]))
+                .required()
+                .not_dynamic(),
+            prop("username", String),
+            prop("password", String),
+            prop("token", String),
+        ]),
+    )
+    .not_dynamic(),
+    prop("ssl", Object(&[prop("insecureTrustAllCertificates", Bool)])).not_dynamic(),
+    prop("followRedirects", Bool),
+    prop("allowFailed", Bool),
+    prop("allowedResponseCodes", List(&Int)),
+    prop("defaultCharset", String),
+    prop(
+        "logs",
+        List(&Enum(&[
+            "REQUEST_HEADERS",
+            "REQUEST_BODY",
+            "RESPONSE_HEADERS",
+            "RESPONSE_BODY",
+        ])),
+    )
+    .not_dynamic(),
+    // Kestra 0.21 `RequestOptions` (kept, deprecated, by 1.0)
+    prop("connectTimeout", Duration)
+        .not_dynamic()
+        .deprecated("use `options.timeout.connectTimeout`"),
+    prop("readTimeout", Duration)
+        .not_dynamic()
+        .deprecated("use `options.timeout.readIdleTimeout`"),
+    prop("readIdleTimeout", Duration)
+        .not_dynamic()
+        .deprecated("use `options.timeout.readIdleTimeout`"),
+    prop("connectionPoolIdleTimeout", Duration)
+        .not_dynamic()
+        .deprecated("no longer used"),
+    prop("maxContentLength", Int)
+        .not_dynamic()
+        .deprecated("no longer used"),
+    prop("proxyType", Enum(&["DIRECT", "HTTP", "SOCKS"]))
+        .not_dynamic()
+        .deprecated("use `options.proxy.type`"),
+    prop("proxyAddress", String).deprecated("use `options.proxy.address`"),
+    prop("proxyPort", Int)
+        .not_dynamic()
+        .deprecated("use `options.proxy.port`"),
+    prop("proxyUsername", String).deprecated("use `options.proxy.username`"),
+    prop("proxyPassword", String).deprecated("use `options.proxy.password`"),
+    prop("basicAuthUser", String).deprecated("use `options.auth` with `type: BASIC`"),
+    prop("basicAuthPassword", String).deprecated("use `options.auth` with `type: BASIC`"),
+    prop(
+        "logLevel",
+        Enum(&[
+            "ALL",
+            "TRACE",
+            "DEBUG",
+            "INFO",
+            "WARN",
+            "ERROR",
+            "OFF",
+            "NOT_SPECIFIED",
+        ]),
+    )
+    .not_dynamic()
+    .deprecated("use `options.logs`"),
+]);
+
+/// `HttpInterface.SslOptions` (0.21), deprecated by 1.0 in favour of `options.ssl`.
+const HTTP_SSL_OPTIONS: PropType = Object(&[prop("insecureTrustAllCertificates", Bool)]);
+
+/// `ForEachItem.Batch` / `StorageSplitInterface`.
+const SPLIT_BATCH: PropType = Object(&[
+    prop("bytes", String),
+    prop("partitions", Int),
+    prop("rows", Int),
+    prop("separator", String),
+]);
+
+/// `io.kestra.core.models.tasks.NamespaceFiles` (`include`/`exclude`/`enabled` in 0.21, the rest
+/// added by 1.0).
+const NAMESPACE_FILES: PropType = Object(&[
+    prop("enabled", Bool),
+    prop("include", List(&String)),
+    prop("exclude", List(&String)),
+    prop("namespaces", List(&String)),
+    prop("ifExists", Enum(&["OVERWRITE", "FAIL", "WARN", "IGNORE"])),
+    prop("folderPerNamespace", Bool),
+]);
+
+/// `FlowableTask.getErrors()` / `getFinally()` (`finally` added in 0.21).
+const fn errors() -> PropDef {
+    prop("errors", Tasks).not_dynamic()
+}
+const fn finally() -> PropDef {
+    prop("finally", Tasks).not_dynamic()
+}
+
+/// `AbstractHttp.uri`, shared by Request and Download.
+const fn http_uri() -> PropDef {
+    prop("uri", String).required()
+}
+
+const fn task(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    properties: &'static [PropDef],
+    outputs: &'static [OutputDef],
+) -> PluginDef {
+    PluginDef {
+        kind: PluginKind::Task,
+        name,
+        aliases,
+        flowable: false,
+        properties,
+        outputs,
+        deprecated: None,
+    }
+}
+
+const fn flowable(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    properties: &'static [PropDef],
+    outputs: &'static [OutputDef],
+) -> PluginDef {
+    PluginDef {
+        kind: PluginKind::Task,
+        name,
+        aliases,
+        flowable: true,
+        properties,
+        outputs,
+        deprecated: None,
+    }
+}
+
+const fn deprecated(mut def: PluginDef, why: &'static str) -> PluginDef {
+    def.deprecated = Some(why);
+    def
+}
+
+pub(super) static PLUGINS: &[PluginDef] = &[
+    // ---- debug ---------------------------------------------------------------------------------
+
+    // debug/Return.java
+    task(
+        "io.kestra.plugin.core.debug.Return",
+        &["io.kestra.core.tasks.debugs.Return"],
+        &[prop("format", String)],
+        &[out("value", ValueType::String)],
+    ),
+    // debug/Echo.java (@Deprecated)
+    deprecated(
+        task(
+            "io.kestra.plugin.core.debug.Echo",
+            &["io.kestra.core.tasks.debugs.Echo"],
+            &[prop("format", String).required(), prop("level", Enum(LEVELS))],
+            &[],
+        ),
+        "use `io.kestra.plugin.core.log.Log`",
+    ),
+    // ---- log -----------------------------------------------------------------------------------
+
+    // log/Log.java: `message` is a string or a list of strings.
+    task(
+        "io.kestra.plugin.core.log.Log",
+        &["io.kestra.core.tasks.log.Log"],
+        &[prop("message", STRING_OR_STRINGS).required(), prop("level", Enum(LEVELS))],
+        &[],
+    ),
+    // log/Fetch.java
+    task(
+        "io.kestra.plugin.core.log.Fetch",
+        &["io.kestra.core.tasks.log.Fetch"],
+        &[
+            prop("namespace", String),
+            prop("flowId", String),
+            prop("executionId", String),
+            prop("tasksId", List(&String)),
+            prop("level", Enum(LEVELS)),
+        ],
+        &[out("size", ValueType::Int), out("uri", ValueType::Uri)],
+    ),
+    // log/PurgeLogs.java (`executionId` added by 1.0)
+    task(
+        "io.kestra.plugin.core.log.PurgeLogs",
+        &[],
+        &[
+            prop("namespace", String),
+            prop("flowId", String),
+            prop("executionId", String),
+            prop("logLevels", List(&Enum(LEVELS))),
+            prop("startDate", String),
+            prop("endDate", String).required(),
+        ],
+        &[out("count", ValueType::Int)],
+    ),
+    // ---- output --------------------------------------------------------------------------------
+
+    // output/OutputValues.java
+    task(
+        "io.kestra.plugin.core.output.OutputValues",
+        &[],
+        &[prop("values", Map(&Any))],
+        &[out("values", ValueType::Map(&ValueType::Any))],
+    ),
+    // ---- execution -----------------------------------------------------------------------------
+
+    // execution/Fail.java
+    task(
+        "io.kestra.plugin.core.execution.Fail",
+        &["io.kestra.core.tasks.executions.Fail"],
+        &[prop("condition", String), prop("errorMessage", String)],
+        &[],
+    ),
+    // execution/Exit.java (Kestra 1.0; note `CANCELED` with one L, as Exit.ExitState spells it)
+    task(
+        "io.kestra.plugin.core.execution.Exit",
+        &[],
+        &[prop("state", Enum(&["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"]))],
+        &[],
+    ),
+    // execution/Assert.java (Kestra 1.0)
+    task(
+        "io.kestra.plugin.core.execution.Assert",
+        &[],
+        &[prop("conditions", List(&String)).required(), prop("errorMessage", String)],
+        &[],
+    ),
+    // execution/Labels.java: `Object labels`, a map, a list of {key, value}, or a JSON string.
+    task(
+        "io.kestra.plugin.core.execution.Labels",
+        &["io.kestra.core.tasks.executions.Labels"],
+        &[prop("labels", LABELS_OR_JSON).required()],
+        &[],
+    ),
+    // execution/Resume.java
+    task(
+        "io.kestra.plugin.core.execution.Resume",
+        &[],
+        &[prop("namespace", String), prop("flowId", String), prop("executionId", String), prop("inputs", Map(&Any))],
+        &[],
+    ),
+    // execution/Count.java (`flows` items: io.kestra.core.models.executions.statistics.Flow)
+    task(
+        "io.kestra.plugin.core.execution.Count",
+        &["io.kestra.core.tasks.executions.Counts"],
+        &[
+            prop(
+                "flows",
+                List(&Object(&[
+                    prop("namespace", String).required().not_dynamic(),
+                    prop("flowId", String).required().not_dynamic(),
+                ])),
+            )
+            .not_dynamic(),
+            prop("states", List(&Enum(STATES))),
+            prop("startDate", String).required(),
+            prop("endDate", String),
+            prop("expression", String).required(),
+            prop("namespaces", List(&String)),
+        ],
+        &[
+            out(
+                "results",
+                ValueType::List(&ValueType::Object(&[
+                    out("namespace", ValueType::String),
+                    out("flowId", ValueType::String),
+                    out("count", ValueType::Int),
+                ])),
+            ),
+            out("total", ValueType::Int),
+        ],
+    ),
+    // execution/PurgeExecutions.java (`batchSize` added by 1.0)
+    task(
+        "io.kestra.plugin.core.execution.PurgeExecutions",
+        &["io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"],
+        &[
+            prop("namespace", String),
+            prop("flowId", String),
+            prop("startDate", String),
+            prop("endDate", String).required(),
+            prop("states", List(&Enum(STATES))),
+            prop("purgeExecution", Bool),
+            prop("purgeLog", Bool),
+            prop("purgeMetric", Bool),
+            prop("purgeStorage", Bool),
+            prop("batchSize", Int),
+        ],
+        &[
+            out("executionsCount", ValueType::Int),
+            out("logsCount", ValueType::Int),
+            out("storagesCount", ValueType::Int),
+            out("metricsCount", ValueType::Int),
+        ],
+    ),
+    // execution/SetVariables.java (Kestra 1.0)
+    task(
+        "io.kestra.plugin.core.execution.SetVariables",
+        &[],
+        &[prop("variables", Map(&Any)).required(), prop("overwrite", Bool)],
+        &[],
+    ),
+    // execution/UnsetVariables.java (Kestra 1.0)
+    task(
+        "io.kestra.plugin.core.execution.UnsetVariables",
+        &[],
+        &[prop("variables", List(&String)).required(), prop("ignoreMissing", Bool)],
+        &[],
+    ),
+    // ---- flow ----------------------------------------------------------------------------------
+
+    // flow/Sequential.java (`tasks` is @NotEmpty in 1.0)
+    flowable(
+        "io.kestra.plugin.core.flow.Sequential",
+        &["io.kestra.core.tasks.flows.Sequential"],
+        &[prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
+        &[],
+    ),
+    // flow/AllowFailure.java (extends Sequential)
+    flowable(
+        "io.kestra.plugin.core.flow.AllowFailure",
+        &["io.kestra.core.tasks.flows.AllowFailure"],
+        &[prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
+        &[],
+    ),
+    // flow/Parallel.java
+    flowable(
+        "io.kestra.plugin.core.flow.Parallel",
+        &["io.kestra.core.tasks.flows.Parallel"],
+        &[prop("concurrent", Int), prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
+        &[],
+    ),
+    // flow/If.java
+    flowable(
+        "io.kestra.plugin.core.flow.If",
+        &["io.kestra.core.tasks.flows.If"],
+        &[
+            prop("condition", String),
+            prop("then", Tasks).required().not_dynamic(),
+            prop("else", Tasks).not_dynamic(),
+            errors(),
+            finally(),
+        ],
+        &[out("evaluationResult", ValueType::Bool)],
+    ),
+    // flow/Switch.java
+    flowable(
+        "io.kestra.plugin.core.flow.Switch",
+        &["io.kestra.core.tasks.flows.Switch"],
+        &[
+            prop("value", String).required(),
+            prop("cases", TaskMap).not_dynamic(),
+            prop("defaults", Tasks).not_dynamic(),
+            errors(),
+            finally(),
+        ],
+        &[out("value", ValueType::String), out("defaults", ValueType::Bool)],
+    ),
+    // flow/ForEach.java (extends Sequential)
+    flowable(
+        "io.kestra.plugin.core.flow.ForEach",
+        &[],
+        &[
+            prop("values", STRING_OR_LIST).required(),
+            prop("concurrencyLimit", Int).not_dynamic(),
+            prop("tasks", Tasks).required().not_dynamic(),
+            errors(),
+            finally(),
+        ],
+        &[],
+    ),
+    // flow/EachSequential.java (@Deprecated since 0.19; extends Sequential)
+    deprecated(
+        flowable(
+            "io.kestra.plugin.core.flow.EachSequential",
+            &["io.kestra.core.tasks.flows.EachSequential"],
+            &[
+                prop("value", STRING_OR_LIST).required(),
+                prop("tasks", Tasks).required().not_dynamic(),
+                errors(),
+                finally(),
+            ],
+            &[],
+        ),
+        "use `io.kestra.plugin.core.flow.ForEach`",
+    ),
+    // flow/EachParallel.java (@Deprecated since 0.19; extends Parallel)
+    deprecated(
+        flowable(
+            "io.kestra.plugin.core.flow.EachParallel",
+            &["io.kestra.core.tasks.flows.EachParallel"],
+            &[
+                prop("concurrent", Int),
+                prop("value", STRING_OR_LIST).required(),
+                prop("tasks", Tasks).required().not_dynamic(),
+                errors(),
+                finally(),
+            ],
+            &[],
+        ),
+        "use `io.kestra.plugin.core.flow.ForEach` with `concurrencyLimit`",
+    ),
+    // flow/ForEachItem.java. Its outputs live on the generated child task runs
+    // `<id>_split` (`splits`: URI), `<id>_items` (`iterations`, `numberOfBatches`, `uri`) and
+    // `<id>_merge` (`subflowOutputs`: URI), not on `<id>` itself.
+    flowable(
+        "io.kestra.plugin.core.flow.ForEachItem",
+        &["io.kestra.core.tasks.flows.ForEachItem"],
+        &[
+            prop("items", String).required(),
+            prop("batch", SPLIT_BATCH).not_dynamic(),
+            prop("namespace", String).required(),
+            prop("flowId", String).required(),
+            prop("revision", Int).not_dynamic(),
+            prop("inputs", Map(&Any)),
+            prop("labels", LABELS),
+            prop("wait", Bool).not_dynamic(),
+            prop("transmitFailed", Bool).not_dynamic(),
+            prop("inheritLabels", Bool).not_dynamic(),
+            prop("scheduleDate", String),
+            prop("restartBehavior", Enum(RESTART_BEHAVIORS)).not_dynamic(),
+            errors(),
+            finally(),
+        ],
+        &[],
+    ),
+    // flow/Subflow.java (ExecutableTask, not flowable)
+    task(
+        "io.kestra.plugin.core.flow.Subflow",
+        &["io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"],
+        &[
+            prop("namespace", String).required(),
+            prop("flowId", String).required(),
+            prop("revision", Int),
+            prop("inputs", Map(&Any)),
+            prop("labels", LABELS),
+            prop("wait", Bool).not_dynamic(),
+            prop("transmitFailed", Bool).not_dynamic(),
+            prop("inheritLabels", Bool),
+            prop("outputs", Map(&Any)).deprecated("declare `outputs` in the subflow itself"),
+            prop("scheduleDate", String),
+            prop("restartBehavior", Enum(RESTART_BEHAVIORS)).not_dynamic(),
+        ],
+        &[
+            out("executionId", ValueType::String),
+            out("state", ValueType::String),
+            out("outputs", ValueType::Map(&ValueType::Any)),
+        ],
+    ),
+    // flow/Pause.java (`pauseDuration`, `behavior`, `onPause` added by 1.0; `timeout` is the
+    // common task property). `onResume` holds flow input definitions.
+    flowable(
+        "io.kestra.plugin.core.flow.Pause",
+        &["io.kestra.core.tasks.flows.Pause"],
+        &[
+            prop("delay", Duration).deprecated("use `pauseDuration`"),
+            prop("pauseDuration", Duration),
+            prop("behavior", Enum(&["RESUME", "WARN", "CANCEL", "FAIL"])),
+            prop("onPause", Plugin(PluginKind::Task)).not_dynamic(),
+            prop("onResume", List(&Any)).not_dynamic(),
+            errors(),
+            finally(),
+            prop("tasks", Tasks).not_dynamic().deprecated("put the tasks after the Pause task"),
+        ],
+        &[
+            out("onResume", ValueType::Map(&ValueType::Any)),
+            out(
+                "resumed",
+                ValueType::Object(&[
+                    out("by", ValueType::String),
+                    out("on", ValueType::DateTime),
+                    out("to", ValueType::String),
+                ]),
+            ),
+        ],
+    ),
+    // flow/Sleep.java
+    task("io.kestra.plugin.core.flow.Sleep", &[], &[prop("duration", Duration).required()], &[]),
+    // flow/WorkingDirectory.java (extends Sequential; NamespaceFiles/InputFiles/OutputFiles)
+    flowable(
+        "io.kestra.plugin.core.flow.WorkingDirectory",
+        &["io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.core.tasks.flows.Worker"],
+        &[
+            prop("tasks", Tasks).required().not_dynamic(),
+            errors(),
+            finally(),
+            prop("cache", Object(&[prop("ttl", Duration), prop("patterns", List(&String)).required()])).not_dynamic(),
+            prop("namespaceFiles", NAMESPACE_FILES).not_dynamic(),
+            prop("inputFiles", FILES_MAP),
+            prop("outputFiles", List(&String)),
+        ],
+        &[out("outputFiles", ValueType::Map(&ValueType::Uri))],
+    ),
+    // flow/Dag.java: `tasks` is a list of `{task: <one task>, dependsOn: [task ids]}`
+    // (Dag.DagTask); the model reads it specially (see parse/task.rs `dag_tasks`).
+    flowable(
+        "io.kestra.plugin.core.flow.Dag",
+        &["io.kestra.core.tasks.flows.Dag"],
+        &[
+            prop("concurrent", Int),
+            prop(
+                "tasks",
+                List(&Object(&[
+                    prop("task", Any).required().not_dynamic(),
+                    prop("dependsOn", List(&String)).not_dynamic(),
+                ])),
+            )
+            .required()
+            .not_dynamic(),
+            errors(),
+            finally(),
+        ],
+        &[],
+    ),
+    // flow/LoopUntil.java (1.0), formerly flow/WaitFor.java (0.21); 1.0 keeps WaitFor as alias.
+    flowable(
+        "io.kestra.plugin.core.flow.LoopUntil",
+        &["io.kestra.plugin.core.flow.WaitFor"],
+        &[
+            prop("tasks", Tasks).required().not_dynamic(),
+            prop("condition", String).required(),
+            prop("failOnMaxReached", Bool),
+            prop(
+                "checkFrequency",
+                Object(&[prop("maxIterations", Int), prop("maxDuration", Duration), prop("interval", Duration)]),
+            )
+            .not_dynamic(),
+            errors(),
+            finally(),
+        ],
+        &[out("iterationCount", ValueType::Int)],
+    ),
+    // flow/Template.java (@Deprecated)
+    deprecated(
+        flowable(
+            "io.kestra.plugin.core.flow.Template",
+            &["io.kestra.core.tasks.flows.Template"],
+            &[
+                prop("namespace", String).required().not_dynamic(),
+                prop("templateId", String).required().not_dynamic(),
+                prop("args", Map(&String)),
+                errors(),
+                finally(),
+            ],
+            &[out("args", ValueType::Map(&ValueType::Any))],
+        ),
+        "use a subflow (`io.kestra.plugin.core.flow.Subflow`)",
+    ),
+    // ---- kv ------------------------------------------------------------------------------------
+
+    // kv/Set.java (`kvDescription` added by 1.0)
+    task(
+        "io.kestra.plugin.core.kv.Set",
+        &[],
+        &[
+            prop("key", String).required(),
+            // `Property<String>` in 1.0: a YAML map or list is stored as its JSON text.
+            prop("value", Any).required(),
+            prop("namespace", String),
+            prop("overwrite", Bool),
+            prop("ttl", Duration),
+            prop("kvType", Enum(&["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"])),
+            prop("kvDescription", String),
+        ],
+        &[],
+    ),
+    // kv/Get.java
+    task(
+        "io.kestra.plugin.core.kv.Get",
+        &[],
+        &[prop("key", String).required(), prop("namespace", String), prop("errorOnMissing", Bool)],
+        &[out("value", ValueType::Any)],
+    ),
+    // kv/Delete.java
+    task(
+        "io.kestra.plugin.core.kv.Delete",
+        &[],
+        &[prop("key", String).required(), prop("namespace", String), prop("errorOnMissing", Bool)],
+        &[out("deleted", ValueType::Bool)],
+    ),
+    // kv/GetKeys.java
+    task(
+        "io.kestra.plugin.core.kv.GetKeys",
+        &[],
+        &[prop("prefix", String), prop("namespace", String)],
+        &[out("keys", ValueType::List(&ValueType::String))],
+    ),
+    // kv/PurgeKV.java (Kestra 1.0; `behavior` added and `expiredOnly` deprecated in 1.1)
+    task(
+        "io.kestra.plugin.core.kv.PurgeKV",
+        &[],
+        &[
+            prop("keyPattern", String),
+            prop("namespaces", List(&String)),
+            prop("namespacePattern", String),
+            prop("includeChildNamespaces", Bool),
+            prop("expiredOnly", Bool).deprecated("use `behavior` (`type: key`, `expiredOnly`)"),
+            prop("behavior", Any),
+        ],
+        &[out("size", ValueType::Int)],
+    ),
+    // ---- state (AbstractState: name, namespace, taskrunValue; deprecated in Kestra 1.1) --------
+
+    // state/Set.java
+    deprecated(
+        task(
+            "io.kestra.plugin.core.state.Set",
+            &["io.kestra.core.tasks.states.Set"],
+            &[prop("name", String), prop("namespace", Bool), prop("taskrunValue", Bool), prop("data", Map(&Any))],
+            &[out("count", ValueType::Int), out("key", ValueType::String)],
+        ),
+        "use the KV store (`io.kestra.plugin.core.kv.Set`)",
+    ),
+    // state/Get.java
+    deprecated(
+        task(
+            "io.kestra.plugin.core.state.Get",
+            &["io.kestra.core.tasks.states.Get"],
+            &[prop("name", String), prop("namespace", Bool), prop("taskrunValue", Bool), prop("errorOnMissing", Bool)],
+            &[out("count", ValueType::Int), out("data", ValueType::Map(&ValueType::Any))],
+        ),
+        "use the KV store (`io.kestra.plugin.core.kv.Get`)",
+    ),
+    // state/Delete.java
+    deprecated(
+        task(
+            "io.kestra.plugin.core.state.Delete",
+            &["io.kestra.core.tasks.states.Delete"],
+            &[prop("name", String), prop("namespace", Bool), prop("taskrunValue", Bool), prop("errorOnMissing", Bool)],
+            &[out("deleted", ValueType::Bool)],
+        ),
+        "use the KV store (`io.kestra.plugin.core.kv.Delete`)",
+    ),
+    // ---- storage -------------------------------------------------------------------------------
+
+    // storage/Concat.java: `Object files`, a list of URIs or a JSON array string.
+    task(
+        "io.kestra.plugin.core.storage.Concat",
+        &["io.kestra.core.tasks.storages.Concat"],
+        &[prop("files", STRING_OR_STRINGS).required(), prop("separator", String), prop("extension", String)],
+        &[out("uri", ValueType::Uri)],
+    ),
+    // storage/DeduplicateItems.java
+    task(
+        "io.kestra.plugin.core.storage.DeduplicateItems",
+        &["io.kestra.core.tasks.storages.DeduplicateItems"],
+        &[prop("from", String).required(), prop("expr", String).required().not_dynamic()],
+        &[
+            out("uri", ValueType::Uri),
+            out("numKeys", ValueType::Int),
+            out("processedItemsTotal", ValueType::Int),
+            out("droppedItemsTotal", ValueType::Int),
+        ],
+    ),
+    // storage/Delete.java
+    task(
+        "io.kestra.plugin.core.storage.Delete",
+        &["io.kestra.core.tasks.storages.Delete"],
+        &[prop("uri", String).required(), prop("errorOnMissing", Bool)],
+        &[out("uri", ValueType::Uri), out("deleted", ValueType::Bool)],
+    ),
+    // storage/FilterItems.java
+    task(
+        "io.kestra.plugin.core.storage.FilterItems",
+        &["io.kestra.core.tasks.storages.FilterItems"],
+        &[
+            prop("from", String).required(),
+            prop("filterCondition", String).required().not_dynamic(),
+            prop("filterType", Enum(&["INCLUDE", "EXCLUDE"])),
+            prop("errorOrNullBehavior", Enum(&["FAIL", "INCLUDE", "EXCLUDE"])),
+        ],
+        &[
+            out("uri", ValueType::Uri),
+            out("processedItemsTotal", ValueType::Int),
+            out("droppedItemsTotal", ValueType::Int),
+        ],
+    ),
+    // storage/LocalFiles.java (@Deprecated)
+    deprecated(
+        task(
+            "io.kestra.plugin.core.storage.LocalFiles",
+            &["io.kestra.core.tasks.storages.LocalFiles"],
+            &[prop("inputs", FILES_MAP), prop("outputs", List(&String))],
+            &[out("uris", ValueType::Map(&ValueType::Uri))],
+        ),
+        "use `inputFiles`/`outputFiles` of `io.kestra.plugin.core.flow.WorkingDirectory` or of a script task",
+    ),
+    // storage/PurgeCurrentExecutionFiles.java
+    task(
+        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+        &["io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeExecution"],
+        &[],
+        &[out("uris", ValueType::List(&ValueType::Uri))],
+    ),
+    // storage/Reverse.java
+    task(
+        "io.kestra.plugin.core.storage.Reverse",
+        &["io.kestra.core.tasks.storages.Reverse"],
+        &[prop("from", String).required(), prop("separator", String), prop("charset", String)],
+        &[out("uri", ValueType::Uri)],
+    ),
+    // storage/Size.java
+    task(
+        "io.kestra.plugin.core.storage.Size",
+        &["io.kestra.core.tasks.storages.Size"],
+        &[prop("uri", String).required()],
+        &[out("size", ValueType::Int)],
+    ),
+    // storage/Split.java (StorageSplitInterface)
+    task(
+        "io.kestra.plugin.core.storage.Split",
+        &["io.kestra.core.tasks.storages.Split"],
+        &[
+            prop("from", String).required(),
+            prop("bytes", String),
+            prop("partitions", Int),
+            prop("rows", Int),
+            prop("separator", String),
+        ],
+        &[out("uris", ValueType::List(&ValueType::Uri))],
+    ),
+    // storage/Write.java (Kestra 1.0)
+    task(
+        "io.kestra.plugin.core.storage.Write",
+        &[],
+        // `content` is a `Property<String>`: a YAML map or list is written as its JSON text.
+        &[prop("content", Any).required(), prop("extension", String)],
+        &[out("uri", ValueType::Uri)],
+    ),
+    // ---- http (AbstractHttp + HttpInterface) ---------------------------------------------------
+
+    // http/Request.java. Output `uri` is the requested URL, not an internal-storage file.
+    task(
+        "io.kestra.plugin.core.http.Request",
+        &["io.kestra.plugin.fs.http.Request"],
+        &[
+            http_uri(),
+            prop("method", Enum(HTTP_METHODS)),
+            prop("body", Any), // `Property<String>`: a map or list is sent as JSON
+            prop("formData", Map(&Any)),
+            prop("contentType", String),
+            prop("headers", Map(&String)),
+            prop("options", HTTP_OPTIONS).not_dynamic(),
+            prop("sslOptions", HTTP_SSL_OPTIONS).not_dynamic().deprecated("use `options.ssl`"),
+            prop("allowFailed", Bool).deprecated("use `options.allowFailed`"),
+            prop("encryptBody", Bool),
+        ],
+        &[
+            out("uri", ValueType::String),
+            out("code", ValueType::Int),
+            out("headers", ValueType::Map(&ValueType::List(&ValueType::String))),
+            out("body", ValueType::Any),
+            out("encryptedBody", ValueType::Any),
+            out("formData", ValueType::Map(&ValueType::Any)),
+        ],
+    ),
+    // http/Download.java
+    task(
+        "io.kestra.plugin.core.http.Download",
+        &["io.kestra.plugin.fs.http.Download"],
+        &[
+            http_uri(),
+            prop("method", Enum(HTTP_METHODS)),
+            prop("body", Any), // `Property<String>`: a map or list is sent as JSON
+            prop("formData", Map(&Any)),
+            prop("contentType", String),
+            prop("headers", Map(&String)),
+            prop("options", HTTP_OPTIONS).not_dynamic(),
+            prop("sslOptions", HTTP_SSL_OPTIONS).not_dynamic().deprecated("use `options.ssl`"),
+            prop("allowFailed", Bool).deprecated("use `options.allowFailed`"),
+            prop("failOnEmptyResponse", Bool),
+        ],
+        &[
+            out("uri", ValueType::Uri),
+            out("code", ValueType::Int),
+            out("length", ValueType::Int),
+            out("headers", ValueType::Map(&ValueType::List(&ValueType::String))),
+        ],
+    ),
+    // ---- namespace files -----------------------------------------------------------------------
+
+    // namespace/UploadFiles.java
+    task(
+        "io.kestra.plugin.core.namespace.UploadFiles",
+        &[],
+        &[
+            prop("namespace", String).required(),
+            prop("files", List(&String)),
+            prop("filesMap", FILES_MAP),
+            prop("destination", String),
+            prop("conflict", Enum(&["OVERWRITE", "ERROR", "SKIP"])),
+        ],
+        &[out("files", ValueType::Map(&ValueType::Uri))],
+    ),
+    // namespace/DownloadFiles.java
+    task(
+        "io.kestra.plugin.core.namespace.DownloadFiles",
+        &[],
+        &[
+            prop("namespace", String).required(),
+            prop("files", STRING_OR_STRINGS).required(),
+            prop("destination", String),
+        ],
+        &[out("files", ValueType::Map(&ValueType::Uri))],
+    ),
+    // namespace/DeleteFiles.java (`deleteParentFolder` added by 1.0)
+    task(
+        "io.kestra.plugin.core.namespace.DeleteFiles",
+        &[],
+        &[
+            prop("namespace", String).required(),
+            prop("files", STRING_OR_STRINGS).required(),
+            prop("deleteParentFolder", Bool),
+        ],
+        &[out("files", ValueType::Map(&ValueType::Uri))],
+    ),
+    // ---- misc ----------------------------------------------------------------------------------
+
+    // templating/TemplatedTask.java: renders `spec` into a runnable task and runs it; its outputs
+    // are those of that task (not expressible here, so none are declared).
+    task(
+        "io.kestra.plugin.core.templating.TemplatedTask",
+        &["io.kestra.core.tasks.templating.TemplatedTask"],
+        &[prop("spec", String).required()],
+        &[],
+    ),
+    // trigger/Toggle.java (a task, despite its package)
+    task(
+        "io.kestra.plugin.core.trigger.Toggle",
+        &["io.kestra.core.tasks.trigger.Toggle"],
+        &[
+            prop("namespace", String),
+            prop("flowId", String),
+            prop("trigger", String).required(),
+            prop("enabled", Bool).not_dynamic(),
+        ],
+        &[],
+    ),
+    // metric/Publish.java (Kestra 1.0): `metrics` is a list of counter/timer/gauge objects.
+    task("io.kestra.plugin.core.metric.Publish", &[], &[prop("metrics", List(&Any))], &[]),
+];
