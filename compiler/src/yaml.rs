@@ -410,7 +410,10 @@ impl<'a> Loader<'a> {
                         | ("float", ScalarKind::Float(_) | ScalarKind::Int(_))
                 );
                 fits.then(|| match kind {
-                    ScalarKind::Int(i) if suffix == "float" => ScalarKind::Float(i as f64),
+                    // `!!float 3`: the text is exact, so read it as a float rather than cast the integer.
+                    ScalarKind::Int(_) if suffix == "float" => {
+                        text.parse().map_or(kind, ScalarKind::Float)
+                    }
                     k => k,
                 })
             }
@@ -610,7 +613,17 @@ mod tests {
         let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..8 {
             let p = i - 1;
-            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+            let items = vec![format!("*a{p}"); 10].join(", ");
+            text += &[
+                "a",
+                &i.to_string(),
+                ": &a",
+                &i.to_string(),
+                " [",
+                &items,
+                "]\n",
+            ]
+            .concat();
         }
         let (_, diags) = load_str(&text);
         assert!(diags.iter().any(|d| d.code == Code::UnsupportedYaml));

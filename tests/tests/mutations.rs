@@ -61,7 +61,7 @@ fn mutate(text: &[u8], rng: &mut Rng) -> (String, Vec<u8>) {
         }
         3 => {
             let at = rng.below(bytes.len() + 1);
-            let noise: Vec<u8> = (0..1 + rng.below(8))
+            let noise: Vec<u8> = (0..=rng.below(8))
                 .map(|_| (rng.next() & 0xff) as u8)
                 .collect();
             bytes.splice(at..at, noise);
@@ -127,7 +127,7 @@ fn mutated_corpus_files_never_panic_or_hang() {
     let (done, progress) = mpsc::channel::<usize>();
     let cases = files.len() * MUTATIONS_PER_FILE;
     let worker = std::thread::spawn(move || {
-        let mut rng = Rng(0x5EED_0F_CAFE);
+        let mut rng = Rng(0x5EED_0FCA_FE00);
         let mut failures = Vec::new();
         for (n, path) in files.iter().enumerate() {
             let original = std::fs::read(path).expect("corpus file is readable");

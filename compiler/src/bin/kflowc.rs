@@ -43,7 +43,7 @@ enum Command {
 enum Format {
     /// Like rustc: the YAML line with the token underlined.
     Human,
-    /// One JSON object: {"files_checked", "diagnostics": [...]}.
+    /// One JSON object: {"`files_checked`", "diagnostics": [...]}.
     Json,
     /// GitHub Actions workflow commands (annotations on the pull request).
     Github,

@@ -1,4 +1,4 @@
-//! What may go where: WorkingDirectory runs only runnable tasks; a Switch needs a case or defaults.
+//! What may go where: `WorkingDirectory` runs only runnable tasks; a Switch needs a case or defaults.
 
 use crate::diag::{Code, Diagnostic};
 use crate::model::Flow;

@@ -35,7 +35,7 @@ pub fn read(ctx: &mut Ctx, node: &Node) {
                     default.type_name = ctx
                         .text(&entry.value, "`type`")
                         .map(|s| s.value)
-                        .unwrap_or_default()
+                        .unwrap_or_default();
                 }
                 "forced" => default.forced = ctx.bool(&entry.value, "`forced`"),
                 "values" => {

@@ -93,7 +93,7 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
             "namespace" => {
                 flow.namespace = ctx
                     .id(value, "namespace", IdPattern::Namespace)
-                    .unwrap_or(flow.namespace)
+                    .unwrap_or(flow.namespace);
             }
             "description" => flow.description = ctx.text(value, "`description`"),
             "revision" => check(ctx, value, &PropType::Int, false, "`revision`"),
@@ -114,7 +114,7 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
                     .seq_of(entry, "`triggers`")
                     .iter()
                     .filter_map(|t| trigger(ctx, t))
-                    .collect()
+                    .collect();
             }
             "pluginDefaults" | "taskDefaults" => {}
             "concurrency" => {
@@ -152,7 +152,7 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
                 key,
             ),
             Some(entry) if entry.value.is_null() => {
-                ctx.missing_key(entry.value.span, "the flow", key)
+                ctx.missing_key(entry.value.span, "the flow", key);
             }
             Some(entry)
                 if key == "tasks" && entry.value.as_seq().is_some_and(<[Node]>::is_empty) =>
@@ -164,7 +164,7 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
                         "a flow needs at least one task",
                     )
                     .with_help("add a task under `tasks`"),
-                )
+                );
             }
             Some(_) => {}
         }
@@ -212,8 +212,8 @@ pub fn labels(ctx: &mut Ctx, node: &Node) -> Vec<Label> {
                 }
             }
         }
-        _ if node.is_null() => {}
-        _ => ctx.push(Diagnostic::error(
+        Value::Scalar(_) if node.is_null() => {}
+        Value::Scalar(_) => ctx.push(Diagnostic::error(
             Code::WrongType,
             node.span,
             format!(

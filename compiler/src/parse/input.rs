@@ -150,7 +150,7 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
                 input.values = Some(value.clone());
             }
             "itemType" if extra.contains(&"itemType") => {
-                input.item_type = input_type(ctx, node, "itemType", &owner)
+                input.item_type = input_type(ctx, node, "itemType", &owner);
             }
             "allowCustomValue" | "isRadio" | "autoSelectFirst"
                 if extra.contains(&entry.key.text.as_str()) =>
@@ -192,24 +192,23 @@ fn input_type(ctx: &mut Ctx, node: &Node, key: &str, owner: &str) -> Option<Span
         return None;
     };
     let text = ctx.text(&entry.value, &format!("`{key}`"))?;
-    match InputType::parse(&text.value) {
-        Some(ty) => Some(Spanned::new(ty, text.span)),
-        None => {
-            let names: Vec<&str> = InputType::ALL.iter().map(|(n, _)| *n).collect();
-            let help = match did_you_mean(&text.value, names.iter().copied()) {
-                Some(best) => format!("did you mean `{best}`?"),
-                None => format!("input types are {}", one_of(&names)),
-            };
-            ctx.push(
-                Diagnostic::error(
-                    Code::InvalidInput,
-                    text.span,
-                    format!("unknown input type `{}`", text.value),
-                )
-                .with_help(help),
-            );
-            None
-        }
+    if let Some(ty) = InputType::parse(&text.value) {
+        Some(Spanned::new(ty, text.span))
+    } else {
+        let names: Vec<&str> = InputType::ALL.iter().map(|(n, _)| *n).collect();
+        let help = match did_you_mean(&text.value, names.iter().copied()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!("input types are {}", one_of(&names)),
+        };
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidInput,
+                text.span,
+                format!("unknown input type `{}`", text.value),
+            )
+            .with_help(help),
+        );
+        None
     }
 }
 
@@ -269,7 +268,7 @@ fn validator(ctx: &mut Ctx, node: &Node) -> Option<Spanned<String>> {
 fn rules(ctx: &mut Ctx, input: &Input, ty: &Spanned<InputType>, has_expression: bool, owner: &str) {
     match ty.value {
         InputType::Array if input.item_type.is_none() => {
-            ctx.missing_key(ty.span, owner, "itemType")
+            ctx.missing_key(ty.span, owner, "itemType");
         }
         InputType::Array => {
             // Kestra's ArrayInputValidation: no arrays of arrays.
@@ -415,16 +414,15 @@ pub fn outputs(ctx: &mut Ctx, entry: &Entry) -> Vec<FlowOutput> {
         let Some(entries) = ctx.map(item, "a flow output") else {
             continue;
         };
-        let id = match item.get("id") {
-            Some(e) => ctx.id(&e.value, "output id", IdPattern::Dotted),
-            None => {
-                ctx.missing_key(
-                    entries.first().map_or(item.span, |e| e.key.span),
-                    "this output",
-                    "id",
-                );
-                None
-            }
+        let id = if let Some(e) = item.get("id") {
+            ctx.id(&e.value, "output id", IdPattern::Dotted)
+        } else {
+            ctx.missing_key(
+                entries.first().map_or(item.span, |e| e.key.span),
+                "this output",
+                "id",
+            );
+            None
         };
         let id = id.unwrap_or_else(|| Spanned::new(String::new(), item.span));
         let owner = format!("output `{}`", id.value);

@@ -65,16 +65,15 @@ impl Ctx {
         if node.is_null() {
             return &[];
         }
-        match node.as_seq() {
-            Some(items) => items,
-            None => {
-                self.push(Diagnostic::error(
-                    Code::WrongType,
-                    node.span,
-                    format!("{what} must be a list, found {}", node.describe()),
-                ));
-                &[]
-            }
+        if let Some(items) = node.as_seq() {
+            items
+        } else {
+            self.push(Diagnostic::error(
+                Code::WrongType,
+                node.span,
+                format!("{what} must be a list, found {}", node.describe()),
+            ));
+            &[]
         }
     }
 

@@ -2,6 +2,8 @@
 //! Kestra's base classes, the rest from the plugin registry.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 
 use super::values::{check, check_object, deprecated, is_expression};
 use super::{defaults, Ctx, IdPattern};
@@ -90,16 +92,15 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
     let type_ref = plugin_type(ctx, node, entries, PluginKind::Task, "task");
     let (type_name, plugin) = (type_ref.name.clone(), type_ref.plugin);
     let id_entry = entries.iter().find(|e| e.key.text == "id");
-    let id = match id_entry {
-        Some(e) => ctx.id(&e.value, "task id", IdPattern::Task),
-        None => {
-            ctx.missing_key(
-                type_name.as_ref().map_or(node.span, |t| t.span),
-                "this task",
-                "id",
-            );
-            None
-        }
+    let id = if let Some(e) = id_entry {
+        ctx.id(&e.value, "task id", IdPattern::Task)
+    } else {
+        ctx.missing_key(
+            type_name.as_ref().map_or(node.span, |t| t.span),
+            "this task",
+            "id",
+        );
+        None
     };
     let id = id.unwrap_or_else(|| Spanned::new(String::new(), node.span));
     let owner = type_ref.owner(format!("task `{}`", id.value));
@@ -162,7 +163,7 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
                 }),
                 Some(plugin) => match plugin.property(name) {
                     Some(prop) => {
-                        deprecated(ctx, prop, &entry.key.span, name);
+                        deprecated(ctx, prop, entry.key.span, name);
                         typed_property(ctx, &mut task, entry, prop, is_dag);
                     }
                     // A key merged from pluginDefaults was reported where the default is written.
@@ -410,10 +411,37 @@ fn unknown_type(
 /// The registered plugin closest to a misspelled type name (aliases count, the canonical name
 /// is suggested); failing that, the only plugin with the same class name.
 fn suggest_type(name: &str, kind: PluginKind) -> Option<&'static PluginDef> {
-    if let Some(best) = did_you_mean(name, plugins::names(kind)) {
+    // The same unknown types recur across a folder of flows; compare each against the registry once.
+    type Cache = HashMap<(PluginKind, String), Option<&'static PluginDef>>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(found) = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.get(&(kind, name.to_string())).copied())
+    {
+        return found;
+    }
+    let found = closest_type(name, kind);
+    if let Ok(mut c) = cache.lock() {
+        c.insert((kind, name.to_string()), found);
+    }
+    found
+}
+
+fn closest_type(name: &str, kind: PluginKind) -> Option<&'static PluginDef> {
+    // A misspelled type keeps its class name or its package; comparing the short class names
+    // first keeps this fast when a folder holds hundreds of types the registry lacks.
+    let (package, class) = name.rsplit_once('.').unwrap_or(("", name));
+    let related: Vec<&str> = plugins::names(kind)
+        .filter(|candidate| {
+            let (p, c) = candidate.rsplit_once('.').unwrap_or(("", candidate));
+            p == package || did_you_mean(class, [c]).is_some()
+        })
+        .collect();
+    if let Some(best) = did_you_mean(name, related.iter().copied()) {
         return plugins::lookup(kind, best);
     }
-    let class = name.rsplit('.').next().unwrap_or(name);
     let mut same_class =
         plugins::all().filter(|p| p.kind == kind && p.name.rsplit('.').next() == Some(class));
     match (same_class.next(), same_class.next()) {
@@ -441,16 +469,15 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
     let type_ref = plugin_type(ctx, node, entries, PluginKind::Trigger, "trigger");
     let (type_name, plugin) = (type_ref.name.clone(), type_ref.plugin);
     let checked_as = type_ref.checked_as();
-    let id = match entries.iter().find(|e| e.key.text == "id") {
-        Some(e) => ctx.id(&e.value, "trigger id", IdPattern::Task),
-        None => {
-            ctx.missing_key(
-                type_name.as_ref().map_or(node.span, |t| t.span),
-                "this trigger",
-                "id",
-            );
-            None
-        }
+    let id = if let Some(e) = entries.iter().find(|e| e.key.text == "id") {
+        ctx.id(&e.value, "trigger id", IdPattern::Task)
+    } else {
+        ctx.missing_key(
+            type_name.as_ref().map_or(node.span, |t| t.span),
+            "this trigger",
+            "id",
+        );
+        None
     };
     let id = id.unwrap_or_else(|| Spanned::new(String::new(), node.span));
     let owner = type_ref.owner(format!("trigger `{}`", id.value));
@@ -477,7 +504,7 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
             "disabled" => trigger.disabled = ctx.bool(value, "`disabled`"),
             "workerGroup" => worker_group(ctx, entry),
             "logLevel" | "minLogLevel" => {
-                check(ctx, value, &PropType::Enum(LOG_LEVELS), false, "`logLevel`")
+                check(ctx, value, &PropType::Enum(LOG_LEVELS), false, "`logLevel`");
             }
             "labels" => {
                 super::flow::labels(ctx, value);
@@ -499,7 +526,7 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
                 }),
                 Some(plugin) => match plugin.property(name) {
                     Some(prop) => {
-                        deprecated(ctx, prop, &entry.key.span, name);
+                        deprecated(ctx, prop, entry.key.span, name);
                         check(ctx, value, &prop.ty, prop.dynamic, &format!("`{name}`"));
                         trigger.properties.push(Property {
                             name: Spanned::new(name.to_string(), entry.key.span),
@@ -557,7 +584,7 @@ pub fn plugin_object(ctx: &mut Ctx, node: &Node, kind: PluginKind, what: &str) {
     for entry in merged.iter().filter(|e| e.key.text != "type") {
         match plugin.property(&entry.key.text) {
             Some(prop) => {
-                deprecated(ctx, prop, &entry.key.span, &entry.key.text);
+                deprecated(ctx, prop, entry.key.span, &entry.key.text);
                 check(
                     ctx,
                     &entry.value,

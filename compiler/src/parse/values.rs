@@ -172,7 +172,7 @@ pub fn check_object(ctx: &mut Ctx, node: &Node, props: &[PropDef], what: &str) {
     for entry in entries {
         match props.iter().find(|p| p.name == entry.key.text) {
             Some(prop) => {
-                deprecated(ctx, prop, &entry.key.span, &entry.key.text);
+                deprecated(ctx, prop, entry.key.span, &entry.key.text);
                 check(
                     ctx,
                     &entry.value,
@@ -194,10 +194,10 @@ pub fn check_object(ctx: &mut Ctx, node: &Node, props: &[PropDef], what: &str) {
     }
 }
 
-pub fn deprecated(ctx: &mut Ctx, prop: &PropDef, span: &crate::source::Span, name: &str) {
+pub fn deprecated(ctx: &mut Ctx, prop: &PropDef, span: crate::source::Span, name: &str) {
     if let Some(why) = prop.deprecated {
         ctx.push(
-            Diagnostic::warning(Code::Deprecated, *span, format!("`{name}` is deprecated"))
+            Diagnostic::warning(Code::Deprecated, span, format!("`{name}` is deprecated"))
                 .with_help(why),
         );
     }

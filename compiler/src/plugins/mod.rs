@@ -12,7 +12,7 @@ mod catalog_tasks;
 mod catalog_triggers;
 
 /// Which slot a plugin type fills.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PluginKind {
     Task,
     Trigger,
@@ -28,7 +28,7 @@ pub struct PluginDef {
     pub name: &'static str,
     /// Older or newer names Kestra also accepts for this type.
     pub aliases: &'static [&'static str],
-    /// Flowable tasks run other tasks (Sequential, If, ForEach, ...).
+    /// Flowable tasks run other tasks (Sequential, If, `ForEach`, ...).
     pub flowable: bool,
     /// Properties specific to this type. The properties every task (or trigger) has
     /// (`id`, `type`, `retry`, `timeout`, `runIf`, `conditions`, ...) live in the model, not here.

@@ -1,0 +1,234 @@
+//! `kflowc check` as a user runs it: exit codes, the JSON contract of DESIGN.md, the other formats.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn kflowc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kflowc"))
+        .args(args)
+        .output()
+        .expect("kflowc runs")
+}
+
+fn corpus(path: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/corpus")
+        .join(path)
+        .display()
+        .to_string()
+}
+
+/// A fresh folder under the system temp dir for one test's files.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kflowc-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON object")
+}
+
+const HELLO: &str = "id: hello\nnamespace: demo\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+
+#[test]
+fn a_clean_flow_exits_zero() {
+    let dir = temp_dir("clean");
+    std::fs::write(dir.join("hello.yml"), HELLO).unwrap();
+    let out = kflowc(&["check", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("checked 1 file: 0 errors, 0 warnings"));
+}
+
+#[test]
+fn json_points_at_the_exact_token() {
+    let out = kflowc(&[
+        "check",
+        "--format",
+        "json",
+        &corpus("kestra/invalids/invalid-property.yaml"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["files_checked"], 1);
+    let diags = doc["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 1);
+    let d = &diags[0];
+    assert!(d["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("invalid-property.yaml"));
+    // `    invalid: "{{taskrun.startDate}}"`: the key starts at column 5 of line 7.
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(7), Some(5))
+    );
+    assert_eq!(
+        (d["end_line"].as_u64(), d["end_column"].as_u64()),
+        (Some(7), Some(12))
+    );
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["code"], "KF101");
+    assert_eq!(d["message"], "unknown key `invalid` in task `taskInvalid`");
+    assert!(d["help"].is_string());
+}
+
+#[test]
+fn columns_count_characters_in_non_ascii_lines() {
+    let dir = temp_dir("unicode");
+    let flow = "id: ünï\nnamespace: demo\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"héllo\"\n    levle: INFO\n";
+    std::fs::write(dir.join("u.yml"), flow).unwrap();
+    let out = kflowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    let doc = json(&out);
+    let diags = doc["diagnostics"].as_array().unwrap();
+    let by_code = |code: &str| {
+        diags
+            .iter()
+            .find(|d| d["code"] == code)
+            .unwrap_or_else(|| panic!("no {code} in {doc}"))
+    };
+    assert_eq!(
+        (
+            by_code("KF105")["line"].as_u64(),
+            by_code("KF105")["column"].as_u64()
+        ),
+        (Some(1), Some(5))
+    );
+    let typo = by_code("KF101");
+    assert_eq!(
+        (typo["line"].as_u64(), typo["column"].as_u64()),
+        (Some(7), Some(5))
+    );
+    assert_eq!(typo["help"], "did you mean `level`?");
+}
+
+#[test]
+fn every_invalid_file_in_a_folder_is_reported() {
+    let out = kflowc(&["check", "--format", "json", &corpus("kestra/invalids")]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["files_checked"], 22);
+    let files: std::collections::BTreeSet<&str> = doc["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["severity"] == "error")
+        .map(|d| d["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files.len(),
+        22,
+        "every invalid flow has an error: {files:?}"
+    );
+}
+
+#[test]
+fn unknown_types_are_errors_unless_allowed() {
+    let dir = temp_dir("unknown");
+    let flow = "id: q\nnamespace: demo\ntasks:\n  - id: query\n    type: io.example.Unknown\n    anything: goes\n";
+    std::fs::write(dir.join("q.yml"), flow).unwrap();
+    let strict = kflowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert_eq!(json(&strict)["diagnostics"][0]["severity"], "error");
+    let lenient = kflowc(&[
+        "check",
+        "--format",
+        "json",
+        "--allow-unknown-types",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(lenient.status.code(), Some(0));
+    assert_eq!(json(&lenient)["diagnostics"][0]["severity"], "warning");
+    assert_eq!(json(&lenient)["diagnostics"][0]["code"], "KF107");
+}
+
+#[test]
+fn unusable_paths_and_arguments_exit_two() {
+    let missing = kflowc(&["check", "/definitely/not/here.yml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/definitely/not/here.yml"));
+    assert_eq!(
+        kflowc(&["check", "--format", "xml", "x.yml"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(kflowc(&["check"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_diagnostic_not_a_crash() {
+    let dir = temp_dir("binary");
+    std::fs::write(dir.join("bad.yml"), b"id: \xff\xfe\n").unwrap();
+    let out = kflowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["diagnostics"][0]["code"], "KF001");
+}
+
+#[test]
+fn github_format_prints_workflow_commands() {
+    let out = kflowc(&[
+        "check",
+        "--format",
+        "github",
+        &corpus("kestra/invalids/invalid-property.yaml"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text.lines().next().unwrap();
+    assert!(line.starts_with("::error file="), "{line}");
+    assert!(
+        line.contains(
+            ",line=7,col=5,endLine=7,endColumn=12,title=KF101 unknown-key::unknown key `invalid`"
+        ),
+        "{line}"
+    );
+}
+
+#[test]
+fn sarif_format_is_sarif_2_1_0() {
+    let out = kflowc(&[
+        "check",
+        "--format",
+        "sarif",
+        &corpus("kestra/invalids/duplicate.yaml"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc = json(&out);
+    assert_eq!(doc["version"], "2.1.0");
+    let run = &doc["runs"][0];
+    assert_eq!(run["tool"]["driver"]["name"], "kflowc");
+    let results = run["results"].as_array().unwrap();
+    assert!(results.len() >= 5);
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    for result in results {
+        let index = usize::try_from(result["ruleIndex"].as_u64().unwrap()).unwrap();
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        assert!(
+            result["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .unwrap()
+                > 0
+        );
+    }
+}
+
+#[test]
+fn human_format_underlines_the_token_with_help() {
+    let out = kflowc(&["check", &corpus("kestra/invalids/invalid-property.yaml")]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("error[KF101]: unknown key `invalid` in task `taskInvalid`"),
+        "{text}"
+    );
+    assert!(text.contains("invalid-property.yaml:7:5"), "{text}");
+    assert!(text.contains("^^^^^^^"), "{text}");
+    assert!(
+        text.contains("checked 1 file: 1 error, 0 warnings"),
+        "{text}"
+    );
+}
