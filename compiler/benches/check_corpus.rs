@@ -13,7 +13,8 @@ const RUNS: usize = 15;
 
 fn main() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let paths = files::collect(std::slice::from_ref(&corpus)).expect("the corpus is beside the project");
+    let paths =
+        files::collect(std::slice::from_ref(&corpus)).expect("the corpus is beside the project");
     let texts: Vec<(PathBuf, String)> = paths
         .iter()
         .map(|p| {

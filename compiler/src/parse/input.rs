@@ -291,8 +291,12 @@ fn rules(ctx: &mut Ctx, input: &Input, ty: &Spanned<InputType>, has_expression: 
     match &input.defaults {
         // Kestra's FileInputValidation: a FILE input is uploaded with each execution.
         Some(defaults) if ty.value == InputType::File && !defaults.is_null() => ctx.push(
-            Diagnostic::error(Code::InvalidInput, defaults.span, format!("{owner} is of type FILE, which cannot have `defaults`"))
-                .with_help("remove `defaults`; a FILE input is uploaded with each execution (or make it `required: false`)"),
+            Diagnostic::error(
+                Code::InvalidInput,
+                defaults.span,
+                format!("{owner} is of type FILE, which cannot have `defaults`"),
+            )
+            .with_help("remove `defaults`; a FILE input is uploaded with each execution"),
         ),
         Some(defaults) => default_fits(ctx, input, ty.value, defaults, owner),
         None => {}

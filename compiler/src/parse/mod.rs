@@ -140,13 +140,13 @@ impl Ctx {
     pub fn id(&mut self, node: &Node, what: &str, pattern: IdPattern) -> Option<Spanned<String>> {
         let id = self.text(node, what)?;
         if !pattern.regex().is_match(&id.value) {
+            let message = if id.value.is_empty() {
+                format!("empty {what}")
+            } else {
+                format!("invalid {what} `{}`", id.value)
+            };
             self.push(
-                Diagnostic::error(
-                    Code::InvalidId,
-                    node.span,
-                    format!("invalid {what} `{}`", id.value),
-                )
-                .with_help(format!(
+                Diagnostic::error(Code::InvalidId, node.span, message).with_help(format!(
                     "{what} must match `{}`{}",
                     pattern.source(),
                     pattern.hint()

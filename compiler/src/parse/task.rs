@@ -11,7 +11,7 @@ use crate::diag::{Code, Diagnostic};
 use crate::model::{Branch, Property, Spanned, Task, Trigger};
 use crate::plugins::{self, PluginDef, PluginKind, PropDef, PropType};
 use crate::source::Span;
-use crate::suggest::did_you_mean;
+use crate::suggest::{did_you_mean, is_close_type_name};
 use crate::yaml::{Entry, Node, Value};
 
 const DAG_TYPE: &str = "io.kestra.plugin.core.flow.Dag";
@@ -32,6 +32,7 @@ pub(super) const TASK_KEYS: &[&str] = &[
     "logToFile",
     "runIf",
     "taskCache",
+    "assets",
 ];
 
 /// Keys every trigger has (Kestra's `AbstractTrigger`).
@@ -156,6 +157,8 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
                 check_object(ctx, value, TASK_CACHE, "`taskCache`");
             }
             "workerGroup" => worker_group(ctx, entry),
+            // Data-lineage metadata of Kestra 1.x; it does not change how the task runs.
+            "assets" => {}
             name => match checked_as {
                 None => task.properties.push(Property {
                     name: Spanned::new(name.to_string(), entry.key.span),
@@ -376,13 +379,25 @@ fn plugin_type(
                 );
             }
         }
-        None => assumed = unknown_type(ctx, &name, kind, what),
+        // Check the properties against the suggestion only when it is the same class in
+        // another package (`io.kestra.plugin.http.Request`): a different class name may be a
+        // real plugin kflow lacks (`aws.s3.Downloads` beside `aws.s3.Download`).
+        None => {
+            assumed = unknown_type(ctx, &name, kind, what).filter(|p| same_class(p, &name.value))
+        }
     }
     TypeRef {
         name: Some(name),
         plugin,
         assumed,
     }
+}
+
+fn same_class(plugin: &PluginDef, name: &str) -> bool {
+    let class = |n: &str| n.rsplit('.').next().unwrap_or(n).to_ascii_lowercase();
+    std::iter::once(plugin.name)
+        .chain(plugin.aliases.iter().copied())
+        .any(|n| class(n) == class(name))
 }
 
 /// Reports an unknown type; returns the registered plugin it most likely meant.
@@ -409,7 +424,7 @@ fn unknown_type(
 }
 
 /// The registered plugin closest to a misspelled type name (aliases count, the canonical name
-/// is suggested); failing that, the only plugin with the same class name.
+/// is suggested).
 fn suggest_type(name: &str, kind: PluginKind) -> Option<&'static PluginDef> {
     // The same unknown types recur across a folder of flows; compare each against the registry once.
     type Cache = HashMap<(PluginKind, String), Option<&'static PluginDef>>;
@@ -430,24 +445,11 @@ fn suggest_type(name: &str, kind: PluginKind) -> Option<&'static PluginDef> {
 }
 
 fn closest_type(name: &str, kind: PluginKind) -> Option<&'static PluginDef> {
-    // A misspelled type keeps its class name or its package; comparing the short class names
-    // first keeps this fast when a folder holds hundreds of types the registry lacks.
-    let (package, class) = name.rsplit_once('.').unwrap_or(("", name));
-    let related: Vec<&str> = plugins::names(kind)
-        .filter(|candidate| {
-            let (p, c) = candidate.rsplit_once('.').unwrap_or(("", candidate));
-            p == package || did_you_mean(class, [c]).is_some()
-        })
+    let close: Vec<&str> = plugins::names(kind)
+        .filter(|candidate| is_close_type_name(name, candidate))
         .collect();
-    if let Some(best) = did_you_mean(name, related.iter().copied()) {
-        return plugins::lookup(kind, best);
-    }
-    let mut same_class =
-        plugins::all().filter(|p| p.kind == kind && p.name.rsplit('.').next() == Some(class));
-    match (same_class.next(), same_class.next()) {
-        (Some(only), None) => Some(only),
-        _ => None,
-    }
+    let best = did_you_mean(name, close.iter().copied()).or_else(|| close.first().copied())?;
+    plugins::lookup(kind, best)
 }
 
 /// The entries with matching `pluginDefaults` merged in (the flow's own values win unless forced).
