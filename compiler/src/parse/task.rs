@@ -383,7 +383,7 @@ fn plugin_type(
         // another package (`io.kestra.plugin.http.Request`): a different class name may be a
         // real plugin kflow lacks (`aws.s3.Downloads` beside `aws.s3.Download`).
         None => {
-            assumed = unknown_type(ctx, &name, kind, what).filter(|p| same_class(p, &name.value))
+            assumed = unknown_type(ctx, &name, kind, what).filter(|p| same_class(p, &name.value));
         }
     }
     TypeRef {
