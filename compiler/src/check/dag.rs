@@ -36,7 +36,9 @@ fn check_dag(tasks: &[Task], out: &mut Vec<Diagnostic>) {
                         task.id.value, dep.value
                     ),
                 );
-                if let Some(best) = did_you_mean(&dep.value, index.keys().copied()) {
+                if let Some(best) =
+                    did_you_mean(&dep.value, tasks.iter().map(|t| t.id.value.as_str()))
+                {
                     d = d.with_help(format!("did you mean `{best}`?"));
                 }
                 out.push(d);
