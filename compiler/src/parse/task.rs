@@ -9,7 +9,7 @@ use super::values::{check, check_object, deprecated, is_expression};
 use super::{defaults, Ctx, IdPattern};
 use crate::diag::{Code, Diagnostic};
 use crate::model::{Branch, Property, Spanned, Task, Trigger};
-use crate::plugins::{self, PluginDef, PluginKind, PropDef, PropType};
+use crate::plugins::{self, PluginDef, PluginKind, PropDef, PropType, LOG_LEVELS, STATES};
 use crate::source::Span;
 use crate::suggest::{did_you_mean, is_close_type_name};
 use crate::yaml::{Entry, Node, Value};
@@ -50,25 +50,6 @@ pub(super) const TRIGGER_KEYS: &[&str] = &[
     "stopAfter",
     "logToFile",
     "failOnTriggerError",
-];
-
-const LOG_LEVELS: &[&str] = &["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
-const STATES: &[&str] = &[
-    "CREATED",
-    "RUNNING",
-    "PAUSED",
-    "RESTARTED",
-    "KILLING",
-    "SUCCESS",
-    "WARNING",
-    "FAILED",
-    "KILLED",
-    "CANCELLED",
-    "QUEUED",
-    "RETRYING",
-    "RETRIED",
-    "SKIPPED",
-    "BREAKPOINT",
 ];
 
 /// A list of tasks; every item is parsed even when some are broken.

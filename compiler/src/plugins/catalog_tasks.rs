@@ -16,27 +16,6 @@ use super::{
 
 // ---- shapes shared by several entries ------------------------------------------------------
 
-/// `org.slf4j.event.Level`.
-const LEVELS: &[&str] = &["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
-
-/// `io.kestra.core.models.flows.State.Type`.
-const STATES: &[&str] = &[
-    "CREATED",
-    "RUNNING",
-    "PAUSED",
-    "RESTARTED",
-    "KILLING",
-    "SUCCESS",
-    "WARNING",
-    "FAILED",
-    "KILLED",
-    "CANCELLED",
-    "QUEUED",
-    "RETRYING",
-    "RETRIED",
-    "SKIPPED",
-];
-
 /// `ExecutableTask.RestartBehavior` (Kestra 1.0).
 const RESTART_BEHAVIORS: &[&str] = &["NEW_EXECUTION", "RETRY_FAILED"];
 
@@ -259,7 +238,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         task(
             "io.kestra.plugin.core.debug.Echo",
             &["io.kestra.core.tasks.debugs.Echo"],
-            &[prop("format", String).required(), prop("level", Enum(LEVELS))],
+            &[prop("format", String).required(), prop("level", Enum(super::LOG_LEVELS))],
             &[],
         ),
         "use `io.kestra.plugin.core.log.Log`",
@@ -270,7 +249,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.core.log.Log",
         &["io.kestra.core.tasks.log.Log"],
-        &[prop("message", STRING_OR_STRINGS).required(), prop("level", Enum(LEVELS))],
+        &[prop("message", STRING_OR_STRINGS).required(), prop("level", Enum(super::LOG_LEVELS))],
         &[],
     ),
     // log/Fetch.java
@@ -282,7 +261,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             prop("flowId", String),
             prop("executionId", String),
             prop("tasksId", List(&String)),
-            prop("level", Enum(LEVELS)),
+            prop("level", Enum(super::LOG_LEVELS)),
         ],
         &[out("size", ValueType::Int), out("uri", ValueType::Uri)],
     ),
@@ -294,7 +273,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             prop("namespace", String),
             prop("flowId", String),
             prop("executionId", String),
-            prop("logLevels", List(&Enum(LEVELS))),
+            prop("logLevels", List(&Enum(super::LOG_LEVELS))),
             prop("startDate", String),
             prop("endDate", String).required(),
         ],
@@ -359,7 +338,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
                 ])),
             )
             .not_dynamic(),
-            prop("states", List(&Enum(STATES))),
+            prop("states", List(&Enum(super::STATES))),
             prop("startDate", String).required(),
             prop("endDate", String),
             prop("expression", String).required(),
@@ -386,7 +365,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             prop("flowId", String),
             prop("startDate", String),
             prop("endDate", String).required(),
-            prop("states", List(&Enum(STATES))),
+            prop("states", List(&Enum(super::STATES))),
             prop("purgeExecution", Bool),
             prop("purgeLog", Bool),
             prop("purgeMetric", Bool),

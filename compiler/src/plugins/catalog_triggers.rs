@@ -9,24 +9,7 @@
 
 use super::{out, prop, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType};
 
-/// `io.kestra.core.models.flows.State.Type`.
-pub(super) const STATES: &[&str] = &[
-    "CREATED",
-    "RUNNING",
-    "PAUSED",
-    "RESTARTED",
-    "KILLING",
-    "SUCCESS",
-    "WARNING",
-    "FAILED",
-    "KILLED",
-    "CANCELLED",
-    "QUEUED",
-    "RETRYING",
-    "RETRIED",
-    "SKIPPED",
-];
-pub(super) const STATE: PropType = Enum(STATES);
+pub(super) const STATE: PropType = Enum(super::STATES);
 
 /// `io.kestra.core.models.triggers.TimeWindow` (shared with the `MultipleCondition` condition).
 pub(super) static TIME_WINDOW: &[PropDef] = &[

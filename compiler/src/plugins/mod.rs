@@ -11,6 +11,28 @@ mod catalog_scripts;
 mod catalog_tasks;
 mod catalog_triggers;
 
+/// Kestra's execution and task-run states (`io.kestra.core.models.flows.State.Type`).
+pub const STATES: &[&str] = &[
+    "CREATED",
+    "RUNNING",
+    "PAUSED",
+    "RESTARTED",
+    "KILLING",
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "KILLED",
+    "CANCELLED",
+    "QUEUED",
+    "RETRYING",
+    "RETRIED",
+    "SKIPPED",
+    "BREAKPOINT",
+];
+
+/// Log levels (`org.slf4j.event.Level`).
+pub const LOG_LEVELS: &[&str] = &["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
+
 /// Which slot a plugin type fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PluginKind {
