@@ -212,3 +212,41 @@ fn index() -> &'static Index {
         index
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every name and alias resolves to its own entry: no type is registered twice, and no
+    /// property is declared twice on one type.
+    #[test]
+    fn names_are_unique_and_resolve() {
+        let mut seen = std::collections::HashSet::new();
+        for plugin in all() {
+            for name in std::iter::once(plugin.name).chain(plugin.aliases.iter().copied()) {
+                assert!(
+                    seen.insert((kind_tag(plugin.kind), name)),
+                    "{name} is registered twice"
+                );
+                assert!(
+                    std::ptr::eq(lookup(plugin.kind, name).unwrap(), plugin),
+                    "{name} resolves elsewhere"
+                );
+            }
+            let mut props = std::collections::HashSet::new();
+            for prop in plugin.properties {
+                assert!(
+                    props.insert(prop.name),
+                    "{}: property {} twice",
+                    plugin.name,
+                    prop.name
+                );
+            }
+        }
+        println!(
+            "{} plugin types, {} names with aliases",
+            all().count(),
+            seen.len()
+        );
+    }
+}
