@@ -14,9 +14,9 @@
 //! `AbstractTask` for GCP, `AbstractConnection` for AWS, `AbstractExecScript`, ...) are listed
 //! with each type, since Kestra accepts them there.
 
-use super::catalog_runners::{
-    CPU, CREDENTIALS, DEVICE_REQUEST, DOCKER_CONFIG, MEMORY, PULL_POLICY,
-};
+use super::catalog_runners::{CREDENTIALS, DOCKER_CONFIG};
+// Script-task shapes shared with the script plugins themselves.
+use super::catalog_scripts::{DOCKER_OPTIONS, INPUT_FILES, NAMESPACE_FILES, SCRIPT_OUTPUTS};
 use super::PropType::{
     Any, Bool, Duration, Enum, Int, List, Map, Number, Object, OneOf, Plugin, String,
 };
@@ -101,52 +101,8 @@ static HTTP_AUTH: &[PropDef] = &[
     prop("token", String),
 ];
 
-/// `inputFiles` (`InputFilesInterface`): a map of file name to content or URI, or a JSON string.
-const INPUT_FILES: PropType = OneOf(&[Map(&String), String]);
-
-/// `io.kestra.core.models.tasks.NamespaceFiles`.
-static NAMESPACE_FILES: &[PropDef] = &[
-    prop("enabled", Bool),
-    prop("include", List(&String)),
-    prop("exclude", List(&String)),
-    prop("namespaces", List(&String)),
-    prop("ifExists", Enum(&["OVERWRITE", "FAIL", "WARN", "IGNORE"])),
-    prop("folderPerNamespace", Bool),
-];
-
-/// `io.kestra.plugin.scripts.exec.scripts.models.DockerOptions`: the deprecated `docker:` of the
-/// CLI tasks. `image` is filled from `containerImage`, so it is optional here.
-static DOCKER_OPTIONS: &[PropDef] = &[
-    prop("host", String),
-    prop("config", DOCKER_CONFIG),
-    prop("configPath", String),
-    prop("credentials", Object(CREDENTIALS)),
-    prop("image", String),
-    prop("user", String),
-    prop("entryPoint", List(&String)),
-    prop("extraHosts", List(&String)),
-    prop("networkMode", String),
-    prop("volumes", List(&String)),
-    prop("pullPolicy", PULL_POLICY),
-    prop("deviceRequests", List(&Object(DEVICE_REQUEST))).not_dynamic(),
-    prop("cpu", Object(CPU)).not_dynamic(),
-    prop("memory", Object(MEMORY)).not_dynamic(),
-    prop("shmSize", String),
-    prop("privileged", Bool),
-    prop("dockerHost", String).deprecated("use host"),
-    prop("dockerConfig", String).deprecated("use config"),
-];
-
 /// `io.kestra.plugin.scripts.exec.scripts.models.RunnerType` (deprecated `runner:`).
 const RUNNER_TYPE: PropType = Enum(&["PROCESS", "DOCKER"]);
-
-/// `io.kestra.plugin.scripts.exec.scripts.models.ScriptOutput`.
-static SCRIPT_OUTPUTS: &[OutputDef] = &[
-    out("exitCode", ValueType::Int),
-    out("vars", ValueType::Map(&ValueType::Any)),
-    out("outputFiles", ValueType::Map(&ValueType::Uri)),
-    out("taskRunner", ValueType::Any),
-];
 
 /// Shorthand for a task entry.
 const fn task(

@@ -21,7 +21,7 @@ const RUNNER_TYPES: &[&str] = &["PROCESS", "DOCKER"];
 const TARGET_OS: &[&str] = &["LINUX", "WINDOWS", "AUTO"];
 
 /// `io.kestra.core.models.tasks.NamespaceFiles`.
-static NAMESPACE_FILES: &[PropDef] = &[
+pub(super) static NAMESPACE_FILES: &[PropDef] = &[
     prop("enabled", Bool),
     prop("include", List(&String)),
     prop("exclude", List(&String)),
@@ -33,7 +33,7 @@ static NAMESPACE_FILES: &[PropDef] = &[
 /// `io.kestra.plugin.scripts.exec.scripts.models.DockerOptions`: the deprecated `docker:` of
 /// `AbstractExecScript` and `dockerOptions:` of `AbstractBash`. `image` is `@NotNull` but not
 /// validated (no `@Valid`) and is filled from `containerImage`, so it is optional here.
-static DOCKER_OPTIONS: &[PropDef] = &[
+pub(super) static DOCKER_OPTIONS: &[PropDef] = &[
     prop("host", String),
     prop("config", DOCKER_CONFIG),
     prop("configPath", String),
@@ -56,7 +56,7 @@ static DOCKER_OPTIONS: &[PropDef] = &[
 ];
 
 /// `inputFiles` (`InputFilesInterface`): a map of file name to content or URI, or a JSON string.
-const INPUT_FILES: PropType = OneOf(&[Map(&String), String]);
+pub(super) const INPUT_FILES: PropType = OneOf(&[Map(&String), String]);
 
 /// `AbstractExecScript` properties, followed by the type's own.
 macro_rules! exec_script_props {
@@ -117,7 +117,7 @@ static JBANG_SCRIPT_PROPS: &[PropDef] = exec_script_props![
 
 /// `io.kestra.plugin.scripts.exec.scripts.models.ScriptOutput`. `vars` holds what the script
 /// printed as `::{"outputs":{...}}::`; `taskRunner` is the runner's detail (Docker: `containerId`).
-static SCRIPT_OUTPUTS: &[OutputDef] = &[
+pub(super) static SCRIPT_OUTPUTS: &[OutputDef] = &[
     out("exitCode", ValueType::Int),
     out("vars", ValueType::Map(&ValueType::Any)),
     out("outputFiles", ValueType::Map(&ValueType::Uri)),

@@ -162,14 +162,7 @@ const SPLIT_BATCH: PropType = Object(&[
 
 /// `io.kestra.core.models.tasks.NamespaceFiles` (`include`/`exclude`/`enabled` in 0.21, the rest
 /// added by 1.0).
-const NAMESPACE_FILES: PropType = Object(&[
-    prop("enabled", Bool),
-    prop("include", List(&String)),
-    prop("exclude", List(&String)),
-    prop("namespaces", List(&String)),
-    prop("ifExists", Enum(&["OVERWRITE", "FAIL", "WARN", "IGNORE"])),
-    prop("folderPerNamespace", Bool),
-]);
+const NAMESPACE_FILES: PropType = Object(super::catalog_scripts::NAMESPACE_FILES);
 
 /// `FlowableTask.getErrors()` / `getFinally()` (`finally` added in 0.21).
 const fn errors() -> PropDef {
