@@ -4,3 +4,5 @@
 //! timeouts), the task implementations, the expression evaluator, triggers and `SQLite` state —
 //! see `DESIGN.md` beside the project. It is empty until code generation lands (issue [3/8]):
 //! `kflowc` can check flows today, not build them.
+
+pub mod expr;

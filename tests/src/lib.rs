@@ -50,3 +50,90 @@ pub fn findings(report: &FileReport) -> Vec<(usize, &'static str, &'static str)>
         })
         .collect()
 }
+
+/// One expression case from `tests/cases/expr/*.case`: a template, its variables and what
+/// Kestra gives for it.
+#[derive(Debug)]
+pub struct ExprCase {
+    pub file: String,
+    pub name: String,
+    pub template: String,
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub expect: Expect,
+}
+
+#[derive(Debug)]
+pub enum Expect {
+    Output(String),
+    OutputContains(String),
+    /// Rendering fails; the message contains this text (when not empty).
+    Error(String),
+}
+
+/// Read a `.case` file (format in `tests/cases/expr/README.md`).
+pub fn read_expr_cases(path: &Path) -> Vec<ExprCase> {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let mut cases = Vec::new();
+    // Split into cases at `## `, then into sections at `### `.
+    let mut current: Option<(String, Vec<(String, Vec<&str>)>)> = None;
+    let finish = |case: Option<(String, Vec<(String, Vec<&str>)>)>, cases: &mut Vec<ExprCase>| {
+        let Some((name, sections)) = case else { return };
+        let body = |key: &str| -> Option<String> {
+            sections.iter().find(|(k, _)| k == key).map(|(_, lines)| {
+                let mut lines = lines.clone();
+                while lines.last().is_some_and(|l| l.trim().is_empty()) {
+                    lines.pop();
+                }
+                lines.join("\n")
+            })
+        };
+        let template =
+            body("template").unwrap_or_else(|| panic!("{file}: case `{name}` has no ### template"));
+        let vars = match body("vars") {
+            None => serde_json::Map::new(),
+            Some(json) if json.trim().is_empty() => serde_json::Map::new(),
+            Some(json) => match serde_json::from_str(&json) {
+                Ok(serde_json::Value::Object(map)) => map,
+                other => panic!("{file}: case `{name}`: vars must be a JSON object: {other:?}"),
+            },
+        };
+        let expect = if let Some(out) = body("output") {
+            Expect::Output(out)
+        } else if let Some(out) = body("output-contains") {
+            Expect::OutputContains(out)
+        } else if let Some(err) = body("error") {
+            Expect::Error(err.trim().to_string())
+        } else {
+            panic!("{file}: case `{name}` has no ### output, ### output-contains or ### error")
+        };
+        cases.push(ExprCase {
+            file: file.clone(),
+            name,
+            template,
+            vars,
+            expect,
+        });
+    };
+    for line in text.lines() {
+        if let Some(name) = line.strip_prefix("## ") {
+            finish(current.take(), &mut cases);
+            current = Some((name.trim().to_string(), Vec::new()));
+        } else if let Some(section) = line.strip_prefix("### ") {
+            if let Some((_, sections)) = current.as_mut() {
+                sections.push((section.trim().to_string(), Vec::new()));
+            }
+        } else if let Some((_, sections)) = current.as_mut() {
+            if let Some((_, lines)) = sections.last_mut() {
+                lines.push(line);
+            }
+        }
+    }
+    finish(current.take(), &mut cases);
+    cases
+}

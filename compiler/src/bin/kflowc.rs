@@ -37,6 +37,18 @@ enum Command {
         #[arg(long)]
         allow_unknown_types: bool,
     },
+    /// Render one template with the runtime's evaluator: the playground for expressions.
+    ///
+    /// Secrets come from `SECRET_<KEY>` environment variables (base64), as in Kestra's
+    /// open-source edition; `read()` reads local files. Exit status: 0 rendered, 1 the template
+    /// failed (the error on stderr), 2 bad arguments.
+    Eval {
+        /// The template: text with `{{ }}` and `{% %}`.
+        template: String,
+        /// A JSON object whose keys become the top-level variables.
+        #[arg(long, value_name = "FILE.json")]
+        vars: Option<PathBuf>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,6 +77,44 @@ fn main() -> ExitCode {
                 allow_unknown_types,
             },
         ),
+        Command::Eval { template, vars } => eval(&template, vars.as_deref()),
+    }
+}
+
+fn eval(template: &str, vars: Option<&std::path::Path>) -> ExitCode {
+    let vars = match vars {
+        None => serde_json::Map::new(),
+        Some(path) => {
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(err) => return usage_error(&format!("cannot read {}: {err}", path.display())),
+            };
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => map,
+                Ok(_) => {
+                    return usage_error(&format!("{} must hold a JSON object", path.display()))
+                }
+                Err(err) => {
+                    return usage_error(&format!("{} is not valid JSON: {err}", path.display()))
+                }
+            }
+        }
+    };
+    match kflow_runtime::expr::render_str(template, &vars, &kflow_runtime::expr::EnvHost) {
+        Ok(output) => {
+            let mut stdout = std::io::stdout().lock();
+            if writeln!(stdout, "{output}")
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return ExitCode::from(2);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("{}", kflow_runtime::expr::describe_error(template, &err));
+            ExitCode::from(1)
+        }
     }
 }
 

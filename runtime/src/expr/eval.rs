@@ -1,0 +1,536 @@
+//! Rendering a parsed template with Kestra's semantics: undefined variables are errors, `??`
+//! and `???` recover from them, maps and lists print as JSON, numbers follow Java's `long`
+//! and `double` arithmetic, `loop.index` starts at 0.
+
+use serde_json::{Map, Value};
+
+use super::ast::{Arg, BinaryOp, Call, Expr, ExprKind, Node, Span, Template, UnaryOp};
+use super::library::{self, Args};
+use super::value::{self, display};
+
+/// Why rendering failed, and where in the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvalError {
+    pub message: String,
+    pub span: Span,
+    /// True when the error is a missing variable or attribute: what `??` and `???` recover from.
+    pub undefined: bool,
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+pub type Result<T> = std::result::Result<T, EvalError>;
+
+pub(crate) fn fail<T>(message: impl Into<String>, span: Span) -> Result<T> {
+    Err(EvalError {
+        message: message.into(),
+        span,
+        undefined: false,
+    })
+}
+
+fn undefined<T>(message: impl Into<String>, span: Span) -> Result<T> {
+    Err(EvalError {
+        message: message.into(),
+        span,
+        undefined: true,
+    })
+}
+
+/// What the evaluator needs from the world: secrets, the KV store, files, the clock.
+/// The generated binaries implement it over their state; `kflowc eval` over the environment.
+pub trait Host {
+    fn secret(&self, key: &str) -> std::result::Result<String, String>;
+    fn kv(&self, namespace: Option<&str>, key: &str) -> std::result::Result<Option<Value>, String>;
+    fn read(&self, path: &str) -> std::result::Result<String, String>;
+    /// Current time as an RFC 3339 instant.
+    fn now(&self) -> jiff::Timestamp {
+        jiff::Timestamp::now()
+    }
+}
+
+/// A host with no secrets, no KV store and no files: every such call fails clearly.
+pub struct NoHost;
+
+impl Host for NoHost {
+    fn secret(&self, key: &str) -> std::result::Result<String, String> {
+        Err(format!("secret `{key}` is not available here"))
+    }
+    fn kv(&self, _: Option<&str>, key: &str) -> std::result::Result<Option<Value>, String> {
+        Err(format!("the KV store (key `{key}`) is not available here"))
+    }
+    fn read(&self, path: &str) -> std::result::Result<String, String> {
+        Err(format!("file `{path}` cannot be read here"))
+    }
+}
+
+/// Render a template with `vars` as its top-level variables.
+pub fn render(template: &Template, vars: &Map<String, Value>, host: &dyn Host) -> Result<String> {
+    let mut evaluator = Evaluator::new(vars, host);
+    let mut out = String::new();
+    evaluator.nodes(&template.nodes, &mut out)?;
+    Ok(out)
+}
+
+/// Parse and render in one step; syntax errors come back as evaluation errors.
+pub fn render_str(source: &str, vars: &Map<String, Value>, host: &dyn Host) -> Result<String> {
+    let template = super::parse(source).map_err(|e| EvalError {
+        message: e.message,
+        span: e.span,
+        undefined: false,
+    })?;
+    render(&template, vars, host)
+}
+
+/// Evaluate one expression to a value (what `runIf` and `If.condition` need before
+/// stringification).
+pub fn evaluate(expr: &Expr, vars: &Map<String, Value>, host: &dyn Host) -> Result<Value> {
+    Evaluator::new(vars, host).expr(expr)
+}
+
+/// Nested `render()` calls stop here, like Kestra's recursion limit.
+const MAX_RENDER_DEPTH: usize = 32;
+
+pub struct Evaluator<'a> {
+    root: &'a Map<String, Value>,
+    /// `{% set %}` and loop variables, innermost last.
+    scopes: Vec<Map<String, Value>>,
+    pub(crate) host: &'a dyn Host,
+    depth: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    fn new(root: &'a Map<String, Value>, host: &'a dyn Host) -> Self {
+        Evaluator {
+            root,
+            scopes: vec![Map::new()],
+            host,
+            depth: 0,
+        }
+    }
+
+    /// Render `source` again with the current variables (`render()`).
+    pub(crate) fn render_nested(&mut self, source: &str) -> std::result::Result<String, String> {
+        if self.depth >= MAX_RENDER_DEPTH {
+            return Err("nested too deeply (is a value rendering itself?)".into());
+        }
+        let template = super::parse(source).map_err(|e| e.message)?;
+        self.depth += 1;
+        self.scopes.push(Map::new());
+        let mut out = String::new();
+        let result = self.nodes(&template.nodes, &mut out);
+        self.scopes.pop();
+        self.depth -= 1;
+        result.map_err(|e| e.message)?;
+        Ok(out)
+    }
+
+    fn nodes(&mut self, nodes: &[Node], out: &mut String) -> Result<()> {
+        for node in nodes {
+            self.node(node, out)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &Node, out: &mut String) -> Result<()> {
+        match node {
+            Node::Text(text) => out.push_str(text),
+            Node::Print(expr) => {
+                let value = self.expr(expr)?;
+                display(&value, out);
+            }
+            Node::If {
+                branches,
+                otherwise,
+            } => {
+                for (condition, body) in branches {
+                    let value = self.expr(condition)?;
+                    if truthy(&value, condition.span)? {
+                        return self.nodes(body, out);
+                    }
+                }
+                if let Some(body) = otherwise {
+                    self.nodes(body, out)?;
+                }
+            }
+            Node::For {
+                key,
+                item,
+                iterable,
+                body,
+                otherwise,
+            } => {
+                let collection = self.expr(iterable)?;
+                let entries: Vec<(Value, Value)> = match collection {
+                    Value::Array(items) => items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (Value::from(i), v))
+                        .collect(),
+                    Value::Object(map) => map
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let mut entry = Map::new();
+                            entry.insert("key".into(), Value::String(k.clone()));
+                            entry.insert("value".into(), v.clone());
+                            (
+                                Value::String(k),
+                                if key.is_some() {
+                                    v
+                                } else {
+                                    Value::Object(entry)
+                                },
+                            )
+                        })
+                        .collect(),
+                    Value::Null => Vec::new(),
+                    other => {
+                        return fail(
+                            format!("cannot loop over {}", value::describe(&other)),
+                            iterable.span,
+                        )
+                    }
+                };
+                if entries.is_empty() {
+                    if let Some(body) = otherwise {
+                        self.nodes(body, out)?;
+                    }
+                    return Ok(());
+                }
+                let length = entries.len();
+                self.scopes.push(Map::new());
+                let mut result = Ok(());
+                for (index, (k, v)) in entries.into_iter().enumerate() {
+                    let scope = self.scopes.last_mut().expect("loop scope");
+                    if let Some(key) = key {
+                        scope.insert(key.name.clone(), k);
+                    }
+                    scope.insert(item.name.clone(), v);
+                    scope.insert("loop".into(), loop_object(index, length));
+                    result = self.nodes(body, out);
+                    if result.is_err() {
+                        break;
+                    }
+                }
+                self.scopes.pop();
+                result?;
+            }
+            Node::Set { name, value } => {
+                let value = self.expr(value)?;
+                self.scopes
+                    .last_mut()
+                    .expect("scope")
+                    .insert(name.name.clone(), value);
+            }
+            Node::FilterBlock { filters, body } => {
+                let mut inner = String::new();
+                self.nodes(body, &mut inner)?;
+                let mut value = Value::String(inner);
+                for call in filters {
+                    value = self.filter(value, call)?;
+                }
+                display(&value, out);
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, name: &str) -> Option<&Value> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.get(name))
+            .or_else(|| self.root.get(name))
+    }
+
+    pub(crate) fn expr(&mut self, expr: &Expr) -> Result<Value> {
+        match &expr.kind {
+            ExprKind::Literal(value) => Ok(value.clone()),
+            ExprKind::Var(name) => match self.lookup(name) {
+                Some(value) => Ok(value.clone()),
+                None => undefined(format!("variable `{name}` is not defined"), expr.span),
+            },
+            ExprKind::Attr(base, name) => {
+                let base_value = self.expr(base)?;
+                attribute(&base_value, &name.name, base, name.span)
+            }
+            ExprKind::Index(base, index) => {
+                let base_value = self.expr(base)?;
+                let index_value = self.expr(index)?;
+                match &index_value {
+                    Value::String(key) => attribute(&base_value, key, base, index.span),
+                    Value::Number(n) => {
+                        let Some(i) = n.as_i64() else {
+                            return fail("a list index must be an integer", index.span);
+                        };
+                        match &base_value {
+                            Value::Array(items) => usize::try_from(i)
+                                .ok()
+                                .and_then(|i| items.get(i))
+                                .cloned()
+                                .map_or_else(
+                                    || {
+                                        undefined(
+                                            format!("index {i} is out of bounds (the list has {} items)", items.len()),
+                                            index.span,
+                                        )
+                                    },
+                                    Ok,
+                                ),
+                            _ => attribute(&base_value, &i.to_string(), base, index.span),
+                        }
+                    }
+                    other => fail(
+                        format!("cannot index with {}", value::describe(other)),
+                        index.span,
+                    ),
+                }
+            }
+            ExprKind::List(items) => items
+                .iter()
+                .map(|item| self.expr(item))
+                .collect::<Result<Vec<_>>>()
+                .map(Value::Array),
+            ExprKind::Map(entries) => {
+                let mut map = Map::new();
+                for (key, value) in entries {
+                    let key = match self.expr(key)? {
+                        Value::String(s) => s,
+                        other => value::to_display_string(&other),
+                    };
+                    let value = self.expr(value)?;
+                    map.insert(key, value);
+                }
+                Ok(Value::Object(map))
+            }
+            ExprKind::Unary(op, operand) => {
+                let value = self.expr(operand)?;
+                match op {
+                    UnaryOp::Not => Ok(Value::Bool(!truthy(&value, operand.span)?)),
+                    UnaryOp::Neg => value::negate(&value).ok_or(()).or_else(|()| {
+                        fail(
+                            format!("cannot negate {}", value::describe(&value)),
+                            operand.span,
+                        )
+                    }),
+                    UnaryOp::Plus => match value {
+                        Value::Number(_) => Ok(value),
+                        other => fail(
+                            format!("`+` needs a number, not {}", value::describe(&other)),
+                            operand.span,
+                        ),
+                    },
+                }
+            }
+            ExprKind::Binary(op, left, right) => self.binary(*op, left, right, expr.span),
+            ExprKind::Ternary(condition, then, otherwise) => {
+                let value = self.expr(condition)?;
+                if truthy(&value, condition.span)? {
+                    self.expr(then)
+                } else {
+                    self.expr(otherwise)
+                }
+            }
+            ExprKind::Filter(input, call) => {
+                let value = match self.expr(input) {
+                    Ok(value) => value,
+                    // Pebble lets `default` stand in for a missing value, even in strict mode.
+                    Err(e) if e.undefined && call.name.name == "default" => Value::Null,
+                    Err(e) => return Err(e),
+                };
+                self.filter(value, call)
+            }
+            ExprKind::Test {
+                input,
+                negated,
+                call,
+            } => {
+                let value = match self.expr(input) {
+                    Ok(value) => Some(value),
+                    // `x is defined` is how templates ask whether something exists.
+                    Err(e) if e.undefined && call.name.name == "defined" => None,
+                    Err(e) => return Err(e),
+                };
+                let args = self.args(&call.args)?;
+                let def = library::test(&call.name.name).ok_or_else(|| EvalError {
+                    message: format!("unknown test `{}`", call.name.name),
+                    span: call.name.span,
+                    undefined: false,
+                })?;
+                let args = Args::bind(def.signature, args).map_err(|m| EvalError {
+                    message: m,
+                    span: call.span,
+                    undefined: false,
+                })?;
+                let result = (def.run)(value.as_ref(), &args).map_err(|m| EvalError {
+                    message: format!("test `{}`: {m}", call.name.name),
+                    span: call.span,
+                    undefined: false,
+                })?;
+                Ok(Value::Bool(result != *negated))
+            }
+            ExprKind::Function(call) => {
+                let def = library::function(&call.name.name).ok_or_else(|| EvalError {
+                    message: format!("unknown function `{}`", call.name.name),
+                    span: call.name.span,
+                    undefined: false,
+                })?;
+                let args = self.args(&call.args)?;
+                let args = Args::bind(def.signature, args).map_err(|m| EvalError {
+                    message: format!("{}(): {m}", call.name.name),
+                    span: call.span,
+                    undefined: false,
+                })?;
+                (def.run)(self, &args).map_err(|m| EvalError {
+                    message: format!("{}(): {m}", call.name.name),
+                    span: call.span,
+                    undefined: false,
+                })
+            }
+            ExprKind::Interpolated(parts) => {
+                let mut out = String::new();
+                for part in parts {
+                    let value = self.expr(part)?;
+                    display(&value, &mut out);
+                }
+                Ok(Value::String(out))
+            }
+        }
+    }
+
+    fn args(&mut self, args: &[Arg]) -> Result<Vec<(Option<String>, Value)>> {
+        args.iter()
+            .map(|arg| {
+                Ok((
+                    arg.name.as_ref().map(|n| n.name.clone()),
+                    self.expr(&arg.value)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn filter(&mut self, input: Value, call: &Call) -> Result<Value> {
+        let def = library::filter(&call.name.name).ok_or_else(|| EvalError {
+            message: format!("unknown filter `{}`", call.name.name),
+            span: call.name.span,
+            undefined: false,
+        })?;
+        let args = self.args(&call.args)?;
+        let args = Args::bind(def.signature, args).map_err(|m| EvalError {
+            message: format!("filter `{}`: {m}", call.name.name),
+            span: call.span,
+            undefined: false,
+        })?;
+        (def.run)(self, input, &args).map_err(|m| EvalError {
+            message: format!("filter `{}`: {m}", call.name.name),
+            span: call.span,
+            undefined: false,
+        })
+    }
+
+    fn binary(&mut self, op: BinaryOp, left: &Expr, right: &Expr, span: Span) -> Result<Value> {
+        match op {
+            BinaryOp::NullCoalesce => {
+                return match self.expr(left) {
+                    Ok(Value::Null) => self.expr(right),
+                    Ok(value) => Ok(value),
+                    Err(e) if e.undefined => self.expr(right),
+                    Err(e) => Err(e),
+                }
+            }
+            BinaryOp::UndefinedCoalesce => {
+                return match self.expr(left) {
+                    Ok(value) => Ok(value),
+                    Err(e) if e.undefined => self.expr(right),
+                    Err(e) => Err(e),
+                }
+            }
+            BinaryOp::And => {
+                let l = self.expr(left)?;
+                if !truthy(&l, left.span)? {
+                    return Ok(Value::Bool(false));
+                }
+                let r = self.expr(right)?;
+                return Ok(Value::Bool(truthy(&r, right.span)?));
+            }
+            BinaryOp::Or => {
+                let l = self.expr(left)?;
+                if truthy(&l, left.span)? {
+                    return Ok(Value::Bool(true));
+                }
+                let r = self.expr(right)?;
+                return Ok(Value::Bool(truthy(&r, right.span)?));
+            }
+            _ => {}
+        }
+        let l = self.expr(left)?;
+        let r = self.expr(right)?;
+        value::binary(op, &l, &r).map_err(|message| EvalError {
+            message,
+            span,
+            undefined: false,
+        })
+    }
+}
+
+/// Pebble's `loop` variable; `index` counts from 0.
+fn loop_object(index: usize, length: usize) -> Value {
+    let mut map = Map::new();
+    map.insert("index".into(), Value::from(index));
+    map.insert("length".into(), Value::from(length));
+    map.insert("first".into(), Value::Bool(index == 0));
+    map.insert("last".into(), Value::Bool(index + 1 == length));
+    map.insert("revindex".into(), Value::from(length - index - 1));
+    Value::Object(map)
+}
+
+/// `base.name` on a value: maps by key, lists by numeric index.
+fn attribute(base: &Value, name: &str, base_expr: &Expr, span: Span) -> Result<Value> {
+    match base {
+        Value::Object(map) => match map.get(name) {
+            Some(value) => Ok(value.clone()),
+            None => {
+                let what = base_expr
+                    .path()
+                    .map(|p| p.iter().map(|(s, _)| *s).collect::<Vec<_>>().join("."));
+                let mut message = match what {
+                    Some(path) => format!("`{path}` has no attribute `{name}`"),
+                    None => format!("no attribute `{name}`"),
+                };
+                if map.len() <= 20 && !map.is_empty() {
+                    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                    message.push_str(&format!(" (it has {})", keys.join(", ")));
+                }
+                undefined(message, span)
+            }
+        },
+        Value::Array(items) => match name.parse::<usize>() {
+            Ok(i) if i < items.len() => Ok(items[i].clone()),
+            _ => undefined(format!("a list has no attribute `{name}`"), span),
+        },
+        Value::Null => undefined(format!("cannot read `{name}` of null"), span),
+        other => undefined(
+            format!("{} has no attribute `{name}`", value::describe(other)),
+            span,
+        ),
+    }
+}
+
+/// Pebble's truth: booleans as they are, null false, numbers non-zero, strings by
+/// `"true"`/`"false"` or non-empty, collections non-empty.
+pub fn truthy(value: &Value, _span: Span) -> Result<bool> {
+    Ok(match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !(s.is_empty() || s.eq_ignore_ascii_case("false")),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    })
+}

@@ -1,0 +1,648 @@
+//! Pebble's own filters, functions and tests that Kestra keeps: text case, collections,
+//! `default`, `length`, `join`, `split`, `slice`, `max`/`min`/`range`, `is defined`/`empty`/….
+
+use serde_json::Value;
+
+use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, Signature, TestDef};
+use super::super::value::{self, compare, describe, float, to_display_string};
+use super::input_str;
+use crate::expr::eval::Evaluator;
+
+const fn filter(
+    name: &'static str,
+    params: &'static [super::super::library::Param],
+    input: &'static [Kind],
+    returns: Kind,
+) -> Signature {
+    Signature {
+        name,
+        params,
+        input,
+        returns,
+        impure: false,
+    }
+}
+
+const STRING: &[Kind] = &[Kind::String];
+const ANY: &[Kind] = &[Kind::Any];
+const COLLECTION: &[Kind] = &[Kind::List, Kind::Map, Kind::String];
+const LIST: &[Kind] = &[Kind::List];
+const NUMBER: &[Kind] = &[Kind::Number];
+
+pub(in crate::expr) static FILTERS: &[FilterDef] = &[
+    FilterDef {
+        signature: filter("abs", &[], NUMBER, Kind::Input),
+        run: abs,
+    },
+    FilterDef {
+        signature: filter(
+            "abbreviate",
+            &[req("length", Kind::Integer)],
+            STRING,
+            Kind::String,
+        ),
+        run: abbreviate,
+    },
+    FilterDef {
+        signature: filter("capitalize", &[], STRING, Kind::String),
+        run: |_, input, _| text(&input, "capitalize", capitalize),
+    },
+    FilterDef {
+        signature: filter("default", &[req("default", Kind::Any)], ANY, Kind::Any),
+        run: |_, input, args| {
+            Ok(if is_empty(&input) {
+                args.get(0).cloned().unwrap_or(Value::Null)
+            } else {
+                input
+            })
+        },
+    },
+    FilterDef {
+        signature: filter(
+            "escape",
+            &[opt("strategy", Kind::String)],
+            STRING,
+            Kind::String,
+        ),
+        run: |_, input, _| text(&input, "escape", html_escape),
+    },
+    FilterDef {
+        signature: filter("first", &[], COLLECTION, Kind::Any),
+        run: |_, input, _| first_or_last(input, true),
+    },
+    FilterDef {
+        signature: filter("last", &[], COLLECTION, Kind::Any),
+        run: |_, input, _| first_or_last(input, false),
+    },
+    FilterDef {
+        signature: filter(
+            "join",
+            &[opt("separator", Kind::String)],
+            LIST,
+            Kind::String,
+        ),
+        run: join,
+    },
+    FilterDef {
+        signature: filter(
+            "length",
+            &[],
+            &[Kind::List, Kind::Map, Kind::String, Kind::Null],
+            Kind::Integer,
+        ),
+        run: |_, input, _| {
+            Ok(Value::from(match &input {
+                Value::Null => 0,
+                Value::String(s) => s.chars().count(),
+                Value::Array(items) => items.len(),
+                Value::Object(map) => map.len(),
+                other => {
+                    return Err(format!(
+                        "needs a string, list or map, not {}",
+                        describe(other)
+                    ))
+                }
+            }))
+        },
+    },
+    FilterDef {
+        signature: filter("lower", &[], STRING, Kind::String),
+        run: |_, input, _| text(&input, "lower", str::to_lowercase),
+    },
+    FilterDef {
+        signature: filter("upper", &[], STRING, Kind::String),
+        run: |_, input, _| text(&input, "upper", str::to_uppercase),
+    },
+    FilterDef {
+        signature: filter("title", &[], STRING, Kind::String),
+        run: |_, input, _| text(&input, "title", title),
+    },
+    FilterDef {
+        signature: filter("trim", &[], STRING, Kind::String),
+        run: |_, input, _| text(&input, "trim", |s| s.trim().to_string()),
+    },
+    FilterDef {
+        signature: filter("raw", &[], ANY, Kind::Input),
+        run: |_, input, _| Ok(input),
+    },
+    FilterDef {
+        signature: filter(
+            "merge",
+            &[req("items", Kind::Any)],
+            &[Kind::List, Kind::Map],
+            Kind::Input,
+        ),
+        run: merge,
+    },
+    FilterDef {
+        signature: filter("reverse", &[], &[Kind::List, Kind::String], Kind::Input),
+        run: |_, input, _| match input {
+            Value::Array(mut items) => {
+                items.reverse();
+                Ok(Value::Array(items))
+            }
+            Value::String(s) => Ok(Value::String(s.chars().rev().collect())),
+            other => Err(format!(
+                "needs a list or a string, not {}",
+                describe(&other)
+            )),
+        },
+    },
+    FilterDef {
+        signature: filter("sort", &[], LIST, Kind::Input),
+        run: |_, input, _| sort(input, false),
+    },
+    FilterDef {
+        signature: filter("rsort", &[], LIST, Kind::Input),
+        run: |_, input, _| sort(input, true),
+    },
+    FilterDef {
+        signature: filter(
+            "slice",
+            &[
+                req("fromIndex", Kind::Integer),
+                opt("toIndex", Kind::Integer),
+            ],
+            &[Kind::List, Kind::String],
+            Kind::Input,
+        ),
+        run: slice,
+    },
+    FilterDef {
+        signature: filter(
+            "split",
+            &[req("delimiter", Kind::String), opt("limit", Kind::Integer)],
+            STRING,
+            Kind::List,
+        ),
+        run: split,
+    },
+    FilterDef {
+        signature: filter("urlencode", &[], STRING, Kind::String),
+        run: |_, input, _| text(&input, "urlencode", url_encode),
+    },
+    FilterDef {
+        signature: filter(
+            "numberformat",
+            &[req("format", Kind::String)],
+            NUMBER,
+            Kind::String,
+        ),
+        run: numberformat,
+    },
+];
+
+pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
+    FunctionDef {
+        signature: filter("max", VARIADIC, &[], Kind::Any),
+        run: |_, args| extreme(args, std::cmp::Ordering::Greater),
+    },
+    FunctionDef {
+        signature: filter("min", VARIADIC, &[], Kind::Any),
+        run: |_, args| extreme(args, std::cmp::Ordering::Less),
+    },
+    FunctionDef {
+        signature: filter(
+            "range",
+            &[
+                req("start", Kind::Integer),
+                req("end", Kind::Integer),
+                opt("step", Kind::Integer),
+            ],
+            &[],
+            Kind::List,
+        ),
+        run: |_, args| {
+            let start = args.int(0)?.unwrap_or(0);
+            let end = args.int(1)?.unwrap_or(0);
+            value::range(start, end, args.int(2)?.unwrap_or(1))
+        },
+    },
+];
+
+/// `max(a, b, …)`: Pebble takes any number of arguments; eight is plenty in practice.
+const VARIADIC: &[super::super::library::Param] = &[
+    req("a", Kind::Any),
+    opt("b", Kind::Any),
+    opt("c", Kind::Any),
+    opt("d", Kind::Any),
+    opt("e", Kind::Any),
+    opt("f", Kind::Any),
+    opt("g", Kind::Any),
+    opt("h", Kind::Any),
+];
+
+pub(in crate::expr) static TESTS: &[TestDef] = &[
+    TestDef {
+        signature: filter("defined", &[], ANY, Kind::Boolean),
+        run: |input, _| Ok(input.is_some()),
+    },
+    TestDef {
+        signature: filter("null", &[], ANY, Kind::Boolean),
+        run: |input, _| Ok(matches!(input, None | Some(Value::Null))),
+    },
+    TestDef {
+        signature: filter("empty", &[], ANY, Kind::Boolean),
+        run: |input, _| Ok(input.is_none_or(is_empty)),
+    },
+    TestDef {
+        signature: filter("even", &[], NUMBER, Kind::Boolean),
+        run: |input, args| parity(input, args).map(|odd| !odd),
+    },
+    TestDef {
+        signature: filter("odd", &[], NUMBER, Kind::Boolean),
+        run: parity,
+    },
+    TestDef {
+        signature: filter("iterable", &[], ANY, Kind::Boolean),
+        run: |input, _| Ok(matches!(input, Some(Value::Array(_) | Value::Object(_)))),
+    },
+    TestDef {
+        signature: filter("map", &[], ANY, Kind::Boolean),
+        run: |input, _| Ok(matches!(input, Some(Value::Object(_)))),
+    },
+];
+
+/// Pebble's emptiness: null, `""`, an empty list or map.
+pub(crate) fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+fn parity(input: Option<&Value>, _: &Args) -> Result<bool, String> {
+    match input {
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(i) => Ok(i % 2 != 0),
+            None => Err(format!(
+                "needs an integer, not {}",
+                describe(&Value::Number(n.clone()))
+            )),
+        },
+        Some(other) => Err(format!("needs an integer, not {}", describe(other))),
+        None => Err("the value is not defined".into()),
+    }
+}
+
+/// Apply a string function; null passes through, as Pebble's text filters do.
+fn text(input: &Value, name: &str, f: impl Fn(&str) -> String) -> Result<Value, String> {
+    match input {
+        Value::Null => Ok(Value::Null),
+        Value::String(s) => Ok(Value::String(f(s))),
+        Value::Number(_) | Value::Bool(_) => Ok(Value::String(f(&to_display_string(input)))),
+        other => Err(format!("`{name}` needs a string, not {}", describe(other))),
+    }
+}
+
+fn abs(_: &mut Evaluator, input: Value, _: &Args) -> Result<Value, String> {
+    match &input {
+        Value::Number(n) => Ok(match n.as_i64() {
+            Some(i) => Value::from(i.unsigned_abs()),
+            None => float(n.as_f64().unwrap_or_default().abs()),
+        }),
+        other => Err(format!("needs a number, not {}", describe(other))),
+    }
+}
+
+fn abbreviate(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    if input.is_null() {
+        return Ok(Value::Null);
+    }
+    let s = input_str(&input, "abbreviate")?;
+    let max = usize::try_from(args.int(0)?.unwrap_or(0).max(0)).unwrap_or(0);
+    let count = s.chars().count();
+    if count <= max {
+        return Ok(input);
+    }
+    let ellipsis = "...";
+    if max < ellipsis.len() {
+        return Ok(Value::String(s.chars().take(max).collect()));
+    }
+    let mut out: String = s.chars().take(max - ellipsis.len()).collect();
+    out.push_str(ellipsis);
+    Ok(Value::String(out))
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Pebble's `title`: the first letter of each whitespace-separated word in upper case.
+fn title(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut at_word_start = true;
+    for ch in s.chars() {
+        if ch.is_whitespace() {
+            at_word_start = true;
+            out.push(ch);
+        } else if at_word_start {
+            out.extend(ch.to_uppercase());
+            at_word_start = false;
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+/// `application/x-www-form-urlencoded`, as Java's `URLEncoder` does it.
+pub(crate) fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for byte in s.bytes() {
+        match byte {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+fn first_or_last(input: Value, first: bool) -> Result<Value, String> {
+    match input {
+        Value::Null => Ok(Value::Null),
+        Value::Array(items) => Ok(if first {
+            items.into_iter().next()
+        } else {
+            items.into_iter().last()
+        }
+        .unwrap_or(Value::Null)),
+        Value::String(s) => Ok(if first {
+            s.chars().next()
+        } else {
+            s.chars().last()
+        }
+        .map_or(Value::Null, |c| Value::String(c.to_string()))),
+        Value::Object(map) => Ok(if first {
+            map.into_iter().next()
+        } else {
+            map.into_iter().last()
+        }
+        .map_or(Value::Null, |(_, v)| v)),
+        other => Err(format!(
+            "needs a list or a string, not {}",
+            describe(&other)
+        )),
+    }
+}
+
+fn join(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    let separator = args.str(0)?.unwrap_or("");
+    match input {
+        Value::Null => Ok(Value::Null),
+        Value::Array(items) => Ok(Value::String(
+            items
+                .iter()
+                .map(to_display_string)
+                .collect::<Vec<_>>()
+                .join(separator),
+        )),
+        other => Err(format!("needs a list, not {}", describe(&other))),
+    }
+}
+
+fn merge(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    let other = args.get(0).cloned().unwrap_or(Value::Null);
+    match (input, other) {
+        (Value::Array(mut items), Value::Array(more)) => {
+            items.extend(more);
+            Ok(Value::Array(items))
+        }
+        (Value::Array(mut items), Value::Object(map)) => {
+            items.extend(map.into_iter().map(|(k, _)| Value::String(k)));
+            Ok(Value::Array(items))
+        }
+        (Value::Object(mut map), Value::Object(more)) => {
+            map.extend(more);
+            Ok(Value::Object(map))
+        }
+        (Value::Object(_), other) => Err(format!(
+            "a map can only merge a map, not {}",
+            describe(&other)
+        )),
+        (Value::Array(mut items), other) => {
+            items.push(other);
+            Ok(Value::Array(items))
+        }
+        (other, _) => Err(format!("needs a list or a map, not {}", describe(&other))),
+    }
+}
+
+fn sort(input: Value, reverse: bool) -> Result<Value, String> {
+    let Value::Array(mut items) = input else {
+        return Err(format!("needs a list, not {}", describe(&input)));
+    };
+    let mut failed = None;
+    items.sort_by(|a, b| {
+        compare(a, b).unwrap_or_else(|| {
+            failed = Some(format!(
+                "cannot compare {} with {}",
+                describe(a),
+                describe(b)
+            ));
+            std::cmp::Ordering::Equal
+        })
+    });
+    if let Some(message) = failed {
+        return Err(message);
+    }
+    if reverse {
+        items.reverse();
+    }
+    Ok(Value::Array(items))
+}
+
+fn slice(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    let from = args.int(0)?.unwrap_or(0);
+    let bounds = |len: usize| -> Result<(usize, usize), String> {
+        let to = args
+            .int(1)?
+            .map_or(len, |t| usize::try_from(t.max(0)).unwrap_or(0));
+        let from = usize::try_from(from.max(0)).unwrap_or(0);
+        if from > to || to > len {
+            return Err(format!("indexes {from}..{to} are outside 0..{len}"));
+        }
+        Ok((from, to))
+    };
+    match input {
+        Value::Array(items) => {
+            let (from, to) = bounds(items.len())?;
+            Ok(Value::Array(items[from..to].to_vec()))
+        }
+        Value::String(s) => {
+            let chars: Vec<char> = s.chars().collect();
+            let (from, to) = bounds(chars.len())?;
+            Ok(Value::String(chars[from..to].iter().collect()))
+        }
+        other => Err(format!(
+            "needs a list or a string, not {}",
+            describe(&other)
+        )),
+    }
+}
+
+/// Java's `String.split(regex, limit)`: trailing empty strings are dropped when the limit is 0.
+fn split(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    let s = input_str(&input, "split")?;
+    let delimiter = args.str(0)?.unwrap_or("");
+    let limit = args.int(1)?.unwrap_or(0);
+    let pattern =
+        regex::Regex::new(delimiter).map_err(|e| format!("invalid delimiter pattern: {e}"))?;
+    let mut parts: Vec<&str> = if limit > 0 {
+        pattern
+            .splitn(s, usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect()
+    } else {
+        pattern.split(s).collect()
+    };
+    if limit == 0 {
+        while parts.last() == Some(&"") && parts.len() > 1 {
+            parts.pop();
+        }
+    }
+    Ok(Value::Array(
+        parts.into_iter().map(|p| Value::String(p.into())).collect(),
+    ))
+}
+
+/// Java `DecimalFormat` patterns as flows use them: `#`, `0`, `,` grouping and a `.` fraction.
+fn numberformat(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    let Value::Number(n) = &input else {
+        return Err(format!("needs a number, not {}", describe(&input)));
+    };
+    let pattern = args.str(0)?.unwrap_or("#");
+    Ok(Value::String(decimal_format(
+        n.as_f64().unwrap_or_default(),
+        pattern,
+    )))
+}
+
+pub(crate) fn decimal_format(value: f64, pattern: &str) -> String {
+    let (int_pattern, frac_pattern) = pattern.split_once('.').unwrap_or((pattern, ""));
+    let min_frac = frac_pattern.chars().filter(|c| *c == '0').count();
+    let max_frac = frac_pattern
+        .chars()
+        .filter(|c| *c == '0' || *c == '#')
+        .count();
+    let min_int = int_pattern.chars().filter(|c| *c == '0').count();
+    let grouping = int_pattern.rfind(',').map(|at| {
+        int_pattern[at + 1..]
+            .chars()
+            .filter(|c| *c == '0' || *c == '#')
+            .count()
+    });
+    // Java rounds HALF_EVEN; format with the maximum fraction digits then trim optional zeros.
+    let factor = 10f64.powi(i32::try_from(max_frac).unwrap_or(0));
+    let scaled = value.abs() * factor;
+    let rounded = {
+        let floor = scaled.floor();
+        let diff = scaled - floor;
+        if (diff - 0.5).abs() < 1e-9 {
+            if floor % 2.0 == 0.0 {
+                floor
+            } else {
+                floor + 1.0
+            }
+        } else {
+            scaled.round()
+        }
+    };
+    let text = format!("{:.*}", max_frac, rounded / factor);
+    let (int_part, frac_part) = text.split_once('.').unwrap_or((&text, ""));
+    let mut frac = frac_part.to_string();
+    while frac.len() > min_frac && frac.ends_with('0') {
+        frac.pop();
+    }
+    let mut int_digits = int_part.trim_start_matches('0').to_string();
+    while int_digits.len() < min_int {
+        int_digits.insert(0, '0');
+    }
+    if let Some(size) = grouping.filter(|s| *s > 0) {
+        let digits: Vec<char> = int_digits.chars().collect();
+        let mut grouped = String::new();
+        for (i, d) in digits.iter().enumerate() {
+            if i > 0 && (digits.len() - i) % size == 0 {
+                grouped.push(',');
+            }
+            grouped.push(*d);
+        }
+        int_digits = grouped;
+    }
+    let negative = value < 0.0
+        && (int_digits.chars().any(|c| c != '0' && c != ',') || frac.chars().any(|c| c != '0'));
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    out.push_str(&int_digits);
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(&frac);
+    }
+    if out.is_empty() || out == "-" {
+        out.push('0');
+    }
+    out
+}
+
+fn extreme(args: &Args, wanted: std::cmp::Ordering) -> Result<Value, String> {
+    let mut best: Option<Value> = None;
+    for i in 0..8 {
+        let Some(candidate) = args.get(i) else {
+            continue;
+        };
+        best = Some(match best {
+            None => candidate.clone(),
+            Some(current) => match compare(candidate, &current) {
+                Some(order) if order == wanted => candidate.clone(),
+                Some(_) => current,
+                None => {
+                    return Err(format!(
+                        "cannot compare {} with {}",
+                        describe(candidate),
+                        describe(&current)
+                    ))
+                }
+            },
+        });
+    }
+    Ok(best.unwrap_or(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_format;
+
+    #[test]
+    fn decimal_formats() {
+        assert_eq!(decimal_format(1234.567, "#,##0.00"), "1,234.57");
+        assert_eq!(decimal_format(0.5, "0.00"), "0.50");
+        assert_eq!(decimal_format(3.0, "#.##"), "3");
+        assert_eq!(decimal_format(-2.5, "#"), "-2");
+    }
+}

@@ -1,0 +1,40 @@
+//! Kestra's expression language: Pebble templates with Kestra's filters, functions and the
+//! `??`/`???` operators. One module for both sides: the compiler parses and type-checks every
+//! template with it, the generated binaries evaluate them with it, and `kflowc eval` is its
+//! playground.
+
+pub mod ast;
+pub mod eval;
+mod functions;
+mod host;
+pub mod library;
+pub mod parser;
+pub mod value;
+pub mod walk;
+
+pub use ast::{Expr, ExprKind, Node, Span, Template};
+pub use eval::{evaluate, render, render_str, EvalError, Host, NoHost};
+pub use host::EnvHost;
+pub use parser::{parse, parse_expression, SyntaxError};
+
+/// An evaluation error as `kflowc eval` prints it: the message, then the template line with a
+/// caret under the failing part.
+pub fn describe_error(template: &str, error: &EvalError) -> String {
+    let start = error.span.start.min(template.len());
+    let line_start = template[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = template[start..]
+        .find('\n')
+        .map_or(template.len(), |i| start + i);
+    let line = &template[line_start..line_end];
+    let column = template[line_start..start].chars().count();
+    let width = template[start..error.span.end.clamp(start, line_end)]
+        .chars()
+        .count()
+        .max(1);
+    format!(
+        "error: {}\n  | {line}\n  | {}{}",
+        error.message,
+        " ".repeat(column),
+        "^".repeat(width)
+    )
+}

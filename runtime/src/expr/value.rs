@@ -1,0 +1,284 @@
+//! Values as Kestra's Pebble sees them: JSON values whose numbers are Java `long`s or
+//! `double`s. How they print, compare and combine.
+
+use std::cmp::Ordering;
+
+use serde_json::{Number, Value};
+
+use super::ast::BinaryOp;
+
+/// Append a value as `{{ value }}` prints it: strings raw, null empty, maps and lists as JSON.
+pub fn display(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => {}
+        Value::String(s) => out.push_str(s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&number_string(n)),
+        Value::Array(_) | Value::Object(_) => out.push_str(&to_json(value)),
+    }
+}
+
+pub fn to_display_string(value: &Value) -> String {
+    let mut out = String::new();
+    display(value, &mut out);
+    out
+}
+
+/// Compact JSON, as Kestra's JSON writer prints collections.
+pub fn to_json(value: &Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A number as Java prints a `long` or a `double` (`3`, `3.0`, `1.0E10`).
+pub fn number_string(n: &Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    java_double(n.as_f64().unwrap_or(f64::NAN))
+}
+
+/// Java's `Double.toString`: plain between 10⁻³ and 10⁷, scientific outside, always a `.`.
+pub fn java_double(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    let abs = f.abs();
+    if (1e-3..1e7).contains(&abs) {
+        let s = format!("{f}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    // Shortest round-trip digits, then Java's `d.dddE±n` layout.
+    let s = format!("{abs:e}");
+    let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.to_string()
+    } else {
+        format!("{mantissa}.0")
+    };
+    let sign = if f < 0.0 { "-" } else { "" };
+    format!("{sign}{mantissa}E{exponent}")
+}
+
+/// A short description for error messages: "a string", "the number 3", "a map".
+pub fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("the boolean {b}"),
+        Value::Number(n) => format!("the number {}", number_string(n)),
+        Value::String(s) if s.chars().count() <= 40 => format!("the string \"{s}\""),
+        Value::String(_) => "a string".into(),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "a map".into(),
+    }
+}
+
+pub fn float(f: f64) -> Value {
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+/// A number operand: a Java long when it is integral and stored as one, else a double.
+#[derive(Clone, Copy)]
+enum Num {
+    Long(i64),
+    Double(f64),
+}
+
+fn num(value: &Value) -> Option<Num> {
+    match value {
+        Value::Number(n) => Some(match n.as_i64() {
+            Some(i) => Num::Long(i),
+            None => Num::Double(n.as_f64()?),
+        }),
+        _ => None,
+    }
+}
+
+pub fn negate(value: &Value) -> Option<Value> {
+    match num(value)? {
+        Num::Long(i) => Some(Value::from(i.checked_neg()?)),
+        Num::Double(f) => Some(float(-f)),
+    }
+}
+
+/// Numeric operators and comparisons on two evaluated operands.
+pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
+    match op {
+        BinaryOp::Eq => Ok(Value::Bool(equals(l, r))),
+        BinaryOp::Ne => Ok(Value::Bool(!equals(l, r))),
+        BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge => {
+            let ordering = compare(l, r).ok_or_else(|| {
+                format!(
+                    "cannot compare {} with {} using `{}`",
+                    describe(l),
+                    describe(r),
+                    op.symbol()
+                )
+            })?;
+            Ok(Value::Bool(match op {
+                BinaryOp::Lt => ordering == Ordering::Less,
+                BinaryOp::Gt => ordering == Ordering::Greater,
+                BinaryOp::Le => ordering != Ordering::Greater,
+                _ => ordering != Ordering::Less,
+            }))
+        }
+        BinaryOp::Contains => contains(l, r).map(Value::Bool),
+        BinaryOp::Concat => {
+            let mut out = to_display_string(l);
+            display(r, &mut out);
+            Ok(Value::String(out))
+        }
+        BinaryOp::Range => {
+            let (Some(Num::Long(from)), Some(Num::Long(to))) = (num(l), num(r)) else {
+                return Err(format!(
+                    "`..` needs two integers, not {} and {}",
+                    describe(l),
+                    describe(r)
+                ));
+            };
+            range(from, to, 1)
+        }
+        BinaryOp::Add if matches!(l, Value::String(_)) || matches!(r, Value::String(_)) => {
+            let mut out = to_display_string(l);
+            display(r, &mut out);
+            Ok(Value::String(out))
+        }
+        BinaryOp::Add if l.is_array() => {
+            let mut items = l.as_array().cloned().unwrap_or_default();
+            match r {
+                Value::Array(more) => items.extend(more.iter().cloned()),
+                other => items.push(other.clone()),
+            }
+            Ok(Value::Array(items))
+        }
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+            arithmetic(op, l, r)
+        }
+        BinaryOp::And | BinaryOp::Or | BinaryOp::NullCoalesce | BinaryOp::UndefinedCoalesce => {
+            unreachable!("short-circuit operators are evaluated by the evaluator")
+        }
+    }
+}
+
+fn arithmetic(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
+    let (Some(a), Some(b)) = (num(l), num(r)) else {
+        return Err(format!(
+            "`{}` needs two numbers, not {} and {}",
+            op.symbol(),
+            describe(l),
+            describe(r)
+        ));
+    };
+    match (a, b) {
+        (Num::Long(a), Num::Long(b)) => {
+            let result = match op {
+                BinaryOp::Add => a.checked_add(b),
+                BinaryOp::Sub => a.checked_sub(b),
+                BinaryOp::Mul => a.checked_mul(b),
+                BinaryOp::Div if b == 0 => return Err("division by zero".into()),
+                BinaryOp::Div => a.checked_div(b),
+                BinaryOp::Rem if b == 0 => return Err("division by zero".into()),
+                _ => a.checked_rem(b),
+            };
+            result
+                .map(Value::from)
+                .ok_or_else(|| format!("integer overflow in `{}`", op.symbol()))
+        }
+        _ => {
+            let (a, b) = (as_f64(a), as_f64(b));
+            Ok(float(match op {
+                BinaryOp::Add => a + b,
+                BinaryOp::Sub => a - b,
+                BinaryOp::Mul => a * b,
+                BinaryOp::Div => a / b,
+                _ => a % b,
+            }))
+        }
+    }
+}
+
+fn as_f64(n: Num) -> f64 {
+    match n {
+        #[allow(clippy::cast_precision_loss)]
+        Num::Long(i) => i as f64,
+        Num::Double(f) => f,
+    }
+}
+
+/// `from..to` inclusive, stepping by `step` (Pebble's `range` function and `..`).
+pub fn range(from: i64, to: i64, step: i64) -> Result<Value, String> {
+    if step == 0 {
+        return Err("the step of a range cannot be 0".into());
+    }
+    let count = if step > 0 {
+        (to - from) / step + 1
+    } else {
+        (from - to) / -step + 1
+    };
+    if count > 1_000_000 {
+        return Err(format!("a range of {count} values is too large"));
+    }
+    let mut items = Vec::new();
+    let mut i = from;
+    while (step > 0 && i <= to) || (step < 0 && i >= to) {
+        items.push(Value::from(i));
+        i += step;
+    }
+    Ok(Value::Array(items))
+}
+
+/// Pebble's `==`: numbers by value (1 == 1.0), everything else structurally.
+pub fn equals(l: &Value, r: &Value) -> bool {
+    match (num(l), num(r)) {
+        (Some(a), Some(b)) => match (a, b) {
+            (Num::Long(a), Num::Long(b)) => a == b,
+            (a, b) => (as_f64(a) - as_f64(b)).abs() == 0.0,
+        },
+        _ => l == r,
+    }
+}
+
+/// Order of two values: numbers numerically, strings lexicographically.
+pub fn compare(l: &Value, r: &Value) -> Option<Ordering> {
+    match (l, r) {
+        (Value::String(a), Value::String(b)) => Some(a.cmp(b)),
+        (Value::Bool(a), Value::Bool(b)) => Some(a.cmp(b)),
+        _ => match (num(l)?, num(r)?) {
+            (Num::Long(a), Num::Long(b)) => Some(a.cmp(&b)),
+            (a, b) => as_f64(a).partial_cmp(&as_f64(b)),
+        },
+    }
+}
+
+/// `a contains b`: substring, list element (or all elements of a list), map key.
+pub fn contains(container: &Value, item: &Value) -> Result<bool, String> {
+    Ok(match container {
+        Value::String(s) => match item {
+            Value::String(needle) => s.contains(needle.as_str()),
+            other => s.contains(&to_display_string(other)),
+        },
+        Value::Array(items) => match item {
+            Value::Array(wanted) => wanted.iter().all(|w| items.iter().any(|i| equals(i, w))),
+            _ => items.iter().any(|i| equals(i, item)),
+        },
+        Value::Object(map) => match item {
+            Value::String(key) => map.contains_key(key),
+            other => map.contains_key(&to_display_string(other)),
+        },
+        Value::Null => false,
+        other => {
+            return Err(format!(
+                "`contains` needs a string, list or map, not {}",
+                describe(other)
+            ))
+        }
+    })
+}
