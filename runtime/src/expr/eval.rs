@@ -53,6 +53,18 @@ pub trait Host {
     fn now(&self) -> jiff::Timestamp {
         jiff::Timestamp::now()
     }
+    /// Size in bytes of a file (`fileSize()`, `isFileEmpty()`).
+    fn file_size(&self, path: &str) -> std::result::Result<u64, String> {
+        Err(format!("file `{path}`: files are not available here"))
+    }
+    /// Whether a file exists (`fileExists()`).
+    fn file_exists(&self, path: &str) -> std::result::Result<bool, String> {
+        Err(format!("file `{path}`: files are not available here"))
+    }
+    /// The execution's ERROR logs as a list of log entries (`errorLogs()`).
+    fn error_logs(&self) -> std::result::Result<Value, String> {
+        Err("the execution's logs are not available here".into())
+    }
 }
 
 /// A host with no secrets, no KV store and no files: every such call fails clearly.
@@ -113,6 +125,17 @@ impl<'a> Evaluator<'a> {
             host,
             depth: 0,
         }
+    }
+
+    /// A variable as the template sees it: `{% set %}` and loop variables first, then the
+    /// top-level ones.
+    pub(crate) fn variable(&self, name: &str) -> Option<&Value> {
+        self.lookup(name)
+    }
+
+    /// The top-level variables (`printContext()`).
+    pub(crate) fn root(&self) -> &Map<String, Value> {
+        self.root
     }
 
     /// Render `source` again with the current variables (`render()`).

@@ -7,7 +7,8 @@ use super::eval::Host;
 use super::functions::base64_decode;
 
 /// Secrets come from `SECRET_<KEY>` environment variables holding base64 text, as in
-/// Kestra's open-source edition; `read()` reads local files; `kv()` is unavailable.
+/// Kestra's open-source edition; `read()`, `fileSize()` and `fileExists()` see local files;
+/// `kv()` and `errorLogs()` are unavailable.
 pub struct EnvHost;
 
 impl Host for EnvHost {
@@ -27,7 +28,26 @@ impl Host for EnvHost {
     }
 
     fn read(&self, path: &str) -> Result<String, String> {
-        let local = path.strip_prefix("file://").unwrap_or(path);
-        std::fs::read_to_string(local).map_err(|e| format!("cannot read `{path}`: {e}"))
+        std::fs::read_to_string(local_path(path)?).map_err(|e| format!("cannot read `{path}`: {e}"))
     }
+
+    fn file_size(&self, path: &str) -> Result<u64, String> {
+        std::fs::metadata(local_path(path)?)
+            .map(|m| m.len())
+            .map_err(|e| format!("cannot read `{path}`: {e}"))
+    }
+
+    fn file_exists(&self, path: &str) -> Result<bool, String> {
+        Ok(std::path::Path::new(local_path(path)?).exists())
+    }
+}
+
+/// A local path for `file:///x` or `x`; `kestra:///` URIs name a flow's storage.
+fn local_path(path: &str) -> Result<&str, String> {
+    if path.starts_with("kestra://") {
+        return Err(format!(
+            "`{path}` is in a flow's internal storage; `kflowc eval` reads local files only"
+        ));
+    }
+    Ok(path.strip_prefix("file://").unwrap_or(path))
 }

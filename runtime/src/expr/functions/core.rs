@@ -1,5 +1,7 @@
 //! Pebble's own filters, functions and tests that Kestra keeps: text case, collections,
 //! `default`, `length`, `join`, `split`, `slice`, `max`/`min`/`range`, `is defined`/`empty`/….
+//! Kestra removes Pebble's `escape` and `raw` filters and renames `numberformat` to
+//! `numberFormat` (its `ExtensionCustomizer`); `replace` is Kestra's own (in `strings`).
 
 use serde_json::Value;
 
@@ -58,15 +60,6 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         },
     },
     FilterDef {
-        signature: filter(
-            "escape",
-            &[opt("strategy", Kind::String)],
-            STRING,
-            Kind::String,
-        ),
-        run: |_, input, _| text(&input, "escape", html_escape),
-    },
-    FilterDef {
         signature: filter("first", &[], COLLECTION, Kind::Any),
         run: |_, input, _| first_or_last(input, true),
     },
@@ -120,10 +113,6 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
     FilterDef {
         signature: filter("trim", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "trim", |s| s.trim().to_string()),
-    },
-    FilterDef {
-        signature: filter("raw", &[], ANY, Kind::Input),
-        run: |_, input, _| Ok(input),
     },
     FilterDef {
         signature: filter(
@@ -183,7 +172,7 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
     },
     FilterDef {
         signature: filter(
-            "numberformat",
+            "numberFormat",
             &[req("format", Kind::String)],
             NUMBER,
             Kind::String,
@@ -348,21 +337,6 @@ fn title(s: &str) -> String {
             at_word_start = false;
         } else {
             out.push(ch);
-        }
-    }
-    out
-}
-
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(ch),
         }
     }
     out

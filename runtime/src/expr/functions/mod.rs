@@ -2,14 +2,71 @@
 
 use serde_json::Value;
 
-use super::library::{FilterDef, FunctionDef, TestDef};
-use super::value::describe;
+use super::library::{FilterDef, FunctionDef, Kind, Param, Signature, TestDef};
+use super::value::{describe, to_display_string};
 
+mod collections;
+mod context;
 mod core;
+mod data;
+mod dates;
+mod hashes;
+mod strings;
+mod yaml;
 
-pub(super) static FILTERS: &[&[FilterDef]] = &[core::FILTERS];
-pub(super) static FUNCTIONS: &[&[FunctionDef]] = &[core::FUNCTIONS];
-pub(super) static TESTS: &[&[TestDef]] = &[core::TESTS];
+pub(super) static FILTERS: &[&[FilterDef]] = &[
+    core::FILTERS,
+    strings::FILTERS,
+    collections::FILTERS,
+    dates::FILTERS,
+    data::FILTERS,
+    hashes::FILTERS,
+];
+pub(super) static FUNCTIONS: &[&[FunctionDef]] = &[
+    core::FUNCTIONS,
+    dates::FUNCTIONS,
+    data::FUNCTIONS,
+    context::FUNCTIONS,
+];
+pub(super) static TESTS: &[&[TestDef]] = &[core::TESTS, data::TESTS];
+
+/// A pure signature: the result depends on the arguments alone.
+pub(crate) const fn pure(
+    name: &'static str,
+    params: &'static [Param],
+    input: &'static [Kind],
+    returns: Kind,
+) -> Signature {
+    Signature {
+        name,
+        params,
+        input,
+        returns,
+        impure: false,
+    }
+}
+
+/// A signature whose result depends on the clock, randomness, secrets, the KV store or files.
+pub(crate) const fn impure(
+    name: &'static str,
+    params: &'static [Param],
+    input: &'static [Kind],
+    returns: Kind,
+) -> Signature {
+    Signature {
+        name,
+        params,
+        input,
+        returns,
+        impure: true,
+    }
+}
+
+/// Java's `String.valueOf(input)` for the filters that call `input.toString()`: strings as they
+/// are, numbers and booleans as Java prints them, collections as JSON.
+pub(crate) fn java_string(input: &Value) -> String {
+    to_display_string(input)
+}
 
 /// The input as a string, or an error naming what it was.
 pub(crate) fn input_str<'v>(input: &'v Value, what: &str) -> Result<&'v str, String> {
