@@ -15,7 +15,13 @@ const PATH: &[super::super::library::Param] = &[req("path", Kind::String)];
 
 pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
     FunctionDef {
-        signature: impure("secret", &[req("key", Kind::String)], &[], Kind::String),
+        // `namespace` (Kestra 1.0) reads another namespace's secret; the host decides.
+        signature: impure(
+            "secret",
+            &[req("key", Kind::String), opt("namespace", Kind::String)],
+            &[],
+            Kind::String,
+        ),
         run: |evaluator, args| {
             let key = args.str(0)?.ok_or("argument `key` must not be null")?;
             evaluator.host.secret(key).map(Value::String)
@@ -216,7 +222,7 @@ fn render_value(evaluator: &mut Evaluator, value: Value, recursive: bool) -> Res
                     count += 1;
                     if count > MAX_RENDERINGS {
                         return Err(
-                            "too many rendering attempts (does a value render itself?)".into()
+                            "Too many rendering attempts (does a value render itself?)".into()
                         );
                     }
                     previous = current;

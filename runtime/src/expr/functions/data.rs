@@ -147,6 +147,7 @@ fn from_json(args: &Args, name: &str) -> Result<Value, String> {
 
 /// Kestra's `jq`: the input (a JSON string is parsed first) through a jq 1.6 program; the
 /// result is always the list of every output.
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn jq(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     use jaq_core::load::{Arena, File, Loader};
     use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};

@@ -5,6 +5,8 @@
 //! `iso_date_time`, `rfc_1123_date_time`, `short`…). Patterns are read by `compile` into items
 //! that both print and parse, so `format` and `existingFormat` share one implementation.
 
+use std::fmt::Write as _;
+
 use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::{Offset, TimeZone};
 use jiff::{Span, Timestamp, Zoned};
@@ -97,14 +99,15 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[FunctionDef {
 /// The `format` argument (at `first`, `locale` at `first + 3`) applied in `zone`.
 fn format_args(date: &Zoned, zone: &TimeZone, args: &Args, first: usize) -> Result<String, String> {
     let format = args.str(first)?.unwrap_or("iso");
-    let _locale = args.str(first + 3)?;
+    let locale = locale(args.str(first + 3)?);
     let items = formatter(format)?;
     let date = date.with_time_zone(zone.clone());
     let mut out = String::new();
-    print(&items, &date, &mut out)?;
+    print(&items, &date, locale, &mut out)?;
     Ok(out)
 }
 
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn date_add(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     if input.is_null() {
         return Ok(Value::Null);
@@ -470,37 +473,281 @@ fn check_letter(c: char, count: usize) -> Result<(), String> {
     Ok(())
 }
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+/// Month and day names and week rules of a locale. English (Kestra's usual JVM locale, `en_US`)
+/// and the main western European languages; other locales fall back to English.
+struct Locale {
+    months: [&'static str; 12],
+    short_months: [&'static str; 12],
+    /// Monday first.
+    days: [&'static str; 7],
+    short_days: [&'static str; 7],
+    /// Weeks start on Sunday (else Monday).
+    sunday_first: bool,
+    /// How many days of the year the first week must hold.
+    min_days: i64,
+}
+
+const ENGLISH: Locale = Locale {
+    months: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+    short_months: [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ],
+    days: [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    short_days: ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    sunday_first: true,
+    min_days: 1,
+};
+
+const FRENCH: Locale = Locale {
+    months: [
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ],
+    short_months: [
+        "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.",
+        "déc.",
+    ],
+    days: [
+        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+    ],
+    short_days: ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."],
+    sunday_first: false,
+    min_days: 4,
+};
+
+const GERMAN: Locale = Locale {
+    months: [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ],
+    short_months: [
+        "Jan.", "Feb.", "März", "Apr.", "Mai", "Juni", "Juli", "Aug.", "Sept.", "Okt.", "Nov.",
+        "Dez.",
+    ],
+    days: [
+        "Montag",
+        "Dienstag",
+        "Mittwoch",
+        "Donnerstag",
+        "Freitag",
+        "Samstag",
+        "Sonntag",
+    ],
+    short_days: ["Mo.", "Di.", "Mi.", "Do.", "Fr.", "Sa.", "So."],
+    sunday_first: false,
+    min_days: 4,
+};
+
+const SPANISH: Locale = Locale {
+    months: [
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ],
+    short_months: [
+        "ene", "feb", "mar", "abr", "may", "jun", "jul", "ago", "sept", "oct", "nov", "dic",
+    ],
+    days: [
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+    ],
+    short_days: ["lun", "mar", "mié", "jue", "vie", "sáb", "dom"],
+    sunday_first: false,
+    min_days: 4,
+};
+
+const ITALIAN: Locale = Locale {
+    months: [
+        "gennaio",
+        "febbraio",
+        "marzo",
+        "aprile",
+        "maggio",
+        "giugno",
+        "luglio",
+        "agosto",
+        "settembre",
+        "ottobre",
+        "novembre",
+        "dicembre",
+    ],
+    short_months: [
+        "gen", "feb", "mar", "apr", "mag", "giu", "lug", "ago", "set", "ott", "nov", "dic",
+    ],
+    days: [
+        "lunedì",
+        "martedì",
+        "mercoledì",
+        "giovedì",
+        "venerdì",
+        "sabato",
+        "domenica",
+    ],
+    short_days: ["lun", "mar", "mer", "gio", "ven", "sab", "dom"],
+    sunday_first: false,
+    min_days: 4,
+};
+
+const PORTUGUESE: Locale = Locale {
+    months: [
+        "janeiro",
+        "fevereiro",
+        "março",
+        "abril",
+        "maio",
+        "junho",
+        "julho",
+        "agosto",
+        "setembro",
+        "outubro",
+        "novembro",
+        "dezembro",
+    ],
+    short_months: [
+        "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.",
+        "dez.",
+    ],
+    days: [
+        "segunda-feira",
+        "terça-feira",
+        "quarta-feira",
+        "quinta-feira",
+        "sexta-feira",
+        "sábado",
+        "domingo",
+    ],
+    short_days: ["seg.", "ter.", "qua.", "qui.", "sex.", "sáb.", "dom."],
+    sunday_first: true,
+    min_days: 1,
+};
+
+const DUTCH: Locale = Locale {
+    months: [
+        "januari",
+        "februari",
+        "maart",
+        "april",
+        "mei",
+        "juni",
+        "juli",
+        "augustus",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ],
+    short_months: [
+        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+    ],
+    days: [
+        "maandag",
+        "dinsdag",
+        "woensdag",
+        "donderdag",
+        "vrijdag",
+        "zaterdag",
+        "zondag",
+    ],
+    short_days: ["ma", "di", "wo", "do", "vr", "za", "zo"],
+    sunday_first: false,
+    min_days: 4,
+};
+
+/// `fr`, `de_DE`, `en-US`… by language; English for the rest.
+fn locale(tag: Option<&str>) -> &'static Locale {
+    let language = tag
+        .unwrap_or("en")
+        .split(['_', '-'])
+        .next()
+        .unwrap_or("en")
+        .to_ascii_lowercase();
+    match language.as_str() {
+        "fr" => &FRENCH,
+        "de" => &GERMAN,
+        "es" => &SPANISH,
+        "it" => &ITALIAN,
+        "pt" => &PORTUGUESE,
+        "nl" => &DUTCH,
+        _ => &ENGLISH,
+    }
+}
 
 /// `Jan`, `January` or `J` by the pattern letter count.
-fn text_form(name: &str, count: usize) -> String {
+fn text_form(full: &str, short: &str, count: usize) -> String {
     match count {
-        4 => name.to_string(),
-        5 => name[..1].to_string(),
-        _ => name[..3].to_string(),
+        4 => full.to_string(),
+        5 => full
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default(),
+        _ => short.to_string(),
     }
+}
+
+fn month_name(locale: &Locale, month: i8, count: usize) -> String {
+    let i = usize::try_from(month - 1).unwrap_or(0);
+    text_form(locale.months[i], locale.short_months[i], count)
+}
+
+fn day_name(locale: &Locale, day: jiff::civil::Weekday, count: usize) -> String {
+    let i = usize::try_from(day.to_monday_zero_offset()).unwrap_or(0);
+    text_form(locale.days[i], locale.short_days[i], count)
 }
 
 fn pad(out: &mut String, value: i64, width: usize) {
@@ -536,17 +783,17 @@ fn print_offset(out: &mut String, seconds: i32, colon: bool, minutes: Minutes, z
     let abs = seconds.unsigned_abs();
     let (h, m, s) = (abs / 3600, abs / 60 % 60, abs % 60);
     out.push(sign);
-    out.push_str(&format!("{h:02}"));
+    let _ = write!(out, "{h:02}");
     let sep = if colon { ":" } else { "" };
     let show_minutes = match minutes {
         Minutes::Optional => m != 0 || s != 0,
         Minutes::Always | Minutes::WithOptionalSeconds => true,
     };
     if show_minutes {
-        out.push_str(&format!("{sep}{m:02}"));
+        let _ = write!(out, "{sep}{m:02}");
     }
     if minutes == Minutes::WithOptionalSeconds && s != 0 {
-        out.push_str(&format!("{sep}{s:02}"));
+        let _ = write!(out, "{sep}{s:02}");
     }
 }
 
@@ -568,15 +815,15 @@ fn print_gmt(out: &mut String, seconds: i32, full: bool) {
     let (h, m, s) = (abs / 3600, abs / 60 % 60, abs % 60);
     out.push(sign);
     if full {
-        out.push_str(&format!("{h:02}:{m:02}"));
+        let _ = write!(out, "{h:02}:{m:02}");
     } else {
         out.push_str(&h.to_string());
         if m != 0 || s != 0 {
-            out.push_str(&format!(":{m:02}"));
+            let _ = write!(out, ":{m:02}");
         }
     }
     if s != 0 {
-        out.push_str(&format!(":{s:02}"));
+        let _ = write!(out, ":{s:02}");
     }
 }
 
@@ -587,37 +834,55 @@ fn offset_id(seconds: i32) -> String {
     out
 }
 
-/// Week fields of `WeekFields.of(Locale.US)`: weeks start on Sunday, week 1 holds January 1.
-fn us_week(date: Date) -> (i64, i64) {
-    let sunday_start = |d: Date| {
-        d.checked_sub(Span::new().days(i64::from(d.weekday().to_sunday_zero_offset())))
-            .unwrap_or(d)
-    };
-    let year = i64::from(date.year());
-    if let Ok(next_jan1) = Date::new(date.year() + 1, 1, 1) {
-        if date >= sunday_start(next_jan1) {
-            return (year + 1, 1);
-        }
-    }
-    let jan1 = Date::new(date.year(), 1, 1).unwrap_or(date);
-    let offset = i64::from(jan1.weekday().to_sunday_zero_offset());
-    (year, (i64::from(date.day_of_year()) - 1 + offset) / 7 + 1)
+/// Days since the start of the locale's week (0 to 6).
+fn local_day(date: Date, locale: &Locale) -> i64 {
+    i64::from(if locale.sunday_first {
+        date.weekday().to_sunday_zero_offset()
+    } else {
+        date.weekday().to_monday_zero_offset()
+    })
 }
 
-fn print(items: &[Item], z: &Zoned, out: &mut String) -> Result<(), String> {
+/// The first day of week 1 of `year` under the locale's week rules.
+fn week_one(year: i16, locale: &Locale) -> Option<Date> {
+    let jan1 = Date::new(year, 1, 1).ok()?;
+    let offset = local_day(jan1, locale);
+    let days = if 7 - offset >= locale.min_days {
+        -offset
+    } else {
+        7 - offset
+    };
+    jan1.checked_add(Span::new().days(days)).ok()
+}
+
+/// The week-based year and week of a date (`YYYY`, `ww`), as `WeekFields.of(locale)` gives.
+fn week_fields(date: Date, locale: &Locale) -> (i64, i64) {
+    let year = date.year();
+    let weeks_since = |start: Date| (date - start).get_days() / 7 + 1;
+    match (week_one(year, locale), week_one(year + 1, locale)) {
+        (_, Some(next)) if date >= next => (i64::from(year) + 1, 1),
+        (Some(this), _) if date >= this => (i64::from(year), i64::from(weeks_since(this))),
+        _ => match week_one(year - 1, locale) {
+            Some(previous) => (i64::from(year) - 1, i64::from(weeks_since(previous))),
+            None => (i64::from(year), 1),
+        },
+    }
+}
+
+fn print(items: &[Item], z: &Zoned, locale: &Locale, out: &mut String) -> Result<(), String> {
     for item in items {
-        print_item(item, z, out)?;
+        print_item(item, z, locale, out)?;
     }
     Ok(())
 }
 
-fn print_item(item: &Item, z: &Zoned, out: &mut String) -> Result<(), String> {
+fn print_item(item: &Item, z: &Zoned, locale: &Locale, out: &mut String) -> Result<(), String> {
     let dt = z.datetime();
     let date = dt.date();
     let offset = z.offset().seconds();
     match item {
         Item::Literal(text) => out.push_str(text),
-        Item::Optional(inner) => print(inner, z, out)?,
+        Item::Optional(inner) => print(inner, z, locale, out)?,
         Item::Fraction { min, max, point } => {
             let nanos = format!("{:09}", dt.subsec_nanosecond());
             let mut digits = nanos[..(*max).min(9)].trim_end_matches('0').to_string();
@@ -646,14 +911,15 @@ fn print_item(item: &Item, z: &Zoned, out: &mut String) -> Result<(), String> {
             let utc = z.timestamp().to_zoned(TimeZone::UTC);
             let dt = utc.datetime();
             print_year(out, i64::from(dt.year()), 4);
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "-{:02}-{:02}T{:02}:{:02}:{:02}",
                 dt.month(),
                 dt.day(),
                 dt.hour(),
                 dt.minute(),
                 dt.second()
-            ));
+            );
             let nanos = dt.subsec_nanosecond();
             if nanos != 0 {
                 let text = format!("{nanos:09}");
@@ -670,31 +936,35 @@ fn print_item(item: &Item, z: &Zoned, out: &mut String) -> Result<(), String> {
             out.push('Z');
         }
         Item::Rfc1123 => {
-            let weekday =
-                DAYS[usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0)];
-            let month = MONTHS[usize::try_from(date.month() - 1).unwrap_or(0)];
-            out.push_str(&format!(
+            let _ = write!(
+                out,
                 "{}, {} {} {:04} {:02}:{:02}:{:02} ",
-                &weekday[..3],
+                day_name(&ENGLISH, date.weekday(), 3),
                 date.day(),
-                &month[..3],
+                month_name(&ENGLISH, date.month(), 3),
                 date.year(),
                 dt.hour(),
                 dt.minute(),
                 dt.second()
-            ));
+            );
             if offset == 0 {
                 out.push_str("GMT");
             } else {
                 print_offset(out, offset, false, Minutes::Always, "");
             }
         }
-        Item::Field(letter, count) => print_field(*letter, *count, z, out)?,
+        Item::Field(letter, count) => print_field(*letter, *count, z, locale, out)?,
     }
     Ok(())
 }
 
-fn print_field(letter: char, count: usize, z: &Zoned, out: &mut String) -> Result<(), String> {
+fn print_field(
+    letter: char,
+    count: usize,
+    z: &Zoned,
+    locale: &Locale,
+    out: &mut String,
+) -> Result<(), String> {
     let dt = z.datetime();
     let date = dt.date();
     let offset = z.offset().seconds();
@@ -715,20 +985,17 @@ fn print_field(letter: char, count: usize, z: &Zoned, out: &mut String) -> Resul
         }
         'u' => print_year(out, year, count),
         'y' => print_year(out, if year > 0 { year } else { 1 - year }, count),
-        'Y' => print_year(out, us_week(date).0, count),
-        'w' => number(out, us_week(date).1),
+        'Y' => print_year(out, week_fields(date, locale).0, count),
+        'w' => number(out, week_fields(date, locale).1),
         'W' => {
-            let first = date.first_of_month();
-            let offset = i64::from(first.weekday().to_sunday_zero_offset());
-            number(out, (i64::from(date.day()) - 1 + offset) / 7 + 1);
+            let offset = local_day(date.first_of_month(), locale);
+            let first_week = i64::from(7 - offset >= locale.min_days);
+            number(out, (i64::from(date.day()) - 1 + offset) / 7 + first_week);
         }
         'F' => number(out, (i64::from(date.day()) - 1) / 7 + 1),
         'M' | 'L' => {
             if count >= 3 {
-                out.push_str(&text_form(
-                    MONTHS[usize::try_from(date.month() - 1).unwrap_or(0)],
-                    count,
-                ));
+                out.push_str(&month_name(locale, date.month(), count));
             } else {
                 number(out, i64::from(date.month()));
             }
@@ -737,7 +1004,9 @@ fn print_field(letter: char, count: usize, z: &Zoned, out: &mut String) -> Resul
             let quarter = (i64::from(date.month()) - 1) / 3 + 1;
             match count {
                 1 | 2 => number(out, quarter),
-                3 => out.push_str(&format!("Q{quarter}")),
+                3 => {
+                    let _ = write!(out, "Q{quarter}");
+                }
                 4 => out.push_str(
                     ["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"]
                         [usize::try_from(quarter - 1).unwrap_or(0)],
@@ -747,17 +1016,12 @@ fn print_field(letter: char, count: usize, z: &Zoned, out: &mut String) -> Resul
         }
         'd' => number(out, i64::from(date.day())),
         'D' => number(out, i64::from(date.day_of_year())),
-        'E' => {
-            let name = DAYS[usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0)];
-            out.push_str(&text_form(name, count));
-        }
+        'E' => out.push_str(&day_name(locale, date.weekday(), count)),
         'e' | 'c' => {
             if count <= 2 {
-                number(out, i64::from(date.weekday().to_sunday_one_offset()));
+                number(out, local_day(date, locale) + 1);
             } else {
-                let name =
-                    DAYS[usize::try_from(date.weekday().to_monday_zero_offset()).unwrap_or(0)];
-                out.push_str(&text_form(name, count));
+                out.push_str(&day_name(locale, date.weekday(), count));
             }
         }
         'a' => out.push_str(if hour < 12 { "AM" } else { "PM" }),
@@ -1169,15 +1433,19 @@ fn parse_item(
         }
         Item::Rfc1123 => parse_rfc1123(cursor, parsed).map_err(|()| fail("an RFC 1123 date"))?,
         Item::Field(letter, count) => {
-            parse_field(*letter, *count, cursor, parsed, reserved).map_err(|what| fail(&what))?
+            parse_field(*letter, *count, cursor, parsed, reserved).map_err(|what| fail(&what))?;
         }
     }
     Ok(())
 }
 
 fn parse_rfc1123(cursor: &mut Cursor, parsed: &mut Parsed) -> Result<(), ()> {
-    let days: Vec<String> = DAYS.iter().map(|d| d[..3].to_string()).collect();
-    let months: Vec<String> = MONTHS.iter().map(|m| m[..3].to_string()).collect();
+    let days: Vec<String> = ENGLISH.short_days.iter().map(ToString::to_string).collect();
+    let months: Vec<String> = ENGLISH
+        .short_months
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let start = cursor.pos;
     if cursor.name(&days, true).is_some() {
         if !cursor.eat(", ") {
@@ -1286,7 +1554,7 @@ fn parse_field(
         }
         'M' | 'L' => {
             if count >= 3 {
-                let names: Vec<String> = MONTHS.iter().map(|m| text_form(m, count)).collect();
+                let names: Vec<String> = (1..=12).map(|m| month_name(&ENGLISH, m, count)).collect();
                 parsed.month = Some(
                     i64::try_from(cursor.name(&names, false).ok_or("a month name")? + 1)
                         .unwrap_or(1),
@@ -1301,17 +1569,21 @@ fn parse_field(
                 greedy(cursor, 1)?
             } else {
                 cursor.digits(count, 3).ok_or("a day of year")?.0
-            })
+            });
         }
         'E' => {
-            let names: Vec<String> = DAYS.iter().map(|d| text_form(d, count)).collect();
+            let names: Vec<String> = (0..7)
+                .map(|i| text_form(ENGLISH.days[i], ENGLISH.short_days[i], count))
+                .collect();
             cursor.name(&names, false).ok_or("a day name")?;
         }
         'e' | 'c' => {
             if count <= 2 {
                 number(cursor)?;
             } else {
-                let names: Vec<String> = DAYS.iter().map(|d| text_form(d, count)).collect();
+                let names: Vec<String> = (0..7)
+                    .map(|i| text_form(ENGLISH.days[i], ENGLISH.short_days[i], count))
+                    .collect();
                 cursor.name(&names, false).ok_or("a day name")?;
             }
         }
@@ -1328,7 +1600,7 @@ fn parse_field(
         's' => parsed.second = Some(number(cursor)?),
         'S' => {
             let digits = fixed(cursor, count)?;
-            let text = format!("{digits:0width$}", width = count);
+            let text = format!("{digits:0count$}");
             parsed.nano = Some(format!("{text:0<9}")[..9].parse().unwrap_or(0));
         }
         'n' => parsed.nano = Some(greedy(cursor, 1)?),
@@ -1406,7 +1678,7 @@ mod tests {
 
     fn fmt(z: &Zoned, format: &str) -> String {
         let mut out = String::new();
-        print(&formatter(format).unwrap(), z, &mut out).unwrap();
+        print(&formatter(format).unwrap(), z, &ENGLISH, &mut out).unwrap();
         out
     }
 

@@ -2,6 +2,8 @@
 //! `escapeChar`, `indent`/`nindent`, `urldecode`, Kestra's `replace`, `number`, `string`, and
 //! Pebble's `base64encode`/`base64decode` and `numberFormat` (Kestra's name for `numberformat`).
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 
 use super::super::library::{opt, req, Args, FilterDef, Kind};
@@ -116,7 +118,7 @@ fn null_or(input: &Value, f: impl Fn(&str) -> Value) -> Value {
     }
 }
 
-fn separator<'a>(args: &'a Args) -> Result<&'a str, String> {
+fn separator(args: &Args) -> Result<&str, String> {
     args.str(0)?
         .ok_or_else(|| "argument `separator` must not be null".to_string())
 }
@@ -404,7 +406,7 @@ pub(crate) fn java_replacement(java: &str, groups: usize) -> Result<String, Stri
                     if name.is_empty() {
                         return Err("named group reference `${}` has no name".into());
                     }
-                    out.push_str(&format!("${{{name}}}"));
+                    let _ = write!(out, "${{{name}}}");
                 }
                 Some(d) if d.is_ascii_digit() => {
                     let mut number = d.to_digit(10).unwrap_or(0) as usize;
@@ -421,7 +423,7 @@ pub(crate) fn java_replacement(java: &str, groups: usize) -> Result<String, Stri
                         number = longer;
                         chars.next();
                     }
-                    out.push_str(&format!("${{{number}}}"));
+                    let _ = write!(out, "${{{number}}}");
                 }
                 _ => return Err("illegal group reference: `$` must be followed by a group".into()),
             },
@@ -431,6 +433,7 @@ pub(crate) fn java_replacement(java: &str, groups: usize) -> Result<String, Stri
     Ok(out)
 }
 
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn number(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     let text = match &input {
         Value::Null => return Ok(Value::Null),
@@ -559,6 +562,7 @@ fn create_number(text: &str) -> Option<Value> {
 }
 
 /// Kestra's `string` filter: a number (or a numeric string, read as a `BigDecimal`) as text.
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn string(_: &mut Evaluator, input: Value, _: &Args) -> Result<Value, String> {
     match &input {
         Value::Null => Ok(Value::Null),

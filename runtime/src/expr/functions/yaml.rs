@@ -1,5 +1,5 @@
 //! YAML for the `yaml` filter and function: an emitter that writes what Kestra's Jackson YAML
-//! mapper writes (`MINIMIZE_QUOTES`, `INDENT_ARRAYS`, no `---`, no line splitting: SnakeYAML's
+//! mapper writes (`MINIMIZE_QUOTES`, `INDENT_ARRAYS`, no `---`, no line splitting: `SnakeYAML`'s
 //! emitter with indent 2 and indicator indent 1), and a reader that resolves scalars the way
 //! Jackson's YAML parser does (YAML 1.1 booleans such as `yes`/`off`, `0x` ints, …).
 
@@ -29,7 +29,7 @@ pub(crate) fn emit(value: &Value) -> String {
     emitter.out
 }
 
-/// The style Jackson asks SnakeYAML for.
+/// The style Jackson asks `SnakeYAML` for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Requested {
     Plain,
@@ -103,7 +103,7 @@ struct Analysis {
     allow_block: bool,
 }
 
-/// SnakeYAML's `analyzeScalar`: which styles can represent the text.
+/// `SnakeYAML`'s `analyzeScalar`: which styles can represent the text.
 fn analyze(text: &[char]) -> Analysis {
     if text.is_empty() {
         return Analysis {
@@ -598,7 +598,7 @@ impl Emitter {
     }
 }
 
-/// SnakeYAML's `StreamReader.isPrintable`.
+/// `SnakeYAML`'s `StreamReader.isPrintable`.
 fn printable(c: char) -> bool {
     let code = u32::from(c);
     (0x20..=0x7E).contains(&code)
@@ -637,14 +637,11 @@ pub(crate) fn parse(text: &str) -> Result<Value, String> {
                 Ok(None)
             }
             Some(Frame::Map(map, pending, _)) => {
-                match pending.take() {
-                    Some(key) => {
-                        map.insert(key, value);
-                    }
-                    None => {
-                        let key = key_text.ok_or("a mapping key must be a scalar")?;
-                        *pending = Some(key);
-                    }
+                if let Some(key) = pending.take() {
+                    map.insert(key, value);
+                } else {
+                    let key = key_text.ok_or("a mapping key must be a scalar")?;
+                    *pending = Some(key);
                 }
                 Ok(None)
             }
