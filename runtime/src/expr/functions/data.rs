@@ -145,38 +145,21 @@ fn from_json(args: &Args, name: &str) -> Result<Value, String> {
     }
 }
 
-/// Kestra's `jq`: the input (a JSON string is parsed first) through a jq 1.6 program; the
-/// result is always the list of every output.
-#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
-fn jq(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+type JqFilter = jaq_core::Filter<jaq_core::data::JustLut<jaq_json::Val>>;
+
+thread_local! {
+    /// Compiled jq programs: compiling jq's standard definitions costs milliseconds.
+    static JQ_PROGRAMS: std::cell::RefCell<std::collections::HashMap<String, std::rc::Rc<JqFilter>>> =
+        std::cell::RefCell::default();
+}
+
+fn jq_program(program: &str) -> Result<std::rc::Rc<JqFilter>, String> {
     use jaq_core::load::{Arena, File, Loader};
-    use jaq_core::{data, unwrap_valr, Compiler, Ctx, Vars};
-    use jaq_json::Val;
+    use jaq_core::Compiler;
 
-    if input.is_null() {
-        return Ok(Value::Null);
+    if let Some(filter) = JQ_PROGRAMS.with(|cache| cache.borrow().get(program).cloned()) {
+        return Ok(filter);
     }
-    let program = args
-        .str(0)?
-        .ok_or("argument `expression` must not be null")?;
-    let json = match &input {
-        Value::String(text) => {
-            let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
-            match stream.next() {
-                Some(Ok(value)) => to_jackson_json(&value),
-                _ => {
-                    return Err(format!(
-                        "the input string is not JSON: {}",
-                        describe(&input)
-                    ))
-                }
-            }
-        }
-        other => to_jackson_json(other),
-    };
-    let value = jaq_json::read::parse_single(json.as_bytes())
-        .map_err(|e| format!("cannot read the input as JSON: {e:?}"))?;
-
     let defs = jaq_core::defs()
         .chain(jaq_std::defs())
         .chain(jaq_json::defs());
@@ -212,16 +195,100 @@ fn jq(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
                 names.join(", ")
             )
         })?;
-    let ctx = Ctx::<data::JustLut<Val>>::new(&filter.lut, Vars::new([]));
+    let filter = std::rc::Rc::new(filter);
+    JQ_PROGRAMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.insert(program.to_string(), filter.clone());
+    });
+    Ok(filter)
+}
+
+/// Kestra's `jq` (jackson-jq, jq 1.6): the input (a JSON string is parsed first) through the
+/// program; the result is always the list of every output. Like jackson-jq, a computed number
+/// that is integral is an integer (`4 / 2` is `2`), while doubles of the input stay doubles.
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
+fn jq(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
+    use jaq_core::{data, unwrap_valr, Ctx, Vars};
+
+    if input.is_null() {
+        return Ok(Value::Null);
+    }
+    let program = args
+        .str(0)?
+        .ok_or("argument `expression` must not be null")?;
+    let input = match &input {
+        Value::String(text) => {
+            let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+            match stream.next() {
+                Some(Ok(value)) => value,
+                _ => {
+                    return Err(format!(
+                        "the input string is not JSON: {}",
+                        describe(&input)
+                    ))
+                }
+            }
+        }
+        other => other.clone(),
+    };
+    let value = jaq_json::read::parse_single(to_jackson_json(&input).as_bytes())
+        .map_err(|e| format!("cannot read the input as JSON: {e:?}"))?;
+    let mut input_doubles = std::collections::HashSet::new();
+    integral_doubles(&input, &mut input_doubles);
+
+    let filter = jq_program(program)?;
+    let ctx = Ctx::<data::JustLut<jaq_json::Val>>::new(&filter.lut, Vars::new([]));
     let mut out = Vec::new();
     for result in filter.id.run((ctx, value)).map(unwrap_valr) {
         let val = result.map_err(|e| format!("jq expression '{program}' failed: {e}"))?;
         let text = val.to_string();
-        let value: Value = serde_json::from_str(&text)
+        let mut value: Value = serde_json::from_str(&text)
             .map_err(|e| format!("jq gave a value that is not JSON ({text}): {e}"))?;
+        normalize_numbers(&mut value, &input_doubles);
         out.push(value);
     }
     Ok(Value::Array(out))
+}
+
+/// The integral doubles of a value (`2.0`), by their bits.
+fn integral_doubles(value: &Value, found: &mut std::collections::HashSet<u64>) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0) {
+                found.insert(f.to_bits());
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| integral_doubles(i, found)),
+        Value::Object(map) => map.values().for_each(|i| integral_doubles(i, found)),
+        _ => {}
+    }
+}
+
+/// jackson-jq's `asNumericNode`: integral results of arithmetic are integers.
+fn normalize_numbers(value: &mut Value, input_doubles: &std::collections::HashSet<u64>) {
+    match value {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64() {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+                let integral = f.fract() == 0.0 && f.abs() < 9.2e18 && (f as i64) as f64 == f;
+                if integral && !input_doubles.contains(&f.to_bits()) {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let i = f as i64;
+                    *value = Value::from(i);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|i| normalize_numbers(i, input_doubles)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|i| normalize_numbers(i, input_doubles)),
+        _ => {}
+    }
 }
 
 fn load_errors<E: std::fmt::Debug>(errors: &[(jaq_core::load::File<&str, ()>, E)]) -> String {
@@ -363,5 +430,33 @@ mod tests {
         assert!(is_json(""));
         assert!(is_json("{\"a\": 1} trailing"));
         assert!(!is_json("{not json"));
+    }
+}
+
+#[cfg(test)]
+mod jq_tests {
+    fn jq(program: &str) -> String {
+        let vars: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"v": {"a": [1, 2, 3], "b": {"x": 1.5, "y": "s", "z": 2.0}, "n": 4}}"#,
+        )
+        .unwrap();
+        let template = format!("{{{{ v | jq('{program}') }}}}");
+        crate::expr::render_str(&template, &vars, &crate::expr::NoHost)
+            .unwrap_or_else(|e| format!("error: {}", e.message))
+    }
+
+    #[test]
+    fn jq_programs() {
+        assert_eq!(jq(".a | map(. * 2)"), "[[2,4,6]]");
+        assert_eq!(jq(".n / 4"), "[1]");
+        assert_eq!(jq(".b.x + 1.5"), "[3]");
+        assert_eq!(jq(".n / 3"), "[1.3333333333333333]");
+        assert_eq!(jq(".b.z"), "[2.0]");
+        assert_eq!(jq(".a[] | select(. > 1)"), "[2,3]");
+        assert_eq!(jq(".missing // \"d\""), "[\"d\"]");
+        assert_eq!(jq(".b | keys"), "[[\"x\",\"y\",\"z\"]]");
+        assert_eq!(jq(".a[10]"), "[null]");
+        assert!(jq("error(\"boom\")").contains("boom"));
+        assert!(jq("nope(1)").contains("undefined"));
     }
 }
