@@ -272,8 +272,7 @@ fn normalize_numbers(value: &mut Value, input_doubles: &std::collections::HashSe
     match value {
         Value::Number(n) if !n.is_i64() && !n.is_u64() => {
             if let Some(f) = n.as_f64() {
-                #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-                let integral = f.fract() == 0.0 && f.abs() < 9.2e18 && (f as i64) as f64 == f;
+                let integral = f.fract() == 0.0 && f.abs() < 9.2e18;
                 if integral && !input_doubles.contains(&f.to_bits()) {
                     #[allow(clippy::cast_possible_truncation)]
                     let i = f as i64;
