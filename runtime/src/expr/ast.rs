@@ -52,6 +52,14 @@ pub enum Node {
     Set { name: Ident, value: Expr },
     /// `{% filter name(args) %}…{% endfilter %}`: the body's output goes through the filters.
     FilterBlock { filters: Vec<Call>, body: Vec<Node> },
+    /// `{% macro name(param, other='default') %}…{% endmacro %}`, called like a function.
+    Macro {
+        name: Ident,
+        params: Vec<(Ident, Option<Expr>)>,
+        body: Vec<Node>,
+    },
+    /// `{% block name %}…{% endblock %}`: rendered in place, and again by `block('name')`.
+    Block { name: String, body: Vec<Node> },
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +99,8 @@ pub enum ExprKind {
     },
     /// `name(args)`
     Function(Call),
+    /// `base.method(args)`: a Java method Pebble calls on the value (`text.split(',')`).
+    Method(Box<Expr>, Call),
     /// A double-quoted string with `#{ … }` interpolations.
     Interpolated(Vec<Expr>),
 }

@@ -2,6 +2,9 @@
 //! and `???` recover from them, maps and lists print as JSON, numbers follow Java's `long`
 //! and `double` arithmetic, `loop.index` starts at 0.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use serde_json::{Map, Value};
 
 use super::ast::{Arg, BinaryOp, Call, Expr, ExprKind, Node, Span, Template, UnaryOp};
@@ -85,6 +88,7 @@ impl Host for NoHost {
 /// Render a template with `vars` as its top-level variables.
 pub fn render(template: &Template, vars: &Map<String, Value>, host: &dyn Host) -> Result<String> {
     let mut evaluator = Evaluator::new(vars, host);
+    evaluator.define(&template.nodes);
     let mut out = String::new();
     evaluator.nodes(&template.nodes, &mut out)?;
     Ok(out)
@@ -115,6 +119,16 @@ pub struct Evaluator<'a> {
     scopes: Vec<Map<String, Value>>,
     pub(crate) host: &'a dyn Host,
     depth: usize,
+    /// The template's `{% macro %}`s and `{% block %}`s, by name.
+    macros: HashMap<String, Rc<Macro>>,
+    blocks: HashMap<String, Rc<Vec<Node>>>,
+    /// Inside a macro: only its arguments are visible, as in Pebble.
+    isolated: bool,
+}
+
+struct Macro {
+    params: Vec<(String, Option<Expr>)>,
+    body: Vec<Node>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -124,7 +138,101 @@ impl<'a> Evaluator<'a> {
             scopes: vec![Map::new()],
             host,
             depth: 0,
+            macros: HashMap::new(),
+            blocks: HashMap::new(),
+            isolated: false,
         }
+    }
+
+    /// Remember the macros and blocks of a template, wherever they are written.
+    fn define(&mut self, nodes: &[Node]) {
+        for node in nodes {
+            match node {
+                Node::Macro { name, params, body } => {
+                    let params = params
+                        .iter()
+                        .map(|(p, d)| (p.name.clone(), d.clone()))
+                        .collect();
+                    self.macros.insert(
+                        name.name.clone(),
+                        Rc::new(Macro {
+                            params,
+                            body: body.clone(),
+                        }),
+                    );
+                }
+                Node::Block { name, body } => {
+                    self.blocks.insert(name.clone(), Rc::new(body.clone()));
+                    self.define(body);
+                }
+                Node::If {
+                    branches,
+                    otherwise,
+                } => {
+                    for (_, body) in branches {
+                        self.define(body);
+                    }
+                    if let Some(body) = otherwise {
+                        self.define(body);
+                    }
+                }
+                Node::For {
+                    body, otherwise, ..
+                } => {
+                    self.define(body);
+                    if let Some(body) = otherwise {
+                        self.define(body);
+                    }
+                }
+                Node::FilterBlock { body, .. } => self.define(body),
+                Node::Text(_) | Node::Print(_) | Node::Set { .. } => {}
+            }
+        }
+    }
+
+    fn call_macro(&mut self, definition: &Macro, call: &Call) -> Result<Value> {
+        let mut scope = Map::new();
+        let mut position = 0;
+        for arg in &call.args {
+            let value = self.expr(&arg.value)?;
+            let name = match &arg.name {
+                Some(name) => name.name.clone(),
+                None => {
+                    position += 1;
+                    match definition.params.get(position - 1) {
+                        Some((name, _)) => name.clone(),
+                        None => {
+                            return fail(
+                                format!(
+                                    "macro `{}` takes {} argument(s)",
+                                    call.name.name,
+                                    definition.params.len()
+                                ),
+                                call.span,
+                            )
+                        }
+                    }
+                }
+            };
+            scope.insert(name, value);
+        }
+        for (name, default) in &definition.params {
+            if !scope.contains_key(name) {
+                let value = match default {
+                    Some(expr) => self.expr(expr)?,
+                    None => Value::Null,
+                };
+                scope.insert(name.clone(), value);
+            }
+        }
+        let saved = std::mem::replace(&mut self.scopes, vec![scope]);
+        let was_isolated = std::mem::replace(&mut self.isolated, true);
+        let mut out = String::new();
+        let result = self.nodes(&definition.body, &mut out);
+        self.scopes = saved;
+        self.isolated = was_isolated;
+        result?;
+        Ok(Value::String(out))
     }
 
     /// A variable as the template sees it: `{% set %}` and loop variables first, then the
@@ -212,7 +320,8 @@ impl<'a> Evaluator<'a> {
                             )
                         })
                         .collect(),
-                    Value::Null => Vec::new(),
+                    // Pebble renders nothing for a null collection, not even the `else` block.
+                    Value::Null => return Ok(()),
                     other => {
                         return fail(
                             format!("cannot loop over {}", value::describe(&other)),
@@ -246,11 +355,15 @@ impl<'a> Evaluator<'a> {
             }
             Node::Set { name, value } => {
                 let value = self.expr(value)?;
-                self.scopes
-                    .last_mut()
-                    .expect("scope")
-                    .insert(name.name.clone(), value);
+                // A variable set before a loop is updated from inside it; a new one stays local.
+                let scope = match self.scopes.iter().rposition(|s| s.contains_key(&name.name)) {
+                    Some(i) => &mut self.scopes[i],
+                    None => self.scopes.last_mut().expect("scope"),
+                };
+                scope.insert(name.name.clone(), value);
             }
+            Node::Macro { .. } => {}
+            Node::Block { body, .. } => self.nodes(body, out)?,
             Node::FilterBlock { filters, body } => {
                 let mut inner = String::new();
                 self.nodes(body, &mut inner)?;
@@ -269,7 +382,13 @@ impl<'a> Evaluator<'a> {
             .iter()
             .rev()
             .find_map(|scope| scope.get(name))
-            .or_else(|| self.root.get(name))
+            .or_else(|| {
+                if self.isolated {
+                    None
+                } else {
+                    self.root.get(name)
+                }
+            })
     }
 
     pub(crate) fn expr(&mut self, expr: &Expr) -> Result<Value> {
@@ -306,6 +425,10 @@ impl<'a> Evaluator<'a> {
                                     },
                                     Ok,
                                 ),
+                                                        Value::Object(_) => undefined(
+                                format!("a map is read with a string key, not the number {i}"),
+                                index.span,
+                            ),
                             _ => attribute(&base_value, &i.to_string(), base, index.span),
                         }
                     }
@@ -330,7 +453,9 @@ impl<'a> Evaluator<'a> {
                     let value = self.expr(value)?;
                     map.insert(key, value);
                 }
-                Ok(Value::Object(map))
+                // Pebble builds `new HashMap<>(ceil(size / 0.75))`.
+                let capacity = (map.len() * 4).div_ceil(3);
+                Ok(Value::Object(value::java_hash_order(map, capacity)))
             }
             ExprKind::Unary(op, operand) => {
                 let value = self.expr(operand)?;
@@ -353,8 +478,9 @@ impl<'a> Evaluator<'a> {
             }
             ExprKind::Binary(op, left, right) => self.binary(*op, left, right, expr.span),
             ExprKind::Ternary(condition, then, otherwise) => {
+                // Unlike `if`, the ternary takes null as false.
                 let value = self.expr(condition)?;
-                if truthy(&value, condition.span)? {
+                if !value.is_null() && truthy(&value, condition.span)? {
                     self.expr(then)
                 } else {
                     self.expr(otherwise)
@@ -398,6 +524,28 @@ impl<'a> Evaluator<'a> {
                 })?;
                 Ok(Value::Bool(result != *negated))
             }
+            ExprKind::Function(call) if library::function(&call.name.name).is_none() => {
+                if let Some(definition) = self.macros.get(&call.name.name).cloned() {
+                    return self.call_macro(&definition, call);
+                }
+                if call.name.name == "block" {
+                    let name = match call.args.first() {
+                        Some(arg) => self.expr(&arg.value)?,
+                        None => return fail("block() needs the block's name", call.span),
+                    };
+                    let name = value::to_display_string(&name);
+                    let Some(body) = self.blocks.get(&name).cloned() else {
+                        return fail(format!("no block named `{name}`"), call.span);
+                    };
+                    let mut out = String::new();
+                    self.nodes(&body, &mut out)?;
+                    return Ok(Value::String(out));
+                }
+                fail(
+                    format!("unknown function `{}`", call.name.name),
+                    call.name.span,
+                )
+            }
             ExprKind::Function(call) => {
                 let def = library::function(&call.name.name).ok_or_else(|| EvalError {
                     message: format!("unknown function `{}`", call.name.name),
@@ -416,11 +564,29 @@ impl<'a> Evaluator<'a> {
                     undefined: false,
                 })
             }
+            ExprKind::Method(target, call) => {
+                let target_value = self.expr(target)?;
+                let args: Vec<Value> = self.args(&call.args)?.into_iter().map(|(_, v)| v).collect();
+                match super::java::call(&target_value, &call.name.name, &args) {
+                    Some(result) => {
+                        result.or_else(|m| fail(format!("{}(): {m}", call.name.name), call.span))
+                    }
+                    None => fail(
+                        format!(
+                            "{} has no method `{}` taking {} argument(s)",
+                            value::describe(&target_value),
+                            call.name.name,
+                            args.len()
+                        ),
+                        call.name.span,
+                    ),
+                }
+            }
             ExprKind::Interpolated(parts) => {
                 let mut out = String::new();
                 for part in parts {
                     let value = self.expr(part)?;
-                    display(&value, &mut out);
+                    value::java_string(&value, &mut out);
                 }
                 Ok(Value::String(out))
             }
@@ -535,25 +701,43 @@ fn attribute(base: &Value, name: &str, base_expr: &Expr, span: Span) -> Result<V
         },
         Value::Array(items) => match name.parse::<usize>() {
             Ok(i) if i < items.len() => Ok(items[i].clone()),
-            _ => undefined(format!("a list has no attribute `{name}`"), span),
+            _ => match super::java::property(base, name) {
+                Some(result) => result.or_else(|m| fail(m, span)),
+                None => undefined(format!("a list has no attribute `{name}`"), span),
+            },
         },
         Value::Null => undefined(format!("cannot read `{name}` of null"), span),
-        other => undefined(
-            format!("{} has no attribute `{name}`", value::describe(other)),
-            span,
-        ),
+        other => match super::java::property(other, name) {
+            Some(result) => result.or_else(|m| fail(m, span)),
+            None => undefined(
+                format!("{} has no attribute `{name}`", value::describe(other)),
+                span,
+            ),
+        },
     }
 }
 
-/// Pebble's truth: booleans as they are, null false, numbers non-zero, strings by
-/// `"true"`/`"false"` or non-empty, collections non-empty.
-pub fn truthy(value: &Value, _span: Span) -> Result<bool> {
+/// Pebble's truth in `if`, `and`, `or`, `not`: booleans as they are, numbers non-zero, strings
+/// and collections non-empty (even the string `"false"`). Null is an error (strict mode).
+pub fn truthy(value: &Value, span: Span) -> Result<bool> {
     Ok(match value {
-        Value::Null => false,
+        Value::Null => {
+            return fail(
+                "null is neither true nor false here (use `?? false`, or `is null`)",
+                span,
+            )
+        }
         Value::Bool(b) => *b,
         Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !(s.is_empty() || s.eq_ignore_ascii_case("false")),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => {
+            return fail(
+                format!(
+                    "{} is neither true nor false (test it: `is empty`, `| length > 0`)",
+                    value::describe(value)
+                ),
+                span,
+            )
+        }
     })
 }

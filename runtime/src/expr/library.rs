@@ -159,6 +159,23 @@ fn sorted(names: impl Iterator<Item = &'static str>) -> Vec<&'static str> {
     names
 }
 
+/// Kestra's filters without parameters; unlike Pebble's they reject arguments.
+const KESTRA_NO_ARGUMENTS: &[&str] = &[
+    "flatten",
+    "keys",
+    "values",
+    "md5",
+    "sha1",
+    "sha512",
+    "slugify",
+    "toJson",
+    "json",
+    "toIon",
+    "urldecode",
+    "className",
+    "distinct",
+];
+
 /// Arguments bound to a signature's parameters, by position or by name.
 #[derive(Debug, Default)]
 pub struct Args {
@@ -169,6 +186,11 @@ pub struct Args {
 impl Args {
     pub fn bind(signature: Signature, given: Vec<(Option<String>, Value)>) -> Result<Args, String> {
         let params = signature.params;
+        // Pebble ignores the arguments of a filter that declares none (`'a' | upper(x=1)`),
+        // except Kestra's own filters, which declare an empty list and refuse them.
+        if params.is_empty() && !KESTRA_NO_ARGUMENTS.contains(&signature.name) {
+            return Ok(Args::default());
+        }
         let mut values: Vec<Option<Value>> = vec![None; params.len()];
         let mut next = 0;
         for (name, value) in given {

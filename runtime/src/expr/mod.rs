@@ -7,6 +7,7 @@ pub mod ast;
 pub mod eval;
 mod functions;
 mod host;
+mod java;
 pub mod library;
 pub mod parser;
 pub mod value;

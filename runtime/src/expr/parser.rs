@@ -106,7 +106,18 @@ fn scan(source: &str) -> Result<Vec<Item>> {
             }
         };
         let trim_before = bytes.get(pos + 2) == Some(&b'-');
-        push_text(&mut items, &source[text_start..pos], trim_next, trim_before);
+        // Kestra turns `{% raw %}` into literal text before Pebble runs: its `-` trims nothing.
+        let raw_tag = {
+            let inner = source[pos + 2..].trim_start_matches('-').trim_start();
+            inner.starts_with("raw")
+                && !inner[3..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        };
+        push_text(
+            &mut items,
+            &source[text_start..pos],
+            trim_next && !raw_tag,
+            trim_before && !raw_tag,
+        );
         let inner_start = pos + 2 + usize::from(trim_before);
         if open == b"{#" {
             let Some(close) = source[inner_start..].find("#}") else {
@@ -152,7 +163,21 @@ fn scan(source: &str) -> Result<Vec<Item>> {
                         name.span,
                     );
                 };
-                items.push(Item::Text(source[end..body_end].to_string()));
+                let body = &source[end..body_end];
+                if name.name == "raw" && source[pos..after].contains('\n') {
+                    return Err(SyntaxError {
+                        message: "`{% raw %}` must end on the line it starts (Kestra reads raw blocks line by line)".into(),
+                        span: name.span,
+                        help: Some("use `{% verbatim %}…{% endverbatim %}` across lines".into()),
+                    });
+                }
+                // Pebble's lexer drops the whitespace that starts a verbatim body.
+                let body = if name.name == "verbatim" {
+                    body.trim_start()
+                } else {
+                    body
+                };
+                items.push(Item::Text(body.to_string()));
                 pos = after;
                 text_start = pos;
                 trim_next = false;
@@ -288,6 +313,13 @@ fn lex(source: &str, start: usize, close: Close) -> Result<(Vec<Token>, usize, b
                 }
             } else {
                 pos += len;
+                // Java's long suffix: `100L`.
+                let suffix = rest[len..].starts_with(['L', 'l'])
+                    && !rest[len + 1..]
+                        .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                if suffix {
+                    pos += 1;
+                }
                 match rest[..len].parse::<i64>() {
                     Ok(i) => Tok::Int(i),
                     Err(_) => {
@@ -337,17 +369,12 @@ fn lex_string(rest: &str, quote: char) -> Option<(String, String, usize)> {
     let mut chars = rest.char_indices().skip(1);
     while let Some((i, ch)) = chars.next() {
         if ch == '\\' {
+            // Pebble knows only `\'` and `\"`; any other backslash stays as written.
             let (_, next) = chars.next()?;
-            match next {
-                '\\' | '\'' | '"' => value.push(next),
-                'n' => value.push('\n'),
-                't' => value.push('\t'),
-                'r' => value.push('\r'),
-                other => {
-                    value.push('\\');
-                    value.push(other);
-                }
+            if next != '\'' && next != '"' {
+                value.push('\\');
             }
+            value.push(next);
         } else if ch == quote {
             return Some((value, rest[1..i].to_string(), i + 1));
         } else {
@@ -405,7 +432,8 @@ fn binary_op(tok: &Tok) -> Option<(BinaryOp, u8)> {
 
 const FILTER_PRECEDENCE: u8 = 100;
 const TEST_PRECEDENCE: u8 = 20;
-const NOT_PRECEDENCE: u8 = 5;
+/// Pebble's unary operators bind tighter than any binary one: `not a or b` is `(not a) or b`.
+const NOT_PRECEDENCE: u8 = 200;
 const SIGN_PRECEDENCE: u8 = 200;
 
 impl Parser {
@@ -620,7 +648,12 @@ impl Parser {
                 span,
             });
         }
+        let literal_collection = self.is_punct("[") || self.is_punct("{");
         let primary = self.primary()?;
+        // Pebble takes no `.attr` or `[i]` right after a list or map literal (parenthesize it).
+        if literal_collection {
+            return Ok(primary);
+        }
         self.postfix(primary)
     }
 
@@ -693,9 +726,9 @@ impl Parser {
                 }
             }
             Tok::Ident(word) => match word.as_str() {
-                "true" => ExprKind::Literal(Value::Bool(true)),
-                "false" => ExprKind::Literal(Value::Bool(false)),
-                "null" | "none" => ExprKind::Literal(Value::Null),
+                "true" | "TRUE" => ExprKind::Literal(Value::Bool(true)),
+                "false" | "FALSE" => ExprKind::Literal(Value::Bool(false)),
+                "null" | "none" | "NULL" | "NONE" => ExprKind::Literal(Value::Null),
                 _ if self.is_punct("(") => {
                     self.pos += 1;
                     let args = self.arguments()?;
@@ -831,14 +864,23 @@ impl Parser {
                 };
                 self.pos += 1;
                 if self.is_punct("(") {
-                    return error(
-                        format!("method calls like `.{}(…)` are not supported", name.name),
-                        name.span,
-                    )
-                    .map_err(|mut e| {
-                        e.help = Some("use a filter instead, e.g. `value | upper`".into());
-                        e
-                    });
+                    // A Java method call (`text.split(',')`), as Pebble allows on values.
+                    self.pos += 1;
+                    let args = self.arguments()?;
+                    let call_span = name.span.to(Span::new(self.prev_end(), self.prev_end()));
+                    let span = expr.span.to(call_span);
+                    expr = Expr {
+                        kind: ExprKind::Method(
+                            Box::new(expr),
+                            Call {
+                                name,
+                                args,
+                                span: call_span,
+                            },
+                        ),
+                        span,
+                    };
+                    continue;
                 }
                 let span = expr.span.to(name.span);
                 expr = Expr {
@@ -940,15 +982,17 @@ impl Builder {
                 }
             }
             "for" => {
-                let first = parser.expect_ident("a loop variable after `for`")?;
-                let (key, item) = if parser.eat_punct(",") {
-                    (
-                        Some(first),
-                        parser.expect_ident("a second loop variable after `,`")?,
-                    )
-                } else {
-                    (None, first)
-                };
+                let item = parser.expect_ident("a loop variable after `for`")?;
+                if parser.is_punct(",") {
+                    return Err(SyntaxError {
+                        message: "Pebble's `for` takes one loop variable".into(),
+                        span: parser.here(),
+                        help: Some(
+                            "loop over the map and read `entry.key` and `entry.value`".into(),
+                        ),
+                    });
+                }
+                let key = None;
                 if !parser.eat_word("in") {
                     return error(
                         format!("expected `in`, found {}", parser.describe_here()),
@@ -1000,14 +1044,51 @@ impl Builder {
                 self.close(end, "filter", "endfilter", span)?;
                 Ok(Node::FilterBlock { filters, body })
             }
-            "elseif" | "elif" | "else" | "endif" | "endfor" | "endfilter" => error(
+                        "macro" => {
+                let macro_name = parser.expect_ident("a macro name after `macro`")?;
+                parser.expect_punct("(")?;
+                let mut params = Vec::new();
+                if !parser.eat_punct(")") {
+                    loop {
+                        let param = parser.expect_ident("a parameter name")?;
+                        let default = if parser.eat_punct("=") { Some(parser.expression()?) } else { None };
+                        params.push((param, default));
+                        if parser.eat_punct(")") {
+                            break;
+                        }
+                        parser.expect_punct(",")?;
+                    }
+                }
+                parser.expect_end()?;
+                let (body, end) = self.block(&["endmacro"])?;
+                self.close(end, "macro", "endmacro", span)?;
+                Ok(Node::Macro {
+                    name: macro_name,
+                    params,
+                    body,
+                })
+            }
+            "block" => {
+                let block_name = match parser.tokens.get(parser.pos).map(|t| t.tok.clone()) {
+                    Some(Tok::Str { value, .. } | Tok::Ident(value)) => {
+                        parser.pos += 1;
+                        value
+                    }
+                    _ => return error(format!("expected a block name, found {}", parser.describe_here()), parser.here()),
+                };
+                parser.expect_end()?;
+                let (body, end) = self.block(&["endblock"])?;
+                self.close(end, "block", "endblock", span)?;
+                Ok(Node::Block { name: block_name, body })
+            }
+            "elseif" | "elif" | "else" | "endif" | "endfor" | "endfilter" | "endmacro" | "endblock" => error(
                 format!("`{{% {} %}}` without an opening tag", name.name),
                 name.span,
             ),
             other => Err(SyntaxError {
                 message: format!("unknown tag `{other}`"),
                 span: name.span,
-                help: Some("tags are `if`/`elseif`/`else`, `for`, `set`, `filter`, `raw`".into()),
+                help: Some("tags are `if`/`elseif`/`else`, `for`, `set`, `filter`, `macro`, `block`, `raw`, `verbatim`".into()),
             }),
         }
     }

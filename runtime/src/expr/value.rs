@@ -24,9 +24,98 @@ pub fn to_display_string(value: &Value) -> String {
     out
 }
 
-/// Compact JSON, as Kestra's JSON writer prints collections.
+/// Compact JSON, as Kestra's JSON writer prints collections: a map's null values are left out.
 pub fn to_json(value: &Value) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+    serde_json::to_string(&without_null_values(value)).unwrap_or_default()
+}
+
+fn without_null_values(value: &Value) -> std::borrow::Cow<'_, Value> {
+    use std::borrow::Cow;
+    match value {
+        Value::Object(map) => Cow::Owned(Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_null_values(v).into_owned()))
+                .collect(),
+        )),
+        Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+            Cow::Owned(Value::Array(
+                items
+                    .iter()
+                    .map(|i| without_null_values(i).into_owned())
+                    .collect(),
+            ))
+        }
+        other => Cow::Borrowed(other),
+    }
+}
+
+/// A value as Java's `toString` prints it, which is what `~`, `#{…}` and `join` use:
+/// `[a, 1]` for a list, `{a=1}` for a map.
+pub fn java_string(value: &Value, out: &mut String) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                java_element(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                java_element(v, out);
+            }
+            out.push('}');
+        }
+        other => display(other, out),
+    }
+}
+
+fn java_element(value: &Value, out: &mut String) {
+    if value.is_null() {
+        out.push_str("null");
+    } else {
+        java_string(value, out);
+    }
+}
+
+/// A map in the order a `java.util.HashMap` iterates it: what Pebble's map literals and
+/// `merge` produce (maps read from JSON keep their order).
+///
+/// `initial_capacity` is what the Java code asked for: Pebble sizes a literal for its entries
+/// (`size / 0.75`), `new HashMap<>(other)` uses `size / 0.75 + 1`. The table grows by doubling
+/// past three quarters full; entries iterate by bucket, then in insertion order.
+pub fn java_hash_order(
+    map: serde_json::Map<String, Value>,
+    initial_capacity: usize,
+) -> serde_json::Map<String, Value> {
+    let mut capacity = initial_capacity.max(1).next_power_of_two();
+    while map.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let mut entries: Vec<(usize, usize, String, Value)> = map
+        .into_iter()
+        .enumerate()
+        .map(|(order, (k, v))| {
+            let h = k
+                .encode_utf16()
+                .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+            #[allow(clippy::cast_sign_loss)]
+            let spread = (h ^ ((h as u32) >> 16) as i32) as u32 as usize;
+            (spread & (capacity - 1), order, k, v)
+        })
+        .collect();
+    entries.sort_by_key(|(bucket, order, _, _)| (*bucket, *order));
+    entries.into_iter().map(|(_, _, k, v)| (k, v)).collect()
 }
 
 /// A number as Java prints a `long` or a `double` (`3`, `3.0`, `1.0E10`).
@@ -81,8 +170,9 @@ pub fn describe(value: &Value) -> String {
     }
 }
 
+/// A double; JSON has no infinities, so `1 / 0.0` becomes the text Java prints, `Infinity`.
 pub fn float(f: f64) -> Value {
-    Number::from_f64(f).map_or(Value::Null, Value::Number)
+    Number::from_f64(f).map_or_else(|| Value::String(java_double(f)), Value::Number)
 }
 
 /// A number operand: a Java long when it is integral and stored as one, else a double.
@@ -114,15 +204,23 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
     match op {
         BinaryOp::Eq => Ok(Value::Bool(equals(l, r))),
         BinaryOp::Ne => Ok(Value::Bool(!equals(l, r))),
+        // Ordering with null is false, whichever side it is on.
+        BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge if l.is_null() || r.is_null() => {
+            Ok(Value::Bool(false))
+        }
         BinaryOp::Lt | BinaryOp::Gt | BinaryOp::Le | BinaryOp::Ge => {
-            let ordering = compare(l, r).ok_or_else(|| {
-                format!(
-                    "cannot compare {} with {} using `{}`",
-                    describe(l),
-                    describe(r),
-                    op.symbol()
-                )
-            })?;
+            // Pebble orders numbers only; strings are an error.
+            let ordering = (num(l).is_some() && num(r).is_some())
+                .then(|| compare(l, r))
+                .flatten()
+                .ok_or_else(|| {
+                    format!(
+                        "cannot compare {} with {} using `{}`",
+                        describe(l),
+                        describe(r),
+                        op.symbol()
+                    )
+                })?;
             Ok(Value::Bool(match op {
                 BinaryOp::Lt => ordering == Ordering::Less,
                 BinaryOp::Gt => ordering == Ordering::Greater,
@@ -132,8 +230,9 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
         }
         BinaryOp::Contains => contains(l, r).map(Value::Bool),
         BinaryOp::Concat => {
-            let mut out = to_display_string(l);
-            display(r, &mut out);
+            let mut out = String::new();
+            java_string(l, &mut out);
+            java_string(r, &mut out);
             Ok(Value::String(out))
         }
         BinaryOp::Range => {

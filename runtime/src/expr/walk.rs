@@ -45,6 +45,13 @@ fn nodes(nodes: &[Node], f: &mut dyn FnMut(&Expr)) {
                 }
                 self::nodes(body, f);
             }
+            Node::Macro { params, body, .. } => {
+                for default in params.iter().filter_map(|(_, d)| d.as_ref()) {
+                    expr(default, f);
+                }
+                self::nodes(body, f);
+            }
+            Node::Block { body, .. } => self::nodes(body, f),
         }
     }
 }
@@ -91,6 +98,12 @@ pub fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
                 expr(&arg.value, f);
             }
         }
+        ExprKind::Method(base, call) => {
+            expr(base, f);
+            for arg in &call.args {
+                expr(&arg.value, f);
+            }
+        }
     }
 }
 
@@ -131,6 +144,7 @@ pub fn names(template: &Template, f: &mut dyn FnMut(NameKind, &str)) {
                         block(body, f);
                     }
                 }
+                Node::Macro { body, .. } | Node::Block { body, .. } => block(body, f),
                 _ => {}
             }
         }

@@ -83,18 +83,13 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
             &[Kind::List, Kind::Map, Kind::String, Kind::Null],
             Kind::Integer,
         ),
+        // Java's `String.length()` counts UTF-16 units; anything else has length 0.
         run: |_, input, _| {
             Ok(Value::from(match &input {
-                Value::Null => 0,
-                Value::String(s) => s.chars().count(),
+                Value::String(s) => s.encode_utf16().count(),
                 Value::Array(items) => items.len(),
                 Value::Object(map) => map.len(),
-                other => {
-                    return Err(format!(
-                        "needs a string, list or map, not {}",
-                        describe(other)
-                    ))
-                }
+                _ => 0,
             }))
         },
     },
@@ -124,17 +119,13 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         run: merge,
     },
     FilterDef {
-        signature: filter("reverse", &[], &[Kind::List, Kind::String], Kind::Input),
+        signature: filter("reverse", &[], LIST, Kind::Input),
         run: |_, input, _| match input {
             Value::Array(mut items) => {
                 items.reverse();
                 Ok(Value::Array(items))
             }
-            Value::String(s) => Ok(Value::String(s.chars().rev().collect())),
-            other => Err(format!(
-                "needs a list or a string, not {}",
-                describe(&other)
-            )),
+            other => Err(format!("needs a list, not {}", describe(&other))),
         },
     },
     FilterDef {
@@ -149,7 +140,7 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         signature: filter(
             "slice",
             &[
-                req("fromIndex", Kind::Integer),
+                opt("fromIndex", Kind::Integer),
                 opt("toIndex", Kind::Integer),
             ],
             &[Kind::List, Kind::String],
@@ -173,7 +164,7 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
     FilterDef {
         signature: filter(
             "numberFormat",
-            &[req("format", Kind::String)],
+            &[opt("format", Kind::String)],
             NUMBER,
             Kind::String,
         ),
@@ -194,14 +185,23 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         signature: filter(
             "range",
             &[
-                req("start", Kind::Integer),
-                req("end", Kind::Integer),
+                req("start", Kind::Any),
+                req("end", Kind::Any),
                 opt("step", Kind::Integer),
             ],
             &[],
             Kind::List,
         ),
         run: |_, args| {
+            // Pebble also ranges over single characters: `range('a', 'c')`.
+            if let (Some(Value::String(a)), Some(Value::String(b))) = (args.get(0), args.get(1)) {
+                let (Some(a), Some(b)) = (a.chars().next(), b.chars().next()) else {
+                    return Err("a character range needs two one-letter strings".into());
+                };
+                return Ok(Value::Array(
+                    (a..=b).map(|c| Value::String(c.to_string())).collect(),
+                ));
+            }
             let start = args.int(0)?.unwrap_or(0);
             let end = args.int(1)?.unwrap_or(0);
             value::range(start, end, args.int(2)?.unwrap_or(1))
@@ -224,7 +224,7 @@ const VARIADIC: &[super::super::library::Param] = &[
 pub(in crate::expr) static TESTS: &[TestDef] = &[
     TestDef {
         signature: filter("defined", &[], ANY, Kind::Boolean),
-        run: |input, _| Ok(input.is_some()),
+        run: |input, _| Ok(!matches!(input, None | Some(Value::Null))),
     },
     TestDef {
         signature: filter("null", &[], ANY, Kind::Boolean),
@@ -244,7 +244,7 @@ pub(in crate::expr) static TESTS: &[TestDef] = &[
     },
     TestDef {
         signature: filter("iterable", &[], ANY, Kind::Boolean),
-        run: |input, _| Ok(matches!(input, Some(Value::Array(_) | Value::Object(_)))),
+        run: |input, _| Ok(matches!(input, Some(Value::Array(_)))),
     },
     TestDef {
         signature: filter("map", &[], ANY, Kind::Boolean),
@@ -256,7 +256,7 @@ pub(in crate::expr) static TESTS: &[TestDef] = &[
 pub(crate) fn is_empty(value: &Value) -> bool {
     match value {
         Value::Null => true,
-        Value::String(s) => s.is_empty(),
+        Value::String(s) => s.trim().is_empty(),
         Value::Array(items) => items.is_empty(),
         Value::Object(map) => map.is_empty(),
         _ => false,
@@ -302,25 +302,34 @@ fn abbreviate(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, Str
         return Ok(Value::Null);
     }
     let s = input_str(&input, "abbreviate")?;
-    let max = usize::try_from(args.int(0)?.unwrap_or(0).max(0)).unwrap_or(0);
+    let max = args.int(0)?.unwrap_or(0);
+    let max =
+        usize::try_from(max).map_err(|_| format!("the length must not be negative, not {max}"))?;
     let count = s.chars().count();
-    if count <= max {
+    // Pebble's rules: shorter than the width, or too short to abbreviate, stays as it is.
+    if count < max || count <= 3 {
         return Ok(input);
     }
-    let ellipsis = "...";
-    if max < ellipsis.len() {
+    if max <= 3 {
         return Ok(Value::String(s.chars().take(max).collect()));
     }
-    let mut out: String = s.chars().take(max - ellipsis.len()).collect();
-    out.push_str(ellipsis);
+    let mut out: String = s.chars().take(max - 3).collect();
+    out.push_str("...");
     Ok(Value::String(out))
 }
 
+/// Upper-cases the first letter, after any leading whitespace.
 fn capitalize(s: &str) -> String {
-    let mut chars = s.chars();
+    let start = s.len() - s.trim_start().len();
+    let (lead, rest) = s.split_at(start);
+    let mut chars = rest.chars();
     match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+        Some(first) => lead
+            .chars()
+            .chain(first.to_uppercase())
+            .chain(chars)
+            .collect(),
+        None => s.to_string(),
     }
 }
 
@@ -366,18 +375,13 @@ fn first_or_last(input: Value, first: bool) -> Result<Value, String> {
             items.into_iter().last()
         }
         .unwrap_or(Value::Null)),
-        Value::String(s) => Ok(if first {
+        Value::String(s) => if first {
             s.chars().next()
         } else {
             s.chars().last()
         }
-        .map_or(Value::Null, |c| Value::String(c.to_string()))),
-        Value::Object(map) => Ok(if first {
-            map.into_iter().next()
-        } else {
-            map.into_iter().last()
-        }
-        .map_or(Value::Null, |(_, v)| v)),
+        .map(|c| Value::String(c.to_string()))
+        .ok_or_else(|| "the string is empty".to_string()),
         other => Err(format!(
             "needs a list or a string, not {}",
             describe(&other)
@@ -392,7 +396,15 @@ fn join(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
         Value::Array(items) => Ok(Value::String(
             items
                 .iter()
-                .map(to_display_string)
+                .map(|item| {
+                    let mut out = String::new();
+                    if item.is_null() {
+                        out.push_str("null");
+                    } else {
+                        value::java_string(item, &mut out);
+                    }
+                    out
+                })
                 .collect::<Vec<_>>()
                 .join(separator),
         )),
@@ -400,28 +412,41 @@ fn join(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     }
 }
 
+/// Pebble's `merge`: lists concatenate (a map or other value is appended as one item), maps
+/// combine into a new `HashMap` (a list's items become keys mapped to themselves); null on
+/// either side leaves the other.
 fn merge(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     let other = args.get(0).cloned().unwrap_or(Value::Null);
     match (input, other) {
+        (Value::Null, other) => Ok(other),
+        (input, Value::Null) => Ok(input),
         (Value::Array(mut items), Value::Array(more)) => {
             items.extend(more);
             Ok(Value::Array(items))
         }
-        (Value::Array(mut items), Value::Object(map)) => {
-            items.extend(map.into_iter().map(|(k, _)| Value::String(k)));
-            Ok(Value::Array(items))
-        }
-        (Value::Object(mut map), Value::Object(more)) => {
-            map.extend(more);
-            Ok(Value::Object(map))
-        }
-        (Value::Object(_), other) => Err(format!(
-            "a map can only merge a map, not {}",
-            describe(&other)
-        )),
         (Value::Array(mut items), other) => {
             items.push(other);
             Ok(Value::Array(items))
+        }
+        (Value::Object(map), other) => {
+            // `new HashMap<>(map)` sizes its table for `size / 0.75 + 1`.
+            let capacity = map.len() * 4 / 3 + 1;
+            let mut merged = map;
+            match other {
+                Value::Object(more) => merged.extend(more),
+                Value::Array(items) => {
+                    for item in items {
+                        merged.insert(value::to_display_string(&item), item);
+                    }
+                }
+                other => {
+                    return Err(format!(
+                        "a map can only merge a map or a list, not {}",
+                        describe(&other)
+                    ))
+                }
+            }
+            Ok(Value::Object(value::java_hash_order(merged, capacity)))
         }
         (other, _) => Err(format!("needs a list or a map, not {}", describe(&other))),
     }
@@ -458,8 +483,10 @@ fn slice(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> 
             .int(1)?
             .map_or(len, |t| usize::try_from(t.max(0)).unwrap_or(0));
         let from = usize::try_from(from.max(0)).unwrap_or(0);
-        if from > to || to > len {
-            return Err(format!("indexes {from}..{to} are outside 0..{len}"));
+        if from >= to && len > 0 || to > len {
+            return Err(format!(
+                "indexes {from}..{to} are not a range inside 0..{len}"
+            ));
         }
         Ok((from, to))
     };
@@ -509,11 +536,13 @@ fn numberformat(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, S
     let Value::Number(n) = &input else {
         return Err(format!("needs a number, not {}", describe(&input)));
     };
-    let pattern = args.str(0)?.unwrap_or("#");
-    Ok(Value::String(decimal_format(
-        n.as_f64().unwrap_or_default(),
-        pattern,
-    )))
+    // Without a pattern, the en_US default: `#,##0.###`.
+    let pattern = args.str(0)?.unwrap_or("#,##0.###");
+    let number = n.as_f64().unwrap_or_default();
+    Ok(Value::String(match pattern.strip_suffix('%') {
+        Some(base) => format!("{}%", decimal_format(number * 100.0, base)),
+        None => decimal_format(number, pattern),
+    }))
 }
 
 pub(crate) fn decimal_format(value: f64, pattern: &str) -> String {
@@ -592,6 +621,13 @@ fn extreme(args: &Args, wanted: std::cmp::Ordering) -> Result<Value, String> {
         };
         best = Some(match best {
             None => candidate.clone(),
+            Some(current) if !candidate.is_number() || !current.is_number() => {
+                return Err(format!(
+                    "compares numbers, not {} and {}",
+                    describe(candidate),
+                    describe(&current)
+                ))
+            }
             Some(current) => match compare(candidate, &current) {
                 Some(order) if order == wanted => candidate.clone(),
                 Some(_) => current,
