@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diag;
+pub mod expr;
 pub mod files;
 pub mod model;
 pub mod parse;
@@ -32,26 +33,39 @@ const MAX_RECOVERED_LINES: usize = 8;
 
 /// Runs the front end (YAML, model, flow rules) over one file's text.
 pub fn check_source(source: SourceFile, options: Options) -> Checked {
-    let (root, mut diagnostics, recovered) = load_recovering(&source);
+    let (root, mut diagnostics, blanked) = load_recovering(&source);
     let whole = Span::new(0, source.text().len().min(source.line_span(1).end as usize));
-    let (flow, parse_diagnostics) = match (&root, recovered) {
-        (None, true) => (None, Vec::new()),
-        (_, false) => parse::parse(root.as_ref(), whole, options),
+    let (flow, parse_diagnostics) = match (&root, &blanked) {
+        (None, Some(_)) => (None, Vec::new()),
+        (_, None) => parse::parse(root.as_ref(), whole, options),
         // The tree lacks the blanked lines: a key missing there is an artefact, not a finding.
-        (Some(_), true) => {
-            let (_, found) = parse::parse(root.as_ref(), whole, options);
-            (
-                None,
-                found
-                    .into_iter()
-                    .filter(|d| d.code != diag::Code::MissingKey)
-                    .collect(),
-            )
+        // Its templates are still checked, except for names that appear on a blanked line
+        // (a task declared there is simply not in the tree). The flow is not compiled.
+        (Some(_), Some(lines)) => {
+            let (partial, found) = parse::parse(root.as_ref(), whole, options);
+            let blanked_text: String = lines
+                .iter()
+                .map(|line| &source.text()[source.line_span(*line).range()])
+                .collect::<Vec<_>>()
+                .join("\n");
+            let mut kept: Vec<Diagnostic> = found
+                .into_iter()
+                .filter(|d| d.code != diag::Code::MissingKey)
+                .collect();
+            if let Some(partial) = &partial {
+                kept.extend(
+                    expr::check(partial, &source)
+                        .into_iter()
+                        .filter(|d| !names_blanked(d, &blanked_text)),
+                );
+            }
+            (None, kept)
         }
     };
     diagnostics.extend(parse_diagnostics);
     if let Some(flow) = &flow {
         diagnostics.extend(check::check(flow));
+        diagnostics.extend(expr::check(flow, &source));
     }
     sort_and_dedup(&mut diagnostics);
     Checked {
@@ -63,15 +77,31 @@ pub fn check_source(source: SourceFile, options: Options) -> Checked {
     }
 }
 
+/// Whether a finding about a name (`` `x` ``) may come from a line blanked during recovery.
+fn names_blanked(diagnostic: &Diagnostic, blanked_text: &str) -> bool {
+    use diag::Code::{MaybeUnavailable, Unavailable, UnknownAttribute, UnknownVariable};
+    matches!(
+        diagnostic.code,
+        UnknownVariable | UnknownAttribute | Unavailable | MaybeUnavailable
+    ) && diagnostic
+        .message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .any(|name| blanked_text.contains(name))
+}
+
 /// Loads the YAML; on a syntax error, blanks the offending line (keeping every byte offset)
 /// and loads again, so the mistakes in the rest of the file are reported in the same run.
-/// Returns the tree, the diagnostics, and whether lines were blanked (the tree is then
+/// Returns the tree, the diagnostics, and the lines blanked, if any (the tree is then
 /// incomplete: it is checked, but not compiled).
-fn load_recovering(source: &SourceFile) -> (Option<yaml::Node>, Vec<Diagnostic>, bool) {
+fn load_recovering(
+    source: &SourceFile,
+) -> (Option<yaml::Node>, Vec<Diagnostic>, Option<Vec<usize>>) {
     let is_syntax = |d: &&Diagnostic| d.code == diag::Code::YamlSyntax;
     let (mut root, mut last) = yaml::load(source);
     if !last.iter().any(|d| is_syntax(&d)) {
-        return (root, last, false);
+        return (root, last, None);
     }
     let mut found = Vec::new();
     let mut text = source.text().to_string();
@@ -81,7 +111,7 @@ fn load_recovering(source: &SourceFile) -> (Option<yaml::Node>, Vec<Diagnostic>,
         let line = source.line_col(error.span.start).line;
         found.push(error);
         if blanked.contains(&line) || blanked.len() == MAX_RECOVERED_LINES {
-            return (None, found, true);
+            return (None, found, Some(blanked));
         }
         blanked.push(line);
         let span = source.line_span(line);
@@ -89,7 +119,7 @@ fn load_recovering(source: &SourceFile) -> (Option<yaml::Node>, Vec<Diagnostic>,
         (root, last) = yaml::load(&SourceFile::new(source.path(), text.clone()));
     }
     found.extend(last);
-    (root, found, true)
+    (root, found, Some(blanked))
 }
 
 /// Diagnostics in file order; the same finding reached twice (a pluginDefault merged into

@@ -74,6 +74,9 @@ pub struct Task {
     pub type_name: Spanned<String>,
     /// `None` for a type the registry does not know (only with `--allow-unknown-types`).
     pub plugin: Option<&'static PluginDef>,
+    /// The registered type the task is checked against: its own, or the one a misspelled type
+    /// was taken for (`io.kestra.plugin.http.Request` → core's; the flow then has an error).
+    pub checked_as: Option<&'static PluginDef>,
     pub run_if: Option<Node>,
     pub timeout: Option<Node>,
     pub retry: Option<Node>,

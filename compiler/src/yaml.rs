@@ -140,6 +140,7 @@ impl Node {
 pub fn load(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
     let mut loader = Loader {
         parser: Parser::new_from_str(source.text()),
+        text: source.text(),
         chars: CharToByte::new(source.text()),
         anchors: HashMap::new(),
         nodes: 0,
@@ -151,6 +152,7 @@ pub fn load(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
 
 struct Loader<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
+    text: &'a str,
     chars: CharToByte,
     anchors: HashMap<usize, Node>,
     nodes: usize,
@@ -291,6 +293,7 @@ impl<'a> Loader<'a> {
 
     fn mapping(&mut self, span: Span, depth: usize) -> Result<Node, Stop> {
         let mut entries: Vec<Entry> = Vec::new();
+        let mut unquoted_template = false;
         let end = loop {
             let (event, key_span) = self.next()?;
             let key = match event {
@@ -334,7 +337,10 @@ impl<'a> Loader<'a> {
                     let key = self.node(other, key_span, depth + 1)?;
                     let (event, value_span) = self.next()?;
                     self.node(event, value_span, depth + 1)?;
-                    self.diagnostics.push(complex_key(&key));
+                    let diagnostic = complex_key(&key);
+                    unquoted_template |=
+                        diagnostic.help.as_deref().is_some_and(|h| h.contains("{{"));
+                    self.diagnostics.push(diagnostic);
                     continue;
                 }
             };
@@ -350,6 +356,25 @@ impl<'a> Loader<'a> {
             }
             entries.push(Entry { key, value });
         };
+        let raw = self
+            .text
+            .get(span.start as usize..end as usize)
+            .unwrap_or("");
+        if unquoted_template && entries.is_empty() && raw.starts_with("{{") && raw.ends_with("}}") {
+            // The error is reported; read on with the string that was meant, so the expression
+            // inside is checked too.
+            return Ok(Node {
+                span: Span {
+                    start: span.start,
+                    end,
+                },
+                value: Value::Scalar(Scalar {
+                    text: raw.to_string(),
+                    style: Style::Plain,
+                    kind: ScalarKind::Str,
+                }),
+            });
+        }
         Ok(Node {
             span: Span {
                 start: span.start,

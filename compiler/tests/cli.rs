@@ -232,3 +232,101 @@ fn human_format_underlines_the_token_with_help() {
         "{text}"
     );
 }
+
+#[test]
+fn eval_renders_a_template_with_variables() {
+    let dir = temp_dir("eval");
+    let vars = dir.join("vars.json");
+    std::fs::write(
+        &vars,
+        r#"{"inputs": {"name": "world", "n": 3}, "items": [1, 2]}"#,
+    )
+    .unwrap();
+    let out = kflowc(&[
+        "eval",
+        "--vars",
+        vars.to_str().unwrap(),
+        "Hello {{ inputs.name | upper }}: {{ inputs.n * 2 }} {{ items }} {{ missing ?? 'none' }}",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Hello WORLD: 6 [1,2] none\n"
+    );
+}
+
+#[test]
+fn eval_fails_with_exit_one_and_points_at_the_error() {
+    let out = kflowc(&["eval", "{{ inputs.name }}"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("variable `inputs` is not defined"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("{{ inputs.name }}\n  |    ^^^^^^"),
+        "{stderr}"
+    );
+    let out = kflowc(&["eval", "{{ 1 + }}"]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn eval_rejects_bad_arguments_with_exit_two() {
+    let dir = temp_dir("eval-bad");
+    let vars = dir.join("vars.json");
+    std::fs::write(&vars, "[1, 2]").unwrap();
+    let out = kflowc(&["eval", "--vars", vars.to_str().unwrap(), "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must hold a JSON object"));
+    std::fs::write(&vars, "{not json").unwrap();
+    let out = kflowc(&["eval", "--vars", vars.to_str().unwrap(), "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = kflowc(&[
+        "eval",
+        "--vars",
+        dir.join("absent.json").to_str().unwrap(),
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = kflowc(&["eval"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn eval_reads_secrets_from_the_environment() {
+    let out = Command::new(env!("CARGO_BIN_EXE_kflowc"))
+        .args(["eval", "{{ secret('API_KEY') }}"])
+        .env("SECRET_API_KEY", "czNjcjN0") // base64 of "s3cr3t"
+        .output()
+        .expect("kflowc runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "s3cr3t\n");
+    let out = kflowc(&["eval", "{{ secret('NOPE_NOT_SET') }}"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SECRET_NOPE_NOT_SET"));
+}
+
+#[test]
+fn expression_findings_point_at_the_token_inside_the_string() {
+    let dir = temp_dir("expr-position");
+    let flow = "id: pos\nnamespace: demo\ninputs:\n  - id: city\n    type: STRING\ntasks:\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"caf\\u00e9 \\\"q\\\" {{ inputs.cty }}\"\n";
+    std::fs::write(dir.join("pos.yml"), flow).unwrap();
+    let out = kflowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "KF403");
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(9), Some(41))
+    );
+    assert_eq!(d["end_column"].as_u64(), Some(44));
+    assert!(d["help"].as_str().unwrap().contains("inputs.city"));
+}

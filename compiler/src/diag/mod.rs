@@ -129,6 +129,16 @@ codes! {
     InvalidChild = "KF204", "invalid-child", "A task that cannot be placed inside its parent.";
     // Inputs.
     InvalidInput = "KF301", "invalid-input", "An input declaration Kestra rejects (bad validator, defaults of the wrong type, ...).";
+    // Expressions.
+    ExpressionSyntax = "KF401", "expression-syntax", "A template that does not parse: an unclosed `{{`, a stray operator, an unknown tag.";
+    UnknownVariable = "KF402", "unknown-variable", "A top-level name that does not exist at this position (`namespace` instead of `flow.namespace`).";
+    UnknownAttribute = "KF403", "unknown-attribute", "A field the value does not have: an undeclared input, a task or output that does not exist.";
+    Unavailable = "KF404", "unavailable", "A value that certainly does not exist here: a task that runs later, in parallel or in another branch; `taskrun.value` outside a loop.";
+    MaybeUnavailable = "KF405", "maybe-unavailable", "A task output that exists only on some paths (an `If` branch, a `runIf`).";
+    UnknownFilter = "KF406", "unknown-filter", "A filter, function or test that Kestra does not have.";
+    WrongArguments = "KF407", "wrong-arguments", "Too many, unknown, missing or wrongly typed arguments to a filter, function or test.";
+    TypeMismatch = "KF408", "type-mismatch", "An operation the value's type cannot support (an attribute of a string, arithmetic on a list).";
+    ScriptInjection = "KF409", "script-injection", "A value anyone can set printed unquoted into a shell command or script.";
 }
 
 #[cfg(test)]

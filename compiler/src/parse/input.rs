@@ -407,12 +407,22 @@ fn is_datetime(text: &str) -> bool {
 /// Flow `outputs`: `id`, `type`, `value`, plus descriptions.
 pub fn outputs(ctx: &mut Ctx, entry: &Entry) -> Vec<FlowOutput> {
     let mut outputs = Vec::new();
-    if entry.value.as_map().is_some() {
+    if let Some(map) = entry.value.as_map() {
         ctx.push(
             Diagnostic::error(Code::WrongType, entry.key.span, "flow `outputs` must be a list, found a mapping")
                 .with_help("write each output as a list item: `- id: name`, `type: STRING`, `value: \"{{ ... }}\"`"),
         );
-        return outputs;
+        // Read `name: value` as the outputs that were meant (the flow has an error and is not
+        // compiled), so the expressions in the values are still checked.
+        return map
+            .iter()
+            .map(|e| FlowOutput {
+                id: Spanned::new(e.key.text.clone(), e.key.span),
+                ty: Spanned::new(InputType::String, e.key.span),
+                value: e.value.clone(),
+                span: e.key.span,
+            })
+            .collect();
     }
     for item in ctx.seq_of(entry, "`outputs`") {
         let Some(entries) = ctx.map(item, "a flow output") else {

@@ -94,6 +94,7 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
         id,
         type_name: type_name.unwrap_or_else(|| Spanned::new(String::new(), node.span)),
         plugin,
+        checked_as,
         run_if: None,
         timeout: None,
         retry: None,
@@ -159,6 +160,12 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
                             .chain(plugin.properties.iter().map(|p| p.name))
                             .collect();
                         ctx.unknown_key(&entry.key, &owner, &known, RENAMED_TASK_KEYS);
+                        // Kept (the flow has an error and is not compiled) so the templates
+                        // in it are still checked.
+                        task.properties.push(Property {
+                            name: Spanned::new(name.to_string(), entry.key.span),
+                            value: value.clone(),
+                        });
                     }
                 },
             },
@@ -483,6 +490,11 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
                 for condition in ctx.seq(value, "`conditions`") {
                     plugin_object(ctx, condition, PluginKind::Condition, "a condition");
                 }
+                // Kept for the expression checker (conditions render templates).
+                trigger.properties.push(Property {
+                    name: Spanned::new("conditions".to_string(), entry.key.span),
+                    value: value.clone(),
+                });
             }
             "disabled" => trigger.disabled = ctx.bool(value, "`disabled`"),
             "workerGroup" => worker_group(ctx, entry),

@@ -179,9 +179,9 @@ macro_rules! postgres_props {
 
 /// `AbstractJdbcBaseQuery.Output`: what one query returns.
 static JDBC_QUERY_OUTPUTS: &[OutputDef] = &[
-    out("row", ValueType::Map(&ValueType::Any)),
-    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))),
-    out("uri", ValueType::Uri),
+    out("row", ValueType::Map(&ValueType::Any)).only_with("fetchType", "FETCH_ONE"),
+    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))).only_with("fetchType", "FETCH"),
+    out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
     out("size", ValueType::Int),
 ];
 /// `AbstractJdbcQueries.MultiQueryOutput`: one output per statement.
@@ -191,9 +191,9 @@ static JDBC_QUERIES_OUTPUTS: &[OutputDef] = &[out(
 )];
 /// `duckdb.Query.Output` and `sqlite.Query.Output`: the query's, plus the files and the database file.
 static JDBC_FILE_QUERY_OUTPUTS: &[OutputDef] = &[
-    out("row", ValueType::Map(&ValueType::Any)),
-    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))),
-    out("uri", ValueType::Uri),
+    out("row", ValueType::Map(&ValueType::Any)).only_with("fetchType", "FETCH_ONE"),
+    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))).only_with("fetchType", "FETCH"),
+    out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
     out("size", ValueType::Int),
     out("outputFiles", ValueType::Map(&ValueType::Uri)),
     out("databaseUri", ValueType::Uri),
@@ -393,10 +393,10 @@ static BIGQUERY_LOAD_OUTPUTS: &[OutputDef] = &[
 /// `bigquery.Query.Output`.
 static BIGQUERY_QUERY_OUTPUTS: &[OutputDef] = &[
     out("jobId", ValueType::String),
-    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))),
-    out("row", ValueType::Map(&ValueType::Any)),
+    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))).only_with("fetchType", "FETCH"),
+    out("row", ValueType::Map(&ValueType::Any)).only_with("fetchType", "FETCH_ONE"),
     out("size", ValueType::Int),
-    out("uri", ValueType::Uri),
+    out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
     out(
         "destinationTable",
         ValueType::Object(&[
@@ -665,9 +665,10 @@ static PROMETHEUS_OUTPUTS: &[OutputDef] = &[
     out(
         "metrics",
         ValueType::List(&ValueType::Object(PROMETHEUS_METRIC)),
-    ),
-    out("metric", ValueType::Object(PROMETHEUS_METRIC)),
-    out("uri", ValueType::Uri),
+    )
+    .only_with("fetchType", "FETCH"),
+    out("metric", ValueType::Object(PROMETHEUS_METRIC)).only_with("fetchType", "FETCH_ONE"),
+    out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
     out("resultType", ValueType::String),
 ];
 

@@ -108,6 +108,15 @@ pub enum PropType {
 pub struct OutputDef {
     pub name: &'static str,
     pub ty: ValueType,
+    /// Present only when a property has this value (`uri` only with `fetchType: STORE`).
+    pub only_with: Option<(&'static str, &'static str)>,
+}
+
+impl OutputDef {
+    pub(crate) const fn only_with(mut self, property: &'static str, value: &'static str) -> Self {
+        self.only_with = Some((property, value));
+        self
+    }
 }
 
 /// The static type of a value that expressions can read.
@@ -155,7 +164,11 @@ impl PropDef {
 }
 
 pub(crate) const fn out(name: &'static str, ty: ValueType) -> OutputDef {
-    OutputDef { name, ty }
+    OutputDef {
+        name,
+        ty,
+        only_with: None,
+    }
 }
 
 impl PluginDef {
