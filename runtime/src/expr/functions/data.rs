@@ -1,5 +1,5 @@
 //! Data formats: `toJson` (and its deprecated alias `json`), `yaml`, `toIon`, `jq` filters;
-//! `fromJson` (and `json`), `yaml` functions; the `json` test.
+//! `fromJson` (and `json`), `fromIon`, `yaml` functions; the `json` test.
 
 use std::fmt::Write as _;
 
@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::library::{req, Args, FilterDef, FunctionDef, Kind, TestDef};
 use super::super::value::{describe, java_double, number_string};
-use super::{pure, yaml};
+use super::{ion, pure, yaml};
 use crate::expr::eval::Evaluator;
 
 const ANY: &[Kind] = &[Kind::Any];
@@ -53,6 +53,17 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
     FunctionDef {
         signature: pure("json", &[req("json", Kind::String)], &[], Kind::Any),
         run: |_, args| from_json(args, "json"),
+    },
+    FunctionDef {
+        signature: pure("fromIon", &[req("ion", Kind::String)], &[], Kind::Any),
+        run: |_, args| match args.get(0) {
+            None | Some(Value::Null) => Ok(Value::Null),
+            Some(Value::String(text)) => ion::parse(text).map_err(|e| format!("invalid Ion: {e}")),
+            Some(other) => Err(format!(
+                "argument `ion` must be a string, not {}",
+                describe(other)
+            )),
+        },
     },
     FunctionDef {
         signature: pure("yaml", &[req("yaml", Kind::String)], &[], Kind::Any),

@@ -11,6 +11,7 @@ mod core;
 mod data;
 mod dates;
 mod hashes;
+mod ion;
 mod strings;
 mod yaml;
 
