@@ -692,7 +692,8 @@ const DUTCH: Locale = Locale {
         "december",
     ],
     short_months: [
-        "jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec",
+        "jan.", "feb.", "mrt.", "apr.", "mei", "jun.", "jul.", "aug.", "sep.", "okt.", "nov.",
+        "dec.",
     ],
     days: [
         "maandag",
@@ -1716,6 +1717,22 @@ mod tests {
         assert_eq!(fmt(&z, "medium"), "Sep 8, 2013, 5:19:12\u{202f}PM");
         let utc = z.with_time_zone(TimeZone::fixed(Offset::UTC));
         assert_eq!(fmt(&utc, "X x XXX xxx Z"), "Z +00 Z +00:00 +0000");
+        // Checked against java.time (JDK 17, Locale.US) for a date at the end of a week-based year.
+        let ny = zoned("2024-12-30T07:05:03Z", "UTC")
+            .with_time_zone(TimeZone::get("America/New_York").unwrap());
+        assert_eq!(
+            fmt(&ny, "Y YY YYYY|e ee eee|c ccc|w ww W|h hh K k H|z|O OOOO|X XX XXX|x xxx|Z ZZZZ ZZZZZ"),
+            "2025 25 2025|2 02 Mon|2 Mon|1 01 5|2 02 2 2 2|EST|GMT-5 GMT-05:00|-05 -0500 -05:00|-05 -05:00|-0500 GMT-05:00 -05:00"
+        );
+        let mut french = String::new();
+        print(
+            &compile("EEEE d MMMM MMM EEE").unwrap(),
+            &z,
+            locale(Some("fr_FR")),
+            &mut french,
+        )
+        .unwrap();
+        assert_eq!(french, "dimanche 8 septembre sept. dim.");
         assert!(compile("ddd").is_err());
         assert!(compile("yyyy-MM-dd bb").is_err());
     }
@@ -1755,6 +1772,62 @@ mod tests {
         let compact =
             convert(&Value::from("20240131 0930"), &paris, Some("yyyyMMdd HHmm")).unwrap();
         assert_eq!(compact.datetime().to_string(), "2024-01-31T09:30:00");
+        // Checked against Kestra's convert() chain on java.time (JDK 17).
+        for (text, format, want) in [
+            (
+                "01/15/2024 02:30 PM",
+                "MM/dd/yyyy hh:mm a",
+                "2024-01-15T14:30:00+01:00[Europe/Paris]",
+            ),
+            (
+                "20240131093015",
+                "yyyyMMddHHmmss",
+                "2024-01-31T09:30:15+01:00[Europe/Paris]",
+            ),
+            (
+                "31.01.24",
+                "dd.MM.yy",
+                "2024-01-31T00:00:00+01:00[Europe/Paris]",
+            ),
+            (
+                "Wed, 31 Jan 2024",
+                "EEE, d MMM yyyy",
+                "2024-01-31T00:00:00+01:00[Europe/Paris]",
+            ),
+            (
+                "2024-01-31T09:30:15+0100",
+                "yyyy-MM-dd'T'HH:mm:ssZ",
+                "2024-01-31T09:30:15+01:00[+01:00]",
+            ),
+            (
+                "2024-01-31 09:30:15.5",
+                "yyyy-MM-dd HH:mm:ss.S",
+                "2024-01-31T09:30:15.5+01:00[Europe/Paris]",
+            ),
+            (
+                "2024-01-31 09:30 Europe/London",
+                "yyyy-MM-dd HH:mm VV",
+                "2024-01-31T09:30:00+00:00[Europe/London]",
+            ),
+            (
+                "2024-031",
+                "yyyy-DDD",
+                "2024-01-31T00:00:00+01:00[Europe/Paris]",
+            ),
+            (
+                "2024-01-31T09",
+                "yyyy-MM-dd'T'HH",
+                "2024-01-31T09:00:00+01:00[Europe/Paris]",
+            ),
+            (
+                "2024-1-5",
+                "yyyy-M-d",
+                "2024-01-05T00:00:00+01:00[Europe/Paris]",
+            ),
+        ] {
+            let got = convert(&Value::from(text), &paris, Some(format)).unwrap();
+            assert_eq!(got.to_string(), want, "{text} with {format}");
+        }
         let epoch = convert(&Value::from(1_378_653_552), &paris, None).unwrap();
         assert_eq!(epoch.datetime().to_string(), "2013-09-08T17:19:12");
         assert!(convert(&Value::from("not a date"), &paris, None).is_err());

@@ -866,6 +866,23 @@ mod tests {
         assert_eq!(yaml(r#""a\nb""#), "|-\n  a\n  b\n");
     }
 
+    /// Outputs checked against `SnakeYAML`'s emitter driven with Jackson's style choices.
+    #[test]
+    fn quoting_like_snakeyaml() {
+        assert_eq!(
+            yaml(r#"{"lead":"  x\ny","trailsp":"a \nb","quotes":"it's \"q\"","hash":"a #b","dash":"- x","dash2":"-x","yes":"yes","num":"123","tilde":"~","uni":"héllo","tab":"a\tb","end ":"sp "}"#),
+            "lead: |2-\n    x\n  y\ntrailsp: \"a \\nb\"\nquotes: it's \"q\"\nhash: \"a #b\"\ndash: '- x'\ndash2: -x\n\"yes\": \"yes\"\nnum: 123\ntilde: \"~\"\nuni: héllo\ntab: \"a\\tb\"\n'end ': 'sp '\n"
+        );
+        assert_eq!(
+            yaml(r#"{"-k":1,"a b":2,"k: v":3,"long\nkey":4,"":5}"#),
+            "\"-k\": 1\na b: 2\n'k: v': 3\n? \"long\\nkey\"\n: 4\n? \"\"\n: 5\n"
+        );
+        assert_eq!(
+            yaml(r#"[{"a":1,"b":[1,2]},[1,[2,3]],{"c":{"d":{}}},[],{}]"#),
+            " -\n  a: 1\n  b:\n   - 1\n   - 2\n -\n   - 1\n   -\n     - 2\n     - 3\n -\n  c:\n    d: {}\n - []\n - {}\n"
+        );
+    }
+
     #[test]
     fn reading() {
         let value = parse(
