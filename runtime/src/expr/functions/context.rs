@@ -80,7 +80,8 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         run: |evaluator, _| evaluator.host.error_logs(),
     },
     FunctionDef {
-        signature: pure(
+        // What it renders may call secret(), now()…: impure, to be safe.
+        signature: impure(
             "render",
             &[req("toRender", Kind::Any), opt("recursive", Kind::Boolean)],
             &[],
@@ -105,7 +106,7 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         },
     },
     FunctionDef {
-        signature: pure("renderOnce", &[req("toRender", Kind::Any)], &[], Kind::Any),
+        signature: impure("renderOnce", &[req("toRender", Kind::Any)], &[], Kind::Any),
         run: |evaluator, args| {
             render_value(
                 evaluator,
