@@ -70,6 +70,9 @@ pub enum Expect {
     Error(String),
 }
 
+/// A case as read: its name and its `### section` bodies, line by line.
+type RawCase<'t> = (String, Vec<(String, Vec<&'t str>)>);
+
 /// Read a `.case` file (format in `tests/cases/expr/README.md`).
 pub fn read_expr_cases(path: &Path) -> Vec<ExprCase> {
     let text = std::fs::read_to_string(path)
@@ -81,8 +84,8 @@ pub fn read_expr_cases(path: &Path) -> Vec<ExprCase> {
         .to_string();
     let mut cases = Vec::new();
     // Split into cases at `## `, then into sections at `### `.
-    let mut current: Option<(String, Vec<(String, Vec<&str>)>)> = None;
-    let finish = |case: Option<(String, Vec<(String, Vec<&str>)>)>, cases: &mut Vec<ExprCase>| {
+    let mut current: Option<RawCase> = None;
+    let finish = |case: Option<RawCase>, cases: &mut Vec<ExprCase>| {
         let Some((name, sections)) = case else { return };
         let body = |key: &str| -> Option<String> {
             sections.iter().find(|(k, _)| k == key).map(|(_, lines)| {

@@ -826,12 +826,11 @@ fn inputs_type(flow: &Flow) -> Ty {
             tree.leaf = Some(ty);
             return;
         };
-        let pos = match tree.children.iter().position(|(n, _)| n == first) {
-            Some(p) => p,
-            None => {
-                tree.children.push(((*first).to_string(), Tree::default()));
-                tree.children.len() - 1
-            }
+        let pos = if let Some(p) = tree.children.iter().position(|(n, _)| n == first) {
+            p
+        } else {
+            tree.children.push(((*first).to_string(), Tree::default()));
+            tree.children.len() - 1
         };
         insert(&mut tree.children[pos].1, rest, ty);
     }

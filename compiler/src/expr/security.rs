@@ -68,8 +68,14 @@ pub fn check(
         if neutralised(expr) {
             continue;
         }
+        let mut reported = Vec::new();
         walk::expr(expr, &mut |e| {
+            // `trigger.body.name` and its part `trigger.body` are one finding.
+            if reported.contains(&e.span.start) {
+                return;
+            }
             if let Some(source) = tainted(scope, e) {
+                reported.push(e.span.start);
                 let (fix, why) = match language {
                     Language::Shell => (
                         "put it in single quotes and escape them: `'{{ … | escapeChar('shell') }}'`, or pass it through `env:`",

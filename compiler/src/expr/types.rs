@@ -320,12 +320,6 @@ impl<'a> Checker<'a> {
         self.scopes.pop();
     }
 
-    /// Type of a lone expression (an `If` condition written without braces is not one: Kestra
-    /// renders conditions as templates too).
-    pub fn expression(&mut self, expr: &Expr) -> Ty {
-        self.infer(expr, false)
-    }
-
     fn nodes(&mut self, nodes: &[Node]) {
         for node in nodes {
             match node {
@@ -911,12 +905,11 @@ impl<'a> Checker<'a> {
         // Literal arguments of the wrong shape (`slice("a")`); one finding per call is enough.
         let mut position = 0;
         for (arg, ty) in call.args.iter().zip(&types) {
-            let param = match &arg.name {
-                Some(name) => signature.params.iter().find(|p| p.name == name.name),
-                None => {
-                    position += 1;
-                    signature.params.get(position - 1)
-                }
+            let param = if let Some(name) = &arg.name {
+                signature.params.iter().find(|p| p.name == name.name)
+            } else {
+                position += 1;
+                signature.params.get(position - 1)
             };
             if let Some(param) = param {
                 let literal = matches!(

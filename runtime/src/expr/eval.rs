@@ -3,6 +3,7 @@
 //! and `double` arithmetic, `loop.index` starts at 0.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
@@ -195,22 +196,21 @@ impl<'a> Evaluator<'a> {
         let mut position = 0;
         for arg in &call.args {
             let value = self.expr(&arg.value)?;
-            let name = match &arg.name {
-                Some(name) => name.name.clone(),
-                None => {
-                    position += 1;
-                    match definition.params.get(position - 1) {
-                        Some((name, _)) => name.clone(),
-                        None => {
-                            return fail(
-                                format!(
-                                    "macro `{}` takes {} argument(s)",
-                                    call.name.name,
-                                    definition.params.len()
-                                ),
-                                call.span,
-                            )
-                        }
+            let name = if let Some(name) = &arg.name {
+                name.name.clone()
+            } else {
+                position += 1;
+                match definition.params.get(position - 1) {
+                    Some((name, _)) => name.clone(),
+                    None => {
+                        return fail(
+                            format!(
+                                "macro `{}` takes {} argument(s)",
+                                call.name.name,
+                                definition.params.len()
+                            ),
+                            call.span,
+                        )
                     }
                 }
             };
@@ -682,9 +682,10 @@ fn loop_object(index: usize, length: usize) -> Value {
 /// `base.name` on a value: maps by key, lists by numeric index.
 fn attribute(base: &Value, name: &str, base_expr: &Expr, span: Span) -> Result<Value> {
     match base {
-        Value::Object(map) => match map.get(name) {
-            Some(value) => Ok(value.clone()),
-            None => {
+        Value::Object(map) => {
+            if let Some(value) = map.get(name) {
+                Ok(value.clone())
+            } else {
                 let what = base_expr
                     .path()
                     .map(|p| p.iter().map(|(s, _)| *s).collect::<Vec<_>>().join("."));
@@ -694,11 +695,11 @@ fn attribute(base: &Value, name: &str, base_expr: &Expr, span: Span) -> Result<V
                 };
                 if map.len() <= 20 && !map.is_empty() {
                     let keys: Vec<&str> = map.keys().map(String::as_str).collect();
-                    message.push_str(&format!(" (it has {})", keys.join(", ")));
+                    let _ = write!(message, " (it has {})", keys.join(", "));
                 }
                 undefined(message, span)
             }
-        },
+        }
         Value::Array(items) => match name.parse::<usize>() {
             Ok(i) if i < items.len() => Ok(items[i].clone()),
             _ => match super::java::property(base, name) {

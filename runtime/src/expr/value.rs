@@ -106,11 +106,11 @@ pub fn java_hash_order(
         .into_iter()
         .enumerate()
         .map(|(order, (k, v))| {
+            // Java's `String.hashCode`, then `HashMap.hash`'s spread of the high bits.
             let h = k
                 .encode_utf16()
-                .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-            #[allow(clippy::cast_sign_loss)]
-            let spread = (h ^ ((h as u32) >> 16) as i32) as u32 as usize;
+                .fold(0u32, |h, c| h.wrapping_mul(31).wrapping_add(u32::from(c)));
+            let spread = (h ^ (h >> 16)) as usize;
             (spread & (capacity - 1), order, k, v)
         })
         .collect();
@@ -276,31 +276,28 @@ fn arithmetic(op: BinaryOp, l: &Value, r: &Value) -> Result<Value, String> {
             describe(r)
         ));
     };
-    match (a, b) {
-        (Num::Long(a), Num::Long(b)) => {
-            let result = match op {
-                BinaryOp::Add => a.checked_add(b),
-                BinaryOp::Sub => a.checked_sub(b),
-                BinaryOp::Mul => a.checked_mul(b),
-                BinaryOp::Div if b == 0 => return Err("division by zero".into()),
-                BinaryOp::Div => a.checked_div(b),
-                BinaryOp::Rem if b == 0 => return Err("division by zero".into()),
-                _ => a.checked_rem(b),
-            };
-            result
-                .map(Value::from)
-                .ok_or_else(|| format!("integer overflow in `{}`", op.symbol()))
-        }
-        _ => {
-            let (a, b) = (as_f64(a), as_f64(b));
-            Ok(float(match op {
-                BinaryOp::Add => a + b,
-                BinaryOp::Sub => a - b,
-                BinaryOp::Mul => a * b,
-                BinaryOp::Div => a / b,
-                _ => a % b,
-            }))
-        }
+    if let (Num::Long(a), Num::Long(b)) = (a, b) {
+        let result = match op {
+            BinaryOp::Add => a.checked_add(b),
+            BinaryOp::Sub => a.checked_sub(b),
+            BinaryOp::Mul => a.checked_mul(b),
+            BinaryOp::Div if b == 0 => return Err("division by zero".into()),
+            BinaryOp::Div => a.checked_div(b),
+            BinaryOp::Rem if b == 0 => return Err("division by zero".into()),
+            _ => a.checked_rem(b),
+        };
+        result
+            .map(Value::from)
+            .ok_or_else(|| format!("integer overflow in `{}`", op.symbol()))
+    } else {
+        let (a, b) = (as_f64(a), as_f64(b));
+        Ok(float(match op {
+            BinaryOp::Add => a + b,
+            BinaryOp::Sub => a - b,
+            BinaryOp::Mul => a * b,
+            BinaryOp::Div => a / b,
+            _ => a % b,
+        }))
     }
 }
 

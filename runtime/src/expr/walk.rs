@@ -57,6 +57,7 @@ fn nodes(nodes: &[Node], f: &mut dyn FnMut(&Expr)) {
 }
 
 /// Calls `f` on `e` and then on each of its sub-expressions.
+#[allow(clippy::many_single_char_names)]
 pub fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match &e.kind {

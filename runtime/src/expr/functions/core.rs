@@ -3,6 +3,8 @@
 //! Kestra removes Pebble's `escape` and `raw` filters and renames `numberformat` to
 //! `numberFormat` (its `ExtensionCustomizer`); `replace` is Kestra's own (in `strings`).
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, Signature, TestDef};
@@ -287,6 +289,7 @@ fn text(input: &Value, name: &str, f: impl Fn(&str) -> String) -> Result<Value, 
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn abs(_: &mut Evaluator, input: Value, _: &Args) -> Result<Value, String> {
     match &input {
         Value::Number(n) => Ok(match n.as_i64() {
@@ -360,7 +363,9 @@ pub(crate) fn url_encode(s: &str) -> String {
                 out.push(char::from(byte));
             }
             b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{byte:02X}")),
+            _ => {
+                let _ = write!(out, "%{byte:02X}");
+            }
         }
     }
     out
@@ -508,6 +513,7 @@ fn slice(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> 
 }
 
 /// Java's `String.split(regex, limit)`: trailing empty strings are dropped when the limit is 0.
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn split(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     let s = input_str(&input, "split")?;
     let delimiter = args.str(0)?.unwrap_or("");
@@ -532,6 +538,7 @@ fn split(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> 
 }
 
 /// Java `DecimalFormat` patterns as flows use them: `#`, `0`, `,` grouping and a `.` fraction.
+#[allow(clippy::needless_pass_by_value)] // every filter takes its input by value
 fn numberformat(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
     let Value::Number(n) = &input else {
         return Err(format!("needs a number, not {}", describe(&input)));
@@ -589,7 +596,7 @@ pub(crate) fn decimal_format(value: f64, pattern: &str) -> String {
         let digits: Vec<char> = int_digits.chars().collect();
         let mut grouped = String::new();
         for (i, d) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % size == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(size) {
                 grouped.push(',');
             }
             grouped.push(*d);

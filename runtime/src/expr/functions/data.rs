@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::super::library::{req, Args, FilterDef, FunctionDef, Kind, TestDef};
+use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, TestDef};
 use super::super::value::{describe, java_double, number_string};
 use super::{ion, pure, yaml};
 use crate::expr::eval::Evaluator;
@@ -55,9 +55,18 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         run: |_, args| from_json(args, "json"),
     },
     FunctionDef {
-        signature: pure("fromIon", &[req("ion", Kind::String)], &[], Kind::Any),
+        // `allRows` (Kestra 1.0): every top-level value, as a list, instead of the first.
+        signature: pure(
+            "fromIon",
+            &[req("ion", Kind::String), opt("allRows", Kind::Boolean)],
+            &[],
+            Kind::Any,
+        ),
         run: |_, args| match args.get(0) {
             None | Some(Value::Null) => Ok(Value::Null),
+            Some(Value::String(text)) if args.bool(1)?.unwrap_or(false) => {
+                ion::parse_all(text).map_err(|e| format!("invalid Ion: {e}"))
+            }
             Some(Value::String(text)) => ion::parse(text).map_err(|e| format!("invalid Ion: {e}")),
             Some(other) => Err(format!(
                 "argument `ion` must be a string, not {}",

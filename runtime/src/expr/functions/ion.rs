@@ -18,6 +18,22 @@ pub(crate) fn parse(text: &str) -> Result<Value, String> {
     reader.value()
 }
 
+/// Every top-level value of the text (an Ion file of rows), as a list (`fromIon(…, allRows=true)`).
+pub(crate) fn parse_all(text: &str) -> Result<Value, String> {
+    let mut reader = Reader {
+        chars: text.chars().collect(),
+        pos: 0,
+    };
+    let mut rows = Vec::new();
+    loop {
+        reader.skip_space()?;
+        if reader.peek().is_none() {
+            return Ok(Value::Array(rows));
+        }
+        rows.push(reader.value()?);
+    }
+}
+
 struct Reader {
     chars: Vec<char>,
     pos: usize,

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::library::{FilterDef, FunctionDef, Kind, Param, Signature, TestDef};
-use super::value::{describe, to_display_string};
+use super::value::describe;
 
 mod collections;
 mod context;
@@ -64,9 +64,11 @@ pub(crate) const fn impure(
 }
 
 /// Java's `String.valueOf(input)` for the filters that call `input.toString()`: strings as they
-/// are, numbers and booleans as Java prints them, collections as JSON.
+/// are, numbers and booleans as Java prints them, collections as `[a, 1]` and `{a=1}`.
 pub(crate) fn java_string(input: &Value) -> String {
-    to_display_string(input)
+    let mut out = String::new();
+    super::value::java_string(input, &mut out);
+    out
 }
 
 /// The input as a string, or an error naming what it was.
