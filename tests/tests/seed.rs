@@ -67,7 +67,6 @@ fn every_seed_mistake_is_reported_at_its_line_with_the_fix() {
             .expect("each seed case has an .expect file");
         let report = check_file(&path, &root, Options::default());
         for mistake in mistakes(&expect) {
-            // Expression mistakes are checked by the expression type checker ([2/8]).
             checked += 1;
             let at_line: Vec<String> = report
                 .diagnostics

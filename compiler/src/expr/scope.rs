@@ -14,7 +14,7 @@ use crate::model::{Branch, Flow, InputType, Property, Task, Trigger};
 use crate::plugins::{OutputDef, PluginDef, ValueType};
 use crate::yaml::{Node, ScalarKind, Value as YamlValue};
 
-use super::types::{Field, Status, Ty};
+use super::types::{available, Field, Status, Ty};
 
 /// Where a template is rendered.
 #[derive(Debug, Clone, Copy)]
@@ -628,14 +628,6 @@ fn never(reason: impl Into<String>, help: Option<String>) -> Status {
     Status::Never {
         reason: reason.into(),
         help,
-    }
-}
-
-fn available(name: &str, ty: Ty) -> Field {
-    Field {
-        name: name.into(),
-        ty,
-        status: Status::Available,
     }
 }
 

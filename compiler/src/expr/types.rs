@@ -355,7 +355,10 @@ impl<'a> Checker<'a> {
                             Ty::object(
                                 "a map entry",
                                 "field",
-                                vec![field("key", Ty::String), field("value", (**t).clone())],
+                                vec![
+                                    available("key", Ty::String),
+                                    available("value", (**t).clone()),
+                                ],
                             ),
                         ),
                         t if t.is_scalar() => {
@@ -973,7 +976,8 @@ impl<'a> Checker<'a> {
     }
 }
 
-fn field(name: &str, ty: Ty) -> Field {
+/// A field readable everywhere it is in scope.
+pub fn available(name: &str, ty: Ty) -> Field {
     Field {
         name: name.into(),
         ty,
@@ -986,11 +990,11 @@ fn loop_type() -> Ty {
         "`loop`",
         "field",
         vec![
-            field("index", Ty::Int),
-            field("length", Ty::Int),
-            field("first", Ty::Bool),
-            field("last", Ty::Bool),
-            field("revindex", Ty::Int),
+            available("index", Ty::Int),
+            available("length", Ty::Int),
+            available("first", Ty::Bool),
+            available("last", Ty::Bool),
+            available("revindex", Ty::Int),
         ],
     )
 }

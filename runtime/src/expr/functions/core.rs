@@ -7,25 +7,10 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, Signature, TestDef};
+use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, TestDef};
 use super::super::value::{self, compare, describe, float, to_display_string};
-use super::input_str;
+use super::{input_str, pure};
 use crate::expr::eval::Evaluator;
-
-const fn filter(
-    name: &'static str,
-    params: &'static [super::super::library::Param],
-    input: &'static [Kind],
-    returns: Kind,
-) -> Signature {
-    Signature {
-        name,
-        params,
-        input,
-        returns,
-        impure: false,
-    }
-}
 
 const STRING: &[Kind] = &[Kind::String];
 const ANY: &[Kind] = &[Kind::Any];
@@ -35,11 +20,11 @@ const NUMBER: &[Kind] = &[Kind::Number];
 
 pub(in crate::expr) static FILTERS: &[FilterDef] = &[
     FilterDef {
-        signature: filter("abs", &[], NUMBER, Kind::Input),
+        signature: pure("abs", &[], NUMBER, Kind::Input),
         run: abs,
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "abbreviate",
             &[req("length", Kind::Integer)],
             STRING,
@@ -48,11 +33,11 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         run: abbreviate,
     },
     FilterDef {
-        signature: filter("capitalize", &[], STRING, Kind::String),
+        signature: pure("capitalize", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "capitalize", capitalize),
     },
     FilterDef {
-        signature: filter("default", &[req("default", Kind::Any)], ANY, Kind::Any),
+        signature: pure("default", &[req("default", Kind::Any)], ANY, Kind::Any),
         run: |_, input, args| {
             Ok(if is_empty(&input) {
                 args.get(0).cloned().unwrap_or(Value::Null)
@@ -62,15 +47,15 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         },
     },
     FilterDef {
-        signature: filter("first", &[], COLLECTION, Kind::Any),
+        signature: pure("first", &[], COLLECTION, Kind::Any),
         run: |_, input, _| first_or_last(input, true),
     },
     FilterDef {
-        signature: filter("last", &[], COLLECTION, Kind::Any),
+        signature: pure("last", &[], COLLECTION, Kind::Any),
         run: |_, input, _| first_or_last(input, false),
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "join",
             &[opt("separator", Kind::String)],
             LIST,
@@ -79,7 +64,7 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         run: join,
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "length",
             &[],
             &[Kind::List, Kind::Map, Kind::String, Kind::Null],
@@ -96,23 +81,23 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         },
     },
     FilterDef {
-        signature: filter("lower", &[], STRING, Kind::String),
+        signature: pure("lower", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "lower", str::to_lowercase),
     },
     FilterDef {
-        signature: filter("upper", &[], STRING, Kind::String),
+        signature: pure("upper", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "upper", str::to_uppercase),
     },
     FilterDef {
-        signature: filter("title", &[], STRING, Kind::String),
+        signature: pure("title", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "title", title),
     },
     FilterDef {
-        signature: filter("trim", &[], STRING, Kind::String),
+        signature: pure("trim", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "trim", |s| s.trim().to_string()),
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "merge",
             &[req("items", Kind::Any)],
             &[Kind::List, Kind::Map],
@@ -121,7 +106,7 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         run: merge,
     },
     FilterDef {
-        signature: filter("reverse", &[], LIST, Kind::Input),
+        signature: pure("reverse", &[], LIST, Kind::Input),
         run: |_, input, _| match input {
             Value::Array(mut items) => {
                 items.reverse();
@@ -131,15 +116,15 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         },
     },
     FilterDef {
-        signature: filter("sort", &[], LIST, Kind::Input),
+        signature: pure("sort", &[], LIST, Kind::Input),
         run: |_, input, _| sort(input, false),
     },
     FilterDef {
-        signature: filter("rsort", &[], LIST, Kind::Input),
+        signature: pure("rsort", &[], LIST, Kind::Input),
         run: |_, input, _| sort(input, true),
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "slice",
             &[
                 opt("fromIndex", Kind::Integer),
@@ -151,7 +136,7 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         run: slice,
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "split",
             &[req("delimiter", Kind::String), opt("limit", Kind::Integer)],
             STRING,
@@ -160,11 +145,11 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
         run: split,
     },
     FilterDef {
-        signature: filter("urlencode", &[], STRING, Kind::String),
+        signature: pure("urlencode", &[], STRING, Kind::String),
         run: |_, input, _| text(&input, "urlencode", url_encode),
     },
     FilterDef {
-        signature: filter(
+        signature: pure(
             "numberFormat",
             &[opt("format", Kind::String)],
             NUMBER,
@@ -176,15 +161,15 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
 
 pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
     FunctionDef {
-        signature: filter("max", VARIADIC, &[], Kind::Any),
+        signature: pure("max", VARIADIC, &[], Kind::Any),
         run: |_, args| extreme(args, std::cmp::Ordering::Greater),
     },
     FunctionDef {
-        signature: filter("min", VARIADIC, &[], Kind::Any),
+        signature: pure("min", VARIADIC, &[], Kind::Any),
         run: |_, args| extreme(args, std::cmp::Ordering::Less),
     },
     FunctionDef {
-        signature: filter(
+        signature: pure(
             "range",
             &[
                 req("start", Kind::Any),
@@ -225,31 +210,31 @@ const VARIADIC: &[super::super::library::Param] = &[
 
 pub(in crate::expr) static TESTS: &[TestDef] = &[
     TestDef {
-        signature: filter("defined", &[], ANY, Kind::Boolean),
+        signature: pure("defined", &[], ANY, Kind::Boolean),
         run: |input, _| Ok(!matches!(input, None | Some(Value::Null))),
     },
     TestDef {
-        signature: filter("null", &[], ANY, Kind::Boolean),
+        signature: pure("null", &[], ANY, Kind::Boolean),
         run: |input, _| Ok(matches!(input, None | Some(Value::Null))),
     },
     TestDef {
-        signature: filter("empty", &[], ANY, Kind::Boolean),
+        signature: pure("empty", &[], ANY, Kind::Boolean),
         run: |input, _| Ok(input.is_none_or(is_empty)),
     },
     TestDef {
-        signature: filter("even", &[], NUMBER, Kind::Boolean),
+        signature: pure("even", &[], NUMBER, Kind::Boolean),
         run: |input, args| parity(input, args).map(|odd| !odd),
     },
     TestDef {
-        signature: filter("odd", &[], NUMBER, Kind::Boolean),
+        signature: pure("odd", &[], NUMBER, Kind::Boolean),
         run: parity,
     },
     TestDef {
-        signature: filter("iterable", &[], ANY, Kind::Boolean),
+        signature: pure("iterable", &[], ANY, Kind::Boolean),
         run: |input, _| Ok(matches!(input, Some(Value::Array(_)))),
     },
     TestDef {
-        signature: filter("map", &[], ANY, Kind::Boolean),
+        signature: pure("map", &[], ANY, Kind::Boolean),
         run: |input, _| Ok(matches!(input, Some(Value::Object(_)))),
     },
 ];

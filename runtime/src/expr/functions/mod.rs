@@ -38,13 +38,9 @@ pub(crate) const fn pure(
     input: &'static [Kind],
     returns: Kind,
 ) -> Signature {
-    Signature {
-        name,
-        params,
-        input,
-        returns,
-        impure: false,
-    }
+    let mut signature = impure(name, params, input, returns);
+    signature.impure = false;
+    signature
 }
 
 /// A signature whose result depends on the clock, randomness, secrets, the KV store or files.
