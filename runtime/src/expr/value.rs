@@ -24,29 +24,47 @@ pub fn to_display_string(value: &Value) -> String {
     out
 }
 
-/// Compact JSON, as Kestra's JSON writer prints collections: a map's null values are left out.
+/// Compact JSON, as Kestra's output writer prints collections: a map's null values are left out.
 pub fn to_json(value: &Value) -> String {
-    serde_json::to_string(&without_null_values(value)).unwrap_or_default()
+    let mut out = String::new();
+    write_json(value, true, &mut out);
+    out
 }
 
-fn without_null_values(value: &Value) -> std::borrow::Cow<'_, Value> {
-    use std::borrow::Cow;
+/// Compact JSON as Kestra's Jackson mapper writes it: doubles the way Java prints them
+/// (`1.0E10`), strings escaped as JSON requires; `skip_null_values` drops a map's null entries
+/// (the template output writer does, `toJson` does not).
+pub fn write_json(value: &Value, skip_null_values: bool, out: &mut String) {
     match value {
-        Value::Object(map) => Cow::Owned(Value::Object(
-            map.iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k.clone(), without_null_values(v).into_owned()))
-                .collect(),
-        )),
-        Value::Array(items) if items.iter().any(|i| i.is_object() || i.is_array()) => {
-            Cow::Owned(Value::Array(
-                items
-                    .iter()
-                    .map(|i| without_null_values(i).into_owned())
-                    .collect(),
-            ))
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&number_string(n)),
+        Value::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(item, skip_null_values, out);
+            }
+            out.push(']');
         }
-        other => Cow::Borrowed(other),
+        Value::Object(map) => {
+            out.push('{');
+            let entries = map
+                .iter()
+                .filter(|(_, v)| !(skip_null_values && v.is_null()));
+            for (i, (key, item)) in entries.enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(key).unwrap_or_default());
+                out.push(':');
+                write_json(item, skip_null_values, out);
+            }
+            out.push('}');
+        }
     }
 }
 

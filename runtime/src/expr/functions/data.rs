@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, TestDef};
-use super::super::value::{describe, java_double, number_string};
+use super::super::value::{describe, java_double};
 use super::{ion, pure, yaml};
 use crate::expr::eval::Evaluator;
 
@@ -98,43 +98,11 @@ pub(in crate::expr) static TESTS: &[TestDef] = &[TestDef {
     },
 }];
 
-/// Compact JSON as Kestra's Jackson mapper writes it: doubles the way Java prints them
-/// (`1.0E10`), strings escaped as JSON requires and nothing more.
+/// Compact JSON as Kestra's Jackson mapper writes it (`toJson` keeps null values).
 pub(crate) fn to_jackson_json(value: &Value) -> String {
     let mut out = String::new();
-    write_json(value, &mut out);
+    super::super::value::write_json(value, false, &mut out);
     out
-}
-
-fn write_json(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&number_string(n)),
-        Value::String(s) => out.push_str(&serde_json::to_string(s).unwrap_or_default()),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(key).unwrap_or_default());
-                out.push(':');
-                write_json(item, out);
-            }
-            out.push('}');
-        }
-    }
 }
 
 /// Jackson's `readTree` accepts empty input and ignores what follows the first value.
