@@ -132,6 +132,9 @@ pub struct Trigger {
     pub id: Spanned<String>,
     pub type_name: Spanned<String>,
     pub plugin: Option<&'static PluginDef>,
+    /// As for tasks: the registered type it is checked against (its own, or the one a
+    /// misspelled type was taken for).
+    pub checked_as: Option<&'static PluginDef>,
     pub disabled: bool,
     pub properties: Vec<Property>,
     pub span: Span,

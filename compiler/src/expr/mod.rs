@@ -72,7 +72,7 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
             } else {
                 &root
             };
-            if is_condition || rendered(trigger.plugin, property) {
+            if is_condition || rendered(trigger.checked_as, property) {
                 run.node(&property.value, root, None);
             }
         }

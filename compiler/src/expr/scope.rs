@@ -166,7 +166,7 @@ impl<'f> FlowScope<'f> {
         if let Site::Trigger(i) = site {
             // The HTTP trigger's `responseCondition` reads the response it just received.
             if self.flow.triggers[i]
-                .plugin
+                .checked_as
                 .is_some_and(|p| p.name.ends_with(".http.Trigger"))
             {
                 fields.push(available("response", Ty::Any));
@@ -286,7 +286,7 @@ impl<'f> FlowScope<'f> {
         let mut fields: Vec<Field> = Vec::new();
         let mut names = Vec::new();
         for trigger in &declared {
-            let Some(plugin) = trigger.plugin else {
+            let Some(plugin) = trigger.checked_as else {
                 return available("trigger", Ty::Any);
             };
             names.push(short_type(plugin.name));
@@ -663,7 +663,7 @@ fn has_working_directory(plugin: &PluginDef) -> bool {
 }
 
 fn trigger_class(trigger: &Trigger) -> Option<&'static str> {
-    trigger.plugin.map(class_name)
+    trigger.checked_as.map(class_name)
 }
 
 fn short_type(name: &str) -> &str {

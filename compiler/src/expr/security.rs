@@ -164,7 +164,7 @@ fn tainted(scope: &FlowScope<'_>, e: &Expr) -> Option<String> {
                 .flow
                 .triggers
                 .iter()
-                .any(|t| t.plugin.is_some_and(|p| p.name.ends_with(".Webhook")));
+                .any(|t| t.checked_as.is_some_and(|p| p.name.ends_with(".Webhook")));
             (webhook && matches!(path.len(), 2 | 3)).then(|| format!("the webhook's `{part}`"))
         }
         _ => None,

@@ -889,17 +889,27 @@ impl<'a> Checker<'a> {
             .map(|a| (a.name.as_ref().map(|n| n.name.clone()), Value::Null))
             .collect();
         if let Err(message) = Args::bind(signature, given) {
-            let span = call
+            // Point at the named argument nobody takes, the first extra one, or the whole call.
+            let unknown_name = call.args.iter().find_map(|a| {
+                a.name
+                    .as_ref()
+                    .filter(|n| signature.params.iter().all(|p| p.name != n.name))
+                    .map(|n| n.span)
+            });
+            let extra = call
                 .args
-                .get(signature.params.len())
-                .map_or(call.span, |a| a.value.span);
+                .iter()
+                .filter(|a| a.name.is_none())
+                .nth(signature.params.len())
+                .map(|a| a.value.span);
+            let span = if message.starts_with("missing") {
+                call.span
+            } else {
+                unknown_name.or(extra).unwrap_or(call.span)
+            };
             self.report(
                 Code::WrongArguments,
-                if message.starts_with("missing") {
-                    call.span
-                } else {
-                    span
-                },
+                span,
                 format!("{what} `{}`: {message}", call.name.name),
                 Some(signature_help(signature, what)),
             );

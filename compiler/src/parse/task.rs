@@ -476,6 +476,7 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
         id,
         type_name: type_name.unwrap_or_else(|| Spanned::new(String::new(), node.span)),
         plugin,
+        checked_as,
         disabled: false,
         properties: Vec::new(),
         span: node.span,
