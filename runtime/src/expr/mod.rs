@@ -18,6 +18,9 @@ pub use eval::{evaluate, render, render_str, EvalError, Host, NoHost};
 pub use host::EnvHost;
 pub use parser::{parse, parse_expression, SyntaxError};
 
+/// YAML text as a JSON value, resolved as Kestra (Jackson's YAML parser) resolves scalars.
+pub(crate) use functions::yaml::parse as parse_yaml;
+
 /// An evaluation error as `kflowc eval` prints it: the message, then the template line with a
 /// caret under the failing part.
 pub fn describe_error(template: &str, error: &EvalError) -> String {

@@ -13,7 +13,7 @@ mod dates;
 mod hashes;
 mod ion;
 mod strings;
-mod yaml;
+pub(super) mod yaml;
 
 pub(super) static FILTERS: &[&[FilterDef]] = &[
     core::FILTERS,
