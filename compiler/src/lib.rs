@@ -4,8 +4,10 @@
 //! flowing one way. Every stage reports [`diag::Diagnostic`]s with byte spans; only the CLI
 //! renders them. Later stages (`expr`, `plan`, `emit`, `build`) join this pipeline as they land.
 
+pub mod build;
 pub mod check;
 pub mod diag;
+pub mod emit;
 pub mod expr;
 pub mod files;
 pub mod model;

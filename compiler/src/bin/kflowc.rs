@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kflow_compiler::diag::{
     render_github, render_human, render_json, render_sarif, Color, FileReport,
 };
-use kflow_compiler::{check_source, files, Options};
+use kflow_compiler::{build, check_source, files, Options};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,45 @@ enum Command {
         /// Report task and trigger types missing from the registry as warnings, not errors.
         #[arg(long)]
         allow_unknown_types: bool,
+    },
+    /// Build a flow into one static binary named after its id (`./<flow-id>`).
+    ///
+    /// The first build compiles the runtime (minutes); later ones reuse it from the cache
+    /// (`$KFLOW_CACHE_DIR`, else `~/.cache/kflow`). Exit status: 0 built, 1 the flow has errors
+    /// or cargo failed, 2 bad arguments.
+    Build {
+        /// The flow file.
+        flow: PathBuf,
+        /// Where to put the binary (default: `./<flow-id>`).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Build without optimizations (faster to build, slower to run).
+        #[arg(long, conflicts_with = "small")]
+        debug: bool,
+        /// Smallest binary: fat LTO and `opt-level = "s"` (slower to build).
+        #[arg(long)]
+        small: bool,
+        /// Target triple (default: musl when installed, else glibc linked statically).
+        #[arg(long)]
+        target: Option<String>,
+        /// Show cargo's output.
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Build a flow (cached) and run it once: the one-command dev loop.
+    ///
+    /// Arguments after `--` go to the binary's `run` command (`--input id=value`, ...).
+    Run {
+        flow: PathBuf,
+        /// Arguments for `<flow> run`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Write the flow's generated crate (in a workspace with the runtime's source) to DIR.
+    Emit {
+        flow: PathBuf,
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
     },
     /// Render one template with the runtime's evaluator: the playground for expressions.
     ///
@@ -78,6 +117,72 @@ fn main() -> ExitCode {
             },
         ),
         Command::Eval { template, vars } => eval(&template, vars.as_deref()),
+        Command::Build {
+            flow,
+            output,
+            debug,
+            small,
+            target,
+            verbose,
+        } => {
+            let profile = if debug {
+                build::Profile::Debug
+            } else if small {
+                build::Profile::Small
+            } else {
+                build::Profile::Release
+            };
+            let options = build::BuildOptions {
+                profile,
+                target,
+                verbose,
+            };
+            match build_flow(&flow, &options) {
+                Ok((binary, id)) => {
+                    let dest = output.unwrap_or_else(|| PathBuf::from(&id));
+                    match copy_binary(&binary, &dest) {
+                        Ok(()) => {
+                            eprintln!("built {}", dest.display());
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => fail(&e),
+                    }
+                }
+                Err(code) => code,
+            }
+        }
+        Command::Run { flow, args } => {
+            let options = build::BuildOptions {
+                profile: build::Profile::Release,
+                target: None,
+                verbose: false,
+            };
+            match build_flow(&flow, &options) {
+                Ok((binary, _)) => {
+                    let status = std::process::Command::new(&binary)
+                        .arg("run")
+                        .args(&args)
+                        .status();
+                    match status {
+                        Ok(status) => {
+                            ExitCode::from(u8::try_from(status.code().unwrap_or(1)).unwrap_or(1))
+                        }
+                        Err(e) => fail(&format!("cannot run {}: {e}", binary.display())),
+                    }
+                }
+                Err(code) => code,
+            }
+        }
+        Command::Emit { flow, output } => match checked_crate(&flow) {
+            Ok(krate) => match build::emit(&krate, &output) {
+                Ok(dir) => {
+                    eprintln!("wrote {}", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.to_string()),
+            },
+            Err(code) => code,
+        },
     }
 }
 
@@ -158,6 +263,72 @@ fn check(paths: &[PathBuf], format: Format, options: Options) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Check a flow and render its crate; on errors the diagnostics are printed and the exit
+/// code returned.
+fn checked_crate(path: &std::path::Path) -> Result<build::Crate, ExitCode> {
+    let source = match files::read(path) {
+        Ok(Ok(source)) => source,
+        Ok(Err(report)) => {
+            eprint!("{}", render_human(&[report], Color::Never));
+            return Err(ExitCode::from(1));
+        }
+        Err(err) => return Err(usage_error(&err.to_string())),
+    };
+    let text = source.text().to_string();
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().to_string(),
+    );
+    let checked = check_source(source, Options::default());
+    if !checked.report.diagnostics.is_empty() {
+        eprint!(
+            "{}",
+            render_human(std::slice::from_ref(&checked.report), stderr_color())
+        );
+    }
+    let Some(flow) = checked.flow.filter(|_| checked.report.error_count() == 0) else {
+        return Err(ExitCode::from(1));
+    };
+    Ok(build::generate(
+        &flow,
+        &text,
+        &name,
+        build::RUNTIME_FROM_FLOW,
+    ))
+}
+
+fn build_flow(
+    path: &std::path::Path,
+    options: &build::BuildOptions,
+) -> Result<(PathBuf, String), ExitCode> {
+    let krate = checked_crate(path)?;
+    let id = krate.bin_name.clone();
+    match build::build(&krate, options) {
+        Ok(binary) => Ok((binary, id)),
+        Err(e) => Err(fail(&e.to_string())),
+    }
+}
+
+fn copy_binary(from: &std::path::Path, to: &std::path::Path) -> Result<(), String> {
+    // Replace, not overwrite in place: a running copy of the old binary keeps working.
+    let tmp = to.with_extension("kflow-tmp");
+    std::fs::copy(from, &tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, to).map_err(|e| format!("cannot write {}: {e}", to.display()))
+}
+
+fn stderr_color() -> Color {
+    if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        Color::Always
+    } else {
+        Color::Never
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
 }
 
 fn usage_error(message: &str) -> ExitCode {

@@ -396,3 +396,37 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, String> {
         }
     })
 }
+
+/// An ISO-8601 duration (`PT1M30S`, `P1D`, `PT0.5S`), as Kestra's `Duration` properties take.
+pub fn parse_iso_duration(text: &str) -> Option<std::time::Duration> {
+    let rest = text.strip_prefix('P').or_else(|| text.strip_prefix('p'))?;
+    let (date, time) = match rest.find(['T', 't']) {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut seconds = 0f64;
+    let mut parse = |part: &str, units: &[(char, f64)]| -> Option<()> {
+        let mut number = String::new();
+        for ch in part.chars() {
+            if ch.is_ascii_digit() || ch == '.' || ch == ',' {
+                number.push(if ch == ',' { '.' } else { ch });
+            } else {
+                let scale = units.iter().find(|(u, _)| *u == ch.to_ascii_uppercase())?.1;
+                seconds += number.parse::<f64>().ok()? * scale;
+                number.clear();
+            }
+        }
+        number.is_empty().then_some(())
+    };
+    parse(date, &[('D', 86_400.0), ('W', 604_800.0)])?;
+    if let Some(time) = time {
+        if time.is_empty() {
+            return None;
+        }
+        parse(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    std::time::Duration::try_from_secs_f64(seconds).ok()
+}

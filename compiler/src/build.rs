@@ -1,0 +1,264 @@
+//! The `build` stage: cargo on the generated crate.
+//!
+//! Every flow is built in one workspace under the cache directory
+//! (`$KFLOW_CACHE_DIR`, else `$XDG_CACHE_HOME/kflow`, else `~/.cache/kflow`), next to the
+//! runtime's source, which is embedded in kflowc (so an installed kflowc needs nothing else)
+//! and written out once per kflowc version. The workspace's `Cargo.lock` starts as kflow's
+//! own, so every build uses the same dependency versions. One target directory serves every
+//! flow: the first build compiles the runtime, later ones only the flow's `main.rs`.
+//!
+//! Binaries are static by default: musl when that target is installed, else glibc with
+//! `+crt-static` (the runtime uses no NSS or OpenSSL, so nothing is loaded at run time).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::emit;
+use crate::model::Flow;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+const FLOW_TEMPLATE: &str = include_str!("../../templates/flow.Cargo.toml.j2");
+const WORKSPACE_TEMPLATE: &str = include_str!("../../templates/workspace.Cargo.toml.j2");
+pub const KFLOWC_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Release,
+    Debug,
+    /// Fat LTO and `opt-level = "s"`.
+    Small,
+}
+
+pub struct BuildOptions {
+    pub profile: Profile,
+    /// A target triple; `None` picks the static default.
+    pub target: Option<String>,
+    /// Print cargo's progress.
+    pub verbose: bool,
+}
+
+#[derive(Debug)]
+pub struct BuildError(pub String);
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// The generated crate of one flow: its `Cargo.toml` and `src/main.rs`.
+pub struct Crate {
+    pub name: String,
+    pub bin_name: String,
+    pub cargo_toml: String,
+    pub main_rs: String,
+}
+
+/// Render a flow's crate. `runtime_path` is where its `Cargo.toml` finds the runtime.
+pub fn generate(flow: &Flow, source_text: &str, source_name: &str, runtime_path: &str) -> Crate {
+    let hash = source_hash(source_text);
+    let provenance = emit::Provenance {
+        kflowc_version: KFLOWC_VERSION,
+        source_hash: &hash,
+        source_name,
+    };
+    let main_rs = emit::main_rs(flow, &provenance);
+    let bin_name = flow.id.value.clone();
+    let name = format!(
+        "kflow-flow-{}",
+        bin_name.to_ascii_lowercase().replace('_', "-")
+    );
+    let env = minijinja::Environment::new();
+    let cargo_toml = env
+        .render_str(
+            FLOW_TEMPLATE,
+            minijinja::context! {
+                kflowc_version => KFLOWC_VERSION,
+                source_name => source_name,
+                crate_name => name,
+                bin_name => bin_name,
+                runtime_path => runtime_path,
+            },
+        )
+        .expect("the flow template renders");
+    Crate {
+        name,
+        bin_name,
+        cargo_toml,
+        main_rs,
+    }
+}
+
+/// Where a flow's crate sits in a workspace, and the path its `Cargo.toml` uses for the runtime.
+pub const RUNTIME_FROM_FLOW: &str = "../../runtime";
+
+/// Write a self-contained workspace at `dir` (the runtime's source, the manifest, the
+/// lockfile) with this flow's crate in `flows/<id>/`: `cargo build --release` there builds it.
+pub fn emit(krate: &Crate, dir: &Path) -> Result<PathBuf, BuildError> {
+    write_workspace(dir)?;
+    write_flow(krate, dir)
+}
+
+fn write_flow(krate: &Crate, workspace: &Path) -> Result<PathBuf, BuildError> {
+    let dir = workspace.join("flows").join(&krate.bin_name);
+    write_if_changed(&dir.join("Cargo.toml"), &krate.cargo_toml)?;
+    write_if_changed(&dir.join("src/main.rs"), &krate.main_rs)?;
+    Ok(dir)
+}
+
+/// Build one flow; returns the path of the binary in the shared target directory.
+pub fn build(krate: &Crate, options: &BuildOptions) -> Result<PathBuf, BuildError> {
+    let workspace = cache_workspace();
+    write_workspace(&workspace)?;
+    write_flow(krate, &workspace)?;
+    let target = options.target.clone().unwrap_or_else(default_target);
+    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&workspace)
+        .arg("build")
+        .args(["-p", &krate.name, "--target", &target])
+        .env("CARGO_TARGET_DIR", workspace.join("target"))
+        // With `--target`, RUSTFLAGS reach the binary, not build scripts or proc macros.
+        .env("RUSTFLAGS", "-C target-feature=+crt-static");
+    match options.profile {
+        Profile::Release => {
+            cargo.arg("--release");
+        }
+        Profile::Small => {
+            cargo.args(["--profile", "small"]);
+        }
+        Profile::Debug => {}
+    }
+    if !options.verbose {
+        cargo.arg("--quiet");
+    }
+    let status = cargo
+        .status()
+        .map_err(|e| BuildError(format!("cannot run cargo: {e}")))?;
+    if !status.success() {
+        return Err(BuildError(format!(
+            "cargo failed building {} ({status})",
+            krate.bin_name
+        )));
+    }
+    let profile_dir = match options.profile {
+        Profile::Release => "release",
+        Profile::Small => "small",
+        Profile::Debug => "debug",
+    };
+    Ok(workspace
+        .join("target")
+        .join(&target)
+        .join(profile_dir)
+        .join(&krate.bin_name))
+}
+
+/// musl when its target is installed, else the host's gnu target (linked with `+crt-static`).
+fn default_target() -> String {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        .unwrap_or_default();
+    if installed
+        .lines()
+        .any(|l| l.trim() == "x86_64-unknown-linux-musl")
+    {
+        "x86_64-unknown-linux-musl".into()
+    } else {
+        "x86_64-unknown-linux-gnu".into()
+    }
+}
+
+/// The cache folder kflowc builds in.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KFLOW_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("kflow");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".cache").join("kflow")
+}
+
+/// The build workspace of this kflowc in the cache (one per runtime source, so an upgrade
+/// never builds against stale files).
+fn cache_workspace() -> PathBuf {
+    let key = source_hash(
+        &embedded::RUNTIME_FILES
+            .iter()
+            .map(|(p, c)| format!("{p}\n{c}"))
+            .collect::<String>(),
+    );
+    cache_dir().join(format!("build-{KFLOWC_VERSION}-{}", &key[..12]))
+}
+
+/// The runtime's source written out (unchanged files are not touched, so cargo's
+/// fingerprints hold), the workspace manifest, the seed lockfile.
+fn write_workspace(workspace: &Path) -> Result<(), BuildError> {
+    for (relative, contents) in embedded::RUNTIME_FILES {
+        write_if_changed(&workspace.join("runtime").join(relative), contents)?;
+    }
+    let env = minijinja::Environment::new();
+    let manifest = env
+        .render_str(
+            WORKSPACE_TEMPLATE,
+            minijinja::context! {
+                kflowc_version => KFLOWC_VERSION,
+                workspace_tables => workspace_tables(embedded::WORKSPACE_MANIFEST),
+            },
+        )
+        .expect("the workspace template renders");
+    write_if_changed(&workspace.join("Cargo.toml"), &manifest)?;
+    let lock = workspace.join("Cargo.lock");
+    if !lock.exists() {
+        write_if_changed(&lock, embedded::LOCKFILE)?;
+    }
+    let flows = workspace.join("flows");
+    std::fs::create_dir_all(&flows).map_err(io_error(&flows))?;
+    Ok(())
+}
+
+/// The `[workspace.*]` tables of kflow's manifest, minus kflow's own crates.
+fn workspace_tables(manifest: &str) -> String {
+    let mut out = String::new();
+    let mut keep = false;
+    for line in manifest.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            keep = trimmed.starts_with("[workspace.");
+        }
+        if keep && !trimmed.starts_with("kflow-") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn write_if_changed(path: &Path, contents: &str) -> Result<(), BuildError> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    std::fs::write(path, contents).map_err(io_error(path))
+}
+
+fn io_error(path: &Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
+    move |e| BuildError(format!("cannot write {}: {e}", path.display()))
+}
+
+/// SHA-256 of a flow's source, hex.
+pub fn source_hash(text: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

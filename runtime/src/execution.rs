@@ -1,0 +1,175 @@
+//! What an execution is made of, as Kestra records it: states, task runs with their attempts
+//! and outputs, and the summary a `run` prints.
+
+use serde_json::{json, Map, Value};
+
+/// Kestra's states of executions, task runs and attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    Created,
+    Running,
+    Success,
+    Warning,
+    Failed,
+    Killed,
+    Skipped,
+    Retrying,
+    Paused,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Created => "CREATED",
+            State::Running => "RUNNING",
+            State::Success => "SUCCESS",
+            State::Warning => "WARNING",
+            State::Failed => "FAILED",
+            State::Killed => "KILLED",
+            State::Skipped => "SKIPPED",
+            State::Retrying => "RETRYING",
+            State::Paused => "PAUSED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<State> {
+        Some(match text {
+            "CREATED" => State::Created,
+            "RUNNING" => State::Running,
+            "SUCCESS" => State::Success,
+            "WARNING" => State::Warning,
+            "FAILED" => State::Failed,
+            "KILLED" => State::Killed,
+            "SKIPPED" => State::Skipped,
+            "RETRYING" => State::Retrying,
+            "PAUSED" => State::Paused,
+            _ => return None,
+        })
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            State::Success | State::Warning | State::Failed | State::Killed | State::Skipped
+        )
+    }
+
+    /// FAILED or KILLED: what stops a branch.
+    pub fn is_failure(self) -> bool {
+        matches!(self, State::Failed | State::Killed)
+    }
+
+    /// The worse of two end states, as a parent takes its children's: FAILED/KILLED over
+    /// WARNING over SUCCESS; SKIPPED counts as success.
+    #[must_use]
+    pub fn worst(self, other: State) -> State {
+        fn rank(s: State) -> u8 {
+            match s {
+                State::Killed => 4,
+                State::Failed => 3,
+                State::Warning => 2,
+                _ => 1,
+            }
+        }
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// One attempt of a task run.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub state: State,
+    pub started_ms: u64,
+    pub ended_ms: u64,
+}
+
+/// One task run: a task, once per loop value, as Kestra creates them.
+#[derive(Debug, Clone)]
+pub struct TaskRun {
+    pub id: String,
+    pub task_id: String,
+    pub parent_id: Option<String>,
+    pub value: Option<Value>,
+    pub state: State,
+    pub attempts: Vec<Attempt>,
+    pub outputs: Option<Value>,
+}
+
+impl TaskRun {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "task_id": self.task_id,
+            "task_run_id": self.id,
+            "parent_task_run_id": self.parent_id,
+            "value": self.value,
+            "state": self.state.as_str(),
+            "attempts": self.attempts.iter().map(|a| json!({"state": a.state.as_str()})).collect::<Vec<_>>(),
+            "outputs": self.outputs,
+        })
+    }
+}
+
+/// The end of an execution, as `run` prints it.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub id: String,
+    pub state: State,
+    pub outputs: Option<Value>,
+    pub labels: Map<String, Value>,
+    pub duration_ms: u64,
+    pub task_runs: Vec<TaskRun>,
+}
+
+impl Summary {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "state": self.state.as_str(),
+            "outputs": self.outputs,
+            "labels": self.labels,
+            "duration_ms": self.duration_ms,
+            "task_runs": self.task_runs.iter().map(TaskRun::to_json).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Kestra-style ids: 22 characters of URL-safe base64 from 16 random bytes.
+pub fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No entropy source: fall back to the clock and a counter, still unique per process.
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..8].copy_from_slice(&nanos.to_le_bytes()[..8]);
+        bytes[8..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    }
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(22);
+    let mut buffer = 0u32;
+    let mut bits = 0;
+    for byte in bytes {
+        buffer = (buffer << 8) | u32::from(byte);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 63) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (6 - bits)) & 63) as usize]));
+    }
+    out
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

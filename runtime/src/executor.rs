@@ -1,0 +1,867 @@
+//! The executor: walks a [`Flow`]'s tasks with Kestra's semantics — sequential branches that stop
+//! at the first failure, `errors` then `finally`, retries and timeouts per attempt,
+//! `allowFailure`/`allowWarning`, `runIf`, concurrent branches, loops whose task runs carry a
+//! value — and records every task run, attempt, output and log line through a [`Recorder`].
+//!
+//! One thread: branches run concurrently as futures on the current thread (tasks wait on the
+//! clock, processes and I/O, not the CPU), so the shared state needs no locks.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+
+use crate::execution::{new_id, now_ms, Attempt, State, Summary, TaskRun};
+use crate::expr::{self, walk, Host};
+use crate::plan::{Flow, Level, Prop, Retry, RetryKind, Task, TaskKind};
+use crate::tasks;
+
+/// Where an execution's progress goes: the state store, or nowhere.
+pub trait Recorder {
+    fn execution_started(
+        &self,
+        _id: &str,
+        _flow: &Flow,
+        _inputs: &Map<String, Value>,
+        _started_ms: u64,
+    ) {
+    }
+    /// A task run was created or changed (state, attempts, outputs).
+    fn task_run(&self, _execution_id: &str, _run: &TaskRun) {}
+    fn log(
+        &self,
+        _execution_id: &str,
+        _task_run_id: &str,
+        _level: Level,
+        _message: &str,
+        _at_ms: u64,
+    ) {
+    }
+    fn execution_ended(&self, _summary: &Summary) {}
+}
+
+/// Records nothing (tests, benchmarks).
+pub struct NoRecorder;
+
+impl Recorder for NoRecorder {}
+
+/// What one execution is started with.
+pub struct Launch {
+    pub inputs: Map<String, Value>,
+    pub labels: Map<String, Value>,
+    /// Print log lines to stderr.
+    pub echo_logs: bool,
+}
+
+type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Where a task runs: its parent task run and the loop values above it.
+#[derive(Clone, Default)]
+struct Frame {
+    parent_run: Option<String>,
+    /// Loop values from the outermost loop in, with their iteration index.
+    values: Vec<(Value, usize)>,
+}
+
+struct Shared {
+    task_runs: Vec<TaskRun>,
+    index: HashMap<String, usize>,
+    outputs: Map<String, Value>,
+    labels: Map<String, Value>,
+    states: Map<String, Value>,
+    /// Set by `execution.Exit`: no further task starts and the execution ends in this state.
+    exit: Option<State>,
+}
+
+pub struct Executor<'f> {
+    flow: &'f Flow,
+    host: &'f dyn Host,
+    recorder: &'f dyn Recorder,
+    id: String,
+    started_ms: u64,
+    start_date: String,
+    inputs: Map<String, Value>,
+    vars: Value,
+    echo_logs: bool,
+    shared: RefCell<Shared>,
+}
+
+/// Run one execution to its end.
+pub fn run(flow: &Flow, launch: Launch, host: &dyn Host, recorder: &dyn Recorder) -> Summary {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a current-thread tokio runtime can always be built");
+    let executor = Executor::new(flow, launch, host, recorder);
+    runtime.block_on(executor.execute())
+}
+
+impl<'f> Executor<'f> {
+    fn new(flow: &'f Flow, launch: Launch, host: &'f dyn Host, recorder: &'f dyn Recorder) -> Self {
+        let started_ms = now_ms();
+        let mut labels: Map<String, Value> = flow
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        labels.extend(launch.labels);
+        Executor {
+            flow,
+            host,
+            recorder,
+            id: new_id(),
+            started_ms,
+            start_date: iso_instant(started_ms),
+            inputs: launch.inputs,
+            vars: Value::Object(flow.variables.clone()),
+            echo_logs: launch.echo_logs,
+            shared: RefCell::new(Shared {
+                task_runs: Vec::new(),
+                index: HashMap::new(),
+                outputs: Map::new(),
+                labels,
+                states: Map::new(),
+                exit: None,
+            }),
+        }
+    }
+
+    async fn execute(self) -> Summary {
+        self.recorder
+            .execution_started(&self.id, self.flow, &self.inputs, self.started_ms);
+        let root = Frame::default();
+        let mut state = self.branch(&self.flow.tasks, &root).await;
+        if state.is_failure() && !self.flow.errors.is_empty() {
+            self.branch_ignoring_exit(&self.flow.errors, &root).await;
+        }
+        if !self.flow.finally.is_empty() {
+            let finally = self.branch_ignoring_exit(&self.flow.finally, &root).await;
+            state = state.worst(finally);
+        }
+        if let Some(exit) = self.shared.borrow().exit {
+            state = exit;
+        }
+        let mut outputs = None;
+        if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {
+            match self.flow_outputs() {
+                Ok(values) => outputs = Some(Value::Object(values)),
+                Err(message) => {
+                    self.log(None, Level::Error, &format!("flow outputs: {message}"));
+                    state = State::Failed;
+                }
+            }
+        }
+        if !self.flow.after_execution.is_empty() {
+            self.branch_ignoring_exit(&self.flow.after_execution, &root)
+                .await;
+        }
+        let shared = self.shared.borrow();
+        let summary = Summary {
+            id: self.id.clone(),
+            state,
+            outputs,
+            labels: shared.labels.clone(),
+            duration_ms: now_ms().saturating_sub(self.started_ms),
+            task_runs: shared.task_runs.clone(),
+        };
+        self.recorder.execution_ended(&summary);
+        summary
+    }
+
+    fn flow_outputs(&self) -> Result<Map<String, Value>, String> {
+        let mut values = Map::new();
+        for output in &self.flow.outputs {
+            let vars = self.variables(&output.value, &Frame::default(), None);
+            let rendered = output
+                .value
+                .render(&vars, self.host)
+                .map_err(|e| format!("output `{}`: {e}", output.id))?;
+            let typed = crate::inputs::coerce_output(output.ty, rendered)
+                .map_err(|e| format!("output `{}`: {e}", output.id))?;
+            values.insert(output.id.clone(), typed);
+        }
+        Ok(values)
+    }
+
+    /// Tasks one after another; a failure stops the branch. Stops early after `Exit`.
+    fn branch<'a>(&'a self, tasks: &'a [Task], frame: &'a Frame) -> LocalFuture<'a, State> {
+        Box::pin(async move {
+            let mut state = State::Success;
+            for task in tasks {
+                if self.shared.borrow().exit.is_some() {
+                    break;
+                }
+                let result = self.task(task, frame).await;
+                state = state.worst(result);
+                if result.is_failure() {
+                    break;
+                }
+            }
+            state
+        })
+    }
+
+    /// `errors`, `finally` and `afterExecution` run even after `Exit`.
+    async fn branch_ignoring_exit(&self, tasks: &[Task], frame: &Frame) -> State {
+        let exit = self.shared.borrow_mut().exit.take();
+        let state = self.branch(tasks, frame).await;
+        let mut shared = self.shared.borrow_mut();
+        shared.exit = shared.exit.or(exit);
+        state
+    }
+
+    /// Tasks at the same time, at most `limit` at once (0: no limit).
+    async fn concurrently(&self, tasks: &[Task], frame: &Frame, limit: usize) -> State {
+        let semaphore = Rc::new(tokio::sync::Semaphore::new(if limit == 0 {
+            tokio::sync::Semaphore::MAX_PERMITS
+        } else {
+            limit
+        }));
+        let failed = Rc::new(std::cell::Cell::new(false));
+        let runs = tasks.iter().map(|task| {
+            let semaphore = Rc::clone(&semaphore);
+            let failed = Rc::clone(&failed);
+            async move {
+                let _permit = semaphore.acquire().await.ok();
+                // After a failure, branches not yet started are not started (as in Kestra).
+                if failed.get() || self.shared.borrow().exit.is_some() {
+                    return State::Success;
+                }
+                let state = self.task(task, frame).await;
+                if state.is_failure() {
+                    failed.set(true);
+                }
+                state
+            }
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .fold(State::Success, State::worst)
+    }
+
+    /// One task: its task run, `runIf`, attempts or children, and the end state after
+    /// `allowFailure`/`allowWarning`.
+    fn task<'a>(&'a self, task: &'a Task, frame: &'a Frame) -> LocalFuture<'a, State> {
+        Box::pin(async move {
+            let run_id = self.create_run(task, frame);
+            if let Some(run_if) = &task.run_if {
+                let vars = self.variables(run_if, frame, Some((task, &run_id)));
+                match run_if.render(&vars, self.host) {
+                    Ok(value) if !is_truthy(&value) => {
+                        self.finish(&run_id, &task.id, State::Skipped, None);
+                        return State::Skipped;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        self.log(Some(&run_id), Level::Error, &format!("runIf: {e}"));
+                        return self.end(task, &run_id, State::Failed);
+                    }
+                }
+            }
+            self.set_state(&run_id, State::Running);
+            let state = if is_flowable(&task.kind) {
+                self.flowable(task, &run_id, frame).await
+            } else {
+                self.attempts(task, &run_id, frame).await
+            };
+            self.end(task, &run_id, state)
+        })
+    }
+
+    /// A flowable task: its children, then its own `errors` (on failure) and `finally`.
+    async fn flowable(&self, task: &Task, run_id: &str, frame: &Frame) -> State {
+        let inner = Frame {
+            parent_run: Some(run_id.to_string()),
+            values: frame.values.clone(),
+        };
+        let mut state = match &task.kind {
+            TaskKind::Sequential { tasks } | TaskKind::WorkingDirectory { tasks } => {
+                self.branch(tasks, &inner).await
+            }
+            TaskKind::Parallel { tasks, concurrent } => {
+                self.concurrently(tasks, &inner, *concurrent).await
+            }
+            TaskKind::If {
+                condition,
+                then,
+                otherwise,
+            } => match self.render(condition, task, run_id, frame) {
+                Ok(value) => {
+                    let branch = if is_truthy(&value) { then } else { otherwise };
+                    self.branch(branch, &inner).await
+                }
+                Err(message) => {
+                    self.log(Some(run_id), Level::Error, &format!("condition: {message}"));
+                    State::Failed
+                }
+            },
+            TaskKind::Switch {
+                value,
+                cases,
+                defaults,
+            } => match self.render(value, task, run_id, frame) {
+                Ok(value) => {
+                    let key = expr::value::to_display_string(&value);
+                    self.set_outputs(run_id, &task.id, frame, json!({ "value": key }));
+                    let branch = cases
+                        .iter()
+                        .find(|(case, _)| *case == key)
+                        .map_or(defaults, |(_, tasks)| tasks);
+                    self.branch(branch, &inner).await
+                }
+                Err(message) => {
+                    self.log(Some(run_id), Level::Error, &format!("value: {message}"));
+                    State::Failed
+                }
+            },
+            TaskKind::ForEach {
+                values,
+                concurrency_limit,
+                parallel_tasks,
+                tasks,
+            } => match self
+                .render(values, task, run_id, frame)
+                .and_then(loop_values)
+            {
+                Ok(items) => {
+                    self.each(tasks, &inner, items, *concurrency_limit, *parallel_tasks)
+                        .await
+                }
+                Err(message) => {
+                    self.log(Some(run_id), Level::Error, &format!("values: {message}"));
+                    State::Failed
+                }
+            },
+            _ => unreachable!("only flowable kinds reach here"),
+        };
+        if state.is_failure() && !task.errors.is_empty() {
+            self.branch_ignoring_exit(&task.errors, &inner).await;
+        }
+        if !task.finally.is_empty() {
+            let finally = self.branch_ignoring_exit(&task.finally, &inner).await;
+            state = state.worst(finally);
+        }
+        state
+    }
+
+    /// A loop's tasks once per value, `limit` values at a time (0: all at once).
+    async fn each(
+        &self,
+        tasks: &[Task],
+        frame: &Frame,
+        items: Vec<Value>,
+        limit: usize,
+        parallel_tasks: bool,
+    ) -> State {
+        let semaphore = Rc::new(tokio::sync::Semaphore::new(if limit == 0 {
+            tokio::sync::Semaphore::MAX_PERMITS
+        } else {
+            limit
+        }));
+        let failed = Rc::new(std::cell::Cell::new(false));
+        let runs = items.into_iter().enumerate().map(|(iteration, item)| {
+            let semaphore = Rc::clone(&semaphore);
+            let failed = Rc::clone(&failed);
+            let mut values = frame.values.clone();
+            values.push((item, iteration));
+            let inner = Frame {
+                parent_run: frame.parent_run.clone(),
+                values,
+            };
+            async move {
+                let _permit = semaphore.acquire().await.ok();
+                if failed.get() {
+                    return State::Success;
+                }
+                let state = if parallel_tasks {
+                    self.concurrently(tasks, &inner, 0).await
+                } else {
+                    self.branch(tasks, &inner).await
+                };
+                if state.is_failure() {
+                    failed.set(true);
+                }
+                state
+            }
+        });
+        futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .fold(State::Success, State::worst)
+    }
+
+    /// A runnable task's attempts: retried per `retry`, each bounded by `timeout`.
+    async fn attempts(&self, task: &Task, run_id: &str, frame: &Frame) -> State {
+        let first = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let started = now_ms();
+            self.push_attempt(run_id, State::Running, started);
+            let work = self.runnable(task, run_id, frame);
+            let result = match task.timeout {
+                Some(limit) => match tokio::time::timeout(limit, work).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!("timeout after {}", human_duration(limit))),
+                },
+                None => work.await,
+            };
+            let state = match result {
+                Ok(outcome) => {
+                    if let Some(outputs) = outcome.outputs {
+                        self.set_outputs(run_id, &task.id, frame, outputs);
+                    }
+                    outcome.state
+                }
+                Err(message) => {
+                    self.log(Some(run_id), Level::Error, &message);
+                    State::Failed
+                }
+            };
+            self.end_attempt(run_id, state);
+            let retryable = state == State::Failed
+                || (state == State::Warning && task.retry.is_some_and(|r| r.warning_on_retry));
+            let Some(wait) = task
+                .retry
+                .filter(|_| retryable)
+                .and_then(|retry| next_retry(&retry, attempt, first.elapsed()))
+            else {
+                return state;
+            };
+            self.set_state(run_id, State::Retrying);
+            tokio::time::sleep(wait).await;
+            self.set_state(run_id, State::Running);
+        }
+    }
+
+    /// A runnable task's work for one attempt.
+    async fn runnable(
+        &self,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+    ) -> Result<tasks::Outcome, String> {
+        let render = |prop: &Prop| self.render(prop, task, run_id, frame);
+        match &task.kind {
+            TaskKind::Log { message, level } => {
+                let value = render(message)?;
+                let lines = match value {
+                    Value::Array(items) => {
+                        items.iter().map(expr::value::to_display_string).collect()
+                    }
+                    other => vec![expr::value::to_display_string(&other)],
+                };
+                for line in lines {
+                    self.log(Some(run_id), *level, &line);
+                }
+                Ok(tasks::Outcome::success(None))
+            }
+            TaskKind::Return { format } => {
+                let value = match format {
+                    Some(format) => render(format)?,
+                    None => Value::Null,
+                };
+                Ok(tasks::Outcome::success(Some(json!({ "value": value }))))
+            }
+            TaskKind::OutputValues { values } => {
+                let values = render(values)?;
+                Ok(tasks::Outcome::success(Some(json!({ "values": values }))))
+            }
+            TaskKind::Pause { delay } => {
+                let Some(delay) = delay else {
+                    return Err("a Pause without `delay` waits for a manual resume, which this runtime cannot do yet".into());
+                };
+                let delay = tasks::duration(&render(delay)?)?;
+                tokio::time::sleep(delay).await;
+                Ok(tasks::Outcome::success(None))
+            }
+            TaskKind::Sleep { duration } => {
+                let duration = tasks::duration(&render(duration)?)?;
+                tokio::time::sleep(duration).await;
+                Ok(tasks::Outcome::success(None))
+            }
+            TaskKind::Fail { condition, message } => {
+                if let Some(condition) = condition {
+                    if !is_truthy(&render(condition)?) {
+                        return Ok(tasks::Outcome::success(None));
+                    }
+                }
+                let message = match message {
+                    Some(message) => expr::value::to_display_string(&render(message)?),
+                    None => "Task failure".to_string(),
+                };
+                Err(message)
+            }
+            TaskKind::Exit { state } => {
+                let text = expr::value::to_display_string(&render(state)?);
+                let state = match text.as_str() {
+                    "" | "SUCCESS" => State::Success,
+                    "WARNING" => State::Warning,
+                    "KILLED" => State::Killed,
+                    "FAILED" => State::Failed,
+                    other => {
+                        return Err(format!(
+                            "Exit `state` must be SUCCESS, WARNING, KILLED or FAILED, not {other}"
+                        ))
+                    }
+                };
+                self.shared.borrow_mut().exit = Some(state);
+                Ok(tasks::Outcome::success(None))
+            }
+            TaskKind::Labels { labels } => {
+                let added = tasks::labels(render(labels)?)?;
+                self.shared.borrow_mut().labels.extend(added);
+                Ok(tasks::Outcome::success(None))
+            }
+            TaskKind::Unsupported => Err(format!(
+                "task type `{}` is not supported by this kflow runtime yet",
+                task.type_name
+            )),
+            _ => unreachable!("flowable kinds run in `flowable`"),
+        }
+    }
+
+    // ---- rendering ---------------------------------------------------------------------------
+
+    fn render(
+        &self,
+        prop: &Prop,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+    ) -> Result<Value, String> {
+        let vars = self.variables(prop, frame, Some((task, run_id)));
+        prop.render(&vars, self.host).map_err(|e| e.message)
+    }
+
+    /// The variables a template sees at this task. `outputs` and `tasks` are copied only when
+    /// the template reads them (a loop over 10,000 values must not copy 10,000 outputs each time).
+    fn variables(
+        &self,
+        prop: &Prop,
+        frame: &Frame,
+        task: Option<(&Task, &str)>,
+    ) -> Map<String, Value> {
+        let roots = roots(prop);
+        let wants = |name: &str| roots.iter().any(|r| r == name);
+        let mut vars = Map::new();
+        vars.insert(
+            "flow".into(),
+            json!({ "id": self.flow.id, "namespace": self.flow.namespace, "revision": 1 }),
+        );
+        vars.insert(
+            "execution".into(),
+            json!({ "id": self.id, "startDate": self.start_date, "originalId": self.id }),
+        );
+        vars.insert("inputs".into(), Value::Object(self.inputs.clone()));
+        vars.insert("vars".into(), self.vars.clone());
+        let shared = self.shared.borrow();
+        vars.insert("labels".into(), Value::Object(shared.labels.clone()));
+        if wants("outputs") {
+            vars.insert("outputs".into(), Value::Object(shared.outputs.clone()));
+        }
+        if wants("tasks") {
+            vars.insert("tasks".into(), Value::Object(shared.states.clone()));
+        }
+        if let Some((task, run_id)) = task {
+            let mut taskrun = Map::new();
+            taskrun.insert("id".into(), Value::String(run_id.to_string()));
+            taskrun.insert("startDate".into(), Value::String(iso_instant(now_ms())));
+            taskrun.insert(
+                "attemptsCount".into(),
+                Value::from(
+                    shared
+                        .index
+                        .get(run_id)
+                        .map_or(0, |&i| shared.task_runs[i].attempts.len()),
+                ),
+            );
+            if let Some(parent) = &frame.parent_run {
+                taskrun.insert("parentId".into(), Value::String(parent.clone()));
+            }
+            if let Some((value, iteration)) = frame.values.last() {
+                taskrun.insert("value".into(), value.clone());
+                taskrun.insert("iteration".into(), Value::from(*iteration));
+            }
+            vars.insert("taskrun".into(), Value::Object(taskrun));
+            vars.insert(
+                "task".into(),
+                json!({ "id": task.id, "type": task.type_name }),
+            );
+            // `parent` is the loop one level up; `parents` all of them, innermost first.
+            let parents: Vec<Value> = frame
+                .values
+                .iter()
+                .rev()
+                .skip(1)
+                .map(|(value, iteration)| json!({ "taskrun": { "value": value, "iteration": iteration } }))
+                .collect();
+            if let Some(first) = parents.first() {
+                vars.insert("parent".into(), first.clone());
+            }
+            if !parents.is_empty() {
+                vars.insert("parents".into(), Value::Array(parents));
+            }
+        }
+        vars
+    }
+
+    // ---- task runs ---------------------------------------------------------------------------
+
+    fn create_run(&self, task: &Task, frame: &Frame) -> String {
+        let run = TaskRun {
+            id: new_id(),
+            task_id: task.id.clone(),
+            parent_id: frame.parent_run.clone(),
+            value: frame.values.last().map(|(v, _)| v.clone()),
+            state: State::Created,
+            attempts: Vec::new(),
+            outputs: None,
+        };
+        let id = run.id.clone();
+        self.recorder.task_run(&self.id, &run);
+        let mut shared = self.shared.borrow_mut();
+        let position = shared.task_runs.len();
+        shared.index.insert(id.clone(), position);
+        shared.task_runs.push(run);
+        id
+    }
+
+    fn with_run(&self, run_id: &str, change: impl FnOnce(&mut TaskRun)) {
+        let snapshot = {
+            let mut shared = self.shared.borrow_mut();
+            let Some(&i) = shared.index.get(run_id) else {
+                return;
+            };
+            change(&mut shared.task_runs[i]);
+            shared.task_runs[i].clone()
+        };
+        self.recorder.task_run(&self.id, &snapshot);
+    }
+
+    fn set_state(&self, run_id: &str, state: State) {
+        self.with_run(run_id, |run| run.state = state);
+    }
+
+    fn push_attempt(&self, run_id: &str, state: State, started_ms: u64) {
+        self.with_run(run_id, |run| {
+            run.attempts.push(Attempt {
+                state,
+                started_ms,
+                ended_ms: started_ms,
+            });
+        });
+    }
+
+    fn end_attempt(&self, run_id: &str, state: State) {
+        self.with_run(run_id, |run| {
+            if let Some(attempt) = run.attempts.last_mut() {
+                attempt.state = state;
+                attempt.ended_ms = now_ms();
+            }
+        });
+    }
+
+    fn finish(&self, run_id: &str, task_id: &str, state: State, outputs: Option<Value>) {
+        self.with_run(run_id, |run| {
+            run.state = state;
+            if outputs.is_some() {
+                run.outputs = outputs;
+            }
+        });
+        self.shared
+            .borrow_mut()
+            .states
+            .insert(task_id.to_string(), json!({ "state": state.as_str() }));
+    }
+
+    /// The end state after `allowFailure` (a failure becomes WARNING) and `allowWarning`
+    /// (a warning becomes SUCCESS).
+    fn end(&self, task: &Task, run_id: &str, state: State) -> State {
+        let mut state = state;
+        if task.allow_failure && state == State::Failed {
+            state = State::Warning;
+        }
+        if task.allow_warning && state == State::Warning {
+            state = State::Success;
+        }
+        self.finish(run_id, &task.id, state, None);
+        state
+    }
+
+    /// Store a task run's outputs, keyed by its loop values as Kestra does
+    /// (`outputs.task[value].…`).
+    fn set_outputs(&self, run_id: &str, task_id: &str, frame: &Frame, outputs: Value) {
+        self.with_run(run_id, |run| run.outputs = Some(outputs.clone()));
+        let mut shared = self.shared.borrow_mut();
+        let mut slot = shared
+            .outputs
+            .entry(task_id.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        for (value, _) in &frame.values {
+            let key = expr::value::to_display_string(value);
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            slot = slot
+                .as_object_mut()
+                .expect("just made an object")
+                .entry(key)
+                .or_insert_with(|| Value::Object(Map::new()));
+        }
+        *slot = outputs;
+    }
+
+    fn log(&self, run_id: Option<&str>, level: Level, message: &str) {
+        let at = now_ms();
+        let task_id = run_id
+            .and_then(|id| {
+                let shared = self.shared.borrow();
+                shared
+                    .index
+                    .get(id)
+                    .map(|&i| shared.task_runs[i].task_id.clone())
+            })
+            .unwrap_or_default();
+        if self.echo_logs {
+            eprintln!(
+                "{} {:<5} {task_id} {message}",
+                iso_instant(at),
+                level.as_str()
+            );
+        }
+        self.recorder
+            .log(&self.id, run_id.unwrap_or(""), level, message, at);
+    }
+}
+
+fn is_flowable(kind: &TaskKind) -> bool {
+    matches!(
+        kind,
+        TaskKind::Sequential { .. }
+            | TaskKind::WorkingDirectory { .. }
+            | TaskKind::Parallel { .. }
+            | TaskKind::If { .. }
+            | TaskKind::Switch { .. }
+            | TaskKind::ForEach { .. }
+    )
+}
+
+/// The top-level variable names a property's templates read.
+fn roots(prop: &Prop) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut visit = |p: &Prop| {
+        if let Prop::Template(template) = p {
+            walk::exprs(&template.1, &mut |e| {
+                if let expr::ExprKind::Var(name) = &e.kind {
+                    if !names.contains(name) {
+                        names.push(name.clone());
+                    }
+                }
+            });
+        }
+    };
+    fn each(p: &Prop, f: &mut dyn FnMut(&Prop)) {
+        f(p);
+        match p {
+            Prop::List(items) => items.iter().for_each(|i| each(i, f)),
+            Prop::Map(entries) => entries.iter().for_each(|(_, i)| each(i, f)),
+            _ => {}
+        }
+    }
+    each(prop, &mut visit);
+    names
+}
+
+/// Kestra's truth for rendered conditions (`runIf`, `If.condition`): false for `false`, `0`,
+/// `-0`, an empty string and null; everything else is true.
+pub fn is_truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => {
+            let s = s.trim();
+            !(s.is_empty() || s.eq_ignore_ascii_case("false") || s == "0" || s == "-0")
+        }
+        _ => true,
+    }
+}
+
+/// `ForEach.values`: a list, or a string holding a JSON list. Values that are not strings
+/// become their JSON text, as Kestra's `taskrun.value` does.
+fn loop_values(rendered: Value) -> Result<Vec<Value>, String> {
+    let list = match rendered {
+        Value::Array(items) => items,
+        Value::String(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Array(items)) => items,
+            _ => {
+                return Err(format!(
+                    "values must be a list or a JSON list, not `{text}`"
+                ))
+            }
+        },
+        other => {
+            return Err(format!(
+                "values must be a list, not {}",
+                expr::value::describe(&other)
+            ))
+        }
+    };
+    Ok(list
+        .into_iter()
+        .map(|item| match item {
+            Value::String(s) => Value::String(s),
+            other => Value::String(expr::value::to_json(&other)),
+        })
+        .collect())
+}
+
+/// The wait before the next attempt, or `None` when the retry policy is exhausted.
+fn next_retry(retry: &Retry, attempts_made: u32, elapsed: Duration) -> Option<Duration> {
+    if retry.max_attempt.is_some_and(|max| attempts_made >= max) {
+        return None;
+    }
+    let wait = match retry.kind {
+        RetryKind::Constant => retry.interval,
+        RetryKind::Exponential => {
+            let factor = retry.delay_factor.unwrap_or(2.0);
+            let exponent = i32::try_from(attempts_made.saturating_sub(1)).unwrap_or(i32::MAX);
+            let wait = retry.interval.mul_f64(factor.powi(exponent));
+            retry.max_interval.map_or(wait, |max| wait.min(max))
+        }
+        RetryKind::Random => {
+            let low = retry.interval;
+            let high = retry.max_interval.unwrap_or(low).max(low);
+            let mut byte = [0u8; 8];
+            let _ = getrandom::fill(&mut byte);
+            #[allow(clippy::cast_precision_loss)]
+            let fraction = u64::from_le_bytes(byte) as f64 / u64::MAX as f64;
+            low + high.saturating_sub(low).mul_f64(fraction)
+        }
+    };
+    if retry.max_duration.is_some_and(|max| elapsed + wait > max) {
+        return None;
+    }
+    if retry.max_attempt.is_none() && retry.max_duration.is_none() {
+        // Kestra requires one of the two; never retry forever.
+        return None;
+    }
+    Some(wait)
+}
+
+fn human_duration(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+/// Milliseconds since the epoch as an ISO-8601 instant (`2024-01-01T10:00:00.123Z`).
+pub fn iso_instant(ms: u64) -> String {
+    let ts = jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX))
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
