@@ -935,16 +935,23 @@ fn did_you_mean<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Op
         .map(|(_, c, _)| c)
 }
 
+/// Edit distance where swapping two neighbouring characters is one edit (`nmae` for `name`).
 fn levenshtein(a: &[char], b: &[char]) -> usize {
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            current[j + 1] = (previous[j + 1] + 1)
-                .min(current[j] + 1)
-                .min(previous[j] + usize::from(ca != cb));
+    for i in 1..=a.len() {
+        current[0] = i;
+        for j in 1..=b.len() {
+            let mut best = (previous[j] + 1)
+                .min(current[j - 1] + 1)
+                .min(previous[j - 1] + usize::from(a[i - 1] != b[j - 1]));
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(before[j - 2] + 1);
+            }
+            current[j] = best;
         }
+        std::mem::swap(&mut before, &mut previous);
         std::mem::swap(&mut previous, &mut current);
     }
     previous[b.len()]
@@ -1599,6 +1606,18 @@ mod tests {
             .unwrap_err()
             .contains("it is a directory"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn suggestions_allow_a_swap() {
+        let ids = ["name", "count", "user.name"];
+        assert_eq!(did_you_mean("nmae", ids.iter().copied()), Some("name"));
+        assert_eq!(did_you_mean("cuont", ids.iter().copied()), Some("count"));
+        assert_eq!(
+            did_you_mean("user.nam", ids.iter().copied()),
+            Some("user.name")
+        );
+        assert_eq!(did_you_mean("xyz", ids.iter().copied()), None);
     }
 
     #[test]

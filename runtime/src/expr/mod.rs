@@ -19,6 +19,7 @@ pub use host::EnvHost;
 pub use parser::{parse, parse_expression, SyntaxError};
 
 /// YAML text as a JSON value, resolved as Kestra (Jackson's YAML parser) resolves scalars.
+#[cfg(feature = "executor")]
 pub(crate) use functions::yaml::parse as parse_yaml;
 
 /// An evaluation error as `kflowc eval` prints it: the message, then the template line with a

@@ -1,0 +1,490 @@
+//! The command line of a generated binary (`./hello run`, `./hello inputs`, ...).
+//!
+//! Generated code calls [`main`] with the flow's plan and the versions it was built from:
+//!
+//! ```ignore
+//! fn main() -> std::process::ExitCode {
+//!     ::kflow_runtime::cli::main(flow(), &::kflow_runtime::cli::VersionInfo {
+//!         kflowc_version: "0.1.0",
+//!         source_hash: "9f86d081884c7d65…",
+//!     })
+//! }
+//! ```
+//!
+//! Everything is in [`run_cli`], which takes the arguments and the two output streams, so
+//! tests drive it without a process. Exit codes: 0 success (for `run`: the execution ended
+//! SUCCESS or WARNING), 1 failure (`run`: FAILED or KILLED; other commands: the state could
+//! not be read), 2 bad arguments or inputs, with a message naming what is wrong.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use serde_json::{json, Map, Value};
+
+use crate::execution::State;
+use crate::executor::{self, iso_instant, Launch};
+use crate::expr::EnvHost;
+use crate::inputs;
+use crate::plan::Flow;
+use crate::state::{self, ExecutionRow, Store};
+
+/// What the generated code knows about its own making.
+#[derive(Debug, Clone, Copy)]
+pub struct VersionInfo {
+    /// The version of kflowc that generated the binary.
+    pub kflowc_version: &'static str,
+    /// SHA-256 (hex) of the flow's source text.
+    pub source_hash: &'static str,
+}
+
+const DURABILITY: &str = "\
+State: executions, task runs and logs are kept in SQLite (state.db, WAL mode,
+synchronous=NORMAL) in the state directory: --state DIR, else $STATE_DIRECTORY, else
+$XDG_STATE_HOME/kflow/<namespace>.<id>, else ~/.local/state/kflow/<namespace>.<id>.
+Every task-run change is committed before the next task starts: the process being killed
+(even kill -9) loses nothing recorded; a power cut may lose the last few commits.";
+
+const RUN_HELP: &str = "\
+Logs go to stderr. The last line on stdout is one JSON object:
+{\"id\", \"state\", \"outputs\", \"labels\", \"duration_ms\", \"task_runs\"}.
+
+Exit status: 0 when the execution ends SUCCESS or WARNING, 1 when it ends FAILED or KILLED,
+2 when the arguments or inputs are wrong (each message names the input).
+
+Input values: INT, FLOAT, BOOLEAN as text; DATETIME as 2024-01-01T10:00:00Z; DURATION as
+PT1H30M; FILE as a local path; JSON as JSON text; ARRAY and MULTISELECT as a JSON list or
+comma-separated (repeating --input adds values). `inputs` prints every input as JSON Schema.";
+
+#[derive(Parser, Debug)]
+#[command(
+    disable_help_subcommand = true,
+    arg_required_else_help = true,
+    after_help = DURABILITY
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the flow once and print its summary
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Run the flow's triggers until SIGTERM/SIGINT (not available yet)
+    Serve(ServeArgs),
+    /// Print the flow's inputs as JSON Schema
+    Inputs,
+    /// Print the flow's id, namespace, source hash, kflowc version and triggers as JSON
+    Info,
+    /// List recent executions from the state, newest first
+    Executions(ExecutionsArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// An input value; repeat for several inputs
+    #[arg(long = "input", value_name = "ID=VALUE", value_parser = key_value)]
+    input: Vec<(String, String)>,
+    /// A JSON object of input values (the command line wins over it)
+    #[arg(long = "inputs", value_name = "FILE.json")]
+    inputs_file: Option<PathBuf>,
+    /// A label of the execution; repeat for several
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = key_value)]
+    label: Vec<(String, String)>,
+    /// The state directory
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// The state directory
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// The address webhooks listen on
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ExecutionsArgs {
+    /// The state directory
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// How many executions to list
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    limit: usize,
+    /// One line per execution, or one JSON list
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+/// `ID=VALUE`: split at the first `=`; the id must not be empty.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        Some(_) => Err("the part before `=` is empty".into()),
+        None => Err(format!("expected KEY=VALUE, got `{text}` (no `=`)")),
+    }
+}
+
+/// The generated binary's `main`: parses `std::env::args`, runs the command, returns its exit
+/// status. (It takes the plan by value: the generated `main` hands it over for good.)
+#[allow(clippy::needless_pass_by_value)]
+pub fn main(flow: Flow, version: &VersionInfo) -> ExitCode {
+    let code = run_cli(
+        &flow,
+        version,
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    ExitCode::from(code)
+}
+
+/// Run one command line (`args` starts with the program name) against the flow, writing to
+/// `out` and `err`; returns the exit status. Logs of `run` go to the process's stderr.
+pub fn run_cli<I, T>(
+    flow: &Flow,
+    version: &VersionInfo,
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let command = Cli::command()
+        .name(flow.id.clone())
+        .bin_name(flow.id.clone())
+        .version(version_line(flow, version))
+        .about(about(flow));
+    let parsed = command
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            let stream: &mut dyn Write = if e.use_stderr() { err } else { out };
+            let _ = stream.write_all(text.as_bytes());
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Run(args) => run_command(flow, &args, out, err),
+        Command::Serve(_) => Err(Failure::usage(format!(
+            "`serve` is not available yet: this kflow runtime cannot run triggers{}; use `{} run` to start one execution",
+            match flow.triggers.len() {
+                0 => String::new(),
+                n => format!(" (the flow has {n})"),
+            },
+            flow.id
+        ))),
+        Command::Inputs => print_json(out, &inputs::json_schema(flow)),
+        Command::Info => print_json(out, &info(flow, version)),
+        Command::Executions(args) => executions_command(flow, &args, out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(failure) => {
+            for message in &failure.messages {
+                let _ = writeln!(err, "error: {message}");
+            }
+            failure.code
+        }
+    }
+}
+
+/// Why a command stopped, and its exit status.
+struct Failure {
+    code: u8,
+    messages: Vec<String>,
+}
+
+impl Failure {
+    /// Bad arguments or inputs: exit 2.
+    fn usage(message: String) -> Failure {
+        Failure {
+            code: 2,
+            messages: vec![message],
+        }
+    }
+
+    /// The command could not do its work: exit 1.
+    fn failed(message: String) -> Failure {
+        Failure {
+            code: 1,
+            messages: vec![message],
+        }
+    }
+}
+
+fn version_line(flow: &Flow, version: &VersionInfo) -> String {
+    let hash = source_hash(flow, version);
+    let short: String = hash.chars().take(12).collect();
+    format!(
+        "(flow {}.{}, source sha256 {short}, kflowc {})",
+        flow.namespace, flow.id, version.kflowc_version
+    )
+}
+
+fn source_hash<'a>(flow: &'a Flow, version: &'a VersionInfo) -> &'a str {
+    if version.source_hash.is_empty() {
+        &flow.source_hash
+    } else {
+        version.source_hash
+    }
+}
+
+fn about(flow: &Flow) -> String {
+    let mut about = format!(
+        "The flow {}.{}, compiled by kflowc",
+        flow.namespace, flow.id
+    );
+    if let Some(first) = flow
+        .description
+        .as_deref()
+        .and_then(|d| d.lines().find(|l| !l.trim().is_empty()))
+    {
+        about.push_str(": ");
+        about.push_str(first.trim());
+    }
+    about
+}
+
+fn print_json(out: &mut dyn Write, value: &Value) -> Result<u8, Failure> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    writeln!(out, "{text}").map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+    Ok(0)
+}
+
+/// `run`: inputs, the state, one execution, its summary.
+fn run_command(
+    flow: &Flow,
+    args: &RunArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let file = match &args.inputs_file {
+        Some(path) => Some(read_inputs_file(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let values = inputs::resolve(flow, args.input.clone(), file).map_err(|errors| Failure {
+        code: 2,
+        messages: errors.iter().map(ToString::to_string).collect(),
+    })?;
+    let labels: Map<String, Value> = args
+        .label
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let dir =
+        state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
+    let store = Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
+
+    let summary = executor::run(
+        flow,
+        Launch {
+            inputs: values,
+            labels,
+            echo_logs: true,
+        },
+        &EnvHost,
+        &store,
+    );
+    if let Some(problem) = store.take_error() {
+        let _ = writeln!(
+            err,
+            "warning: state: {problem}; the execution ran, but its record is incomplete"
+        );
+    }
+    writeln!(out, "{}", summary.to_json())
+        .map_err(|e| Failure::failed(format!("cannot write the summary: {e}")))?;
+    Ok(match summary.state {
+        State::Success | State::Warning => 0,
+        _ => 1,
+    })
+}
+
+fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, String> {
+    let shown = path.display();
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--inputs {shown}: cannot read: {e}"))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!(
+            "--inputs {shown}: expected a JSON object of input values, got {}",
+            match other {
+                Value::Array(_) => "a list",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )),
+        Err(e) => Err(format!("--inputs {shown}: not JSON: {e}")),
+    }
+}
+
+/// `info`: what the binary is.
+fn info(flow: &Flow, version: &VersionInfo) -> Value {
+    json!({
+        "id": flow.id,
+        "namespace": flow.namespace,
+        "description": flow.description,
+        "source_hash": source_hash(flow, version),
+        "kflowc_version": version.kflowc_version,
+        "inputs": flow.inputs.iter().map(|i| json!({
+            "id": i.id,
+            "type": inputs::type_name(i.ty),
+            "required": i.required,
+        })).collect::<Vec<_>>(),
+        "triggers": flow.triggers.iter().map(|t| json!({"id": t.id, "type": t.type_name})).collect::<Vec<_>>(),
+    })
+}
+
+/// `executions`: the latest executions, newest first.
+fn executions_command(
+    flow: &Flow,
+    args: &ExecutionsArgs,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let dir =
+        state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
+    let rows = match Store::open_existing(&dir).map_err(|e| Failure::failed(e.to_string()))? {
+        Some(store) => store
+            .executions(args.limit)
+            .map_err(|e| Failure::failed(e.to_string()))?,
+        None => Vec::new(),
+    };
+    let text = match args.format {
+        Format::Json => {
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|row| {
+                    let mut value = row.to_json();
+                    value["start"] = Value::String(iso_instant(row.started_ms));
+                    value
+                })
+                .collect();
+            serde_json::to_string_pretty(&list).unwrap_or_default()
+        }
+        Format::Table => table(&rows),
+    };
+    writeln!(out, "{text}").map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+    Ok(0)
+}
+
+/// One line per execution under a header, columns aligned: id, state, start, duration.
+fn table(rows: &[ExecutionRow]) -> String {
+    let mut lines = vec![[
+        "ID".to_string(),
+        "STATE".to_string(),
+        "START".to_string(),
+        "DURATION".to_string(),
+    ]];
+    for row in rows {
+        let start = iso_instant(row.started_ms);
+        lines.push([
+            row.id.clone(),
+            row.state.as_str().to_string(),
+            // Seconds are enough for a table: 2024-01-01T10:00:00Z.
+            format!("{}Z", &start[..start.len().saturating_sub(5)]),
+            row.duration_ms()
+                .map_or_else(|| "-".to_string(), human_duration),
+        ]);
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    lines
+        .iter()
+        .map(|line| {
+            let mut text = String::new();
+            for (c, cell) in line.iter().enumerate() {
+                if c + 1 == line.len() {
+                    text.push_str(cell);
+                } else {
+                    let _ = write!(text, "{cell:<width$}  ", width = widths[c]);
+                }
+            }
+            text
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `850ms`, `12.3s`, `4m05s`, `2h03m`.
+fn human_duration(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{}.{}s", ms / 1_000, ms % 1_000 / 100),
+        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1_000),
+        _ => format!("{}h{:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values() {
+        assert_eq!(key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(key_value("a="), Ok(("a".into(), String::new())));
+        assert!(key_value("=x").is_err());
+        assert!(key_value("ab").unwrap_err().contains("no `=`"));
+    }
+
+    #[test]
+    fn durations_for_people() {
+        assert_eq!(human_duration(850), "850ms");
+        assert_eq!(human_duration(12_345), "12.3s");
+        assert_eq!(human_duration(245_000), "4m05s");
+        assert_eq!(human_duration(7_380_000), "2h03m");
+    }
+
+    #[test]
+    fn table_columns_line_up() {
+        let row = |id: &str, state: State, ended: Option<u64>| ExecutionRow {
+            id: id.into(),
+            namespace: "n".into(),
+            flow_id: "f".into(),
+            state,
+            inputs: Map::new(),
+            labels: Map::new(),
+            outputs: None,
+            started_ms: 1_704_103_200_000,
+            ended_ms: ended,
+        };
+        let text = table(&[
+            row("abc", State::Success, Some(1_704_103_201_500)),
+            row("defghi", State::Running, None),
+        ]);
+        assert_eq!(
+            text,
+            "ID      STATE    START                 DURATION\n\
+             abc     SUCCESS  2024-01-01T10:00:00Z  1.5s\n\
+             defghi  RUNNING  2024-01-01T10:00:00Z  -"
+        );
+    }
+}

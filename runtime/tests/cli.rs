@@ -1,0 +1,448 @@
+//! The generated binary's command line, driven through `cli::run_cli` with a flow built by
+//! hand from the plan types (as generated code builds it).
+#![cfg(feature = "executor")]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kflow_runtime::cli::{run_cli, VersionInfo};
+use kflow_runtime::plan::{Flow, Input, InputType, Level, Prop, Task, TaskKind, TriggerInfo};
+use serde_json::{json, Map, Value};
+
+const VERSION: VersionInfo = VersionInfo {
+    kflowc_version: "9.8.7",
+    source_hash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+};
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "kflow-cli-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+
+    fn arg(&self) -> String {
+        self.0.to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn input(id: &str, ty: InputType) -> Input {
+    Input {
+        id: id.into(),
+        ty,
+        required: true,
+        description: None,
+        defaults: None,
+        validator: None,
+        values: Vec::new(),
+        item_type: None,
+        min: None,
+        max: None,
+    }
+}
+
+fn hello(tasks: Vec<Task>) -> Flow {
+    let mut count = input("count", InputType::Int);
+    count.min = Some(1.0);
+    count.defaults = Some(json!(1));
+    count.description = Some("How many greetings".into());
+    Flow {
+        id: "hello".into(),
+        namespace: "company.team".into(),
+        source_hash: String::new(),
+        description: Some("Says hello.".into()),
+        inputs: vec![input("name", InputType::String), count],
+        variables: Map::new(),
+        labels: vec![("team".into(), "data".into())],
+        tasks,
+        errors: Vec::new(),
+        finally: Vec::new(),
+        after_execution: Vec::new(),
+        outputs: Vec::new(),
+        concurrency: None,
+        triggers: vec![TriggerInfo {
+            id: "daily".into(),
+            type_name: "io.kestra.plugin.core.trigger.Schedule".into(),
+        }],
+    }
+}
+
+fn greeting_flow() -> Flow {
+    hello(vec![
+        Task::new(
+            "greet",
+            "io.kestra.plugin.core.log.Log",
+            TaskKind::Log {
+                message: Prop::text("Hello {{ inputs.name }} x{{ inputs.count }}"),
+                level: Level::Info,
+            },
+        ),
+        Task::new(
+            "answer",
+            "io.kestra.plugin.core.debug.Return",
+            TaskKind::Return {
+                format: Some(Prop::text("{{ inputs.count * 21 }}")),
+            },
+        ),
+    ])
+}
+
+fn failing_flow() -> Flow {
+    hello(vec![Task::new(
+        "boom",
+        "io.kestra.plugin.core.execution.Fail",
+        TaskKind::Fail {
+            condition: None,
+            message: Some(Prop::text("it broke")),
+        },
+    )])
+}
+
+struct Output {
+    code: u8,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    /// The summary: the last line on stdout.
+    fn summary(&self) -> Value {
+        let last = self.stdout.lines().last().expect("a summary line");
+        serde_json::from_str(last).expect("the last line is JSON")
+    }
+}
+
+fn cli(flow: &Flow, args: &[&str]) -> Output {
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let argv = std::iter::once("hello").chain(args.iter().copied());
+    let code = run_cli(flow, &VERSION, argv, &mut stdout, &mut stderr);
+    Output {
+        code,
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+#[test]
+fn run_prints_the_summary_last_and_exits_0() {
+    let state = TempDir::new();
+    let out = cli(
+        &greeting_flow(),
+        &[
+            "run",
+            "--input",
+            "name=Ada",
+            "--input",
+            "count=2",
+            "--label",
+            "env=test",
+            "--state",
+            &state.arg(),
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let summary = out.summary();
+    assert_eq!(summary["state"], "SUCCESS");
+    assert_eq!(summary["labels"], json!({"team": "data", "env": "test"}));
+    assert_eq!(summary["id"].as_str().unwrap().len(), 22);
+    let runs = summary["task_runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["task_id"], "greet");
+    assert_eq!(runs[1]["outputs"], json!({"value": "42"}));
+    for key in [
+        "task_id",
+        "task_run_id",
+        "parent_task_run_id",
+        "value",
+        "state",
+        "attempts",
+        "outputs",
+    ] {
+        assert!(runs[0].get(key).is_some(), "task run has `{key}`");
+    }
+    for key in [
+        "id",
+        "state",
+        "outputs",
+        "labels",
+        "duration_ms",
+        "task_runs",
+    ] {
+        assert!(summary.get(key).is_some(), "summary has `{key}`");
+    }
+    assert!(state.0.join("state.db").is_file());
+}
+
+#[test]
+fn failed_executions_exit_1() {
+    let state = TempDir::new();
+    let out = cli(
+        &failing_flow(),
+        &["run", "--input", "name=Ada", "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.summary()["state"], "FAILED");
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_each_input() {
+    let state = TempDir::new();
+    let out = cli(
+        &greeting_flow(),
+        &[
+            "run",
+            "--input",
+            "count=abc",
+            "--input",
+            "nmae=x",
+            "--state",
+            &state.arg(),
+        ],
+    );
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "error: input `nmae`: not an input of this flow; did you mean `name`?\n\
+         error: input `name`: missing required input: expected a STRING (give it with --input name=VALUE)\n\
+         error: input `count`: expected an INT, got \"abc\"\n"
+    );
+    assert!(
+        !state.0.exists(),
+        "nothing is recorded for an execution that never started"
+    );
+
+    let out = cli(
+        &greeting_flow(),
+        &[
+            "run",
+            "--input",
+            "name=Ada",
+            "--input",
+            "count=0",
+            "--state",
+            &state.arg(),
+        ],
+    );
+    assert_eq!(out.code, 2);
+    assert_eq!(
+        out.stderr,
+        "error: input `count`: expected an INT of at least 1, got 0\n"
+    );
+}
+
+#[test]
+fn inputs_from_a_json_file() {
+    let state = TempDir::new();
+    std::fs::create_dir_all(&state.0).unwrap();
+    let file = state.0.join("inputs.json");
+    std::fs::write(&file, r#"{"name": "Bo", "count": 3}"#).unwrap();
+    let file_arg = file.to_str().unwrap();
+    let out = cli(
+        &greeting_flow(),
+        &["run", "--inputs", file_arg, "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.summary()["task_runs"][1]["outputs"]["value"], "63");
+
+    // The command line wins over the file.
+    let out = cli(
+        &greeting_flow(),
+        &[
+            "run",
+            "--inputs",
+            file_arg,
+            "--input",
+            "count=1",
+            "--state",
+            &state.arg(),
+        ],
+    );
+    assert_eq!(out.summary()["task_runs"][1]["outputs"]["value"], "21");
+
+    std::fs::write(&file, "[1, 2]").unwrap();
+    let out = cli(
+        &greeting_flow(),
+        &["run", "--inputs", file_arg, "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("expected a JSON object of input values, got a list"),
+        "{}",
+        out.stderr
+    );
+
+    let out = cli(
+        &greeting_flow(),
+        &["run", "--inputs", "/no/such.json", "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: --inputs /no/such.json: cannot read"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn executions_lists_newest_first() {
+    let state = TempDir::new();
+    let empty = cli(
+        &greeting_flow(),
+        &["executions", "--state", &state.arg(), "--format", "json"],
+    );
+    assert_eq!((empty.code, empty.stdout.trim()), (0, "[]"));
+    assert!(!state.0.exists(), "listing creates no state");
+
+    let first = cli(
+        &greeting_flow(),
+        &["run", "--input", "name=A", "--state", &state.arg()],
+    )
+    .summary();
+    let second = cli(
+        &failing_flow(),
+        &["run", "--input", "name=B", "--state", &state.arg()],
+    )
+    .summary();
+
+    let out = cli(
+        &greeting_flow(),
+        &["executions", "--state", &state.arg(), "--format", "json"],
+    );
+    assert_eq!(out.code, 0);
+    let list: Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&Value> = list.as_array().unwrap().iter().map(|e| &e["id"]).collect();
+    assert_eq!(ids, [&second["id"], &first["id"]]);
+    assert_eq!(list[0]["state"], "FAILED");
+    assert_eq!(list[1]["inputs"], json!({"count": 1, "name": "A"}));
+    assert!(list[1]["start"].as_str().unwrap().ends_with('Z'));
+
+    let table = cli(
+        &greeting_flow(),
+        &["executions", "--state", &state.arg(), "--limit", "1"],
+    );
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", table.stdout);
+    assert!(
+        lines[0].starts_with("ID") && lines[0].contains("STATE") && lines[0].ends_with("DURATION")
+    );
+    assert!(lines[1].starts_with(second["id"].as_str().unwrap()));
+    assert!(lines[1].contains("FAILED"));
+
+    let bad = cli(&greeting_flow(), &["executions", "--format", "yaml"]);
+    assert_eq!(bad.code, 2);
+}
+
+#[test]
+fn inputs_prints_a_json_schema() {
+    let out = cli(&greeting_flow(), &["inputs"]);
+    assert_eq!(out.code, 0);
+    let schema: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["required"], json!(["name"]));
+    assert_eq!(schema["properties"]["count"]["type"], "integer");
+    assert_eq!(schema["properties"]["count"]["default"], 1);
+    assert_eq!(
+        schema["properties"]["count"]["description"],
+        "How many greetings"
+    );
+}
+
+#[test]
+fn info_describes_the_binary() {
+    let out = cli(&greeting_flow(), &["info"]);
+    assert_eq!(out.code, 0);
+    let info: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(info["id"], "hello");
+    assert_eq!(info["namespace"], "company.team");
+    assert_eq!(info["source_hash"], VERSION.source_hash);
+    assert_eq!(info["kflowc_version"], "9.8.7");
+    assert_eq!(
+        info["triggers"],
+        json!([{"id": "daily", "type": "io.kestra.plugin.core.trigger.Schedule"}])
+    );
+}
+
+#[test]
+fn version_help_and_bad_arguments() {
+    let out = cli(&greeting_flow(), &["--version"]);
+    assert_eq!(out.code, 0);
+    assert_eq!(
+        out.stdout,
+        "hello (flow company.team.hello, source sha256 0123456789ab, kflowc 9.8.7)\n"
+    );
+
+    let out = cli(&greeting_flow(), &["--help"]);
+    assert_eq!(out.code, 0);
+    for word in [
+        "run",
+        "serve",
+        "inputs",
+        "info",
+        "executions",
+        "kill -9",
+        "power cut",
+    ] {
+        assert!(
+            out.stdout.contains(word),
+            "--help mentions {word}:\n{}",
+            out.stdout
+        );
+    }
+    let out = cli(&greeting_flow(), &["run", "--help"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("--input <ID=VALUE>"), "{}", out.stdout);
+    assert!(out.stdout.contains("Exit status"), "{}", out.stdout);
+
+    let out = cli(&greeting_flow(), &[]);
+    assert_eq!(out.code, 2, "no command is a usage error");
+
+    let out = cli(&greeting_flow(), &["exections"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("similar subcommand exists: 'executions'"),
+        "{}",
+        out.stderr
+    );
+
+    let out = cli(&greeting_flow(), &["run", "--input", "name"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("expected KEY=VALUE"), "{}", out.stderr);
+
+    let out = cli(&greeting_flow(), &["run", "--limit", "3"]);
+    assert_eq!(out.code, 2);
+}
+
+#[test]
+fn serve_is_not_there_yet() {
+    let out = cli(&greeting_flow(), &["serve", "--listen", "127.0.0.1:8080"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .starts_with("error: `serve` is not available yet"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("(the flow has 1)"), "{}", out.stderr);
+}
