@@ -5,6 +5,8 @@
 //! - [`plan`]: the flow as typed data, built by generated code.
 //! - [`executor`]: runs a plan with Kestra's semantics; [`execution`] is what it records.
 //! - [`inputs`]: inputs and outputs checked and converted to their declared types.
+//! - [`state`]: executions, task runs and logs in `SQLite`, in the flow's state directory.
+//! - [`cli`]: the generated binary's command line (`run`, `inputs`, `info`, `executions`).
 //!
 //! The executor and everything it needs are behind the `executor` feature (on by default), so
 //! the compiler can use the expression engine without compiling tokio.
@@ -15,6 +17,8 @@ pub mod expr;
 pub use serde_json;
 
 #[cfg(feature = "executor")]
+pub mod cli;
+#[cfg(feature = "executor")]
 pub mod execution;
 #[cfg(feature = "executor")]
 pub mod executor;
@@ -22,5 +26,7 @@ pub mod executor;
 pub mod inputs;
 #[cfg(feature = "executor")]
 pub mod plan;
+#[cfg(feature = "executor")]
+pub mod state;
 #[cfg(feature = "executor")]
 mod tasks;
