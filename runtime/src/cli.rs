@@ -5,7 +5,7 @@
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
 //!     ::kflow_runtime::cli::main(flow(), &::kflow_runtime::cli::VersionInfo {
-//!         kflowc_version: "0.1.0",
+//!         kflowc: "0.1.0",
 //!         source_hash: "9f86d081884c7d65…",
 //!     })
 //! }
@@ -36,7 +36,7 @@ use crate::state::{self, ExecutionRow, Store};
 #[derive(Debug, Clone, Copy)]
 pub struct VersionInfo {
     /// The version of kflowc that generated the binary.
-    pub kflowc_version: &'static str,
+    pub kflowc: &'static str,
     /// SHA-256 (hex) of the flow's source text.
     pub source_hash: &'static str,
 }
@@ -237,7 +237,7 @@ fn version_line(flow: &Flow, version: &VersionInfo) -> String {
     let short: String = hash.chars().take(12).collect();
     format!(
         "(flow {}.{}, source sha256 {short}, kflowc {})",
-        flow.namespace, flow.id, version.kflowc_version
+        flow.namespace, flow.id, version.kflowc
     )
 }
 
@@ -346,7 +346,7 @@ fn info(flow: &Flow, version: &VersionInfo) -> Value {
         "namespace": flow.namespace,
         "description": flow.description,
         "source_hash": source_hash(flow, version),
-        "kflowc_version": version.kflowc_version,
+        "kflowc_version": version.kflowc,
         "inputs": flow.inputs.iter().map(|i| json!({
             "id": i.id,
             "type": inputs::type_name(i.ty),

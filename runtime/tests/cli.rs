@@ -10,7 +10,7 @@ use kflow_runtime::plan::{Flow, Input, InputType, Level, Prop, Task, TaskKind, T
 use serde_json::{json, Map, Value};
 
 const VERSION: VersionInfo = VersionInfo {
-    kflowc_version: "9.8.7",
+    kflowc: "9.8.7",
     source_hash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 };
 
