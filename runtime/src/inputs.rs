@@ -1018,11 +1018,19 @@ fn type_schema(ty: InputType, input: &Input) -> Value {
         InputType::Int | InputType::Float => {
             let mut schema =
                 json!({ "type": if ty == InputType::Int { "integer" } else { "number" } });
+            let bound = |b: f64| {
+                if ty == InputType::Int && b.fract() == 0.0 && b.abs() < 9.0e15 {
+                    #[allow(clippy::cast_possible_truncation)]
+                    Value::from(b as i64)
+                } else {
+                    float(b)
+                }
+            };
             if let Some(min) = input.min {
-                schema["minimum"] = float(min);
+                schema["minimum"] = bound(min);
             }
             if let Some(max) = input.max {
-                schema["maximum"] = float(max);
+                schema["maximum"] = bound(max);
             }
             schema
         }
@@ -1659,7 +1667,7 @@ mod tests {
                 "title": "Inputs of company.team.hello",
                 "type": "object",
                 "properties": {
-                    "count": {"type": "integer", "minimum": 1.0, "x-kestra-type": "INT", "description": "How many", "default": 3},
+                    "count": {"type": "integer", "minimum": 1, "x-kestra-type": "INT", "description": "How many", "default": 3},
                     "env": {"type": "string", "enum": ["dev", "prod"], "x-kestra-type": "SELECT"},
                     "tags": {"type": "array", "items": {"type": "integer"}, "x-kestra-type": "ARRAY"},
                     "code": {"type": "string", "pattern": "^(?:[A-Z]+)$", "x-kestra-type": "STRING"},
