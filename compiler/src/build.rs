@@ -38,6 +38,8 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// Print cargo's progress.
     pub verbose: bool,
+    /// The cache folder; `None` for [`cache_dir`].
+    pub cache: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -113,7 +115,7 @@ fn write_flow(krate: &Crate, workspace: &Path) -> Result<PathBuf, BuildError> {
 
 /// Build one flow; returns the path of the binary in the shared target directory.
 pub fn build(krate: &Crate, options: &BuildOptions) -> Result<PathBuf, BuildError> {
-    let workspace = cache_workspace();
+        let workspace = cache_workspace(&options.cache.clone().unwrap_or_else(cache_dir));
     write_workspace(&workspace)?;
     write_flow(krate, &workspace)?;
     let target = options.target.clone().unwrap_or_else(default_target);
@@ -189,14 +191,15 @@ pub fn cache_dir() -> PathBuf {
 
 /// The build workspace of this kflowc in the cache (one per runtime source, so an upgrade
 /// never builds against stale files).
-fn cache_workspace() -> PathBuf {
-    let key = source_hash(
-        &embedded::RUNTIME_FILES
-            .iter()
-            .map(|(p, c)| format!("{p}\n{c}"))
-            .collect::<String>(),
-    );
-    cache_dir().join(format!("build-{KFLOWC_VERSION}-{}", &key[..12]))
+fn cache_workspace(cache: &Path) -> PathBuf {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for (path, contents) in embedded::RUNTIME_FILES {
+        hasher.update(path.as_bytes());
+        hasher.update(contents.as_bytes());
+    }
+    let key = hex(&hasher.finalize());
+    cache.join(format!("build-{KFLOWC_VERSION}-{}", &key[..12]))
 }
 
 /// The runtime's source written out (unchanged files are not touched, so cargo's
@@ -259,6 +262,13 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
 /// SHA-256 of a flow's source, hex.
 pub fn source_hash(text: &str) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex(&sha2::Sha256::digest(text.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
 }

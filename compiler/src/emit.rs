@@ -21,6 +21,7 @@ pub struct Provenance<'a> {
 
 /// The generated `src/main.rs`.
 pub fn main_rs(flow: &Flow, provenance: &Provenance<'_>) -> String {
+    let flow = &with_inherited_retry(flow);
     let inputs_struct = inputs_struct(flow);
     let flow_fn = flow_fn(flow, provenance);
     let kflowc = provenance.kflowc_version;
@@ -95,6 +96,33 @@ fn flow_fn(flow: &Flow, provenance: &Provenance<'_>) -> TokenStream {
             }
         }
     }
+}
+
+/// Kestra retries a failed task with its own `retry`, else its nearest parent's, else the
+/// flow's: resolved here, so each task carries the policy it runs with.
+fn with_inherited_retry(flow: &Flow) -> Flow {
+    fn inherit(tasks: &mut [Task], retry: Option<&Node>) {
+        for task in tasks {
+            if task.retry.is_none() {
+                task.retry = retry.cloned();
+            }
+            let own = task.retry.clone();
+            for branch in &mut task.branches {
+                inherit(&mut branch.tasks, own.as_ref());
+            }
+        }
+    }
+    let mut flow = flow.clone();
+    let retry = flow.retry.clone();
+    for list in [
+        &mut flow.tasks,
+        &mut flow.errors,
+        &mut flow.finally,
+        &mut flow.after_execution,
+    ] {
+        inherit(list, retry.as_ref());
+    }
+    flow
 }
 
 fn tasks_of(list: &[Task]) -> TokenStream {

@@ -109,11 +109,17 @@ impl<'f> Executor<'f> {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         labels.extend(launch.labels);
+        let id = new_id();
+        // Kestra links an execution and the ones it starts with this label; a first execution
+        // is its own correlation.
+        labels
+            .entry("system.correlationId".to_string())
+            .or_insert_with(|| Value::String(id.clone()));
         Executor {
             flow,
             host,
             recorder,
-            id: new_id(),
+            id,
             started_ms,
             start_date: iso_instant(started_ms),
             inputs: launch.inputs,
@@ -263,8 +269,8 @@ impl<'f> Executor<'f> {
                     }
                 }
             }
-            self.set_state(&run_id, State::Running);
             let state = if is_flowable(&task.kind) {
+                self.set_state(&run_id, State::Running);
                 self.flowable(task, &run_id, frame).await
             } else {
                 self.attempts(task, &run_id, frame).await
@@ -308,11 +314,16 @@ impl<'f> Executor<'f> {
                 Ok(value) => {
                     let key = expr::value::to_display_string(&value);
                     self.set_outputs(run_id, &task.id, frame, json!({ "value": key }));
-                    let branch = cases
-                        .iter()
-                        .find(|(case, _)| *case == key)
-                        .map_or(defaults, |(_, tasks)| tasks);
-                    self.branch(branch, &inner).await
+                    match cases.iter().find(|(case, _)| *case == key) {
+                        Some((_, branch)) => self.branch(branch, &inner).await,
+                        None if !defaults.is_empty() => self.branch(defaults, &inner).await,
+                        None => {
+                            let message =
+                                format!("no case matches `{key}` and there are no `defaults`");
+                            self.log(Some(run_id), Level::Error, &message);
+                            State::Failed
+                        }
+                    }
                 }
                 Err(message) => {
                     self.log(Some(run_id), Level::Error, &format!("value: {message}"));
@@ -402,12 +413,20 @@ impl<'f> Executor<'f> {
         loop {
             attempt += 1;
             let started = now_ms();
-            self.push_attempt(run_id, State::Running, started);
+            // The run's RUNNING state and its new attempt are one recorded change.
+            self.with_run(run_id, |run| {
+                run.state = State::Running;
+                run.attempts.push(Attempt {
+                    state: State::Running,
+                    started_ms: started,
+                    ended_ms: started,
+                });
+            });
             let work = self.runnable(task, run_id, frame);
             let result = match task.timeout {
                 Some(limit) => match tokio::time::timeout(limit, work).await {
                     Ok(result) => result,
-                    Err(_) => Err(format!("timeout after {}", human_duration(limit))),
+                    Err(_) => Err(format!("Timeout after {}", human_duration(limit))),
                 },
                 None => work.await,
             };
@@ -435,7 +454,6 @@ impl<'f> Executor<'f> {
             };
             self.set_state(run_id, State::Retrying);
             tokio::time::sleep(wait).await;
-            self.set_state(run_id, State::Running);
         }
     }
 
@@ -578,7 +596,8 @@ impl<'f> Executor<'f> {
                     shared
                         .index
                         .get(run_id)
-                        .map_or(0, |&i| shared.task_runs[i].attempts.len()),
+                        // Attempts before this one (Kestra counts from 0).
+                        .map_or(0, |&i| shared.task_runs[i].attempts.len().saturating_sub(1)),
                 ),
             );
             if let Some(parent) = &frame.parent_run {
@@ -623,8 +642,8 @@ impl<'f> Executor<'f> {
             attempts: Vec::new(),
             outputs: None,
         };
+        // Recorded with its first change (running, or skipped): one commit instead of three.
         let id = run.id.clone();
-        self.recorder.task_run(&self.id, &run);
         let mut shared = self.shared.borrow_mut();
         let position = shared.task_runs.len();
         shared.index.insert(id.clone(), position);
@@ -646,16 +665,6 @@ impl<'f> Executor<'f> {
 
     fn set_state(&self, run_id: &str, state: State) {
         self.with_run(run_id, |run| run.state = state);
-    }
-
-    fn push_attempt(&self, run_id: &str, state: State, started_ms: u64) {
-        self.with_run(run_id, |run| {
-            run.attempts.push(Attempt {
-                state,
-                started_ms,
-                ended_ms: started_ms,
-            });
-        });
     }
 
     fn end_attempt(&self, run_id: &str, state: State) {
@@ -855,8 +864,16 @@ fn next_retry(retry: &Retry, attempts_made: u32, elapsed: Duration) -> Option<Du
     Some(wait)
 }
 
+/// `00:00:00.100`, as Kestra logs a timeout.
 fn human_duration(d: Duration) -> String {
-    format!("{:.3}s", d.as_secs_f64())
+    let ms = d.as_millis();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 /// Milliseconds since the epoch as an ISO-8601 instant (`2024-01-01T10:00:00.123Z`).

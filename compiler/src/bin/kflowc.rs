@@ -136,6 +136,7 @@ fn main() -> ExitCode {
                 profile,
                 target,
                 verbose,
+                cache: None,
             };
             match build_flow(&flow, &options) {
                 Ok((binary, id)) => {
@@ -156,6 +157,7 @@ fn main() -> ExitCode {
                 profile: build::Profile::Release,
                 target: None,
                 verbose: false,
+                cache: None,
             };
             match build_flow(&flow, &options) {
                 Ok((binary, _)) => {

@@ -1,0 +1,245 @@
+//! End to end: every flow in `examples/` is built with the same code `kflowc build` runs (one
+//! cached workspace, a real `cargo build`, a static binary), then run as a process; states,
+//! outputs, task runs and exit codes are what Kestra would give.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use kflow_compiler::build::{self, BuildOptions, Profile};
+use kflow_compiler::{check_source, source::SourceFile, Options};
+use kflow_tests::{flow_files, project_dir};
+use serde_json::Value;
+
+/// The cache the tests build in: inside the target directory, shared by every test here.
+fn cache() -> PathBuf {
+    project_dir().join("target/kflow-test-cache")
+}
+
+/// Build one flow file (once per test process); returns the binary.
+fn binary(path: &Path) -> PathBuf {
+    static LOCK: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
+    // cargo serializes builds in one target dir anyway; this keeps the output readable.
+    let _guard = LOCK
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let text = std::fs::read_to_string(path).expect("flow file");
+    let checked = check_source(SourceFile::new(path, text.clone()), Options::default());
+    assert_eq!(
+        checked.report.error_count(),
+        0,
+        "{} has errors",
+        path.display()
+    );
+    let flow = checked.flow.expect("a checked flow");
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW);
+    let options = BuildOptions {
+        profile: Profile::Release,
+        target: None,
+        verbose: false,
+        cache: Some(cache()),
+    };
+    build::build(&krate, &options).unwrap_or_else(|e| panic!("building {}: {e}", path.display()))
+}
+
+fn example(name: &str) -> PathBuf {
+    project_dir().join("examples").join(name)
+}
+
+fn state_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kflow-e2e-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn run(binary: &Path, test: &str, args: &[&str]) -> (Output, Value) {
+    let state = state_dir(test);
+    let output = Command::new(binary)
+        .arg("run")
+        .args(["--state", state.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    let summary: Value = serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!(
+            "last stdout line is not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, summary)
+}
+
+fn runs<'a>(summary: &'a Value, task: &str) -> Vec<&'a Value> {
+    summary["task_runs"]
+        .as_array()
+        .expect("task_runs")
+        .iter()
+        .filter(|r| r["task_id"] == task)
+        .collect()
+}
+
+fn order(summary: &Value) -> Vec<String> {
+    summary["task_runs"]
+        .as_array()
+        .expect("task_runs")
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn greet_reads_inputs_loops_and_returns_outputs() {
+    let bin = binary(&example("core/greet.yml"));
+    let (out, summary) = run(&bin, "greet", &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(summary["state"], "SUCCESS");
+    assert_eq!(summary["outputs"]["greeting"], "WORLD");
+    assert_eq!(summary["outputs"]["last_step"], "WORLD #2");
+    assert_eq!(summary["labels"]["team"], "docs");
+    assert_eq!(order(&summary), ["hello", "shout", "count", "step", "step"]);
+    let steps = runs(&summary, "step");
+    assert_eq!(steps[0]["value"], "1");
+    assert_eq!(steps[1]["outputs"]["value"], "WORLD #2");
+    assert_eq!(
+        steps[0]["parent_task_run_id"],
+        runs(&summary, "count")[0]["task_run_id"]
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Hello world!"));
+
+    let (out, summary) = run(
+        &bin,
+        "greet-inputs",
+        &["--input", "name=kflow", "--input", "times=3"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(summary["outputs"]["last_step"], "KFLOW #3");
+    assert_eq!(runs(&summary, "step").len(), 3);
+}
+
+#[test]
+fn a_bad_input_exits_two_naming_the_input() {
+    let bin = binary(&example("core/greet.yml"));
+    let state = state_dir("bad-input");
+    let out = Command::new(&bin)
+        .args([
+            "run",
+            "--state",
+            state.to_str().unwrap(),
+            "--input",
+            "times=many",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("times"), "{stderr}");
+}
+
+#[test]
+fn failures_run_errors_then_finally_with_retries_and_allowed_failures() {
+    let bin = binary(&example("core/failure_handling.yml"));
+    let (out, summary) = run(&bin, "failure", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(summary["state"], "FAILED");
+    assert_eq!(
+        order(&summary),
+        ["flaky", "before_crash", "crash", "alert", "cleanup"]
+    );
+    let flaky = runs(&summary, "flaky")[0];
+    assert_eq!(
+        flaky["state"], "WARNING",
+        "allowFailure turns FAILED into WARNING"
+    );
+    assert_eq!(
+        flaky["attempts"].as_array().unwrap().len(),
+        3,
+        "maxAttempt: 3"
+    );
+    assert_eq!(runs(&summary, "crash")[0]["state"], "FAILED");
+    assert_eq!(runs(&summary, "cleanup")[0]["state"], "SUCCESS");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fatal: failure_handling cannot go on"));
+}
+
+#[test]
+fn branches_overlap_in_parallel_and_choose_by_input() {
+    let bin = binary(&example("core/branches.yml"));
+    let (out, summary) = run(&bin, "branches", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(summary["state"], "SUCCESS");
+    // Three sleeps of 0.5 s: in parallel they take about 0.5 s, one after another 1.5 s.
+    let duration = summary["duration_ms"].as_u64().unwrap();
+    assert!(duration < 1_200, "Parallel did not overlap: {duration} ms");
+    assert!(runs(&summary, "dry_run").len() == 1 && runs(&summary, "deploy").is_empty());
+    assert_eq!(
+        runs(&summary, "dev_settings")[0]["outputs"]["value"],
+        "small"
+    );
+    assert_eq!(runs(&summary, "only_prod")[0]["state"], "SKIPPED");
+    assert_eq!(summary["labels"]["env"], "dev");
+
+    let (_, summary) = run(&bin, "branches-prod", &["--input", "env=prod"]);
+    assert_eq!(runs(&summary, "deploy").len(), 1);
+    assert_eq!(
+        runs(&summary, "prod_settings")[0]["outputs"]["value"],
+        "large"
+    );
+    assert_eq!(runs(&summary, "only_prod")[0]["state"], "SUCCESS");
+    let (out, _) = run_raw(&bin, "branches-bad", &["--input", "env=staging"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn run_raw(binary: &Path, test: &str, args: &[&str]) -> (Output, String) {
+    let state = state_dir(test);
+    let out = Command::new(binary)
+        .args(["run", "--state", state.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out, stderr)
+}
+
+#[test]
+fn exit_ends_the_execution_in_its_state() {
+    let bin = binary(&example("core/early_exit.yml"));
+    let (out, summary) = run(&bin, "exit", &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(summary["state"], "WARNING");
+    assert_eq!(order(&summary), ["check", "stop"]);
+}
+
+/// The seed article's flows build; their script, HTTP and database tasks arrive with later
+/// issues, so a run stops at the first such task with a clear message.
+#[test]
+fn every_example_builds_and_runs_to_a_clear_end() {
+    for path in flow_files(&project_dir().join("examples")) {
+        let bin = binary(&path);
+        let info = Command::new(&bin).arg("info").output().expect("info runs");
+        assert_eq!(info.status.code(), Some(0), "{}", path.display());
+        let schema = Command::new(&bin)
+            .arg("inputs")
+            .output()
+            .expect("inputs runs");
+        let schema: Value =
+            serde_json::from_slice(&schema.stdout).expect("inputs prints JSON Schema");
+        assert_eq!(schema["type"], "object", "{}", path.display());
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let (out, summary) = run_raw(&bin, &name, &[]);
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0..=2)),
+            "{}: exit {code:?}",
+            path.display()
+        );
+        let _ = summary;
+    }
+}
