@@ -115,7 +115,7 @@ fn write_flow(krate: &Crate, workspace: &Path) -> Result<PathBuf, BuildError> {
 
 /// Build one flow; returns the path of the binary in the shared target directory.
 pub fn build(krate: &Crate, options: &BuildOptions) -> Result<PathBuf, BuildError> {
-        let workspace = cache_workspace(&options.cache.clone().unwrap_or_else(cache_dir));
+    let workspace = cache_workspace(&options.cache.clone().unwrap_or_else(cache_dir));
     write_workspace(&workspace)?;
     write_flow(krate, &workspace)?;
     let target = options.target.clone().unwrap_or_else(default_target);
@@ -262,7 +262,7 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
 /// SHA-256 of a flow's source, hex.
 pub fn source_hash(text: &str) -> String {
     use sha2::Digest;
-        hex(&sha2::Sha256::digest(text.as_bytes()))
+    hex(&sha2::Sha256::digest(text.as_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -214,6 +214,12 @@ fn kind(task: &Task, type_name: &str) -> TokenStream {
             let level = level(prop("level"));
             quote! { P::TaskKind::Log { message: #message, level: #level } }
         }
+        // The deprecated Echo is a Log of its `format`.
+        "debug.Echo" => {
+            let message = required("format");
+            let level = level(prop("level"));
+            quote! { P::TaskKind::Log { message: #message, level: #level } }
+        }
         "debug.Return" => {
             let format = optional("format");
             quote! { P::TaskKind::Return { format: #format } }
@@ -276,7 +282,8 @@ fn kind(task: &Task, type_name: &str) -> TokenStream {
         }
         "flow.Pause" => {
             let delay = option_prop(prop("delay").or_else(|| prop("pauseDuration")));
-            quote! { P::TaskKind::Pause { delay: #delay } }
+            let tasks = branch(task, "tasks");
+            quote! { P::TaskKind::Pause { delay: #delay, tasks: #tasks } }
         }
         "flow.Sleep" => {
             let duration = required("duration");

@@ -59,12 +59,17 @@ pub struct Launch {
 
 type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
-/// Where a task runs: its parent task run and the loop values above it.
+/// Where a task runs: its parent task run, the loop values above it, and its flowable parents
+/// as `parent`/`parents` show them.
 #[derive(Clone, Default)]
 struct Frame {
     parent_run: Option<String>,
     /// Loop values from the outermost loop in, with their iteration index.
     values: Vec<(Value, usize)>,
+    /// The flowable task runs above, nearest first: `{taskrun: {value}}`, as Kestra shows them.
+    parents: Vec<Value>,
+    /// Inside a `WorkingDirectory`: its task run (`workerTaskrun`).
+    working_directory: Option<Value>,
 }
 
 struct Shared {
@@ -75,6 +80,38 @@ struct Shared {
     states: Map<String, Value>,
     /// Set by `execution.Exit`: no further task starts and the execution ends in this state.
     exit: Option<State>,
+    /// ERROR log lines so far, for `errorLogs()`.
+    error_logs: Vec<Value>,
+}
+
+/// The host templates see during an execution: the binary's host, plus this execution's logs.
+struct ExecutionHost<'a> {
+    base: &'a dyn Host,
+    shared: &'a RefCell<Shared>,
+}
+
+impl Host for ExecutionHost<'_> {
+    fn secret(&self, key: &str) -> Result<String, String> {
+        self.base.secret(key)
+    }
+    fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
+        self.base.kv(namespace, key)
+    }
+    fn read(&self, path: &str) -> Result<String, String> {
+        self.base.read(path)
+    }
+    fn now(&self) -> jiff::Timestamp {
+        self.base.now()
+    }
+    fn file_size(&self, path: &str) -> Result<u64, String> {
+        self.base.file_size(path)
+    }
+    fn file_exists(&self, path: &str) -> Result<bool, String> {
+        self.base.file_exists(path)
+    }
+    fn error_logs(&self) -> Result<Value, String> {
+        Ok(Value::Array(self.shared.borrow().error_logs.clone()))
+    }
 }
 
 pub struct Executor<'f> {
@@ -132,6 +169,7 @@ impl<'f> Executor<'f> {
                 labels,
                 states: Map::new(),
                 exit: None,
+                error_logs: Vec::new(),
             }),
         }
     }
@@ -184,7 +222,7 @@ impl<'f> Executor<'f> {
             let vars = self.variables(&output.value, &Frame::default(), None);
             let rendered = output
                 .value
-                .render(&vars, self.host)
+                .render(&vars, &self.host())
                 .map_err(|e| format!("output `{}`: {e}", output.id))?;
             let typed = crate::inputs::coerce_output(output.ty, rendered)
                 .map_err(|e| format!("output `{}`: {e}", output.id))?;
@@ -257,7 +295,7 @@ impl<'f> Executor<'f> {
             let run_id = self.create_run(task, frame);
             if let Some(run_if) = &task.run_if {
                 let vars = self.variables(run_if, frame, Some((task, &run_id)));
-                match run_if.render(&vars, self.host) {
+                match run_if.render(&vars, &self.host()) {
                     Ok(value) if !is_truthy(&value) => {
                         self.finish(&run_id, &task.id, State::Skipped, None);
                         return State::Skipped;
@@ -281,9 +319,23 @@ impl<'f> Executor<'f> {
 
     /// A flowable task: its children, then its own `errors` (on failure) and `finally`.
     async fn flowable(&self, task: &Task, run_id: &str, frame: &Frame) -> State {
+        let mut parents = Vec::with_capacity(frame.parents.len() + 1);
+        parents.push(json!({ "taskrun": {
+            "value": frame.values.last().map_or(Value::Null, |(v, _)| v.clone()),
+        } }));
+        parents.extend(frame.parents.iter().cloned());
+        let working_directory = if matches!(task.kind, TaskKind::WorkingDirectory { .. }) {
+            Some(
+                json!({ "id": run_id, "taskId": task.id, "value": frame.values.last().map(|(v, _)| v.clone()) }),
+            )
+        } else {
+            frame.working_directory.clone()
+        };
         let inner = Frame {
             parent_run: Some(run_id.to_string()),
             values: frame.values.clone(),
+            parents,
+            working_directory,
         };
         let mut state = match &task.kind {
             TaskKind::Sequential { tasks } | TaskKind::WorkingDirectory { tasks } => {
@@ -313,7 +365,13 @@ impl<'f> Executor<'f> {
             } => match self.render(value, task, run_id, frame) {
                 Ok(value) => {
                     let key = expr::value::to_display_string(&value);
-                    self.set_outputs(run_id, &task.id, frame, json!({ "value": key }));
+                    let matched = cases.iter().any(|(case, _)| *case == key);
+                    self.set_outputs(
+                        run_id,
+                        &task.id,
+                        frame,
+                        json!({ "value": key, "defaults": !matched }),
+                    );
                     match cases.iter().find(|(case, _)| *case == key) {
                         Some((_, branch)) => self.branch(branch, &inner).await,
                         None if !defaults.is_empty() => self.branch(defaults, &inner).await,
@@ -347,6 +405,31 @@ impl<'f> Executor<'f> {
                     self.log(Some(run_id), Level::Error, &format!("values: {message}"));
                     State::Failed
                 }
+            },
+            TaskKind::Pause { delay, tasks } => match delay {
+                None => {
+                    self.log(
+                        Some(run_id),
+                        Level::Error,
+                        "a Pause without `delay` waits for a manual resume, which this runtime cannot do yet",
+                    );
+                    State::Failed
+                }
+                Some(delay) => match self
+                    .render(delay, task, run_id, frame)
+                    .and_then(|d| tasks::duration(&d))
+                {
+                    Ok(delay) => {
+                        self.set_state(run_id, State::Paused);
+                        tokio::time::sleep(delay).await;
+                        self.set_state(run_id, State::Running);
+                        self.branch(tasks, &inner).await
+                    }
+                    Err(message) => {
+                        self.log(Some(run_id), Level::Error, &format!("delay: {message}"));
+                        State::Failed
+                    }
+                },
             },
             _ => unreachable!("only flowable kinds reach here"),
         };
@@ -383,6 +466,8 @@ impl<'f> Executor<'f> {
             let inner = Frame {
                 parent_run: frame.parent_run.clone(),
                 values,
+                parents: frame.parents.clone(),
+                working_directory: frame.working_directory.clone(),
             };
             async move {
                 let _permit = semaphore.acquire().await.ok();
@@ -490,14 +575,7 @@ impl<'f> Executor<'f> {
                 let values = render(values)?;
                 Ok(tasks::Outcome::success(Some(json!({ "values": values }))))
             }
-            TaskKind::Pause { delay } => {
-                let Some(delay) = delay else {
-                    return Err("a Pause without `delay` waits for a manual resume, which this runtime cannot do yet".into());
-                };
-                let delay = tasks::duration(&render(delay)?)?;
-                tokio::time::sleep(delay).await;
-                Ok(tasks::Outcome::success(None))
-            }
+
             TaskKind::Sleep { duration } => {
                 let duration = tasks::duration(&render(duration)?)?;
                 tokio::time::sleep(duration).await;
@@ -554,7 +632,14 @@ impl<'f> Executor<'f> {
         frame: &Frame,
     ) -> Result<Value, String> {
         let vars = self.variables(prop, frame, Some((task, run_id)));
-        prop.render(&vars, self.host).map_err(|e| e.message)
+        prop.render(&vars, &self.host()).map_err(|e| e.message)
+    }
+
+    fn host(&self) -> ExecutionHost<'_> {
+        ExecutionHost {
+            base: self.host,
+            shared: &self.shared,
+        }
     }
 
     /// The variables a template sees at this task. `outputs` and `tasks` are copied only when
@@ -577,6 +662,9 @@ impl<'f> Executor<'f> {
             json!({ "id": self.id, "startDate": self.start_date, "originalId": self.id }),
         );
         vars.insert("inputs".into(), Value::Object(self.inputs.clone()));
+        if wants("envs") {
+            vars.insert("envs".into(), envs());
+        }
         vars.insert("vars".into(), self.vars.clone());
         let shared = self.shared.borrow();
         vars.insert("labels".into(), Value::Object(shared.labels.clone()));
@@ -612,19 +700,13 @@ impl<'f> Executor<'f> {
                 "task".into(),
                 json!({ "id": task.id, "type": task.type_name }),
             );
-            // `parent` is the loop one level up; `parents` all of them, innermost first.
-            let parents: Vec<Value> = frame
-                .values
-                .iter()
-                .rev()
-                .skip(1)
-                .map(|(value, iteration)| json!({ "taskrun": { "value": value, "iteration": iteration } }))
-                .collect();
-            if let Some(first) = parents.first() {
-                vars.insert("parent".into(), first.clone());
+            if let Some(worker) = &frame.working_directory {
+                vars.insert("workerTaskrun".into(), worker.clone());
             }
-            if !parents.is_empty() {
-                vars.insert("parents".into(), Value::Array(parents));
+            // `parent` is the flowable task run above; `parents` all of them, nearest first.
+            if let Some(first) = frame.parents.first() {
+                vars.insert("parent".into(), first.clone());
+                vars.insert("parents".into(), Value::Array(frame.parents.clone()));
             }
         }
         vars
@@ -744,9 +826,30 @@ impl<'f> Executor<'f> {
                 level.as_str()
             );
         }
+        if level == Level::Error {
+            self.shared.borrow_mut().error_logs.push(json!({
+                "taskId": task_id,
+                "taskRunId": run_id,
+                "level": "ERROR",
+                "message": message,
+                "timestamp": iso_instant(at),
+            }));
+        }
         self.recorder
             .log(&self.id, run_id.unwrap_or(""), level, message, at);
     }
+}
+
+/// `envs`: the `KESTRA_*` environment variables, lower-cased without the prefix, as Kestra
+/// exposes them.
+fn envs() -> Value {
+    Value::Object(
+        std::env::vars()
+            .filter_map(|(k, v)| {
+                Some((k.strip_prefix("KESTRA_")?.to_lowercase(), Value::String(v)))
+            })
+            .collect(),
+    )
 }
 
 fn is_flowable(kind: &TaskKind) -> bool {
@@ -758,6 +861,7 @@ fn is_flowable(kind: &TaskKind) -> bool {
             | TaskKind::If { .. }
             | TaskKind::Switch { .. }
             | TaskKind::ForEach { .. }
+            | TaskKind::Pause { .. }
     )
 }
 
@@ -822,6 +926,9 @@ fn loop_values(rendered: Value) -> Result<Vec<Value>, String> {
             ))
         }
     };
+    if list.iter().any(Value::is_null) {
+        return Err("values cannot contain null".into());
+    }
     Ok(list
         .into_iter()
         .map(|item| match item {

@@ -69,7 +69,13 @@ impl Prop {
             Prop::Map(entries) => {
                 let mut map = Map::new();
                 for (key, prop) in entries {
-                    map.insert(key.clone(), prop.render(vars, host)?);
+                    // Kestra renders keys too (`labels: {"{{ inputs.k }}": v}`).
+                    let key = if key.contains("{{") || key.contains("{%") {
+                        expr::render_str(key, vars, host)?
+                    } else {
+                        key.clone()
+                    };
+                    map.insert(key, prop.render(vars, host)?);
                 }
                 Value::Object(map)
             }
@@ -259,7 +265,8 @@ impl Task {
             TaskKind::Sequential { tasks }
             | TaskKind::WorkingDirectory { tasks }
             | TaskKind::Parallel { tasks, .. }
-            | TaskKind::ForEach { tasks, .. } => out.extend(tasks),
+            | TaskKind::ForEach { tasks, .. }
+            | TaskKind::Pause { tasks, .. } => out.extend(tasks),
             TaskKind::If {
                 then, otherwise, ..
             } => out.extend(then.iter().chain(otherwise)),
@@ -320,9 +327,10 @@ pub enum TaskKind {
         parallel_tasks: bool,
         tasks: Vec<Task>,
     },
-    /// `flow.Pause` with a `delay`: waits, then goes on.
+    /// `flow.Pause` with a `delay`: waits, then runs its (deprecated) `tasks`, if any.
     Pause {
         delay: Option<Prop>,
+        tasks: Vec<Task>,
     },
     /// `flow.Sleep`.
     Sleep {

@@ -273,17 +273,28 @@ fn current_each_output(evaluator: &mut Evaluator, args: &Args) -> Result<Value, 
             other => Some(super::java_string(other)),
         }
     };
+    // The loop values from the outermost in: parents without a value (outside any loop) are
+    // skipped, and a flowable inside a loop repeats its loop's value, which counts once. (Two
+    // nested loops over the same value with a flowable between them are read as one level.)
+    let mut path: Vec<String> = Vec::new();
     if let Some(Value::Array(parents)) = evaluator.variable("parents") {
         for parent in parents.iter().rev() {
-            if let Some(taskrun) = parent.get("taskrun") {
-                let key = key_of(Some(taskrun)).unwrap_or_default();
-                outputs = outputs.get(&key).cloned().unwrap_or(Value::Null);
+            if let Some(key) = key_of(parent.get("taskrun")) {
+                if path.last() != Some(&key) {
+                    path.push(key);
+                }
             }
         }
     }
     let key = key_of(evaluator.variable("taskrun"))
         .ok_or("needs the current task run's value (`taskrun.value`)")?;
-    Ok(outputs.get(&key).cloned().unwrap_or(Value::Null))
+    if path.last() != Some(&key) {
+        path.push(key);
+    }
+    for key in path {
+        outputs = outputs.get(&key).cloned().unwrap_or(Value::Null);
+    }
+    Ok(outputs)
 }
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], String> {

@@ -1,0 +1,314 @@
+//! Kestra's own runner tests, as data (`tests/cases/kestra-runs.json`, one entry per flow run
+//! a test makes, with what it asserts): each flow of `../shared/corpus/kestra/valids` is built
+//! into a binary, run with the test's inputs and labels, and must end the way Kestra's test
+//! says: state, number of task runs, per-task states, attempts and outputs, flow outputs,
+//! labels. Differences kflow makes on purpose are listed with reasons in
+//! `tests/cases/kestra-runs-known.txt`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use kflow_compiler::build::{self, BuildOptions, Profile};
+use kflow_compiler::{check_source, source::SourceFile, Options};
+use kflow_tests::{corpus_dir, project_dir};
+use serde_json::{json, Value};
+
+fn build_flow(path: &Path) -> Result<PathBuf, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let checked = check_source(SourceFile::new(path, text.clone()), Options::default());
+    let flow = checked
+        .flow
+        .filter(|_| checked.report.error_count() == 0)
+        .ok_or_else(|| {
+            format!(
+                "{} does not check: {:?}",
+                path.display(),
+                checked.report.diagnostics.first().map(|d| &d.message)
+            )
+        })?;
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW);
+    build::build(
+        &krate,
+        &BuildOptions {
+            profile: Profile::Release,
+            target: None,
+            verbose: false,
+            cache: Some(project_dir().join("target/kflow-test-cache")),
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Run one entry; returns the problems found (empty: Kestra's assertions hold).
+fn check_entry(entry: &Value, binary: &Path, n: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    let state = std::env::temp_dir().join(format!("kflow-kestra-runs-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let mut command = Command::new(binary);
+    command.arg("run").arg("--state").arg(&state);
+    if let Some(Value::Object(inputs)) = entry.get("inputs") {
+        // Kestra's harness passed these raw; strings are what a command line gives.
+        let inputs: serde_json::Map<String, Value> = inputs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if v.is_string() {
+                        v.clone()
+                    } else {
+                        Value::String(v.to_string())
+                    },
+                )
+            })
+            .collect();
+        let file = state.with_extension("inputs.json");
+        std::fs::write(&file, Value::Object(inputs).to_string()).expect("temp file");
+        command.arg("--inputs").arg(&file);
+    }
+    if let Some(Value::Object(labels)) = entry.get("run_labels") {
+        for (k, v) in labels {
+            command
+                .arg("--label")
+                .arg(format!("{k}={}", v.as_str().unwrap_or_default()));
+        }
+    }
+    if let Some(Value::Object(env)) = entry.get("env") {
+        for (k, v) in env {
+            command.env(k, v.as_str().unwrap_or_default());
+        }
+    }
+    let output = command.output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let Some(summary) = stdout
+        .lines()
+        .last()
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+    else {
+        return vec![format!(
+            "no summary (exit {:?}): {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .last()
+                .unwrap_or_default()
+        )];
+    };
+    let runs = summary["task_runs"].as_array().cloned().unwrap_or_default();
+    if let Some(want) = entry.get("state").and_then(Value::as_str) {
+        if summary["state"] != want {
+            problems.push(format!("state {} (want {want})", summary["state"]));
+        }
+    }
+    if let Some(want) = entry.get("task_runs").and_then(Value::as_u64) {
+        if runs.len() as u64 != want {
+            let ids: Vec<&str> = runs.iter().filter_map(|r| r["task_id"].as_str()).collect();
+            problems.push(format!("{} task runs (want {want}): {ids:?}", runs.len()));
+        }
+    }
+    for task in entry
+        .get("tasks")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let id = task["id"].as_str().unwrap_or_default();
+        let of_task: Vec<&Value> = runs.iter().filter(|r| r["task_id"] == id).collect();
+        if let Some(count) = task.get("count").and_then(Value::as_u64) {
+            if of_task.len() as u64 != count {
+                problems.push(format!("{} runs of `{id}` (want {count})", of_task.len()));
+            }
+            continue;
+        }
+        let selected = if let Some(index) = task.get("index").and_then(Value::as_u64) {
+            let at = runs.get(usize::try_from(index).unwrap_or(usize::MAX));
+            if at.is_none_or(|r| r["task_id"] != id) {
+                problems.push(format!(
+                    "task run #{index} is {:?}, want `{id}`",
+                    at.map(|r| &r["task_id"])
+                ));
+            }
+            at.filter(|r| r["task_id"] == id)
+        } else if let Some(Value::Array(values)) = task.get("values") {
+            of_task
+                .iter()
+                .copied()
+                .find(|r| value_path(&runs, r) == *values)
+        } else {
+            of_task.first().copied()
+        };
+        let Some(run) = selected else {
+            problems.push(format!("no task run of `{id}`"));
+            continue;
+        };
+        if let Some(want) = task.get("state").and_then(Value::as_str) {
+            if run["state"] != want {
+                problems.push(format!("`{id}` {} (want {want})", run["state"]));
+            }
+        }
+        let attempts = run["attempts"].as_array().map_or(0, Vec::len) as u64;
+        if let Some(want) = task.get("attempts").and_then(Value::as_u64) {
+            if attempts != want {
+                problems.push(format!("`{id}` {attempts} attempts (want {want})"));
+            }
+        }
+        if let Some(want) = task.get("attempts_min").and_then(Value::as_u64) {
+            if attempts < want {
+                problems.push(format!("`{id}` {attempts} attempts (want at least {want})"));
+            }
+        }
+        if let Some(want) = task.get("outputs") {
+            if !contains_json(&run["outputs"], want) {
+                problems.push(format!("`{id}` outputs {} (want {want})", run["outputs"]));
+            }
+        }
+        if let Some(want) = task.get("outputs_contains") {
+            // `{field: text}`: the output field, as text, contains the text.
+            let pairs: Vec<(Option<&str>, String)> = match want {
+                Value::Object(map) => map
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            Some(k.as_str()),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
+                    .collect(),
+                Value::String(s) => vec![(None, s.clone())],
+                other => vec![(None, other.to_string())],
+            };
+            for (field, needle) in pairs {
+                let text = match field.map(|f| &run["outputs"][f]) {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => run["outputs"].to_string(),
+                };
+                if !text.contains(&needle) {
+                    problems.push(format!("`{id}` outputs {text} lack `{needle}`"));
+                }
+            }
+        }
+    }
+    if let Some(want) = entry.get("outputs") {
+        if want.is_null() != summary["outputs"].is_null()
+            || (!want.is_null() && !contains_json(&summary["outputs"], want))
+        {
+            problems.push(format!("flow outputs {} (want {want})", summary["outputs"]));
+        }
+    }
+    if let Some(Value::Object(labels)) = entry.get("labels") {
+        for (k, v) in labels {
+            let task_run_of = v
+                .as_str()
+                .and_then(|s| s.strip_prefix("<taskrun.id of "))
+                .and_then(|s| s.strip_suffix('>'));
+            let want = if v == "<execution.id>" {
+                summary["id"].clone()
+            } else if let Some(task) = task_run_of {
+                runs.iter()
+                    .find(|r| r["task_id"] == task)
+                    .map_or(Value::Null, |r| r["task_run_id"].clone())
+            } else {
+                v.clone()
+            };
+            if summary["labels"][k] != want {
+                problems.push(format!(
+                    "label {k} = {} (want {want})",
+                    summary["labels"][k]
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// A task run's loop values from the outermost in, read up its parent chain (a flowable inside
+/// a loop repeats its loop's value; it counts once).
+fn value_path(runs: &[Value], run: &Value) -> Vec<Value> {
+    let mut path = Vec::new();
+    let mut current = Some(run);
+    while let Some(r) = current {
+        if !r["value"].is_null() && path.last() != Some(&r["value"]) {
+            path.push(r["value"].clone());
+        }
+        current = runs.iter().find(|p| {
+            p["task_run_id"] == r["parent_task_run_id"] && !r["parent_task_run_id"].is_null()
+        });
+    }
+    path.reverse();
+    path
+}
+
+/// Every field of `want` is in `got` with the same value (numbers compare by value).
+fn contains_json(got: &Value, want: &Value) -> bool {
+    match (got, want) {
+        (Value::Object(g), Value::Object(w)) => w
+            .iter()
+            .all(|(k, v)| g.get(k).is_some_and(|gv| contains_json(gv, v))),
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::String(a), b) if !b.is_string() => a.as_str() == b.to_string().as_str(),
+        (a, b) => a == b,
+    }
+}
+
+#[test]
+fn kestra_runner_tests_give_the_same_results() {
+    let entries: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(project_dir().join("tests/cases/kestra-runs.json"))
+            .expect("the table"),
+    )
+    .expect("valid JSON");
+    let known: BTreeMap<String, String> =
+        std::fs::read_to_string(project_dir().join("tests/cases/kestra-runs-known.txt"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+            .filter_map(|l| {
+                l.split_once('\t')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect();
+    let mut binaries: HashMap<String, Result<PathBuf, String>> = HashMap::new();
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    let mut seen_known = Vec::new();
+    for (n, entry) in entries.iter().enumerate() {
+        let Some(flow) = entry.get("flow").and_then(Value::as_str) else {
+            continue;
+        };
+        let test = entry["test"].as_str().unwrap_or_default().to_string();
+        let binary = binaries
+            .entry(flow.to_string())
+            .or_insert_with(|| build_flow(&corpus_dir().join("kestra/valids").join(flow)))
+            .clone();
+        let problems = match binary {
+            Ok(binary) => check_entry(entry, &binary, n),
+            Err(e) => vec![format!("build: {e}")],
+        };
+        if problems.is_empty() {
+            passed += 1;
+            if known.contains_key(&test) {
+                failures.push(format!(
+                    "{test} ({flow}) now passes: remove it from kestra-runs-known.txt"
+                ));
+            }
+        } else if known.contains_key(&test) {
+            seen_known.push(test);
+        } else {
+            failures.push(format!("{test} ({flow}): {}", problems.join("; ")));
+        }
+    }
+    println!(
+        "{passed} Kestra runner-test runs give Kestra's result; {} known differences",
+        seen_known.len()
+    );
+    assert!(passed >= 60, "only {passed} runs pass");
+    assert!(
+        failures.is_empty(),
+        "{} runs differ from Kestra's tests:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    let _ = json!(null);
+}
