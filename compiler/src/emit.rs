@@ -315,6 +315,13 @@ fn node_prop(node: Option<&Node>) -> TokenStream {
     let Some(node) = node else {
         return quote! { P::Prop::json("null") };
     };
+    if let YamlValue::Scalar(s) = &node.value {
+        if s.kind == ScalarKind::Str {
+            // Literal or template, a string reads best as itself.
+            let text = &s.text;
+            return quote! { P::Prop::text(#text) };
+        }
+    }
     if !has_template(node) {
         let text = serde_json::to_string(&to_json(node)).unwrap_or_else(|_| "null".into());
         return quote! { P::Prop::json(#text) };

@@ -749,13 +749,16 @@ impl<'f> Executor<'f> {
         self.with_run(run_id, |run| run.state = state);
     }
 
+    /// Close the current attempt; recorded with the task run's end state (one commit).
     fn end_attempt(&self, run_id: &str, state: State) {
-        self.with_run(run_id, |run| {
-            if let Some(attempt) = run.attempts.last_mut() {
-                attempt.state = state;
-                attempt.ended_ms = now_ms();
-            }
-        });
+        let mut shared = self.shared.borrow_mut();
+        let Some(&i) = shared.index.get(run_id) else {
+            return;
+        };
+        if let Some(attempt) = shared.task_runs[i].attempts.last_mut() {
+            attempt.state = state;
+            attempt.ended_ms = now_ms();
+        }
     }
 
     fn finish(&self, run_id: &str, task_id: &str, state: State, outputs: Option<Value>) {
@@ -788,8 +791,11 @@ impl<'f> Executor<'f> {
     /// Store a task run's outputs, keyed by its loop values as Kestra does
     /// (`outputs.task[value].…`).
     fn set_outputs(&self, run_id: &str, task_id: &str, frame: &Frame, outputs: Value) {
-        self.with_run(run_id, |run| run.outputs = Some(outputs.clone()));
+        // Recorded with the task run's end state.
         let mut shared = self.shared.borrow_mut();
+        if let Some(&i) = shared.index.get(run_id) {
+            shared.task_runs[i].outputs = Some(outputs.clone());
+        }
         let mut slot = shared
             .outputs
             .entry(task_id.to_string())

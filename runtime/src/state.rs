@@ -214,6 +214,17 @@ pub struct Store {
     path: PathBuf,
     /// The first error met while recording (the [`Recorder`] calls cannot return one).
     error: RefCell<Option<String>>,
+    /// Log lines not yet written: they go in the transaction of the next task-run change (the
+    /// one that ends the task that logged them), one commit instead of one per line.
+    pending_logs: RefCell<Vec<PendingLog>>,
+}
+
+struct PendingLog {
+    execution_id: String,
+    task_run_id: String,
+    level: Level,
+    message: String,
+    at_ms: u64,
 }
 
 impl Store {
@@ -253,6 +264,7 @@ impl Store {
             conn,
             path,
             error: RefCell::new(None),
+            pending_logs: RefCell::new(Vec::new()),
         })
     }
 
@@ -425,6 +437,25 @@ impl Store {
         }
     }
 
+    /// Write the log lines waiting for a commit, in the caller's transaction.
+    fn flush_logs(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let pending = std::mem::take(&mut *self.pending_logs.borrow_mut());
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO logs (execution_id, task_run_id, level, message, at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for log in pending {
+            insert.execute(params![
+                log.execution_id,
+                (!log.task_run_id.is_empty()).then_some(log.task_run_id.as_str()),
+                log.level.as_str(),
+                log.message,
+                i64::try_from(log.at_ms).unwrap_or(i64::MAX),
+            ])?;
+        }
+        Ok(())
+    }
+
     fn upsert_task_run(
         conn: &Connection,
         execution_id: &str,
@@ -491,28 +522,25 @@ impl Recorder for Store {
     }
 
     fn task_run(&self, execution_id: &str, run: &TaskRun) {
-        let result = Store::upsert_task_run(&self.conn, execution_id, run);
+        let result = (|| {
+            let tx = self.conn.unchecked_transaction()?;
+            // A log line that cannot be written must not cost the task run its record.
+            let logged = self.flush_logs(&tx);
+            self.note("a log line", logged);
+            Store::upsert_task_run(&tx, execution_id, run)?;
+            tx.commit()
+        })();
         self.note("a task run", result);
     }
 
     fn log(&self, execution_id: &str, task_run_id: &str, level: Level, message: &str, at_ms: u64) {
-        let result = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO logs (execution_id, task_run_id, level, message, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    execution_id,
-                    (!task_run_id.is_empty()).then_some(task_run_id),
-                    level.as_str(),
-                    message,
-                    i64::try_from(at_ms).unwrap_or(i64::MAX),
-                ])
-            })
-            .map(drop);
-        self.note("a log line", result);
+        self.pending_logs.borrow_mut().push(PendingLog {
+            execution_id: execution_id.to_string(),
+            task_run_id: task_run_id.to_string(),
+            level,
+            message: message.to_string(),
+            at_ms,
+        });
     }
 
     /// The end state, outputs and labels, and every task run once more (idempotent), in one
@@ -520,6 +548,8 @@ impl Recorder for Store {
     fn execution_ended(&self, summary: &Summary) {
         let result = (|| {
             let tx = self.conn.unchecked_transaction()?;
+            let logged = self.flush_logs(&tx);
+            self.note("a log line", logged);
             tx.prepare_cached(
                 "UPDATE executions SET state = ?2, outputs = ?3, labels = ?4,
                     ended_ms = started_ms + ?5 WHERE id = ?1",

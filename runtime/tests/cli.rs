@@ -158,7 +158,10 @@ fn run_prints_the_summary_last_and_exits_0() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let summary = out.summary();
     assert_eq!(summary["state"], "SUCCESS");
-    assert_eq!(summary["labels"], json!({"team": "data", "env": "test"}));
+    assert_eq!(
+        summary["labels"],
+        json!({"team": "data", "env": "test", "system.correlationId": summary["id"]})
+    );
     assert_eq!(summary["id"].as_str().unwrap().len(), 22);
     let runs = summary["task_runs"].as_array().unwrap();
     assert_eq!(runs.len(), 2);

@@ -243,3 +243,73 @@ fn every_example_builds_and_runs_to_a_clear_end() {
         let _ = summary;
     }
 }
+
+/// The binary is statically linked: no program interpreter, and it runs in an empty chroot
+/// (no `/lib`, no `/etc`, nothing but itself).
+#[test]
+fn the_binary_is_static_and_runs_in_an_empty_chroot() {
+    let bin = binary(&example("core/greet.yml"));
+    let elf = std::fs::read(&bin).expect("binary");
+    assert!(
+        !has_interpreter(&elf),
+        "the binary asks for a dynamic loader (PT_INTERP)"
+    );
+    if let Ok(out) = Command::new("file").arg(&bin).output() {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("statically linked") || text.contains("static-pie linked"),
+            "{text}"
+        );
+    }
+    let jail = std::env::temp_dir().join(format!("kflow-jail-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&jail);
+    std::fs::create_dir_all(&jail).unwrap();
+    std::fs::copy(&bin, jail.join("greet")).unwrap();
+    // chroot needs root; elsewhere a user namespace gives the same empty root.
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let mut command = if is_root {
+        Command::new("chroot")
+    } else {
+        let mut c = Command::new("unshare");
+        c.args(["--user", "--map-root-user", "chroot"]);
+        c
+    };
+    let out = command
+        .arg(&jail)
+        .args(["/greet", "run", "--state", "/state", "--input", "name=jail"])
+        .output()
+        .expect("chroot runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).expect("summary");
+    assert_eq!(summary["outputs"]["greeting"], "JAIL");
+    assert!(
+        jail.join("state/state.db").exists(),
+        "the state was written inside the jail"
+    );
+    let _ = std::fs::remove_dir_all(&jail);
+}
+
+/// Whether an ELF64 file has a `PT_INTERP` program header (a dynamic loader to run it).
+fn has_interpreter(elf: &[u8]) -> bool {
+    let read = |at: usize, n: usize| -> u64 {
+        elf.get(at..at + n).map_or(0, |b| {
+            b.iter()
+                .rev()
+                .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+        })
+    };
+    assert_eq!(elf.get(..4), Some(&b"\x7fELF"[..]), "not an ELF file");
+    let phoff = usize::try_from(read(0x20, 8)).unwrap();
+    let phentsize = usize::try_from(read(0x36, 2)).unwrap();
+    let phnum = usize::try_from(read(0x38, 2)).unwrap();
+    (0..phnum).any(|i| read(phoff + i * phentsize, 4) == 3)
+}
