@@ -148,7 +148,7 @@ pub fn new_id() -> String {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-                // Truncating the nanoseconds is the point: only their low bits vary.
+        // Truncating the nanoseconds is the point: only their low bits vary.
         #[allow(clippy::cast_possible_truncation)]
         let mut state = u64::from(std::process::id())
             ^ (nanos as u64).rotate_left(17)
