@@ -29,7 +29,7 @@ use crate::execution::State;
 use crate::executor::{self, iso_instant, Launch};
 use crate::expr::EnvHost;
 use crate::inputs;
-use crate::plan::Flow;
+use crate::plan::{ConcurrencyBehavior, Flow};
 use crate::state::{self, ExecutionRow, Store};
 
 /// What the generated code knows about its own making.
@@ -295,6 +295,47 @@ fn run_command(
         state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
     let store = Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
 
+    // Flow-level `concurrency`: a slot among the runs sharing this state, or the behavior says
+    // what to do instead.
+    let limited = flow.concurrency.filter(|c| c.limit > 0);
+    if let Some(concurrency) = limited {
+        let mut waiting = false;
+        loop {
+            if store
+                .acquire_slot(flow, concurrency.limit)
+                .map_err(|e| Failure::failed(e.to_string()))?
+            {
+                break;
+            }
+            match concurrency.behavior {
+                ConcurrencyBehavior::Queue => {
+                    if !waiting {
+                        let _ = writeln!(err, "queued: {} execution(s) of this flow already running (concurrency limit)", concurrency.limit);
+                        waiting = true;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                ConcurrencyBehavior::Cancel | ConcurrencyBehavior::Fail => {
+                    let state = if concurrency.behavior == ConcurrencyBehavior::Cancel {
+                        State::Cancelled
+                    } else {
+                        State::Failed
+                    };
+                    let _ = writeln!(
+                        err,
+                        "not run: the concurrency limit of {} is reached ({})",
+                        concurrency.limit,
+                        state.as_str()
+                    );
+                    let summary = crate::execution::Summary::refused(flow, state);
+                    writeln!(out, "{}", summary.to_json())
+                        .map_err(|e| Failure::failed(format!("cannot write the summary: {e}")))?;
+                    return Ok(1);
+                }
+            }
+        }
+    }
+
     let summary = executor::run(
         flow,
         Launch {
@@ -305,6 +346,9 @@ fn run_command(
         &EnvHost,
         &store,
     );
+    if limited.is_some() {
+        store.release_slot();
+    }
     if let Some(problem) = store.take_error() {
         let _ = writeln!(
             err,

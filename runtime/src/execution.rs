@@ -15,6 +15,8 @@ pub enum State {
     Skipped,
     Retrying,
     Paused,
+    /// Not run: the flow's concurrency limit was reached with `behavior: CANCEL`.
+    Cancelled,
 }
 
 impl State {
@@ -29,6 +31,7 @@ impl State {
             State::Skipped => "SKIPPED",
             State::Retrying => "RETRYING",
             State::Paused => "PAUSED",
+            State::Cancelled => "CANCELLED",
         }
     }
 
@@ -43,6 +46,7 @@ impl State {
             "SKIPPED" => State::Skipped,
             "RETRYING" => State::Retrying,
             "PAUSED" => State::Paused,
+            "CANCELLED" => State::Cancelled,
             _ => return None,
         })
     }
@@ -50,7 +54,12 @@ impl State {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            State::Success | State::Warning | State::Failed | State::Killed | State::Skipped
+            State::Success
+                | State::Warning
+                | State::Failed
+                | State::Killed
+                | State::Skipped
+                | State::Cancelled
         )
     }
 
@@ -125,6 +134,22 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// An execution that did not run at all (the concurrency limit said no).
+    pub fn refused(flow: &crate::plan::Flow, state: State) -> Summary {
+        Summary {
+            id: new_id(),
+            state,
+            outputs: None,
+            labels: flow
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+            duration_ms: 0,
+            task_runs: Vec::new(),
+        }
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id,

@@ -498,15 +498,25 @@ impl<'f> Executor<'f> {
         loop {
             attempt += 1;
             let started = now_ms();
-            // The run's RUNNING state and its new attempt are one recorded change.
-            self.with_run(run_id, |run| {
+            // The run's RUNNING state and its new attempt are one recorded change; a task that
+            // cannot wait on anything (Log, Return, …) is recorded once, when it ends, which is
+            // still before the next task starts.
+            let start = |run: &mut TaskRun| {
                 run.state = State::Running;
                 run.attempts.push(Attempt {
                     state: State::Running,
                     started_ms: started,
                     ended_ms: started,
                 });
-            });
+            };
+            if is_instant(&task.kind) {
+                let mut shared = self.shared.borrow_mut();
+                if let Some(&i) = shared.index.get(run_id) {
+                    start(&mut shared.task_runs[i]);
+                }
+            } else {
+                self.with_run(run_id, start);
+            }
             let work = self.runnable(task, run_id, frame);
             let result = match task.timeout {
                 Some(limit) => match tokio::time::timeout(limit, work).await {
@@ -855,6 +865,20 @@ fn envs() -> Value {
                 Some((k.strip_prefix("KESTRA_")?.to_lowercase(), Value::String(v)))
             })
             .collect(),
+    )
+}
+
+/// Tasks that finish without waiting on the clock, a process or the network.
+fn is_instant(kind: &TaskKind) -> bool {
+    matches!(
+        kind,
+        TaskKind::Log { .. }
+            | TaskKind::Return { .. }
+            | TaskKind::OutputValues { .. }
+            | TaskKind::Fail { .. }
+            | TaskKind::Exit { .. }
+            | TaskKind::Labels { .. }
+            | TaskKind::Unsupported
     )
 }
 

@@ -81,7 +81,14 @@ pub const MIGRATIONS: &[&str] = &[
         message      TEXT NOT NULL,
         at_ms        INTEGER NOT NULL
     );
-    CREATE INDEX logs_by_execution ON logs (execution_id, seq);",
+        CREATE INDEX logs_by_execution ON logs (execution_id, seq);",
+    // 2: flow-level `concurrency`: one row per process running an execution of the flow.
+    "CREATE TABLE running (
+        pid        INTEGER NOT NULL,
+        namespace  TEXT NOT NULL,
+        flow_id    TEXT NOT NULL,
+        started_ms INTEGER NOT NULL
+    );",
 ];
 
 /// What went wrong with the state.
@@ -228,6 +235,63 @@ struct PendingLog {
 }
 
 impl Store {
+    /// Take one of the flow's `limit` execution slots for this process, atomically across the
+    /// processes sharing this state; `false` when all are taken. Slots of processes that no
+    /// longer exist (killed) are given back first.
+    pub fn acquire_slot(&self, flow: &Flow, limit: u32) -> Result<bool, StateError> {
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )
+        .map_err(sqlite)?;
+        let pids: Vec<i64> = {
+            let mut query = tx
+                .prepare("SELECT pid FROM running WHERE namespace = ?1 AND flow_id = ?2")
+                .map_err(sqlite)?;
+            let rows = query
+                .query_map(params![flow.namespace, flow.id], |row| row.get(0))
+                .map_err(sqlite)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+        };
+        let mut alive = 0u32;
+        for pid in pids {
+            if process_alive(pid) {
+                alive += 1;
+            } else {
+                tx.execute("DELETE FROM running WHERE pid = ?1", params![pid])
+                    .map_err(sqlite)?;
+            }
+        }
+        let free = alive < limit;
+        if free {
+            tx.execute(
+                "INSERT INTO running (pid, namespace, flow_id, started_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    i64::from(std::process::id()),
+                    flow.namespace,
+                    flow.id,
+                    i64::try_from(crate::execution::now_ms()).unwrap_or(i64::MAX)
+                ],
+            )
+            .map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)?;
+        Ok(free)
+    }
+
+    /// Give this process's slot back.
+    pub fn release_slot(&self) {
+        let result = self
+            .conn
+            .execute(
+                "DELETE FROM running WHERE pid = ?1",
+                params![i64::from(std::process::id())],
+            )
+            .map(drop);
+        self.note("the end of a concurrency slot", result);
+    }
+
     /// Open (creating the directory, mode 0700, and the database as needed) and migrate.
     pub fn open(dir: &Path) -> Result<Store, StateError> {
         create_dir(dir).map_err(|e| StateError::Dir(dir.to_path_buf(), e))?;
@@ -590,6 +654,11 @@ fn masked_inputs(flow: &Flow, inputs: &Map<String, Value>) -> Map<String, Value>
         }
     }
     masked
+}
+
+/// Whether a process id is alive on this host (Linux: `/proc/<pid>` exists).
+fn process_alive(pid: i64) -> bool {
+    pid == i64::from(std::process::id()) || Path::new(&format!("/proc/{pid}")).exists()
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {

@@ -313,3 +313,47 @@ fn has_interpreter(elf: &[u8]) -> bool {
     let phnum = usize::try_from(read(0x38, 2)).unwrap();
     (0..phnum).any(|i| read(phoff + i * phentsize, 4) == 3)
 }
+
+/// Flow-level `concurrency`: two runs sharing a state directory, limit 1, QUEUE: the second
+/// waits for the first, so together they take two sleeps, not one.
+#[test]
+fn a_concurrency_limit_queues_the_second_run() {
+    let bin = binary(&example("core/one_at_a_time.yml"));
+    let state = state_dir("concurrency");
+    let start = std::time::Instant::now();
+    let spawn = || {
+        Command::new(&bin)
+            .args(["run", "--state", state.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs")
+    };
+    let first = spawn();
+    let second = spawn();
+    let first = first.wait_with_output().expect("first ends");
+    let second = second.wait_with_output().expect("second ends");
+    let elapsed = start.elapsed();
+    assert_eq!(first.status.code(), Some(0));
+    assert_eq!(second.status.code(), Some(0));
+    assert!(
+        elapsed >= std::time::Duration::from_millis(1_500),
+        "ran together: {elapsed:?}"
+    );
+    let queued = [&first, &second]
+        .iter()
+        .any(|o| String::from_utf8_lossy(&o.stderr).contains("queued"));
+    assert!(queued, "neither run reported waiting");
+    let listing = Command::new(&bin)
+        .args([
+            "executions",
+            "--state",
+            state.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .output()
+        .expect("executions");
+    let rows: Value = serde_json::from_slice(&listing.stdout).expect("JSON");
+    assert_eq!(rows.as_array().map(Vec::len), Some(2));
+}
