@@ -836,11 +836,14 @@ impl<'f> Executor<'f> {
             })
             .unwrap_or_default();
         if self.echo_logs {
-            eprintln!(
-                "{} {:<5} {task_id} {message}",
+            // One write per line (stderr is unbuffered: `eprintln!` writes each piece).
+            use std::io::Write as _;
+            let line = format!(
+                "{} {:<5} {task_id} {message}\n",
                 iso_instant(at),
                 level.as_str()
             );
+            let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
         if level == Level::Error {
             self.shared.borrow_mut().error_logs.push(json!({
