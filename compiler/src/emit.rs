@@ -480,6 +480,9 @@ fn retry(node: Option<&Node>) -> TokenStream {
     } else {
         quote! { None }
     };
+    let new_execution = get("behavior")
+        .and_then(Node::as_text)
+        .is_some_and(|b| b == "CREATE_NEW_EXECUTION");
     let warning_on_retry = get("warningOnRetry")
         .and_then(Node::as_scalar)
         .is_some_and(|s| matches!(s.kind, ScalarKind::Bool(true)));
@@ -491,7 +494,8 @@ fn retry(node: Option<&Node>) -> TokenStream {
             max_attempt: #max_attempt,
             max_duration: #max_duration,
             delay_factor: #delay_factor,
-            warning_on_retry: #warning_on_retry,
+                        warning_on_retry: #warning_on_retry,
+            new_execution: #new_execution,
         })
     }
 }

@@ -336,27 +336,48 @@ fn run_command(
         }
     }
 
-    let summary = executor::run(
-        flow,
-        Launch {
-            inputs: values,
-            labels,
-            echo_logs: true,
-        },
-        &EnvHost,
-        &store,
-    );
+    // `retry: {behavior: CREATE_NEW_EXECUTION}`: a failed execution ends RETRIED and a new one
+    // starts after the retry's wait; each prints its summary, the last one decides the exit.
+    let chain_start = std::time::Instant::now();
+    let mut launch = Launch::new(values, labels, true);
+    let summary = loop {
+        let next = Launch {
+            inputs: launch.inputs.clone(),
+            labels: launch.labels.clone(),
+            ..launch
+        };
+        let summary = executor::run(flow, launch, &EnvHost, &store);
+        if let Some(problem) = store.take_error() {
+            let _ = writeln!(
+                err,
+                "warning: state: {problem}; the execution ran, but its record is incomplete"
+            );
+        }
+        writeln!(out, "{}", summary.to_json())
+            .map_err(|e| Failure::failed(format!("cannot write the summary: {e}")))?;
+        let Some(wait) = summary.retry_after else {
+            break summary;
+        };
+        let _ = writeln!(
+            err,
+            "execution {} failed; retrying as a new execution in {wait:?}",
+            summary.id
+        );
+        std::thread::sleep(wait);
+        launch = Launch {
+            attempt: next.attempt + 1,
+            chain_elapsed: chain_start.elapsed(),
+            ..next
+        };
+        // The retries share the first execution's correlation id, as in Kestra.
+        launch
+            .labels
+            .entry("system.correlationId".to_string())
+            .or_insert_with(|| Value::String(summary.id.clone()));
+    };
     if limited.is_some() {
         store.release_slot();
     }
-    if let Some(problem) = store.take_error() {
-        let _ = writeln!(
-            err,
-            "warning: state: {problem}; the execution ran, but its record is incomplete"
-        );
-    }
-    writeln!(out, "{}", summary.to_json())
-        .map_err(|e| Failure::failed(format!("cannot write the summary: {e}")))?;
     Ok(match summary.state {
         State::Success | State::Warning => 0,
         _ => 1,

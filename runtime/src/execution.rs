@@ -17,6 +17,8 @@ pub enum State {
     Paused,
     /// Not run: the flow's concurrency limit was reached with `behavior: CANCEL`.
     Cancelled,
+    /// Failed, and retried as a new execution (`retry.behavior: CREATE_NEW_EXECUTION`).
+    Retried,
 }
 
 impl State {
@@ -32,6 +34,7 @@ impl State {
             State::Retrying => "RETRYING",
             State::Paused => "PAUSED",
             State::Cancelled => "CANCELLED",
+            State::Retried => "RETRIED",
         }
     }
 
@@ -47,6 +50,7 @@ impl State {
             "RETRYING" => State::Retrying,
             "PAUSED" => State::Paused,
             "CANCELLED" => State::Cancelled,
+            "RETRIED" => State::Retried,
             _ => return None,
         })
     }
@@ -60,6 +64,7 @@ impl State {
                 | State::Killed
                 | State::Skipped
                 | State::Cancelled
+                | State::Retried
         )
     }
 
@@ -131,6 +136,8 @@ pub struct Summary {
     pub labels: Map<String, Value>,
     pub duration_ms: u64,
     pub task_runs: Vec<TaskRun>,
+    /// Set when the execution is to be retried as a new one after this wait.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl Summary {
@@ -147,6 +154,7 @@ impl Summary {
                 .collect(),
             duration_ms: 0,
             task_runs: Vec::new(),
+            retry_after: None,
         }
     }
 

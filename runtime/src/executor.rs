@@ -55,6 +55,23 @@ pub struct Launch {
     pub labels: Map<String, Value>,
     /// Print log lines to stderr.
     pub echo_logs: bool,
+    /// Which execution of a `retry: {behavior: CREATE_NEW_EXECUTION}` chain this is (1 for the
+    /// first), and how long ago the chain's first execution started.
+    pub attempt: u32,
+    pub chain_elapsed: Duration,
+}
+
+impl Launch {
+    /// A first execution.
+    pub fn new(inputs: Map<String, Value>, labels: Map<String, Value>, echo_logs: bool) -> Launch {
+        Launch {
+            inputs,
+            labels,
+            echo_logs,
+            attempt: 1,
+            chain_elapsed: Duration::ZERO,
+        }
+    }
 }
 
 type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -82,6 +99,8 @@ struct Shared {
     exit: Option<State>,
     /// ERROR log lines so far, for `errorLogs()`.
     error_logs: Vec<Value>,
+    /// A task asked for the execution to be retried as a new one, after this wait.
+    retry_execution: Option<Duration>,
 }
 
 /// The host templates see during an execution: the binary's host, plus this execution's logs.
@@ -124,6 +143,8 @@ pub struct Executor<'f> {
     inputs: Map<String, Value>,
     vars: Value,
     echo_logs: bool,
+    attempt: u32,
+    chain_elapsed: Duration,
     shared: RefCell<Shared>,
 }
 
@@ -162,6 +183,8 @@ impl<'f> Executor<'f> {
             inputs: launch.inputs,
             vars: Value::Object(flow.variables.clone()),
             echo_logs: launch.echo_logs,
+            attempt: launch.attempt,
+            chain_elapsed: launch.chain_elapsed,
             shared: RefCell::new(Shared {
                 task_runs: Vec::new(),
                 index: HashMap::new(),
@@ -170,6 +193,7 @@ impl<'f> Executor<'f> {
                 states: Map::new(),
                 exit: None,
                 error_logs: Vec::new(),
+                retry_execution: None,
             }),
         }
     }
@@ -204,9 +228,15 @@ impl<'f> Executor<'f> {
                 .await;
         }
         let shared = self.shared.borrow();
+        // A failure that will be retried as a new execution ends this one RETRIED.
+        let retry_after = shared.retry_execution.filter(|_| state.is_failure());
+        if retry_after.is_some() {
+            state = State::Retried;
+        }
         let summary = Summary {
             id: self.id.clone(),
             state,
+            retry_after,
             outputs,
             labels: shared.labels.clone(),
             duration_ms: now_ms().saturating_sub(self.started_ms),
@@ -540,6 +570,14 @@ impl<'f> Executor<'f> {
             self.end_attempt(run_id, state);
             let retryable = state == State::Failed
                 || (state == State::Warning && task.retry.is_some_and(|r| r.warning_on_retry));
+            if let Some(retry) = task.retry.filter(|r| r.new_execution && retryable) {
+                // The whole execution is retried, as a new one, by whoever launched it.
+                let elapsed = self.chain_elapsed + first.elapsed();
+                if let Some(wait) = next_retry(&retry, self.attempt, elapsed) {
+                    self.shared.borrow_mut().retry_execution = Some(wait);
+                }
+                return state;
+            }
             let Some(wait) = task
                 .retry
                 .filter(|_| retryable)

@@ -204,6 +204,8 @@ pub struct Retry {
     pub delay_factor: Option<f64>,
     /// Retry even when the task ended in WARNING.
     pub warning_on_retry: bool,
+    /// `behavior: CREATE_NEW_EXECUTION`: retry the whole execution as a new one, not the task.
+    pub new_execution: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -791,11 +791,11 @@ mod tests {
         let inputs = json!({"auth": {"token": "s3cr3t"}, "name": name});
         executor::run(
             &flow(),
-            Launch {
-                inputs: inputs.as_object().cloned().unwrap(),
-                labels: json!({"by": "test"}).as_object().cloned().unwrap(),
-                echo_logs: false,
-            },
+            Launch::new(
+                inputs.as_object().cloned().unwrap(),
+                json!({"by": "test"}).as_object().cloned().unwrap(),
+                false,
+            ),
             &NoHost,
             store,
         )

@@ -357,3 +357,26 @@ fn a_concurrency_limit_queues_the_second_run() {
     let rows: Value = serde_json::from_slice(&listing.stdout).expect("JSON");
     assert_eq!(rows.as_array().map(Vec::len), Some(2));
 }
+
+/// `retry: {behavior: CREATE_NEW_EXECUTION}` (Kestra's `RetryCaseTest` flows): the execution is
+/// retried as new executions, which end RETRIED, RETRIED, then FAILED, with `maxAttempt` or
+/// `maxDuration`, on the task or the flow.
+#[test]
+fn retries_as_new_executions_end_retried_retried_failed() {
+    for flow in [
+        "retry-new-execution-task-attempts.yml",
+        "retry-new-execution-flow-attempts.yml",
+        "retry-new-execution-task-duration.yml",
+        "retry-new-execution-flow-duration.yml",
+    ] {
+        let bin = binary(&kflow_tests::corpus_dir().join("kestra/valids").join(flow));
+        let (out, _) = run_raw(&bin, flow, &[]);
+        assert_eq!(out.status.code(), Some(1), "{flow}");
+        let states: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .map(|s| s["state"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(states, ["RETRIED", "RETRIED", "FAILED"], "{flow}");
+    }
+}
