@@ -290,22 +290,33 @@ impl<'f> Executor<'f> {
 
     /// Tasks at the same time, at most `limit` at once (0: no limit).
     async fn concurrently(&self, tasks: &[Task], frame: &Frame, limit: usize) -> State {
+        self.bounded(limit, tasks.iter().map(|task| self.task(task, frame)))
+            .await
+    }
+
+    /// Run `jobs` with at most `limit` running at once (0: no limit). After a failure (or an
+    /// `Exit`) the jobs not yet started are not started, as in Kestra; the result is the worst
+    /// end state.
+    async fn bounded<'a>(
+        &'a self,
+        limit: usize,
+        jobs: impl Iterator<Item = impl Future<Output = State> + 'a>,
+    ) -> State {
         let semaphore = Rc::new(tokio::sync::Semaphore::new(if limit == 0 {
             tokio::sync::Semaphore::MAX_PERMITS
         } else {
             limit
         }));
         let failed = Rc::new(std::cell::Cell::new(false));
-        let runs = tasks.iter().map(|task| {
+        let runs = jobs.map(|job| {
             let semaphore = Rc::clone(&semaphore);
             let failed = Rc::clone(&failed);
             async move {
                 let _permit = semaphore.acquire().await.ok();
-                // After a failure, branches not yet started are not started (as in Kestra).
                 if failed.get() || self.shared.borrow().exit.is_some() {
                     return State::Success;
                 }
-                let state = self.task(task, frame).await;
+                let state = job.await;
                 if state.is_failure() {
                     failed.set(true);
                 }
@@ -482,15 +493,7 @@ impl<'f> Executor<'f> {
         limit: usize,
         parallel_tasks: bool,
     ) -> State {
-        let semaphore = Rc::new(tokio::sync::Semaphore::new(if limit == 0 {
-            tokio::sync::Semaphore::MAX_PERMITS
-        } else {
-            limit
-        }));
-        let failed = Rc::new(std::cell::Cell::new(false));
-        let runs = items.into_iter().enumerate().map(|(iteration, item)| {
-            let semaphore = Rc::clone(&semaphore);
-            let failed = Rc::clone(&failed);
+        let iterations = items.into_iter().enumerate().map(|(iteration, item)| {
             let mut values = frame.values.clone();
             values.push((item, iteration));
             let inner = Frame {
@@ -500,25 +503,14 @@ impl<'f> Executor<'f> {
                 working_directory: frame.working_directory.clone(),
             };
             async move {
-                let _permit = semaphore.acquire().await.ok();
-                if failed.get() {
-                    return State::Success;
-                }
-                let state = if parallel_tasks {
+                if parallel_tasks {
                     self.concurrently(tasks, &inner, 0).await
                 } else {
                     self.branch(tasks, &inner).await
-                };
-                if state.is_failure() {
-                    failed.set(true);
                 }
-                state
             }
         });
-        futures_util::future::join_all(runs)
-            .await
-            .into_iter()
-            .fold(State::Success, State::worst)
+        self.bounded(limit, iterations).await
     }
 
     /// A runnable task's attempts: retried per `retry`, each bounded by `timeout`.
