@@ -503,7 +503,7 @@ fn from_text(ty: InputType, text: &str) -> Result<Value, String> {
         InputType::Datetime => parse_instant(text.trim()).map(Value::String),
         InputType::Date => parse_date(text.trim()).map(Value::String),
         InputType::Time => parse_time(text.trim()).map(Value::String),
-        InputType::Duration => parse_duration(text.trim())
+        InputType::Duration => crate::expr::value::parse_java_duration(text.trim())
             .map(|nanos| Value::String(java_duration(nanos)))
             .ok_or_default(),
         InputType::File => file_uri(text).map(Value::String),
@@ -744,72 +744,6 @@ fn parse_time(text: &str) -> Result<String, String> {
         let _ = write!(out, ":{second:02}{}", java_fraction(nanos));
     }
     Ok(out)
-}
-
-/// Java's `Duration.parse`: `[-]PnDTnHnMn.nS`, each part optionally signed; in nanoseconds.
-fn parse_duration(text: &str) -> Option<i128> {
-    let (negate, rest) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let rest = rest.strip_prefix(['P', 'p'])?;
-    let (days, time) = match rest.find(['T', 't']) {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-        None => (rest, None),
-    };
-    const SECOND: i128 = 1_000_000_000;
-    let mut total: i128 = 0;
-    let mut parts = 0;
-    if !days.is_empty() {
-        let n = days.strip_suffix(['D', 'd'])?;
-        total += signed_integer(n)? * 86_400 * SECOND;
-        parts += 1;
-    }
-    if let Some(mut time) = time {
-        if time.is_empty() {
-            return None;
-        }
-        for (unit, scale) in [('H', 3_600), ('M', 60)] {
-            if let Some(i) = time.find([unit, unit.to_ascii_lowercase()]) {
-                total += signed_integer(&time[..i])? * scale * SECOND;
-                time = &time[i + 1..];
-                parts += 1;
-            }
-        }
-        if !time.is_empty() {
-            let seconds = time.strip_suffix(['S', 's'])?;
-            let (whole, fraction) = match seconds.find(['.', ',']) {
-                Some(i) => (&seconds[..i], Some(&seconds[i + 1..])),
-                None => (seconds, None),
-            };
-            let whole_value = signed_integer(whole)?;
-            let mut nanos: i128 = 0;
-            if let Some(f) = fraction {
-                if f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                nanos = format!("{f:0<9}").parse().ok()?;
-                if whole.starts_with('-') {
-                    nanos = -nanos;
-                }
-            }
-            total += whole_value * SECOND + nanos;
-            parts += 1;
-        }
-    }
-    if parts == 0 {
-        return None;
-    }
-    Some(if negate { -total } else { total })
-}
-
-fn signed_integer(text: &str) -> Option<i128> {
-    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }
 
 /// Java's `Duration.toString`: `PT8H6M12.345S`, days as hours, `PT0S` for zero.

@@ -397,36 +397,75 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, String> {
     })
 }
 
-/// An ISO-8601 duration (`PT1M30S`, `P1D`, `PT0.5S`), as Kestra's `Duration` properties take.
+/// An ISO-8601 duration (`PT1M30S`, `P1D`, `PT0.5S`), as Kestra's `Duration` properties take;
+/// `None` when it does not parse or is negative.
 pub fn parse_iso_duration(text: &str) -> Option<std::time::Duration> {
-    let rest = text.strip_prefix('P').or_else(|| text.strip_prefix('p'))?;
-    let (date, time) = match rest.find(['T', 't']) {
+    let nanos = u64::try_from(parse_java_duration(text)?).ok()?;
+    Some(std::time::Duration::from_nanos(nanos))
+}
+
+/// Java's `Duration.parse`: `[-]PnDTnHnMn.nS`, each part optionally signed; in nanoseconds.
+pub fn parse_java_duration(text: &str) -> Option<i128> {
+    let (negate, rest) = match text.as_bytes().first()? {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let rest = rest.strip_prefix(['P', 'p'])?;
+    let (days, time) = match rest.find(['T', 't']) {
         Some(i) => (&rest[..i], Some(&rest[i + 1..])),
         None => (rest, None),
     };
-    let mut seconds = 0f64;
-    let mut parse = |part: &str, units: &[(char, f64)]| -> Option<()> {
-        let mut number = String::new();
-        for ch in part.chars() {
-            if ch.is_ascii_digit() || ch == '.' || ch == ',' {
-                number.push(if ch == ',' { '.' } else { ch });
-            } else {
-                let scale = units.iter().find(|(u, _)| *u == ch.to_ascii_uppercase())?.1;
-                seconds += number.parse::<f64>().ok()? * scale;
-                number.clear();
-            }
-        }
-        number.is_empty().then_some(())
-    };
-    parse(date, &[('D', 86_400.0), ('W', 604_800.0)])?;
-    if let Some(time) = time {
+    const SECOND: i128 = 1_000_000_000;
+    let mut total: i128 = 0;
+    let mut parts = 0;
+    if !days.is_empty() {
+        let n = days.strip_suffix(['D', 'd'])?;
+        total += signed_integer(n)? * 86_400 * SECOND;
+        parts += 1;
+    }
+    if let Some(mut time) = time {
         if time.is_empty() {
             return None;
         }
-        parse(time, &[('H', 3600.0), ('M', 60.0), ('S', 1.0)])?;
+        for (unit, scale) in [('H', 3_600), ('M', 60)] {
+            if let Some(i) = time.find([unit, unit.to_ascii_lowercase()]) {
+                total += signed_integer(&time[..i])? * scale * SECOND;
+                time = &time[i + 1..];
+                parts += 1;
+            }
+        }
+        if !time.is_empty() {
+            let seconds = time.strip_suffix(['S', 's'])?;
+            let (whole, fraction) = match seconds.find(['.', ',']) {
+                Some(i) => (&seconds[..i], Some(&seconds[i + 1..])),
+                None => (seconds, None),
+            };
+            let whole_value = signed_integer(whole)?;
+            let mut nanos: i128 = 0;
+            if let Some(f) = fraction {
+                if f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                nanos = format!("{f:0<9}").parse().ok()?;
+                if whole.starts_with('-') {
+                    nanos = -nanos;
+                }
+            }
+            total += whole_value * SECOND + nanos;
+            parts += 1;
+        }
     }
-    if rest.is_empty() {
+    if parts == 0 {
         return None;
     }
-    std::time::Duration::try_from_secs_f64(seconds).ok()
+    Some(if negate { -total } else { total })
+}
+
+fn signed_integer(text: &str) -> Option<i128> {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
