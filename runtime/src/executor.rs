@@ -139,7 +139,9 @@ pub struct Executor<'f> {
     recorder: &'f dyn Recorder,
     id: String,
     started_ms: u64,
-    start_date: String,
+    /// `flow` and `execution` as templates see them: fixed for the whole execution.
+    flow_var: Value,
+    execution_var: Value,
     inputs: Map<String, Value>,
     vars: Value,
     echo_logs: bool,
@@ -177,9 +179,10 @@ impl<'f> Executor<'f> {
             flow,
             host,
             recorder,
+            flow_var: json!({ "id": flow.id, "namespace": flow.namespace, "revision": 1 }),
+            execution_var: json!({ "id": id, "startDate": iso_instant(started_ms), "originalId": id }),
             id,
             started_ms,
-            start_date: iso_instant(started_ms),
             inputs: launch.inputs,
             vars: Value::Object(flow.variables.clone()),
             echo_logs: launch.echo_logs,
@@ -693,14 +696,8 @@ impl<'f> Executor<'f> {
         let roots = roots(prop);
         let wants = |name: &str| roots.iter().any(|r| r == name);
         let mut vars = Map::new();
-        vars.insert(
-            "flow".into(),
-            json!({ "id": self.flow.id, "namespace": self.flow.namespace, "revision": 1 }),
-        );
-        vars.insert(
-            "execution".into(),
-            json!({ "id": self.id, "startDate": self.start_date, "originalId": self.id }),
-        );
+        vars.insert("flow".into(), self.flow_var.clone());
+        vars.insert("execution".into(), self.execution_var.clone());
         vars.insert("inputs".into(), Value::Object(self.inputs.clone()));
         if wants("envs") {
             vars.insert("envs".into(), envs());
@@ -717,7 +714,13 @@ impl<'f> Executor<'f> {
         if let Some((task, run_id)) = task {
             let mut taskrun = Map::new();
             taskrun.insert("id".into(), Value::String(run_id.to_string()));
-            taskrun.insert("startDate".into(), Value::String(iso_instant(now_ms())));
+            // When the task run started (its first attempt), not when this template renders.
+            let started = shared
+                .index
+                .get(run_id)
+                .and_then(|&i| shared.task_runs[i].attempts.first())
+                .map_or_else(now_ms, |a| a.started_ms);
+            taskrun.insert("startDate".into(), Value::String(iso_instant(started)));
             taskrun.insert(
                 "attemptsCount".into(),
                 Value::from(
