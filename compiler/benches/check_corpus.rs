@@ -64,6 +64,7 @@ fn main() {
                 source,
                 Options {
                     allow_unknown_types: true,
+                    runnable: false,
                 },
             ));
         }

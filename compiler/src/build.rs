@@ -13,8 +13,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::emit;
 use crate::model::Flow;
+use crate::{emit, lower};
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -61,15 +61,16 @@ pub struct Crate {
     pub main_rs: String,
 }
 
-/// Render a flow's crate. `runtime_path` is where its `Cargo.toml` finds the runtime.
+/// Lower a checked flow and render its crate. `runtime_path` is where its `Cargo.toml` finds
+/// the runtime. The flow must have passed `check` with [`crate::Options::runnable`].
 pub fn generate(flow: &Flow, source_text: &str, source_name: &str, runtime_path: &str) -> Crate {
-    let hash = source_hash(source_text);
+    let plan = plan(flow, source_text, source_name);
     let provenance = emit::Provenance {
         kflowc_version: KFLOWC_VERSION,
-        source_hash: &hash,
+        source_hash: &plan.source_hash,
         source_name,
     };
-    let main_rs = emit::main_rs(flow, &provenance);
+    let main_rs = emit::main_rs(&plan, &provenance);
     let bin_name = flow.id.value.clone();
     let name = format!(
         "kflow-flow-{}",
@@ -94,6 +95,12 @@ pub fn generate(flow: &Flow, source_text: &str, source_name: &str, runtime_path:
         cargo_toml,
         main_rs,
     }
+}
+
+/// The plan of a checked flow, as the binary built from it holds it (`./<flow> plan`).
+pub fn plan(flow: &Flow, source_text: &str, source_name: &str) -> kflow_runtime::plan::Flow {
+    let source = crate::source::SourceFile::new(source_name, source_text.to_string());
+    lower::lower(flow, &source, &source_hash(source_text))
 }
 
 /// Where a flow's crate sits in a workspace, and the path its `Cargo.toml` uses for the runtime.

@@ -1,8 +1,8 @@
 //! kflow's compiler: Kestra-style flow YAML in, checked typed flows out.
 //!
-//! The pipeline is `source → yaml → parse (model) → check`, one module per stage, data
-//! flowing one way. Every stage reports [`diag::Diagnostic`]s with byte spans; only the CLI
-//! renders them. Later stages (`expr`, `plan`, `emit`, `build`) join this pipeline as they land.
+//! The pipeline is `source → yaml → parse (model) → check → expr → lower → emit → build`, one
+//! module per stage, data flowing one way. Every stage reports [`diag::Diagnostic`]s with byte
+//! spans; only the CLI renders them.
 
 pub mod build;
 pub mod check;
@@ -10,6 +10,7 @@ pub mod diag;
 pub mod emit;
 pub mod expr;
 pub mod files;
+pub mod lower;
 pub mod model;
 pub mod parse;
 pub mod plugins;
@@ -68,6 +69,9 @@ pub fn check_source(source: SourceFile, options: Options) -> Checked {
     if let Some(flow) = &flow {
         diagnostics.extend(check::check(flow));
         diagnostics.extend(expr::check(flow, &source));
+        if options.runnable {
+            diagnostics.extend(check::runnable::not_runnable(flow));
+        }
     }
     sort_and_dedup(&mut diagnostics);
     Checked {

@@ -204,7 +204,11 @@ pub struct Input {
     pub id: Spanned<String>,
     pub ty: Spanned<InputType>,
     pub required: bool,
+    pub description: Option<String>,
     pub defaults: Option<Node>,
+    /// `min`/`max` of INT and FLOAT inputs.
+    pub min: Option<f64>,
+    pub max: Option<f64>,
     pub validator: Option<Spanned<String>>,
     pub values: Option<Node>,
     pub item_type: Option<Spanned<InputType>>,

@@ -4,7 +4,7 @@
 //!
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
-//!     ::kflow_runtime::cli::main(flow(), &::kflow_runtime::cli::VersionInfo {
+//!     ::kflow_runtime::cli::main(PLAN, &::kflow_runtime::cli::VersionInfo {
 //!         kflowc: "0.1.0",
 //!         source_hash: "9f86d081884c7d65…",
 //!     })
@@ -25,11 +25,14 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use serde_json::{json, Map, Value};
 
+use std::sync::Arc;
+
 use crate::execution::State;
-use crate::executor::{self, iso_instant, Launch};
+use crate::executor::iso_instant;
 use crate::expr::EnvHost;
 use crate::inputs;
-use crate::plan::{ConcurrencyBehavior, Flow};
+use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest};
+use crate::plan::Flow;
 use crate::state::{self, ExecutionRow, Store};
 
 /// What the generated code knows about its own making.
@@ -81,6 +84,8 @@ enum Command {
     Inputs,
     /// Print the flow's id, namespace, source hash, kflowc version and triggers as JSON
     Info,
+    /// Print the plan this binary runs, as JSON (what `kflowc` lowered the flow to)
+    Plan,
     /// List recent executions from the state, newest first
     Executions(ExecutionsArgs),
 }
@@ -139,10 +144,17 @@ fn key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The generated binary's `main`: parses `std::env::args`, runs the command, returns its exit
-/// status. (It takes the plan by value: the generated `main` hands it over for good.)
-#[allow(clippy::needless_pass_by_value)]
-pub fn main(flow: Flow, version: &VersionInfo) -> ExitCode {
+/// The generated binary's `main`: reads the plan `kflowc` printed into it, parses
+/// `std::env::args`, runs the command, returns its exit status.
+pub fn main(plan: &str, version: &VersionInfo) -> ExitCode {
+    let flow = match Flow::from_json(plan) {
+        Ok(flow) => flow,
+        Err(message) => {
+            // Only a binary built from a mismatched runtime can get here.
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
     let code = run_cli(
         &flow,
         version,
@@ -195,6 +207,9 @@ where
         ))),
         Command::Inputs => print_json(out, &inputs::json_schema(flow)),
         Command::Info => print_json(out, &info(flow, version)),
+        Command::Plan => writeln!(out, "{}", flow.to_json())
+            .map(|()| 0)
+            .map_err(|e| Failure::failed(format!("cannot write: {e}"))),
         Command::Executions(args) => executions_command(flow, &args, out),
     };
     match result {
@@ -271,7 +286,7 @@ fn print_json(out: &mut dyn Write, value: &Value) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// `run`: inputs, the state, one execution, its summary.
+/// `run`: inputs, the state, one execution (through the launcher), its summary.
 fn run_command(
     flow: &Flow,
     args: &RunArgs,
@@ -282,102 +297,82 @@ fn run_command(
         Some(path) => Some(read_inputs_file(path).map_err(Failure::usage)?),
         None => None,
     };
-    let values = inputs::resolve(flow, args.input.clone(), file).map_err(|errors| Failure {
+    let request = LaunchRequest {
+        input_pairs: args.input.clone(),
+        input_values: file,
+        labels: args
+            .label
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+        echo_logs: true,
+    };
+    // Inputs are checked before the state is touched: bad inputs leave no trace.
+    inputs::resolve(
+        flow,
+        request.input_pairs.clone(),
+        request.input_values.clone(),
+    )
+    .map_err(|errors| Failure {
         code: 2,
         messages: errors.iter().map(ToString::to_string).collect(),
     })?;
-    let labels: Map<String, Value> = args
-        .label
-        .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-        .collect();
     let dir =
         state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
     let store = Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
-
-    // Flow-level `concurrency`: a slot among the runs sharing this state, or the behavior says
-    // what to do instead.
-    let limited = flow.concurrency.filter(|c| c.limit > 0);
-    if let Some(concurrency) = limited {
-        let mut waiting = false;
-        loop {
-            if store
-                .acquire_slot(flow, concurrency.limit)
-                .map_err(|e| Failure::failed(e.to_string()))?
-            {
-                break;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))?;
+    let mut write_error = None;
+    let result = runtime.block_on(launch(
+        Arc::new(flow.clone()),
+        request,
+        Arc::new(EnvHost),
+        Arc::new(store),
+        |event| match event {
+            LaunchEvent::Queued { limit } => {
+                let _ = writeln!(
+                    err,
+                    "queued: {limit} execution(s) of this flow already running (concurrency limit)"
+                );
             }
-            match concurrency.behavior {
-                ConcurrencyBehavior::Queue => {
-                    if !waiting {
-                        let _ = writeln!(err, "queued: {} execution(s) of this flow already running (concurrency limit)", concurrency.limit);
-                        waiting = true;
-                    }
-                    std::thread::sleep(std::time::Duration::from_millis(200));
-                }
-                ConcurrencyBehavior::Cancel | ConcurrencyBehavior::Fail => {
-                    let state = if concurrency.behavior == ConcurrencyBehavior::Cancel {
-                        State::Cancelled
-                    } else {
-                        State::Failed
-                    };
-                    let _ = writeln!(
-                        err,
-                        "not run: the concurrency limit of {} is reached ({})",
-                        concurrency.limit,
-                        state.as_str()
-                    );
-                    let summary = crate::execution::Summary::refused(flow, state);
-                    writeln!(out, "{}", summary.to_json())
-                        .map_err(|e| Failure::failed(format!("cannot write the summary: {e}")))?;
-                    return Ok(1);
+            LaunchEvent::Refused { limit, state } => {
+                let _ = writeln!(
+                    err,
+                    "not run: the concurrency limit of {limit} is reached ({})",
+                    state.as_str()
+                );
+            }
+            LaunchEvent::Unrecorded(problem) => {
+                let _ = writeln!(
+                    err,
+                    "warning: state: {problem}; the execution ran, but its record is incomplete"
+                );
+            }
+            LaunchEvent::Ended(summary) => {
+                if let Err(e) = writeln!(out, "{}", summary.to_json()) {
+                    write_error.get_or_insert(e);
                 }
             }
-        }
+            LaunchEvent::Retrying { id, wait } => {
+                let _ = writeln!(
+                    err,
+                    "execution {id} failed; retrying as a new execution in {wait:?}"
+                );
+            }
+        },
+    ));
+    if let Some(e) = write_error {
+        return Err(Failure::failed(format!("cannot write the summary: {e}")));
     }
-
-    // `retry: {behavior: CREATE_NEW_EXECUTION}`: a failed execution ends RETRIED and a new one
-    // starts after the retry's wait; each prints its summary, the last one decides the exit.
-    let chain_start = std::time::Instant::now();
-    let mut launch = Launch::new(values, labels, true);
-    let summary = loop {
-        let next = Launch {
-            inputs: launch.inputs.clone(),
-            labels: launch.labels.clone(),
-            ..launch
-        };
-        let summary = executor::run(flow, launch, &EnvHost, &store);
-        if let Some(problem) = store.take_error() {
-            let _ = writeln!(
-                err,
-                "warning: state: {problem}; the execution ran, but its record is incomplete"
-            );
-        }
-        writeln!(out, "{}", summary.to_json())
-            .map_err(|e| Failure::failed(format!("cannot write the summary: {e}")))?;
-        let Some(wait) = summary.retry_after else {
-            break summary;
-        };
-        let _ = writeln!(
-            err,
-            "execution {} failed; retrying as a new execution in {wait:?}",
-            summary.id
-        );
-        std::thread::sleep(wait);
-        launch = Launch {
-            attempt: next.attempt + 1,
-            chain_elapsed: chain_start.elapsed(),
-            ..next
-        };
-        // The retries share the first execution's correlation id, as in Kestra.
-        launch
-            .labels
-            .entry("system.correlationId".to_string())
-            .or_insert_with(|| Value::String(summary.id.clone()));
-    };
-    if limited.is_some() {
-        store.release_slot();
-    }
+    let summary = result.map_err(|e| match e {
+        LaunchError::Inputs(errors) => Failure {
+            code: 2,
+            messages: errors.iter().map(ToString::to_string).collect(),
+        },
+        LaunchError::State(e) => Failure::failed(e.to_string()),
+    })?;
     Ok(match summary.state {
         State::Success | State::Warning => 0,
         _ => 1,

@@ -3,25 +3,28 @@
 //! `allowFailure`/`allowWarning`, `runIf`, concurrent branches, loops whose task runs carry a
 //! value — and records every task run, attempt, output and log line through a [`Recorder`].
 //!
-//! One thread: branches run concurrently as futures on the current thread (tasks wait on the
-//! clock, processes and I/O, not the CPU), so the shared state needs no locks.
+//! Branches run concurrently as futures of one task (tasks wait on the clock, processes and
+//! I/O, not the CPU). The execution's future is `Send`, so a multi-threaded host (a program
+//! using `include_flow!`, `serve`) can run it; its shared state sits behind one mutex that is
+//! never held across an `await`.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use crate::context;
 use crate::execution::{new_id, now_ms, Attempt, State, Summary, TaskRun};
 use crate::expr::{self, walk, Host};
-use crate::plan::{Flow, Level, Prop, Retry, RetryKind, Task, TaskKind};
-use crate::tasks;
+use crate::lock;
+use crate::plan::{DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Task, TaskKind};
+use crate::tasks::{self, TaskContext};
 
 /// Where an execution's progress goes: the state store, or nowhere.
-pub trait Recorder {
+pub trait Recorder: Sync {
     fn execution_started(
         &self,
         _id: &str,
@@ -74,7 +77,13 @@ impl Launch {
     }
 }
 
-type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How an attempt ended, when it did not fail.
+struct Outcome {
+    state: State,
+    outputs: Option<Value>,
+}
 
 /// Where a task runs: its parent task run, the loop values above it, and its flowable parents
 /// as `parent`/`parents` show them.
@@ -101,12 +110,14 @@ struct Shared {
     error_logs: Vec<Value>,
     /// A task asked for the execution to be retried as a new one, after this wait.
     retry_execution: Option<Duration>,
+    /// The execution's end state, once known (`execution.state` in `afterExecution`).
+    ending: Option<State>,
 }
 
 /// The host templates see during an execution: the binary's host, plus this execution's logs.
 struct ExecutionHost<'a> {
-    base: &'a dyn Host,
-    shared: &'a RefCell<Shared>,
+    base: &'a (dyn Host + Sync),
+    shared: &'a Mutex<Shared>,
 }
 
 impl Host for ExecutionHost<'_> {
@@ -129,13 +140,13 @@ impl Host for ExecutionHost<'_> {
         self.base.file_exists(path)
     }
     fn error_logs(&self) -> Result<Value, String> {
-        Ok(Value::Array(self.shared.borrow().error_logs.clone()))
+        Ok(Value::Array(lock(self.shared).error_logs.clone()))
     }
 }
 
 pub struct Executor<'f> {
     flow: &'f Flow,
-    host: &'f dyn Host,
+    host: &'f (dyn Host + Sync),
     recorder: &'f dyn Recorder,
     id: String,
     started_ms: u64,
@@ -147,21 +158,26 @@ pub struct Executor<'f> {
     echo_logs: bool,
     attempt: u32,
     chain_elapsed: Duration,
-    shared: RefCell<Shared>,
+    shared: Mutex<Shared>,
 }
 
-/// Run one execution to its end.
-pub fn run(flow: &Flow, launch: Launch, host: &dyn Host, recorder: &dyn Recorder) -> Summary {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-        .expect("a current-thread tokio runtime can always be built");
-    let executor = Executor::new(flow, launch, host, recorder);
-    runtime.block_on(executor.execute())
+/// Run one execution to its end, on the caller's tokio runtime (it needs the time driver).
+pub async fn execute(
+    flow: &Flow,
+    launch: Launch,
+    host: &(dyn Host + Sync),
+    recorder: &dyn Recorder,
+) -> Summary {
+    Executor::new(flow, launch, host, recorder).execute().await
 }
 
 impl<'f> Executor<'f> {
-    fn new(flow: &'f Flow, launch: Launch, host: &'f dyn Host, recorder: &'f dyn Recorder) -> Self {
+    fn new(
+        flow: &'f Flow,
+        launch: Launch,
+        host: &'f (dyn Host + Sync),
+        recorder: &'f dyn Recorder,
+    ) -> Self {
         let started_ms = now_ms();
         let mut labels: Map<String, Value> = flow
             .labels
@@ -179,8 +195,19 @@ impl<'f> Executor<'f> {
             flow,
             host,
             recorder,
-            flow_var: json!({ "id": flow.id, "namespace": flow.namespace, "revision": 1 }),
-            execution_var: json!({ "id": id, "startDate": iso_instant(started_ms), "originalId": id }),
+            flow_var: context::object(context::FLOW, |name| match name {
+                "id" => Value::String(flow.id.clone()),
+                "namespace" => Value::String(flow.namespace.clone()),
+                // Kestra's open-source edition has one tenant, `main`.
+                "tenantId" => Value::String("main".into()),
+                "revision" => Value::from(1),
+                _ => Value::Null,
+            }),
+            execution_var: context::object(context::EXECUTION, |name| match name {
+                "id" | "originalId" => Value::String(id.clone()),
+                "startDate" => Value::String(iso_instant(started_ms)),
+                _ => Value::Null,
+            }),
             id,
             started_ms,
             inputs: launch.inputs,
@@ -188,7 +215,7 @@ impl<'f> Executor<'f> {
             echo_logs: launch.echo_logs,
             attempt: launch.attempt,
             chain_elapsed: launch.chain_elapsed,
-            shared: RefCell::new(Shared {
+            shared: Mutex::new(Shared {
                 task_runs: Vec::new(),
                 index: HashMap::new(),
                 outputs: Map::new(),
@@ -197,6 +224,7 @@ impl<'f> Executor<'f> {
                 exit: None,
                 error_logs: Vec::new(),
                 retry_execution: None,
+                ending: None,
             }),
         }
     }
@@ -213,7 +241,7 @@ impl<'f> Executor<'f> {
             let finally = self.branch_ignoring_exit(&self.flow.finally, &root).await;
             state = state.worst(finally);
         }
-        if let Some(exit) = self.shared.borrow().exit {
+        if let Some(exit) = self.shared().exit {
             state = exit;
         }
         let mut outputs = None;
@@ -226,11 +254,12 @@ impl<'f> Executor<'f> {
                 }
             }
         }
+        self.shared().ending = Some(state);
         if !self.flow.after_execution.is_empty() {
             self.branch_ignoring_exit(&self.flow.after_execution, &root)
                 .await;
         }
-        let shared = self.shared.borrow();
+        let shared = self.shared();
         // A failure that will be retried as a new execution ends this one RETRIED.
         let retry_after = shared.retry_execution.filter(|_| state.is_failure());
         if retry_after.is_some() {
@@ -256,7 +285,7 @@ impl<'f> Executor<'f> {
             let rendered = output
                 .value
                 .render(&vars, &self.host())
-                .map_err(|e| format!("output `{}`: {e}", output.id))?;
+                .map_err(|e| format!("output `{}`: {}", output.id, self.describe(&e)))?;
             let typed = crate::inputs::coerce_output(output.ty, rendered)
                 .map_err(|e| format!("output `{}`: {e}", output.id))?;
             values.insert(output.id.clone(), typed);
@@ -265,11 +294,11 @@ impl<'f> Executor<'f> {
     }
 
     /// Tasks one after another; a failure stops the branch. Stops early after `Exit`.
-    fn branch<'a>(&'a self, tasks: &'a [Task], frame: &'a Frame) -> LocalFuture<'a, State> {
+    fn branch<'a>(&'a self, tasks: &'a [Task], frame: &'a Frame) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let mut state = State::Success;
             for task in tasks {
-                if self.shared.borrow().exit.is_some() {
+                if self.shared().exit.is_some() {
                     break;
                 }
                 let result = self.task(task, frame).await;
@@ -284,9 +313,9 @@ impl<'f> Executor<'f> {
 
     /// `errors`, `finally` and `afterExecution` run even after `Exit`.
     async fn branch_ignoring_exit(&self, tasks: &[Task], frame: &Frame) -> State {
-        let exit = self.shared.borrow_mut().exit.take();
+        let exit = self.shared().exit.take();
         let state = self.branch(tasks, frame).await;
-        let mut shared = self.shared.borrow_mut();
+        let mut shared = self.shared();
         shared.exit = shared.exit.or(exit);
         state
     }
@@ -305,23 +334,24 @@ impl<'f> Executor<'f> {
         limit: usize,
         jobs: impl Iterator<Item = impl Future<Output = State> + 'a>,
     ) -> State {
-        let semaphore = Rc::new(tokio::sync::Semaphore::new(if limit == 0 {
+        let semaphore = Arc::new(tokio::sync::Semaphore::new(if limit == 0 {
             tokio::sync::Semaphore::MAX_PERMITS
         } else {
             limit
         }));
-        let failed = Rc::new(std::cell::Cell::new(false));
+        let failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let runs = jobs.map(|job| {
-            let semaphore = Rc::clone(&semaphore);
-            let failed = Rc::clone(&failed);
+            let semaphore = Arc::clone(&semaphore);
+            let failed = Arc::clone(&failed);
             async move {
                 let _permit = semaphore.acquire().await.ok();
-                if failed.get() || self.shared.borrow().exit.is_some() {
+                if failed.load(std::sync::atomic::Ordering::Relaxed) || self.shared().exit.is_some()
+                {
                     return State::Success;
                 }
                 let state = job.await;
                 if state.is_failure() {
-                    failed.set(true);
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
                 state
             }
@@ -334,7 +364,7 @@ impl<'f> Executor<'f> {
 
     /// One task: its task run, `runIf`, attempts or children, and the end state after
     /// `allowFailure`/`allowWarning`.
-    fn task<'a>(&'a self, task: &'a Task, frame: &'a Frame) -> LocalFuture<'a, State> {
+    fn task<'a>(&'a self, task: &'a Task, frame: &'a Frame) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let run_id = self.create_run(task, frame);
             if let Some(run_if) = &task.run_if {
@@ -346,7 +376,11 @@ impl<'f> Executor<'f> {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        self.log(Some(&run_id), Level::Error, &format!("runIf: {e}"));
+                        self.log(
+                            Some(&run_id),
+                            Level::Error,
+                            &format!("runIf: {}", self.describe(&e)),
+                        );
                         return self.end(task, &run_id, State::Failed);
                     }
                 }
@@ -394,7 +428,14 @@ impl<'f> Executor<'f> {
                 otherwise,
             } => match self.render(condition, task, run_id, frame) {
                 Ok(value) => {
-                    let branch = if is_truthy(&value) { then } else { otherwise };
+                    let holds = is_truthy(&value);
+                    self.set_outputs(
+                        run_id,
+                        &task.id,
+                        frame,
+                        json!({ "evaluationResult": holds }),
+                    );
+                    let branch = if holds { then } else { otherwise };
                     self.branch(branch, &inner).await
                 }
                 Err(message) => {
@@ -459,10 +500,7 @@ impl<'f> Executor<'f> {
                     );
                     State::Failed
                 }
-                Some(delay) => match self
-                    .render(delay, task, run_id, frame)
-                    .and_then(|d| tasks::duration(&d))
-                {
+                Some(delay) => match self.duration(delay, task, run_id, frame) {
                     Ok(delay) => {
                         self.set_state(run_id, State::Paused);
                         tokio::time::sleep(delay).await;
@@ -475,7 +513,14 @@ impl<'f> Executor<'f> {
                     }
                 },
             },
-            _ => unreachable!("only flowable kinds reach here"),
+            TaskKind::Run { .. } => {
+                self.log(
+                    Some(run_id),
+                    Level::Error,
+                    "a runnable task has no children",
+                );
+                State::Failed
+            }
         };
         if state.is_failure() && !task.errors.is_empty() {
             self.branch_ignoring_exit(&task.errors, &inner).await;
@@ -534,21 +579,29 @@ impl<'f> Executor<'f> {
                     ended_ms: started,
                 });
             };
-            if is_instant(&task.kind) {
-                let mut shared = self.shared.borrow_mut();
+            if is_instant(task) {
+                let mut shared = self.shared();
                 if let Some(&i) = shared.index.get(run_id) {
                     start(&mut shared.task_runs[i]);
                 }
             } else {
                 self.with_run(run_id, start);
             }
-            let work = self.runnable(task, run_id, frame);
-            let result = match task.timeout {
-                Some(limit) => match tokio::time::timeout(limit, work).await {
-                    Ok(result) => result,
-                    Err(_) => Err(format!("Timeout after {}", human_duration(limit))),
-                },
-                None => work.await,
+            let limit = task
+                .timeout
+                .as_ref()
+                .map(|t| self.duration(t, task, run_id, frame))
+                .transpose()
+                .map_err(|e| format!("timeout: {e}"));
+            let result = match limit {
+                Err(message) => Err(message),
+                Ok(Some(limit)) => {
+                    match tokio::time::timeout(limit, self.runnable(task, run_id, frame)).await {
+                        Ok(result) => result,
+                        Err(_) => Err(format!("Timeout after {}", human_duration(limit))),
+                    }
+                }
+                Ok(None) => self.runnable(task, run_id, frame).await,
             };
             let state = match result {
                 Ok(outcome) => {
@@ -563,21 +616,30 @@ impl<'f> Executor<'f> {
                 }
             };
             self.end_attempt(run_id, state);
-            let retryable = state == State::Failed
-                || (state == State::Warning && task.retry.is_some_and(|r| r.warning_on_retry));
-            if let Some(retry) = task.retry.filter(|r| r.new_execution && retryable) {
+            let Some(retry) = task.retry.as_ref() else {
+                return state;
+            };
+            let retryable =
+                state == State::Failed || (state == State::Warning && retry.warning_on_retry);
+            if !retryable {
+                return state;
+            }
+            let policy = match self.policy(retry, task, run_id, frame) {
+                Ok(policy) => policy,
+                Err(message) => {
+                    self.log(Some(run_id), Level::Error, &format!("retry: {message}"));
+                    return state;
+                }
+            };
+            if retry.new_execution {
                 // The whole execution is retried, as a new one, by whoever launched it.
                 let elapsed = self.chain_elapsed + first.elapsed();
-                if let Some(wait) = next_retry(&retry, self.attempt, elapsed) {
-                    self.shared.borrow_mut().retry_execution = Some(wait);
+                if let Some(wait) = policy.next(self.attempt, elapsed) {
+                    self.shared().retry_execution = Some(wait);
                 }
                 return state;
             }
-            let Some(wait) = task
-                .retry
-                .filter(|_| retryable)
-                .and_then(|retry| next_retry(&retry, attempt, first.elapsed()))
-            else {
+            let Some(wait) = policy.next(attempt, first.elapsed()) else {
                 return state;
             };
             self.set_state(run_id, State::Retrying);
@@ -585,84 +647,44 @@ impl<'f> Executor<'f> {
         }
     }
 
-    /// A runnable task's work for one attempt.
-    async fn runnable(
-        &self,
-        task: &Task,
-        run_id: &str,
-        frame: &Frame,
-    ) -> Result<tasks::Outcome, String> {
-        let render = |prop: &Prop| self.render(prop, task, run_id, frame);
-        match &task.kind {
-            TaskKind::Log { message, level } => {
-                let value = render(message)?;
-                let lines = match value {
-                    Value::Array(items) => {
-                        items.iter().map(expr::value::to_display_string).collect()
-                    }
-                    other => vec![expr::value::to_display_string(&other)],
-                };
-                for line in lines {
-                    self.log(Some(run_id), *level, &line);
-                }
-                Ok(tasks::Outcome::success(None))
-            }
-            TaskKind::Return { format } => {
-                let value = match format {
-                    Some(format) => render(format)?,
-                    None => Value::Null,
-                };
-                Ok(tasks::Outcome::success(Some(json!({ "value": value }))))
-            }
-            TaskKind::OutputValues { values } => {
-                let values = render(values)?;
-                Ok(tasks::Outcome::success(Some(json!({ "values": values }))))
-            }
-
-            TaskKind::Sleep { duration } => {
-                let duration = tasks::duration(&render(duration)?)?;
-                tokio::time::sleep(duration).await;
-                Ok(tasks::Outcome::success(None))
-            }
-            TaskKind::Fail { condition, message } => {
-                if let Some(condition) = condition {
-                    if !is_truthy(&render(condition)?) {
-                        return Ok(tasks::Outcome::success(None));
-                    }
-                }
-                let message = match message {
-                    Some(message) => expr::value::to_display_string(&render(message)?),
-                    None => "Task failure".to_string(),
-                };
-                Err(message)
-            }
-            TaskKind::Exit { state } => {
-                let text = expr::value::to_display_string(&render(state)?);
-                let state = match text.as_str() {
-                    "" | "SUCCESS" => State::Success,
-                    "WARNING" => State::Warning,
-                    "KILLED" => State::Killed,
-                    "FAILED" => State::Failed,
-                    other => {
-                        return Err(format!(
-                            "Exit `state` must be SUCCESS, WARNING, KILLED or FAILED, not {other}"
-                        ))
-                    }
-                };
-                self.shared.borrow_mut().exit = Some(state);
-                Ok(tasks::Outcome::success(None))
-            }
-            TaskKind::Labels { labels } => {
-                let added = tasks::labels(render(labels)?)?;
-                self.shared.borrow_mut().labels.extend(added);
-                Ok(tasks::Outcome::success(None))
-            }
-            TaskKind::Unsupported => Err(format!(
-                "task type `{}` is not supported by this kflow runtime yet",
+    /// A runnable task's work for one attempt: its properties rendered, then its type's
+    /// implementation (see [`crate::tasks`]).
+    async fn runnable(&self, task: &Task, run_id: &str, frame: &Frame) -> Result<Outcome, String> {
+        let TaskKind::Run { properties } = &task.kind else {
+            return Err(format!("`{}` is flowable", task.type_name));
+        };
+        let implementation = tasks::implementation(&task.type_name).ok_or_else(|| {
+            format!(
+                "task type `{}` is not supported by this kflow runtime",
                 task.type_name
-            )),
-            _ => unreachable!("flowable kinds run in `flowable`"),
+            )
+        })?;
+        let mut rendered = Map::new();
+        for (name, prop) in properties {
+            let value = self
+                .render(prop, task, run_id, frame)
+                .map_err(|e| format!("{name}: {e}"))?;
+            rendered.insert(name.clone(), value);
         }
+        let port = TaskPort {
+            executor: self,
+            task,
+            run_id,
+            frame,
+        };
+        let mut ctx = TaskContext::new(&port);
+        let outputs = implementation
+            .run(Value::Object(rendered), &mut ctx)
+            .await
+            .map_err(|e| e.message)?;
+        Ok(Outcome {
+            state: if ctx.warned() {
+                State::Warning
+            } else {
+                State::Success
+            },
+            outputs,
+        })
     }
 
     // ---- rendering ---------------------------------------------------------------------------
@@ -675,7 +697,52 @@ impl<'f> Executor<'f> {
         frame: &Frame,
     ) -> Result<Value, String> {
         let vars = self.variables(prop, frame, Some((task, run_id)));
-        prop.render(&vars, &self.host()).map_err(|e| e.message)
+        prop.render(&vars, &self.host())
+            .map_err(|e| self.describe(&e))
+    }
+
+    /// A template error with the flow file, line and column of the expression.
+    fn describe(&self, error: &RenderError) -> String {
+        error.describe(&self.flow.source_name)
+    }
+
+    /// A `retry` with its durations fixed or rendered now.
+    fn policy(
+        &self,
+        retry: &Retry,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+    ) -> Result<RetryPolicy, String> {
+        let duration = |d: &DurationProp| self.duration(d, task, run_id, frame);
+        Ok(RetryPolicy {
+            kind: retry.kind,
+            interval: duration(&retry.interval)?,
+            max_interval: retry.max_interval.as_ref().map(duration).transpose()?,
+            max_attempt: retry.max_attempt,
+            max_duration: retry.max_duration.as_ref().map(duration).transpose()?,
+            delay_factor: retry.delay_factor,
+        })
+    }
+
+    /// A duration property: fixed, or rendered now.
+    fn duration(
+        &self,
+        value: &DurationProp,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+    ) -> Result<Duration, String> {
+        match value {
+            DurationProp::Fixed(duration) => Ok(*duration),
+            DurationProp::Rendered(prop) => {
+                expr::value::duration_of(&self.render(prop, task, run_id, frame)?)
+            }
+        }
+    }
+
+    fn shared(&self) -> MutexGuard<'_, Shared> {
+        lock(&self.shared)
     }
 
     fn host(&self) -> ExecutionHost<'_> {
@@ -685,8 +752,10 @@ impl<'f> Executor<'f> {
         }
     }
 
-    /// The variables a template sees at this task. `outputs` and `tasks` are copied only when
-    /// the template reads them (a loop over 10,000 values must not copy 10,000 outputs each time).
+    /// The variables a template sees at this task: only the roots it reads (a loop over
+    /// 10,000 values must not copy the outputs, inputs and labels for each), all of them when
+    /// it can render text it does not show (`render()`, templated map keys). Which fields
+    /// `flow`, `execution`, `taskrun`, ... hold is published in [`crate::context`].
     fn variables(
         &self,
         prop: &Prop,
@@ -694,61 +763,90 @@ impl<'f> Executor<'f> {
         task: Option<(&Task, &str)>,
     ) -> Map<String, Value> {
         let roots = roots(prop);
-        let wants = |name: &str| roots.iter().any(|r| r == name);
+        let wants = |name: &str| roots.all || roots.names.iter().any(|r| r == name);
         let mut vars = Map::new();
-        vars.insert("flow".into(), self.flow_var.clone());
-        vars.insert("execution".into(), self.execution_var.clone());
-        vars.insert("inputs".into(), Value::Object(self.inputs.clone()));
+        if wants("flow") {
+            vars.insert("flow".into(), self.flow_var.clone());
+        }
+        let shared = self.shared();
+        if wants("execution") {
+            let mut execution = self.execution_var.clone();
+            execution["state"] =
+                Value::String(shared.ending.unwrap_or(State::Running).as_str().to_string());
+            vars.insert("execution".into(), execution);
+        }
+        if wants("inputs") {
+            vars.insert("inputs".into(), Value::Object(self.inputs.clone()));
+        }
+        if wants("vars") {
+            vars.insert("vars".into(), self.vars.clone());
+        }
         if wants("envs") {
             vars.insert("envs".into(), envs());
         }
-        vars.insert("vars".into(), self.vars.clone());
-        let shared = self.shared.borrow();
-        vars.insert("labels".into(), Value::Object(shared.labels.clone()));
+        if wants("globals") {
+            vars.insert("globals".into(), Value::Object(Map::new()));
+        }
+        if wants("kestra") {
+            vars.insert("kestra".into(), kestra());
+        }
+        if wants("labels") {
+            vars.insert("labels".into(), Value::Object(shared.labels.clone()));
+        }
         if wants("outputs") {
             vars.insert("outputs".into(), Value::Object(shared.outputs.clone()));
         }
         if wants("tasks") {
             vars.insert("tasks".into(), Value::Object(shared.states.clone()));
         }
-        if let Some((task, run_id)) = task {
-            let mut taskrun = Map::new();
-            taskrun.insert("id".into(), Value::String(run_id.to_string()));
-            // When the task run started (its first attempt), not when this template renders.
-            let started = shared
-                .index
-                .get(run_id)
-                .and_then(|&i| shared.task_runs[i].attempts.first())
-                .map_or_else(now_ms, |a| a.started_ms);
-            taskrun.insert("startDate".into(), Value::String(iso_instant(started)));
-            taskrun.insert(
-                "attemptsCount".into(),
-                Value::from(
-                    shared
-                        .index
-                        .get(run_id)
-                        // Attempts before this one (Kestra counts from 0).
-                        .map_or(0, |&i| shared.task_runs[i].attempts.len().saturating_sub(1)),
-                ),
-            );
-            if let Some(parent) = &frame.parent_run {
-                taskrun.insert("parentId".into(), Value::String(parent.clone()));
-            }
+        let Some((task, run_id)) = task else {
+            return vars;
+        };
+        if wants("taskrun") {
+            let run = shared.index.get(run_id).map(|&i| &shared.task_runs[i]);
+            let mut taskrun = context::object(context::TASKRUN, |name| match name {
+                "id" => Value::String(run_id.to_string()),
+                // When the task run started (its first attempt), not when this renders.
+                "startDate" => Value::String(iso_instant(
+                    run.and_then(|r| r.attempts.first())
+                        .map_or_else(now_ms, |a| a.started_ms),
+                )),
+                // Attempts before this one (Kestra counts from 0).
+                "attemptsCount" => {
+                    Value::from(run.map_or(0, |r| r.attempts.len().saturating_sub(1)))
+                }
+                "parentId" => frame.parent_run.clone().map_or(Value::Null, Value::String),
+                _ => Value::Null,
+            });
             if let Some((value, iteration)) = frame.values.last() {
-                taskrun.insert("value".into(), value.clone());
-                taskrun.insert("iteration".into(), Value::from(*iteration));
+                if let Value::Object(fields) = &mut taskrun {
+                    fields.insert("value".into(), value.clone());
+                    fields.insert("iteration".into(), Value::from(*iteration));
+                }
             }
-            vars.insert("taskrun".into(), Value::Object(taskrun));
-            vars.insert(
-                "task".into(),
-                json!({ "id": task.id, "type": task.type_name }),
-            );
-            if let Some(worker) = &frame.working_directory {
-                vars.insert("workerTaskrun".into(), worker.clone());
-            }
-            // `parent` is the flowable task run above; `parents` all of them, nearest first.
-            if let Some(first) = frame.parents.first() {
+            vars.insert("taskrun".into(), taskrun);
+        }
+        if wants("task") {
+            let value = context::object(context::TASK, |name| match name {
+                "id" => Value::String(task.id.clone()),
+                "type" => Value::String(task.type_name.clone()),
+                _ => Value::Null,
+            });
+            vars.insert("task".into(), value);
+        }
+        if let Some(worker) = frame
+            .working_directory
+            .as_ref()
+            .filter(|_| wants("workerTaskrun"))
+        {
+            vars.insert("workerTaskrun".into(), worker.clone());
+        }
+        // `parent` is the flowable task run above; `parents` all of them, nearest first.
+        if let Some(first) = frame.parents.first() {
+            if wants("parent") {
                 vars.insert("parent".into(), first.clone());
+            }
+            if wants("parents") {
                 vars.insert("parents".into(), Value::Array(frame.parents.clone()));
             }
         }
@@ -769,7 +867,7 @@ impl<'f> Executor<'f> {
         };
         // Recorded with its first change (running, or skipped): one commit instead of three.
         let id = run.id.clone();
-        let mut shared = self.shared.borrow_mut();
+        let mut shared = self.shared();
         let position = shared.task_runs.len();
         shared.index.insert(id.clone(), position);
         shared.task_runs.push(run);
@@ -778,7 +876,7 @@ impl<'f> Executor<'f> {
 
     fn with_run(&self, run_id: &str, change: impl FnOnce(&mut TaskRun)) {
         let snapshot = {
-            let mut shared = self.shared.borrow_mut();
+            let mut shared = self.shared();
             let Some(&i) = shared.index.get(run_id) else {
                 return;
             };
@@ -794,7 +892,7 @@ impl<'f> Executor<'f> {
 
     /// Close the current attempt; recorded with the task run's end state (one commit).
     fn end_attempt(&self, run_id: &str, state: State) {
-        let mut shared = self.shared.borrow_mut();
+        let mut shared = self.shared();
         let Some(&i) = shared.index.get(run_id) else {
             return;
         };
@@ -811,8 +909,7 @@ impl<'f> Executor<'f> {
                 run.outputs = outputs;
             }
         });
-        self.shared
-            .borrow_mut()
+        self.shared()
             .states
             .insert(task_id.to_string(), json!({ "state": state.as_str() }));
     }
@@ -835,7 +932,7 @@ impl<'f> Executor<'f> {
     /// (`outputs.task[value].…`).
     fn set_outputs(&self, run_id: &str, task_id: &str, frame: &Frame, outputs: Value) {
         // Recorded with the task run's end state.
-        let mut shared = self.shared.borrow_mut();
+        let mut shared = self.shared();
         if let Some(&i) = shared.index.get(run_id) {
             shared.task_runs[i].outputs = Some(outputs.clone());
         }
@@ -861,7 +958,7 @@ impl<'f> Executor<'f> {
         let at = now_ms();
         let task_id = run_id
             .and_then(|id| {
-                let shared = self.shared.borrow();
+                let shared = self.shared();
                 shared
                     .index
                     .get(id)
@@ -879,7 +976,7 @@ impl<'f> Executor<'f> {
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
         if level == Level::Error {
-            self.shared.borrow_mut().error_logs.push(json!({
+            self.shared().error_logs.push(json!({
                 "taskId": task_id,
                 "taskRunId": run_id,
                 "level": "ERROR",
@@ -890,6 +987,58 @@ impl<'f> Executor<'f> {
         self.recorder
             .log(&self.id, run_id.unwrap_or(""), level, message, at);
     }
+}
+
+/// What a running task sees of its execution (see [`TaskContext`]).
+struct TaskPort<'e, 'f> {
+    executor: &'e Executor<'f>,
+    task: &'e Task,
+    run_id: &'e str,
+    frame: &'e Frame,
+}
+
+impl tasks::Port for TaskPort<'_, '_> {
+    fn log(&self, level: Level, message: &str) {
+        self.executor.log(Some(self.run_id), level, message);
+    }
+    fn render(&self, template: &str) -> Result<Value, String> {
+        let prop = Prop::text(template)?;
+        self.executor
+            .render(&prop, self.task, self.run_id, self.frame)
+    }
+    fn secret(&self, name: &str) -> Result<String, String> {
+        self.executor.host.secret(name)
+    }
+    fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
+        self.executor.host.kv(namespace, key)
+    }
+    fn add_labels(&self, labels: Map<String, Value>) {
+        self.executor.shared().labels.extend(labels);
+    }
+    fn exit(&self, state: State) {
+        self.executor.shared().exit = Some(state);
+    }
+    fn execution_id(&self) -> &str {
+        &self.executor.id
+    }
+    fn task_id(&self) -> &str {
+        &self.task.id
+    }
+    fn task_run_id(&self) -> &str {
+        self.run_id
+    }
+}
+
+/// `kestra`: the server settings Kestra exposes, from `KESTRA_URL` and `KESTRA_ENVIRONMENT`.
+fn kestra() -> Value {
+    context::object(context::KESTRA, |name| {
+        let variable = match name {
+            "url" => "KESTRA_URL",
+            "environment" => "KESTRA_ENVIRONMENT",
+            _ => return Value::Null,
+        };
+        std::env::var(variable).map_or(Value::Null, Value::String)
+    })
 }
 
 /// `envs`: the `KESTRA_*` environment variables, lower-cased without the prefix, as Kestra
@@ -905,56 +1054,53 @@ fn envs() -> Value {
 }
 
 /// Tasks that finish without waiting on the clock, a process or the network.
-fn is_instant(kind: &TaskKind) -> bool {
-    matches!(
-        kind,
-        TaskKind::Log { .. }
-            | TaskKind::Return { .. }
-            | TaskKind::OutputValues { .. }
-            | TaskKind::Fail { .. }
-            | TaskKind::Exit { .. }
-            | TaskKind::Labels { .. }
-            | TaskKind::Unsupported
-    )
+fn is_instant(task: &Task) -> bool {
+    tasks::implementation(&task.type_name).is_some_and(tasks::DynTask::instant)
 }
 
 fn is_flowable(kind: &TaskKind) -> bool {
-    matches!(
-        kind,
-        TaskKind::Sequential { .. }
-            | TaskKind::WorkingDirectory { .. }
-            | TaskKind::Parallel { .. }
-            | TaskKind::If { .. }
-            | TaskKind::Switch { .. }
-            | TaskKind::ForEach { .. }
-            | TaskKind::Pause { .. }
-    )
+    !matches!(kind, TaskKind::Run { .. })
 }
 
 /// The top-level variable names a property's templates read.
-fn roots(prop: &Prop) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut visit = |p: &Prop| {
-        if let Prop::Template(template) = p {
-            walk::exprs(&template.1, &mut |e| {
-                if let expr::ExprKind::Var(name) = &e.kind {
-                    if !names.contains(name) {
-                        names.push(name.clone());
-                    }
-                }
-            });
-        }
+struct Roots {
+    names: Vec<String>,
+    /// The property renders text it does not show (`render()`, `renderOnce()`, templated
+    /// map keys): it may read any variable.
+    all: bool,
+}
+
+fn roots(prop: &Prop) -> Roots {
+    let mut roots = Roots {
+        names: Vec::new(),
+        all: false,
     };
-    fn each(p: &Prop, f: &mut dyn FnMut(&Prop)) {
-        f(p);
-        match p {
-            Prop::List(items) => items.iter().for_each(|i| each(i, f)),
-            Prop::Map(entries) => entries.iter().for_each(|(_, i)| each(i, f)),
+    let mut templates = Vec::new();
+    prop.templates(&mut templates);
+    for template in templates {
+        walk::exprs(template.template(), &mut |e| match &e.kind {
+            expr::ExprKind::Var(name) if !roots.names.contains(name) => {
+                roots.names.push(name.clone());
+            }
+            expr::ExprKind::Function(call) | expr::ExprKind::Filter(_, call)
+                if matches!(call.name.name.as_str(), "render" | "renderOnce") =>
+            {
+                roots.all = true;
+            }
             _ => {}
+        });
+    }
+    fn templated_keys(prop: &Prop) -> bool {
+        match prop {
+            Prop::Map(entries) => entries
+                .iter()
+                .any(|(k, p)| expr::is_template(k) || templated_keys(p)),
+            Prop::List(items) => items.iter().any(templated_keys),
+            _ => false,
         }
     }
-    each(prop, &mut visit);
-    names
+    roots.all |= templated_keys(prop);
+    roots
 }
 
 /// Kestra's truth for rendered conditions (`runIf`, `If.condition`): false for `false`, `0`,
@@ -1004,8 +1150,25 @@ fn loop_values(rendered: Value) -> Result<Vec<Value>, String> {
         .collect())
 }
 
+/// A `retry` as it applies to one attempt: every duration known.
+struct RetryPolicy {
+    kind: RetryKind,
+    interval: Duration,
+    max_interval: Option<Duration>,
+    max_attempt: Option<u32>,
+    max_duration: Option<Duration>,
+    delay_factor: Option<f64>,
+}
+
+impl RetryPolicy {
+    /// The wait before the next attempt, or `None` when the policy is exhausted.
+    fn next(&self, attempts_made: u32, elapsed: Duration) -> Option<Duration> {
+        next_retry(self, attempts_made, elapsed)
+    }
+}
+
 /// The wait before the next attempt, or `None` when the retry policy is exhausted.
-fn next_retry(retry: &Retry, attempts_made: u32, elapsed: Duration) -> Option<Duration> {
+fn next_retry(retry: &RetryPolicy, attempts_made: u32, elapsed: Duration) -> Option<Duration> {
     if retry.max_attempt.is_some_and(|max| attempts_made >= max) {
         return None;
     }

@@ -1064,6 +1064,7 @@ mod tests {
             id: "hello".into(),
             namespace: "company.team".into(),
             source_hash: String::new(),
+            source_name: String::new(),
             description: None,
             inputs,
             variables: Map::new(),

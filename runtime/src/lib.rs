@@ -2,16 +2,25 @@
 //!
 //! - [`expr`]: Kestra's Pebble dialect (parser, evaluator, filters and functions), shared with
 //!   the compiler, which type-checks with it.
-//! - [`plan`]: the flow as typed data, built by generated code.
+//! - [`context`]: what the fixed template variables (`flow`, `execution`, `taskrun`, ...) hold.
+//! - [`definition`]: what a task type is, as data (names, properties, outputs).
+//! - [`tasks`]: every task type this runtime runs, each defined once with its implementation.
+//! - [`plan`]: the flow as typed data: lowered by the compiler, printed into generated code.
+//! - [`launch`]: one execution's life (inputs, concurrency slot, execute, record, retry).
 //! - [`executor`]: runs a plan with Kestra's semantics; [`execution`] is what it records.
 //! - [`inputs`]: inputs and outputs checked and converted to their declared types.
 //! - [`state`]: executions, task runs and logs in `SQLite`, in the flow's state directory.
 //! - [`cli`]: the generated binary's command line (`run`, `inputs`, `info`, `executions`).
 //!
 //! The executor and everything it needs are behind the `executor` feature (on by default), so
-//! the compiler can use the expression engine without compiling tokio.
+//! the compiler can use the expression engine, the definitions and the plan types without
+//! compiling tokio or `SQLite`.
 
+pub mod context;
+pub mod definition;
 pub mod expr;
+pub mod plan;
+pub mod tasks;
 
 /// Re-exported for generated code, which builds JSON values with it.
 pub use serde_json;
@@ -25,8 +34,14 @@ pub mod executor;
 #[cfg(feature = "executor")]
 pub mod inputs;
 #[cfg(feature = "executor")]
-pub mod plan;
+pub mod launch;
 #[cfg(feature = "executor")]
 pub mod state;
+
+/// A lock that a panic elsewhere cannot poison for good: the data behind it are plain values.
 #[cfg(feature = "executor")]
-mod tasks;
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

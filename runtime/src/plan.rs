@@ -1,44 +1,145 @@
-//! The plan a generated binary runs: the flow's tasks as typed data, every template parsed once
-//! when the plan is built. `kflowc emit` writes Rust code that constructs exactly this.
+//! The plan a generated binary runs: the flow's tasks as typed data. The compiler's `lower`
+//! stage builds it (the only place that interprets property values); `emit` prints it as JSON
+//! into the generated crate, and the binary reads it back at start, parsing every template once.
+//! `./<flow> plan` prints it again, so what the compiler lowered and what the binary holds can
+//! be compared.
+//!
+//! Everything here is plain data with serde, free of the executor's dependencies.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::expr::{self, Template};
 
+/// Where a template starts in the flow file, so a run-time error names the YAML position
+/// (1-based line and column in characters, as `kflowc check` reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// A template with where each of its expressions and tags starts in the flow file: `(offset in
+/// the template text, position in the file)`, in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "TemplateText", into = "TemplateText")]
+pub struct TemplateProp {
+    pub source: String,
+    pub anchors: Vec<(u32, Position)>,
+    template: Template,
+}
+
+/// How a template is written in the plan: its text; it is parsed when the plan is read.
+#[derive(Serialize, Deserialize)]
+struct TemplateText {
+    template: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    at: Vec<(u32, Position)>,
+}
+
+impl TryFrom<TemplateText> for TemplateProp {
+    type Error = String;
+    fn try_from(text: TemplateText) -> Result<Self, String> {
+        let template = expr::parse(&text.template)
+            .map_err(|e| format!("template `{}` does not parse: {e}", text.template))?;
+        Ok(TemplateProp {
+            source: text.template,
+            anchors: text.at,
+            template,
+        })
+    }
+}
+
+impl From<TemplateProp> for TemplateText {
+    fn from(prop: TemplateProp) -> Self {
+        TemplateText {
+            template: prop.source,
+            at: prop.anchors,
+        }
+    }
+}
+
+impl TemplateProp {
+    /// The parsed template.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+
+    /// The file position of a byte offset in the template: the nearest expression start at or
+    /// before it, moved along the same line.
+    pub fn position_of(&self, offset: usize) -> Option<Position> {
+        let offset = u32::try_from(offset).unwrap_or(u32::MAX);
+        let (start, at) = self.anchors.iter().rev().find(|(o, _)| *o <= offset)?;
+        let between = self
+            .source
+            .get(*start as usize..offset as usize)
+            .unwrap_or("");
+        if between.contains('\n') {
+            return Some(*at);
+        }
+        let moved = u32::try_from(between.chars().count()).unwrap_or(0);
+        Some(Position {
+            line: at.line,
+            column: at.column.saturating_add(moved),
+        })
+    }
+}
+
 /// A property as written in the flow: literal JSON whose strings may be templates. Templates
-/// are parsed when the plan is built and rendered when the task runs.
-#[derive(Debug, Clone)]
+/// are parsed when the plan is read and rendered when the task runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Prop {
     Value(Value),
-    Template(Box<(String, Template)>),
+    Template(Box<TemplateProp>),
     List(Vec<Prop>),
     Map(Vec<(String, Prop)>),
 }
 
-impl Prop {
-    /// A string: a template when it contains `{{`, `{%` or `{#`, else a literal.
-    ///
-    /// # Panics
-    /// When the template does not parse: `kflowc` checked it, so generated code never does.
-    pub fn text(source: &str) -> Prop {
-        if source.contains("{{") || source.contains("{%") || source.contains("{#") {
-            let template = expr::parse(source)
-                .unwrap_or_else(|e| panic!("template checked by kflowc does not parse: {e}"));
-            Prop::Template(Box::new((source.to_string(), template)))
-        } else {
-            Prop::Value(Value::String(source.to_string()))
+/// A template that failed while a property rendered, with where it is in the flow file.
+#[derive(Debug, Clone)]
+pub struct RenderError {
+    pub message: String,
+    pub at: Option<Position>,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl RenderError {
+    /// `message (flow.yml:12:18)`, or the message alone when the position is unknown.
+    pub fn describe(&self, source_name: &str) -> String {
+        match self.at {
+            Some(at) if !source_name.is_empty() => {
+                format!("{} ({source_name}:{}:{})", self.message, at.line, at.column)
+            }
+            _ => self.message.clone(),
         }
     }
+}
 
-    pub fn value(value: Value) -> Prop {
-        Prop::Value(value)
+impl Prop {
+    /// A string: a template when it contains `{{`, `{%` or `{#`, else a literal.
+    pub fn text(source: &str) -> Result<Prop, String> {
+        Prop::text_at(source, Vec::new())
     }
 
-    /// A literal from its JSON text (generated code writes literals this way).
-    pub fn json(text: &str) -> Prop {
-        Prop::Value(json(text))
+    /// A string with the file positions of its expressions (see [`TemplateProp`]).
+    pub fn text_at(source: &str, anchors: Vec<(u32, Position)>) -> Result<Prop, String> {
+        if expr::is_template(source) {
+            let template = TemplateProp::try_from(TemplateText {
+                template: source.to_string(),
+                at: anchors,
+            })?;
+            Ok(Prop::Template(Box::new(template)))
+        } else {
+            Ok(Prop::Value(Value::String(source.to_string())))
+        }
     }
 
     /// Whether rendering can change the value (it holds a template somewhere).
@@ -51,15 +152,32 @@ impl Prop {
         }
     }
 
+    /// Every template inside, in order.
+    pub fn templates<'a>(&'a self, out: &mut Vec<&'a TemplateProp>) {
+        match self {
+            Prop::Value(_) => {}
+            Prop::Template(template) => out.push(template),
+            Prop::List(items) => items.iter().for_each(|p| p.templates(out)),
+            Prop::Map(entries) => entries.iter().for_each(|(_, p)| p.templates(out)),
+        }
+    }
+
     /// Render every template inside, as Kestra renders a property recursively.
     pub fn render(
         &self,
         vars: &Map<String, Value>,
         host: &dyn expr::Host,
-    ) -> Result<Value, expr::EvalError> {
+    ) -> Result<Value, RenderError> {
         Ok(match self {
             Prop::Value(value) => value.clone(),
-            Prop::Template(template) => Value::String(expr::render(&template.1, vars, host)?),
+            Prop::Template(template) => {
+                let text =
+                    expr::render(&template.template, vars, host).map_err(|e| RenderError {
+                        at: template.position_of(e.span.start),
+                        message: e.message,
+                    })?;
+                Value::String(text)
+            }
             Prop::List(items) => Value::Array(
                 items
                     .iter()
@@ -70,8 +188,11 @@ impl Prop {
                 let mut map = Map::new();
                 for (key, prop) in entries {
                     // Kestra renders keys too (`labels: {"{{ inputs.k }}": v}`).
-                    let key = if key.contains("{{") || key.contains("{%") {
-                        expr::render_str(key, vars, host)?
+                    let key = if expr::is_template(key) {
+                        expr::render_str(key, vars, host).map_err(|e| RenderError {
+                            message: e.message,
+                            at: None,
+                        })?
                     } else {
                         key.clone()
                     };
@@ -83,29 +204,25 @@ impl Prop {
     }
 }
 
-/// A JSON value from its text.
-///
-/// # Panics
-/// On invalid JSON: generated code only passes what `kflowc` serialized.
-pub fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("kflowc wrote invalid JSON ({e}): {text}"))
-}
-
-/// A JSON object from its text (`variables`, `{}` when empty).
-pub fn json_object(text: &str) -> Map<String, Value> {
-    match json(text) {
-        Value::Object(map) => map,
-        _ => Map::new(),
-    }
+/// A duration: fixed when the flow writes one, or a template rendered (to ISO-8601 text) when
+/// the task runs (`timeout: "{{ inputs.limit }}"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurationProp {
+    Fixed(Duration),
+    Rendered(Prop),
 }
 
 /// One flow, ready to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Flow {
     pub id: String,
     pub namespace: String,
     /// SHA-256 of the flow's source text, for `info`.
     pub source_hash: String,
+    /// The flow file's name as given to kflowc, for positions in run-time errors.
+    #[serde(default)]
+    pub source_name: String,
     pub description: Option<String>,
     pub inputs: Vec<Input>,
     /// `variables`, readable as `vars.*` (strings in it render only through `render()`).
@@ -121,31 +238,48 @@ pub struct Flow {
     pub triggers: Vec<TriggerInfo>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Flow {
+    /// The plan as the JSON that `emit` prints and the binary reads.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads a plan printed by [`Flow::to_json`]; every template is parsed here.
+    pub fn from_json(text: &str) -> Result<Flow, String> {
+        serde_json::from_str(text).map_err(|e| format!("the flow's plan cannot be read: {e}"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum ConcurrencyBehavior {
     Queue,
     Cancel,
     Fail,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Concurrency {
     pub limit: u32,
     pub behavior: ConcurrencyBehavior,
 }
 
-/// A trigger, for `info` (triggers run with `serve`, [4/8]).
-#[derive(Debug, Clone)]
+/// A trigger, for `info` (triggers run with `serve`, [7/13]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TriggerInfo {
     pub id: String,
     pub type_name: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Kestra's input types, as the runtime reads them; the deprecated spellings (`BOOL`, `ENUM`)
+/// are the compiler's business and arrive here as `BOOLEAN` and `SELECT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum InputType {
     String,
     Int,
     Float,
+    #[serde(rename = "BOOLEAN")]
     Bool,
     Select,
     Multiselect,
@@ -162,7 +296,7 @@ pub enum InputType {
     Email,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Input {
     pub id: String,
     pub ty: InputType,
@@ -178,14 +312,15 @@ pub struct Input {
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FlowOutput {
     pub id: String,
     pub ty: InputType,
     pub value: Prop,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RetryKind {
     Constant,
     Exponential,
@@ -193,14 +328,14 @@ pub enum RetryKind {
 }
 
 /// `retry`: how many attempts and how long between them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Retry {
     pub kind: RetryKind,
-    pub interval: Duration,
+    pub interval: DurationProp,
     /// Exponential: the ceiling; Random: the upper bound (interval is the lower).
-    pub max_interval: Option<Duration>,
+    pub max_interval: Option<DurationProp>,
     pub max_attempt: Option<u32>,
-    pub max_duration: Option<Duration>,
+    pub max_duration: Option<DurationProp>,
     pub delay_factor: Option<f64>,
     /// Retry even when the task ended in WARNING.
     pub warning_on_retry: bool,
@@ -208,7 +343,8 @@ pub struct Retry {
     pub new_execution: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Trace,
     Debug,
@@ -229,19 +365,34 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task {
     pub id: String,
+    /// The canonical type name (aliases are resolved by the compiler).
     pub type_name: String,
     pub kind: TaskKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_if: Option<Prop>,
-    pub timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationProp>,
+    /// The policy the task runs with: its own `retry`, else its nearest parent's, else the
+    /// flow's (resolved by the compiler).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub allow_failure: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub allow_warning: bool,
     /// A flowable task's own `errors` and `finally`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Task>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub finally: Vec<Task>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 impl Task {
@@ -275,29 +426,22 @@ impl Task {
             TaskKind::Switch {
                 cases, defaults, ..
             } => out.extend(cases.iter().flat_map(|(_, t)| t).chain(defaults)),
-            _ => {}
+            TaskKind::Run { .. } => {}
         }
         out.extend(self.errors.iter().chain(&self.finally));
         out
     }
 }
 
-/// What a task does. Each core type Kestra ships in `io.kestra.plugin.core`, with its
-/// properties typed; templates stay [`Prop`]s until run time.
-#[derive(Debug, Clone)]
+/// What a task does: a runnable type's properties, run by its implementation in
+/// [`crate::tasks`], or one of the executor's flowable constructs with its child-task slots.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskKind {
-    /// `log.Log`: one message or a list of them.
-    Log {
-        message: Prop,
-        level: Level,
-    },
-    /// `debug.Return`: `outputs.<id>.value`.
-    Return {
-        format: Option<Prop>,
-    },
-    /// `output.OutputValues`: `outputs.<id>.values.*`.
-    OutputValues {
-        values: Prop,
+    /// A runnable type: its properties (as written, templates rendered when it runs) are
+    /// deserialized into the type's properties struct.
+    Run {
+        properties: Vec<(String, Prop)>,
     },
     Sequential {
         tasks: Vec<Task>,
@@ -329,28 +473,9 @@ pub enum TaskKind {
         parallel_tasks: bool,
         tasks: Vec<Task>,
     },
-    /// `flow.Pause` with a `delay`: waits, then runs its (deprecated) `tasks`, if any.
+    /// `flow.Pause` with a `delay`/`pauseDuration`: waits, then runs its (deprecated) `tasks`.
     Pause {
-        delay: Option<Prop>,
+        delay: Option<DurationProp>,
         tasks: Vec<Task>,
     },
-    /// `flow.Sleep`.
-    Sleep {
-        duration: Prop,
-    },
-    /// `execution.Fail` / deprecated `flow.Fail`: fails, when its condition (if any) holds.
-    Fail {
-        condition: Option<Prop>,
-        message: Option<Prop>,
-    },
-    /// `execution.Exit`: ends the execution in this state (SUCCESS, WARNING, KILLED, FAILED).
-    Exit {
-        state: Prop,
-    },
-    /// `execution.Labels`: adds labels to the execution.
-    Labels {
-        labels: Prop,
-    },
-    /// A type this runtime cannot run yet: fails with a clear message when reached.
-    Unsupported,
 }

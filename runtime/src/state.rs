@@ -28,10 +28,12 @@
 //!
 //! Inputs of type SECRET are stored masked (`******`): the database is plain text on disk.
 
-use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use crate::lock;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Map, Value};
@@ -217,13 +219,13 @@ pub struct LogRow {
 
 /// The state database of one flow. See the module documentation for what it guarantees.
 pub struct Store {
-    conn: Connection,
+    conn: Mutex<Connection>,
     path: PathBuf,
     /// The first error met while recording (the [`Recorder`] calls cannot return one).
-    error: RefCell<Option<String>>,
+    error: Mutex<Option<String>>,
     /// Log lines not yet written: they go in the transaction of the next task-run change (the
     /// one that ends the task that logged them), one commit instead of one per line.
-    pending_logs: RefCell<Vec<PendingLog>>,
+    pending_logs: Mutex<Vec<PendingLog>>,
 }
 
 struct PendingLog {
@@ -235,16 +237,20 @@ struct PendingLog {
 }
 
 impl Store {
+    /// The connection (one writer at a time; the store is shared by an execution's branches).
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.conn)
+    }
+
     /// Take one of the flow's `limit` execution slots for this process, atomically across the
     /// processes sharing this state; `false` when all are taken. Slots of processes that no
     /// longer exist (killed) are given back first.
     pub fn acquire_slot(&self, flow: &Flow, limit: u32) -> Result<bool, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
-        let tx = rusqlite::Transaction::new_unchecked(
-            &self.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )
-        .map_err(sqlite)?;
+        let conn = self.conn();
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(sqlite)?;
         let pids: Vec<i64> = {
             let mut query = tx
                 .prepare("SELECT pid FROM running WHERE namespace = ?1 AND flow_id = ?2")
@@ -283,7 +289,7 @@ impl Store {
     /// Give this process's slot back.
     pub fn release_slot(&self) {
         let result = self
-            .conn
+            .conn()
             .execute(
                 "DELETE FROM running WHERE pid = ?1",
                 params![i64::from(std::process::id())],
@@ -325,10 +331,10 @@ impl Store {
             .map_err(sqlite)?;
         migrate(&mut conn, &path)?;
         Ok(Store {
-            conn,
+            conn: Mutex::new(conn),
             path,
-            error: RefCell::new(None),
-            pending_logs: RefCell::new(Vec::new()),
+            error: Mutex::new(None),
+            pending_logs: Mutex::new(Vec::new()),
         })
     }
 
@@ -339,14 +345,14 @@ impl Store {
 
     /// The first error met while recording, if any (taken: the next call returns `None`).
     pub fn take_error(&self) -> Option<String> {
-        self.error.borrow_mut().take()
+        lock(&self.error).take()
     }
 
     /// The latest executions, newest first.
     pub fn executions(&self, limit: usize) -> Result<Vec<ExecutionRow>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
-        let mut statement = self
-            .conn
+        let conn = self.conn();
+        let mut statement = conn
             .prepare_cached(
                 "SELECT id, namespace, flow_id, state, inputs, labels, outputs, started_ms, ended_ms
                  FROM executions ORDER BY started_ms DESC, rowid DESC LIMIT ?1",
@@ -389,8 +395,8 @@ impl Store {
     /// An execution's task runs, in the order they were created.
     pub fn task_runs(&self, execution_id: &str) -> Result<Vec<TaskRun>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
-        let mut statement = self
-            .conn
+        let conn = self.conn();
+        let mut statement = conn
             .prepare_cached(
                 "SELECT id, task_id, parent_id, value, state, attempts, outputs
                  FROM task_runs WHERE execution_id = ?1 ORDER BY seq",
@@ -428,8 +434,8 @@ impl Store {
     /// An execution's log lines, in order.
     pub fn logs(&self, execution_id: &str) -> Result<Vec<LogRow>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
-        let mut statement = self
-            .conn
+        let conn = self.conn();
+        let mut statement = conn
             .prepare_cached(
                 "SELECT task_run_id, level, message, at_ms FROM logs
                  WHERE execution_id = ?1 ORDER BY seq",
@@ -491,7 +497,7 @@ impl Store {
     /// Keep the first recording error for [`Store::take_error`].
     fn note(&self, what: &str, result: rusqlite::Result<()>) {
         if let Err(e) = result {
-            let mut error = self.error.borrow_mut();
+            let mut error = lock(&self.error);
             if error.is_none() {
                 *error = Some(format!(
                     "cannot record {what} in {}: {e}",
@@ -503,7 +509,7 @@ impl Store {
 
     /// Write the log lines waiting for a commit, in the caller's transaction.
     fn flush_logs(&self, conn: &Connection) -> rusqlite::Result<()> {
-        let pending = std::mem::take(&mut *self.pending_logs.borrow_mut());
+        let pending = std::mem::take(&mut *lock(&self.pending_logs));
         let mut insert = conn.prepare_cached(
             "INSERT INTO logs (execution_id, task_run_id, level, message, at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -565,7 +571,7 @@ impl Recorder for Store {
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         let result = self
-            .conn
+            .conn()
             .prepare_cached(
                 "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -586,8 +592,9 @@ impl Recorder for Store {
     }
 
     fn task_run(&self, execution_id: &str, run: &TaskRun) {
+        let conn = self.conn();
         let result = (|| {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = conn.unchecked_transaction()?;
             // A log line that cannot be written must not cost the task run its record.
             let logged = self.flush_logs(&tx);
             self.note("a log line", logged);
@@ -598,7 +605,7 @@ impl Recorder for Store {
     }
 
     fn log(&self, execution_id: &str, task_run_id: &str, level: Level, message: &str, at_ms: u64) {
-        self.pending_logs.borrow_mut().push(PendingLog {
+        lock(&self.pending_logs).push(PendingLog {
             execution_id: execution_id.to_string(),
             task_run_id: task_run_id.to_string(),
             level,
@@ -610,8 +617,9 @@ impl Recorder for Store {
     /// The end state, outputs and labels, and every task run once more (idempotent), in one
     /// transaction.
     fn execution_ended(&self, summary: &Summary) {
+        let conn = self.conn();
         let result = (|| {
-            let tx = self.conn.unchecked_transaction()?;
+            let tx = conn.unchecked_transaction()?;
             let logged = self.flush_logs(&tx);
             self.note("a log line", logged);
             tx.prepare_cached(
@@ -757,6 +765,7 @@ mod tests {
             id: "hello".into(),
             namespace: "company.team".into(),
             source_hash: String::new(),
+            source_name: String::new(),
             description: None,
             inputs: vec![secret, name],
             variables: Map::new(),
@@ -765,16 +774,18 @@ mod tests {
                 Task::new(
                     "greet",
                     "io.kestra.plugin.core.log.Log",
-                    TaskKind::Log {
-                        message: Prop::text("Hello {{ inputs.name }}"),
-                        level: Level::Info,
+                    TaskKind::Run {
+                        properties: vec![(
+                            "message".into(),
+                            Prop::text("Hello {{ inputs.name }}").unwrap(),
+                        )],
                     },
                 ),
                 Task::new(
                     "answer",
                     "io.kestra.plugin.core.debug.Return",
-                    TaskKind::Return {
-                        format: Some(Prop::text("{{ 6 * 7 }}")),
+                    TaskKind::Run {
+                        properties: vec![("format".into(), Prop::text("{{ 6 * 7 }}").unwrap())],
                     },
                 ),
             ],
@@ -789,8 +800,9 @@ mod tests {
 
     fn run(store: &Store, name: &str) -> Summary {
         let inputs = json!({"auth": {"token": "s3cr3t"}, "name": name});
-        executor::run(
-            &flow(),
+        let flow = flow();
+        let execution = executor::execute(
+            &flow,
             Launch::new(
                 inputs.as_object().cloned().unwrap(),
                 json!({"by": "test"}).as_object().cloned().unwrap(),
@@ -798,7 +810,12 @@ mod tests {
             ),
             &NoHost,
             store,
-        )
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(execution)
     }
 
     #[test]
@@ -850,7 +867,7 @@ mod tests {
         assert!(store.path().ends_with("nested/deeper/state.db"));
         let pragma = |name: &str| -> String {
             store
-                .conn
+                .conn()
                 .query_row(&format!("PRAGMA {name}"), [], |row| {
                     row.get::<_, rusqlite::types::Value>(0)
                 })
@@ -962,7 +979,7 @@ mod tests {
     fn recording_errors_are_kept_not_raised() {
         let dir = TempDir::new("errors");
         let store = Store::open(&dir.0).unwrap();
-        store.conn.execute_batch("DROP TABLE logs").unwrap();
+        store.conn().execute_batch("DROP TABLE logs").unwrap();
         let summary = run(&store, "Ada");
         assert_eq!(summary.state, State::Success);
         let error = store.take_error().unwrap();
@@ -1062,7 +1079,10 @@ mod tests {
         let n: u32 = 5_000;
         let mut offset = 0;
         for mode in ["NORMAL", "FULL"] {
-            store.conn.pragma_update(None, "synchronous", mode).unwrap();
+            store
+                .conn()
+                .pragma_update(None, "synchronous", mode)
+                .unwrap();
             let start = std::time::Instant::now();
             for i in offset..offset + n as usize {
                 let mut run = sample_run(i, State::Created);

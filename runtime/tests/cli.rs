@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kflow_runtime::cli::{run_cli, VersionInfo};
-use kflow_runtime::plan::{Flow, Input, InputType, Level, Prop, Task, TaskKind, TriggerInfo};
+use kflow_runtime::plan::{Flow, Input, InputType, Prop, Task, TaskKind, TriggerInfo};
 use serde_json::{json, Map, Value};
 
 const VERSION: VersionInfo = VersionInfo {
@@ -55,6 +55,16 @@ fn input(id: &str, ty: InputType) -> Input {
     }
 }
 
+/// A runnable task's kind with these properties (text or templates).
+fn run(properties: &[(&str, &str)]) -> TaskKind {
+    TaskKind::Run {
+        properties: properties
+            .iter()
+            .map(|(name, text)| (name.to_string(), Prop::text(text).unwrap()))
+            .collect(),
+    }
+}
+
 fn hello(tasks: Vec<Task>) -> Flow {
     let mut count = input("count", InputType::Int);
     count.min = Some(1.0);
@@ -64,6 +74,7 @@ fn hello(tasks: Vec<Task>) -> Flow {
         id: "hello".into(),
         namespace: "company.team".into(),
         source_hash: String::new(),
+        source_name: "hello.yml".into(),
         description: Some("Says hello.".into()),
         inputs: vec![input("name", InputType::String), count],
         variables: Map::new(),
@@ -86,17 +97,12 @@ fn greeting_flow() -> Flow {
         Task::new(
             "greet",
             "io.kestra.plugin.core.log.Log",
-            TaskKind::Log {
-                message: Prop::text("Hello {{ inputs.name }} x{{ inputs.count }}"),
-                level: Level::Info,
-            },
+            run(&[("message", "Hello {{ inputs.name }} x{{ inputs.count }}")]),
         ),
         Task::new(
             "answer",
             "io.kestra.plugin.core.debug.Return",
-            TaskKind::Return {
-                format: Some(Prop::text("{{ inputs.count * 21 }}")),
-            },
+            run(&[("format", "{{ inputs.count * 21 }}")]),
         ),
     ])
 }
@@ -105,10 +111,7 @@ fn failing_flow() -> Flow {
     hello(vec![Task::new(
         "boom",
         "io.kestra.plugin.core.execution.Fail",
-        TaskKind::Fail {
-            condition: None,
-            message: Some(Prop::text("it broke")),
-        },
+        run(&[("errorMessage", "it broke")]),
     )])
 }
 

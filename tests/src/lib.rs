@@ -31,6 +31,60 @@ pub fn check_file(path: &Path, root: &Path, options: Options) -> FileReport {
     check_source(SourceFile::new(name, text), options).report
 }
 
+/// Builds a flow file the way `kflowc build` does (checked with `runnable`, lowered, emitted,
+/// a real cargo build in the tests' shared cache), then asserts that the binary holds exactly
+/// the plan lowered in process (`./<flow> plan`). Returns the binary, or why it did not build.
+pub fn build_flow(path: &Path) -> Result<PathBuf, String> {
+    use kflow_compiler::build::{self, BuildOptions, Profile};
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let options = Options {
+        allow_unknown_types: false,
+        runnable: true,
+    };
+    let checked = check_source(SourceFile::new(path, text.clone()), options);
+    let flow = checked
+        .flow
+        .filter(|_| checked.report.error_count() == 0)
+        .ok_or_else(|| {
+            format!(
+                "{} does not check: {:?}",
+                path.display(),
+                checked.report.diagnostics.first().map(|d| &d.message)
+            )
+        })?;
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW);
+    let binary = build::build(
+        &krate,
+        &BuildOptions {
+            profile: Profile::Release,
+            target: None,
+            verbose: false,
+            cache: Some(project_dir().join("target/kflow-test-cache")),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let lowered =
+        serde_json::to_value(build::plan(&flow, &text, &name)).map_err(|e| e.to_string())?;
+    let printed = std::process::Command::new(&binary)
+        .arg("plan")
+        .output()
+        .map_err(|e| e.to_string())?;
+    let held: serde_json::Value = serde_json::from_slice(&printed.stdout)
+        .map_err(|e| format!("{}: `plan` does not print JSON: {e}", path.display()))?;
+    if held != lowered {
+        return Err(format!(
+            "{}: the binary's plan differs from the plan lowered in process",
+            path.display()
+        ));
+    }
+    Ok(binary)
+}
+
 /// The diagnostics as a person reads them, without colour.
 pub fn human(report: &FileReport) -> String {
     render_human(std::slice::from_ref(report), Color::Never)

@@ -8,6 +8,7 @@ use kflow_tests::{check_file, corpus_dir, findings, flow_files, human, project_d
 
 const ALLOW_UNKNOWN: Options = Options {
     allow_unknown_types: true,
+    runnable: false,
 };
 
 /// Every invalid flow gets at least one error, and the full text of its diagnostics is a

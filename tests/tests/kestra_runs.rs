@@ -9,37 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use kflow_compiler::build::{self, BuildOptions, Profile};
-use kflow_compiler::{check_source, source::SourceFile, Options};
-use kflow_tests::{corpus_dir, project_dir};
+use kflow_tests::{build_flow, corpus_dir, project_dir};
 use serde_json::{json, Value};
-
-fn build_flow(path: &Path) -> Result<PathBuf, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let checked = check_source(SourceFile::new(path, text.clone()), Options::default());
-    let flow = checked
-        .flow
-        .filter(|_| checked.report.error_count() == 0)
-        .ok_or_else(|| {
-            format!(
-                "{} does not check: {:?}",
-                path.display(),
-                checked.report.diagnostics.first().map(|d| &d.message)
-            )
-        })?;
-    let name = path.file_name().unwrap().to_string_lossy().to_string();
-    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW);
-    build::build(
-        &krate,
-        &BuildOptions {
-            profile: Profile::Release,
-            target: None,
-            verbose: false,
-            cache: Some(project_dir().join("target/kflow-test-cache")),
-        },
-    )
-    .map_err(|e| e.to_string())
-}
 
 /// Run one entry; returns the problems found (empty: Kestra's assertions hold).
 fn check_entry(entry: &Value, binary: &Path, n: usize) -> Vec<String> {

@@ -140,6 +140,7 @@ fn mutated_corpus_files_never_panic_or_hang() {
                             SourceFile::new(path, text.clone()),
                             Options {
                                 allow_unknown_types,
+                                runnable: false,
                             },
                         );
                         let _ = kflow_compiler::diag::render_human(

@@ -16,6 +16,7 @@ fn examples_check_clean() {
             &root,
             Options {
                 allow_unknown_types: true,
+                runnable: false,
             },
         );
         assert_eq!(report.error_count(), 0, "{}", human(&report));

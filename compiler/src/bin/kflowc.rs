@@ -36,6 +36,10 @@ enum Command {
         /// Report task and trigger types missing from the registry as warnings, not errors.
         #[arg(long)]
         allow_unknown_types: bool,
+        /// Also an error for each task type this version's runtime cannot run: exactly what
+        /// `kflowc build` refuses.
+        #[arg(long)]
+        runnable: bool,
     },
     /// Build a flow into one static binary named after its id (`./<flow-id>`).
     ///
@@ -109,11 +113,13 @@ fn main() -> ExitCode {
             paths,
             format,
             allow_unknown_types,
+            runnable,
         } => check(
             &paths,
             format,
             Options {
                 allow_unknown_types,
+                runnable,
             },
         ),
         Command::Eval { template, vars } => eval(&template, vars.as_deref()),
@@ -283,7 +289,12 @@ fn checked_crate(path: &std::path::Path) -> Result<build::Crate, ExitCode> {
         || path.display().to_string(),
         |n| n.to_string_lossy().to_string(),
     );
-    let checked = check_source(source, Options::default());
+    // What `build` refuses is exactly what `check --runnable` reports.
+    let options = Options {
+        allow_unknown_types: false,
+        runnable: true,
+    };
+    let checked = check_source(source, options);
     if !checked.report.diagnostics.is_empty() {
         eprint!(
             "{}",

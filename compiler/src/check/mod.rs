@@ -5,6 +5,7 @@ mod dag;
 mod ids;
 mod inputs;
 mod labels;
+pub mod runnable;
 mod structure;
 mod subflow;
 
@@ -19,5 +20,6 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     dag::check(flow, &mut diagnostics);
     subflow::check(flow, &mut diagnostics);
     structure::check(flow, &mut diagnostics);
+    runnable::check(flow, &mut diagnostics);
     diagnostics
 }

@@ -122,6 +122,8 @@ codes! {
     Deprecated = "KF108", "deprecated", "A deprecated key, type or input property; the help names the replacement.";
     ReservedLabel = "KF109", "reserved-label", "A label in the `system.` prefix, which Kestra reserves.";
     Unsupported = "KF110", "unsupported", "A Kestra feature this compiler does not support.";
+    NotRunnable = "KF111", "not-runnable", "A task type the checker knows but this version's runtime cannot run: `build` refuses it, `check --runnable` reports it.";
+    Ignored = "KF112", "ignored", "A property the checker accepts but this version's runtime does not act on: the binary would ignore it.";
     // References between parts of the flow.
     UnknownReference = "KF201", "unknown-reference", "A reference to a task or input that does not exist.";
     Cycle = "KF202", "cycle", "Dependencies that form a cycle.";

@@ -2,7 +2,7 @@
 //! (the same one the binaries evaluate with) and type-checked against the typed context of its
 //! position. Findings point at the exact token inside the YAML string.
 
-mod offsets;
+pub(crate) mod offsets;
 mod scope;
 mod security;
 mod types;

@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use kflow_runtime::context;
+
 use crate::model::{Branch, Flow, InputType, Property, Task, Trigger};
 use crate::plugins::{OutputDef, PluginDef, ValueType};
 use crate::yaml::{Node, ScalarKind, Value as YamlValue};
@@ -98,24 +100,14 @@ impl<'f> FlowScope<'f> {
         let mut fields = vec![
             available("inputs", self.inputs.clone()),
             available("vars", self.vars.clone()),
-            available("flow", flow_type()),
-            available("execution", execution_type()),
-            // Dotted label keys (`system.correlationId`) read as nested maps.
-            available("labels", Ty::Map(Box::new(Ty::Any))),
-            available("envs", Ty::Map(Box::new(Ty::String))),
-            available("globals", Ty::Map(Box::new(Ty::Any))),
-            available(
-                "kestra",
-                Ty::object(
-                    "`kestra`",
-                    "field",
-                    vec![
-                        available("environment", Ty::String),
-                        available("url", Ty::String),
-                    ],
-                ),
-            ),
         ];
+        // The fixed variables, as the runtime publishes them.
+        fields.extend(
+            context::VARIABLES
+                .iter()
+                .filter(|v| v.scope == context::Scope::Always)
+                .map(|v| available(v.name, value_type(&v.ty, v.name))),
+        );
         let in_flow = matches!(
             site,
             Site::Task(_) | Site::LoopCondition(_) | Site::FlowOutput | Site::Variables
@@ -146,10 +138,11 @@ impl<'f> FlowScope<'f> {
             _ => 0,
         };
         fields.push(self.taskrun(site, loops));
-        for (name, ty) in [
-            ("parent", Ty::Any),
-            ("parents", Ty::List(Box::new(Ty::Any))),
-        ] {
+        for variable in context::VARIABLES
+            .iter()
+            .filter(|v| v.scope == context::Scope::Loop)
+        {
+            let (name, ty) = (variable.name, value_type(&variable.ty, variable.name));
             fields.push(if loops > 0 {
                 available(name, ty)
             } else {
@@ -179,7 +172,12 @@ impl<'f> FlowScope<'f> {
                 .filter_map(|s| s.parent)
                 .any(|p| is_class(self.tasks[p].task.checked_as, "WorkingDirectory"));
             if in_working_directory {
-                fields.push(available("workerTaskrun", Ty::Any));
+                fields.extend(
+                    context::VARIABLES
+                        .iter()
+                        .filter(|v| v.scope == context::Scope::WorkingDirectory)
+                        .map(|v| available(v.name, value_type(&v.ty, v.name))),
+                );
             }
             // Tasks that run in a working directory render their files' paths.
             if in_working_directory
@@ -193,27 +191,20 @@ impl<'f> FlowScope<'f> {
                 fields.push(available("outputFiles", Ty::Map(Box::new(Ty::String))));
             }
         }
-        if let Site::Task(i) | Site::LoopCondition(i) = site {
-            let task = self.tasks[i].task;
+        if let Site::Task(_) | Site::LoopCondition(_) = site {
             fields.push(available(
                 "task",
-                Ty::object(
-                    format!("`task` ({})", task.id.value),
-                    "field",
-                    vec![available("id", Ty::String), available("type", Ty::String)],
-                ),
+                value_type(&ValueType::Object(context::TASK), "task"),
             ));
         }
         Ty::object("this position", "variable", fields)
     }
 
     fn taskrun(&self, site: Site, loops: usize) -> Field {
-        let mut fields = vec![
-            available("id", Ty::String),
-            available("startDate", Ty::String),
-            available("attemptsCount", Ty::Int),
-            available("parentId", Ty::String),
-        ];
+        let mut fields: Vec<Field> = context::TASKRUN
+            .iter()
+            .map(|f| available(f.name, value_type(&f.ty, f.name)))
+            .collect();
         if let Site::Task(i) = site {
             if is_class(self.tasks[i].task.checked_as, "ForEachItem") {
                 // The batch's file, for the subflow's inputs.
@@ -221,13 +212,17 @@ impl<'f> FlowScope<'f> {
             }
         }
         if loops > 0 {
-            fields.push(available("value", Ty::Any));
-            fields.push(available("iteration", Ty::Int));
+            fields.extend(
+                context::TASKRUN_LOOP
+                    .iter()
+                    .map(|f| available(f.name, value_type(&f.ty, f.name))),
+            );
         } else {
-            for name in ["value", "iteration"] {
+            for field in context::TASKRUN_LOOP {
+                let name = field.name;
                 fields.push(Field {
                     name: name.into(),
-                    ty: Ty::Any,
+                    ty: value_type(&field.ty, name),
                     status: Status::Never {
                         reason: format!("`taskrun.{name}` exists only inside a loop (ForEach, EachSequential, EachParallel)"),
                         help: None,
@@ -770,40 +765,6 @@ fn value_type(ty: &ValueType, name: &str) -> Ty {
         ),
         ValueType::Any => Ty::Any,
     }
-}
-
-fn flow_type() -> Ty {
-    Ty::object(
-        "`flow`",
-        "field",
-        ["id", "namespace", "tenantId", "revision"]
-            .iter()
-            .map(|n| {
-                available(
-                    n,
-                    if *n == "revision" {
-                        Ty::Int
-                    } else {
-                        Ty::String
-                    },
-                )
-            })
-            .collect(),
-    )
-}
-
-fn execution_type() -> Ty {
-    Ty::object(
-        "`execution`",
-        "field",
-        vec![
-            available("id", Ty::String),
-            available("startDate", Ty::String),
-            available("originalId", Ty::String),
-            available("state", Ty::String),
-            available("outputs", Ty::Any),
-        ],
-    )
 }
 
 /// `inputs.*` from the declarations; a dotted id (`user.name`) nests.

@@ -97,7 +97,10 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
             .clone()
             .unwrap_or_else(|| Spanned::new(InputType::String, node.span)),
         required: true,
+        description: None,
         defaults: None,
+        min: None,
+        max: None,
         validator: None,
         values: None,
         item_type: None,
@@ -122,8 +125,15 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
         let value = &entry.value;
         match entry.key.text.as_str() {
             "id" | "name" | "type" => {}
-            "description" | "displayName" | "expression" | "extension" => {
+            "description" => {
+                input.description = ctx.text(value, "`description`").map(|t| t.value);
+            }
+            "displayName" => {
+                let _ = ctx.text(value, "`displayName`");
+            }
+            "expression" | "extension" => {
                 let _ = ctx.text(value, &format!("`{}`", entry.key.text));
+                ignored(ctx, entry, &owner);
             }
             "required" => input.required = ctx.bool(value, "`required`"),
             "defaults" | "prefill" => input.defaults = Some(value.clone()),
@@ -157,8 +167,36 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
             {
                 ctx.bool(value, &format!("`{}`", entry.key.text));
             }
+            "min" | "max"
+                if extra.contains(&entry.key.text.as_str())
+                    && ty.as_ref().is_some_and(|t| t.value != InputType::Duration) =>
+            {
+                // Jackson reads `"10"` as 10 too.
+                #[allow(clippy::cast_precision_loss)]
+                let number = value.as_scalar().and_then(|s| match s.kind {
+                    ScalarKind::Int(i) => Some(i as f64),
+                    ScalarKind::Float(f) => Some(f),
+                    _ => s.text.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+                });
+                if let Some(number) = number {
+                    if entry.key.text == "min" {
+                        input.min = Some(number);
+                    } else {
+                        input.max = Some(number);
+                    }
+                } else {
+                    ctx.push(Diagnostic::error(
+                        Code::InvalidInput,
+                        value.span,
+                        format!("`{}` of {owner} must be a number", entry.key.text),
+                    ));
+                }
+            }
             "min" | "max" | "after" | "before" | "allowedFileExtensions"
-                if extra.contains(&entry.key.text.as_str()) => {}
+                if extra.contains(&entry.key.text.as_str()) =>
+            {
+                ignored(ctx, entry, &owner);
+            }
             _ => {
                 let known: Vec<&str> = COMMON_KEYS.iter().chain(extra).copied().collect();
                 let mut renamed: Vec<(&str, &str)> =
@@ -177,6 +215,23 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
         rules(ctx, &input, ty, node.get("expression").is_some(), &owner);
     }
     Some(input)
+}
+
+/// A key Kestra has that this version's runtime does not enforce: a warning, never a silent drop.
+fn ignored(ctx: &mut Ctx, entry: &Entry, owner: &str) {
+    ctx.push(
+        Diagnostic::warning(
+            Code::Ignored,
+            entry.key.span,
+            format!(
+                "`{}` of {owner} is not enforced by this version of kflow",
+                entry.key.text
+            ),
+        )
+        .with_help(
+            "the binary accepts any value here; remove the key, or check the value in a task",
+        ),
+    );
 }
 
 /// Reads `key` of an input as an input type, with a suggestion for unknown ones.

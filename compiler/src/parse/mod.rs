@@ -25,6 +25,8 @@ use flow::parse_flow;
 pub struct Options {
     /// Unknown task/trigger types are warnings and their properties untyped.
     pub allow_unknown_types: bool,
+    /// Task types the runtime cannot run are errors (what `kflowc build` refuses).
+    pub runnable: bool,
 }
 
 /// Shared state while parsing one flow.

@@ -39,6 +39,7 @@ const fn condition(
         properties,
         outputs: &[],
         deprecated,
+        runnable: false,
     }
 }
 

@@ -16,7 +16,8 @@
 
 use super::catalog_runners::{CREDENTIALS, DOCKER_CONFIG};
 // Script-task shapes shared with the script plugins themselves.
-use super::catalog_scripts::{DOCKER_OPTIONS, INPUT_FILES, NAMESPACE_FILES, SCRIPT_OUTPUTS};
+use super::catalog_scripts::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
+use super::shapes::NAMESPACE_FILES;
 use super::PropType::{
     Any, Bool, Duration, Enum, Int, List, Map, Number, Object, OneOf, Plugin, String,
 };
@@ -120,6 +121,7 @@ const fn task(
         properties,
         outputs,
         deprecated,
+        runnable: false,
     }
 }
 
@@ -1405,6 +1407,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         outputs: PROMETHEUS_OUTPUTS,
         deprecated: None,
+        runnable: false,
     },
     // ---- plugin-openai: io.kestra.plugin.openai.ChatCompletion (AbstractTask)
     task(

@@ -57,6 +57,7 @@ const fn runner(name: &'static str, properties: &'static [PropDef]) -> PluginDef
         properties,
         outputs: &[],
         deprecated: None,
+        runnable: false,
     }
 }
 

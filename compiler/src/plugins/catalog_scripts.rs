@@ -10,6 +10,7 @@
 use super::catalog_runners::{
     CPU, CREDENTIALS, DEVICE_REQUEST, DOCKER_CONFIG, MEMORY, PULL_POLICY,
 };
+use super::shapes::NAMESPACE_FILES;
 use super::{
     out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
 };
@@ -19,16 +20,6 @@ const RUNNER_TYPES: &[&str] = &["PROCESS", "DOCKER"];
 
 /// `io.kestra.core.models.tasks.runners.TargetOS`.
 const TARGET_OS: &[&str] = &["LINUX", "WINDOWS", "AUTO"];
-
-/// `io.kestra.core.models.tasks.NamespaceFiles`.
-pub(super) static NAMESPACE_FILES: &[PropDef] = &[
-    prop("enabled", Bool),
-    prop("include", List(&String)),
-    prop("exclude", List(&String)),
-    prop("namespaces", List(&String)),
-    prop("ifExists", Enum(&["OVERWRITE", "FAIL", "WARN", "IGNORE"])),
-    prop("folderPerNamespace", Bool),
-];
 
 /// `io.kestra.plugin.scripts.exec.scripts.models.DockerOptions`: the deprecated `docker:` of
 /// `AbstractExecScript` and `dockerOptions:` of `AbstractBash`. `image` is `@NotNull` but not
@@ -252,6 +243,7 @@ const fn task(
         properties,
         outputs,
         deprecated,
+        runnable: false,
     }
 }
 

@@ -10,6 +10,7 @@
 //! The properties every task has (`id`, `type`, `retry`, `timeout`, `runIf`, ...) are not listed:
 //! the model handles them.
 
+use super::shapes::{errors, finally, FILES_MAP, STRING_OR_STRINGS};
 use super::{
     out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
 };
@@ -28,26 +29,6 @@ const LABELS: PropType = OneOf(&[
         prop("value", String).required(),
     ])),
 ]);
-
-/// `execution.Labels.labels`: same as [`LABELS`], or a JSON string rendered at run time.
-const LABELS_OR_JSON: PropType = OneOf(&[
-    Map(&String),
-    List(&Object(&[
-        prop("key", String).required(),
-        prop("value", String).required(),
-    ])),
-    String,
-]);
-
-/// A value documented as "a string or a list" (`ForEach.values`, `EachSequential.value`):
-/// a JSON array rendered at run time, or a YAML list.
-const STRING_OR_LIST: PropType = OneOf(&[String, List(&Any)]);
-
-/// Glob patterns or file names: one string or a list of strings.
-const STRING_OR_STRINGS: PropType = OneOf(&[String, List(&String)]);
-
-/// Files to create: a map of file name to content, or a JSON string of that map.
-const FILES_MAP: PropType = OneOf(&[Map(&String), String]);
 
 /// `AbstractHttp.method`: `io.micronaut.http.HttpMethod` in 0.21; any string in Kestra 1.0.
 const HTTP_METHODS: &[&str] = &[
@@ -160,18 +141,6 @@ const SPLIT_BATCH: PropType = Object(&[
     prop("separator", String),
 ]);
 
-/// `io.kestra.core.models.tasks.NamespaceFiles` (`include`/`exclude`/`enabled` in 0.21, the rest
-/// added by 1.0).
-const NAMESPACE_FILES: PropType = Object(super::catalog_scripts::NAMESPACE_FILES);
-
-/// `FlowableTask.getErrors()` / `getFinally()` (`finally` added in 0.21).
-const fn errors() -> PropDef {
-    prop("errors", Tasks).not_dynamic()
-}
-const fn finally() -> PropDef {
-    prop("finally", Tasks).not_dynamic()
-}
-
 /// `AbstractHttp.uri`, shared by Request and Download.
 const fn http_uri() -> PropDef {
     prop("uri", String).required()
@@ -191,6 +160,7 @@ const fn task(
         properties,
         outputs,
         deprecated: None,
+        runnable: false,
     }
 }
 
@@ -208,6 +178,7 @@ const fn flowable(
         properties,
         outputs,
         deprecated: None,
+        runnable: false,
     }
 }
 
@@ -217,34 +188,6 @@ const fn deprecated(mut def: PluginDef, why: &'static str) -> PluginDef {
 }
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // ---- debug ---------------------------------------------------------------------------------
-
-    // debug/Return.java
-    task(
-        "io.kestra.plugin.core.debug.Return",
-        &["io.kestra.core.tasks.debugs.Return"],
-        &[prop("format", String)],
-        &[out("value", ValueType::String)],
-    ),
-    // debug/Echo.java (@Deprecated)
-    deprecated(
-        task(
-            "io.kestra.plugin.core.debug.Echo",
-            &["io.kestra.core.tasks.debugs.Echo"],
-            &[prop("format", String).required(), prop("level", Enum(super::LOG_LEVELS))],
-            &[],
-        ),
-        "use `io.kestra.plugin.core.log.Log`",
-    ),
-    // ---- log -----------------------------------------------------------------------------------
-
-    // log/Log.java: `message` is a string or a list of strings.
-    task(
-        "io.kestra.plugin.core.log.Log",
-        &["io.kestra.core.tasks.log.Log"],
-        &[prop("message", STRING_OR_STRINGS).required(), prop("level", Enum(super::LOG_LEVELS))],
-        &[],
-    ),
     // log/Fetch.java
     task(
         "io.kestra.plugin.core.log.Fetch",
@@ -272,43 +215,11 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         &[out("count", ValueType::Int)],
     ),
-    // ---- output --------------------------------------------------------------------------------
-
-    // output/OutputValues.java
-    task(
-        "io.kestra.plugin.core.output.OutputValues",
-        &[],
-        &[prop("values", Map(&Any))],
-        &[out("values", ValueType::Map(&ValueType::Any))],
-    ),
-    // ---- execution -----------------------------------------------------------------------------
-
-    // execution/Fail.java
-    task(
-        "io.kestra.plugin.core.execution.Fail",
-        &["io.kestra.core.tasks.executions.Fail"],
-        &[prop("condition", String), prop("errorMessage", String)],
-        &[],
-    ),
-    // execution/Exit.java (Kestra 1.0; note `CANCELED` with one L, as Exit.ExitState spells it)
-    task(
-        "io.kestra.plugin.core.execution.Exit",
-        &[],
-        &[prop("state", Enum(&["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED"]))],
-        &[],
-    ),
     // execution/Assert.java (Kestra 1.0)
     task(
         "io.kestra.plugin.core.execution.Assert",
         &[],
         &[prop("conditions", List(&String)).required(), prop("errorMessage", String)],
-        &[],
-    ),
-    // execution/Labels.java: `Object labels`, a map, a list of {key, value}, or a JSON string.
-    task(
-        "io.kestra.plugin.core.execution.Labels",
-        &["io.kestra.core.tasks.executions.Labels"],
-        &[prop("labels", LABELS_OR_JSON).required()],
         &[],
     ),
     // execution/Resume.java
@@ -386,98 +297,12 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[prop("variables", List(&String)).required(), prop("ignoreMissing", Bool)],
         &[],
     ),
-    // ---- flow ----------------------------------------------------------------------------------
-
-    // flow/Sequential.java (`tasks` is @NotEmpty in 1.0)
-    flowable(
-        "io.kestra.plugin.core.flow.Sequential",
-        &["io.kestra.core.tasks.flows.Sequential"],
-        &[prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
-        &[],
-    ),
     // flow/AllowFailure.java (extends Sequential)
     flowable(
         "io.kestra.plugin.core.flow.AllowFailure",
         &["io.kestra.core.tasks.flows.AllowFailure"],
         &[prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
         &[],
-    ),
-    // flow/Parallel.java
-    flowable(
-        "io.kestra.plugin.core.flow.Parallel",
-        &["io.kestra.core.tasks.flows.Parallel"],
-        &[prop("concurrent", Int), prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
-        &[],
-    ),
-    // flow/If.java
-    flowable(
-        "io.kestra.plugin.core.flow.If",
-        &["io.kestra.core.tasks.flows.If"],
-        &[
-            prop("condition", String),
-            prop("then", Tasks).required().not_dynamic(),
-            prop("else", Tasks).not_dynamic(),
-            errors(),
-            finally(),
-        ],
-        &[out("evaluationResult", ValueType::Bool)],
-    ),
-    // flow/Switch.java
-    flowable(
-        "io.kestra.plugin.core.flow.Switch",
-        &["io.kestra.core.tasks.flows.Switch"],
-        &[
-            prop("value", String).required(),
-            prop("cases", TaskMap).not_dynamic(),
-            prop("defaults", Tasks).not_dynamic(),
-            errors(),
-            finally(),
-        ],
-        &[out("value", ValueType::String), out("defaults", ValueType::Bool)],
-    ),
-    // flow/ForEach.java (extends Sequential)
-    flowable(
-        "io.kestra.plugin.core.flow.ForEach",
-        &[],
-        &[
-            prop("values", STRING_OR_LIST).required(),
-            prop("concurrencyLimit", Int).not_dynamic(),
-            prop("tasks", Tasks).required().not_dynamic(),
-            errors(),
-            finally(),
-        ],
-        &[],
-    ),
-    // flow/EachSequential.java (@Deprecated since 0.19; extends Sequential)
-    deprecated(
-        flowable(
-            "io.kestra.plugin.core.flow.EachSequential",
-            &["io.kestra.core.tasks.flows.EachSequential"],
-            &[
-                prop("value", STRING_OR_LIST).required(),
-                prop("tasks", Tasks).required().not_dynamic(),
-                errors(),
-                finally(),
-            ],
-            &[],
-        ),
-        "use `io.kestra.plugin.core.flow.ForEach`",
-    ),
-    // flow/EachParallel.java (@Deprecated since 0.19; extends Parallel)
-    deprecated(
-        flowable(
-            "io.kestra.plugin.core.flow.EachParallel",
-            &["io.kestra.core.tasks.flows.EachParallel"],
-            &[
-                prop("concurrent", Int),
-                prop("value", STRING_OR_LIST).required(),
-                prop("tasks", Tasks).required().not_dynamic(),
-                errors(),
-                finally(),
-            ],
-            &[],
-        ),
-        "use `io.kestra.plugin.core.flow.ForEach` with `concurrencyLimit`",
     ),
     // flow/ForEachItem.java. Its outputs live on the generated child task runs
     // `<id>_split` (`splits`: URI), `<id>_items` (`iterations`, `numberOfBatches`, `uri`) and
@@ -525,50 +350,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("state", ValueType::String),
             out("outputs", ValueType::Map(&ValueType::Any)),
         ],
-    ),
-    // flow/Pause.java (`pauseDuration`, `behavior`, `onPause` added by 1.0; `timeout` is the
-    // common task property). `onResume` holds flow input definitions.
-    flowable(
-        "io.kestra.plugin.core.flow.Pause",
-        &["io.kestra.core.tasks.flows.Pause"],
-        &[
-            prop("delay", Duration).deprecated("use `pauseDuration`"),
-            prop("pauseDuration", Duration),
-            prop("behavior", Enum(&["RESUME", "WARN", "CANCEL", "FAIL"])),
-            prop("onPause", Plugin(PluginKind::Task)).not_dynamic(),
-            prop("onResume", List(&Any)).not_dynamic(),
-            errors(),
-            finally(),
-            prop("tasks", Tasks).not_dynamic().deprecated("put the tasks after the Pause task"),
-        ],
-        &[
-            out("onResume", ValueType::Map(&ValueType::Any)),
-            out(
-                "resumed",
-                ValueType::Object(&[
-                    out("by", ValueType::String),
-                    out("on", ValueType::DateTime),
-                    out("to", ValueType::String),
-                ]),
-            ),
-        ],
-    ),
-    // flow/Sleep.java
-    task("io.kestra.plugin.core.flow.Sleep", &[], &[prop("duration", Duration).required()], &[]),
-    // flow/WorkingDirectory.java (extends Sequential; NamespaceFiles/InputFiles/OutputFiles)
-    flowable(
-        "io.kestra.plugin.core.flow.WorkingDirectory",
-        &["io.kestra.core.tasks.flows.WorkingDirectory", "io.kestra.core.tasks.flows.Worker"],
-        &[
-            prop("tasks", Tasks).required().not_dynamic(),
-            errors(),
-            finally(),
-            prop("cache", Object(&[prop("ttl", Duration), prop("patterns", List(&String)).required()])).not_dynamic(),
-            prop("namespaceFiles", NAMESPACE_FILES).not_dynamic(),
-            prop("inputFiles", FILES_MAP),
-            prop("outputFiles", List(&String)),
-        ],
-        &[out("outputFiles", ValueType::Map(&ValueType::Uri))],
     ),
     // flow/Dag.java: `tasks` is a list of `{task: <one task>, dependsOn: [task ids]}`
     // (Dag.DagTask); the model reads it specially (see parse/task.rs `dag_tasks`).

@@ -153,6 +153,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("previous", ValueType::DateTime),
         ],
         deprecated: None,
+        runnable: false,
     },
     // io.kestra.plugin.core.trigger.ScheduleOnDates (trigger.* is empty: VoidOutput)
     PluginDef {
@@ -168,6 +169,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         outputs: &[],
         deprecated: None,
+        runnable: false,
     },
     // io.kestra.plugin.core.trigger.Flow
     PluginDef {
@@ -192,6 +194,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("outputs", ValueType::Map(&ValueType::Any)),
         ],
         deprecated: None,
+        runnable: false,
     },
     // io.kestra.plugin.core.trigger.Webhook (@WebhookValidation: no MultipleCondition in conditions)
     PluginDef {
@@ -214,6 +217,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             ),
         ],
         deprecated: None,
+        runnable: false,
     },
     // io.kestra.plugin.core.http.Trigger (outputs: io.kestra.plugin.core.http.Request.Output)
     PluginDef {
@@ -254,6 +258,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("formData", ValueType::Map(&ValueType::Any)),
         ],
         deprecated: None,
+        runnable: false,
     },
 ];
 

@@ -43,3 +43,8 @@ pub fn describe_error(template: &str, error: &EvalError) -> String {
         "^".repeat(width)
     )
 }
+
+/// Whether a string is a template (holds `{{`, `{%` or `{#`); anything else is literal text.
+pub fn is_template(text: &str) -> bool {
+    text.contains("{{") || text.contains("{%") || text.contains("{#")
+}

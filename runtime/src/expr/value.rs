@@ -397,6 +397,19 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, String> {
     })
 }
 
+/// A rendered `Duration` property: ISO-8601 text, with a message that says what was expected.
+pub fn duration_of(value: &Value) -> Result<std::time::Duration, String> {
+    let Value::String(text) = value else {
+        return Err(format!(
+            "a duration must be ISO-8601 text like PT10S, not {}",
+            describe(value)
+        ));
+    };
+    let text = text.trim();
+    parse_iso_duration(text)
+        .ok_or_else(|| format!("`{text}` is not an ISO-8601 duration (PT10S, PT1M, P1D)"))
+}
+
 /// An ISO-8601 duration (`PT1M30S`, `P1D`, `PT0.5S`), as Kestra's `Duration` properties take;
 /// `None` when it does not parse or is negative.
 pub fn parse_iso_duration(text: &str) -> Option<std::time::Duration> {

@@ -1,0 +1,99 @@
+//! What this version's runtime can do with the flow: properties it would ignore (always a
+//! warning), and task types it cannot run (errors for `build` and `check --runnable`).
+
+use crate::diag::{Code, Diagnostic};
+use crate::lower::is_runnable;
+use crate::model::{Flow, Task};
+
+/// A warning at each property that the checker accepts but the runtime does not act on yet.
+pub fn check(flow: &Flow, diagnostics: &mut Vec<Diagnostic>) {
+    for task in flow.all_tasks() {
+        let Some(definition) = task.plugin.filter(|d| d.runnable) else {
+            continue;
+        };
+        for property in &task.properties {
+            if definition
+                .property(&property.name.value)
+                .is_some_and(|p| p.not_run_yet)
+            {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        Code::Ignored,
+                        property.name.span,
+                        format!(
+                            "`{}` of `{}` is not acted on by this version of kflow: the binary ignores it",
+                            property.name.value, task.id.value
+                        ),
+                    )
+                    .with_help("remove it, or accept that it has no effect yet"),
+                );
+            }
+        }
+    }
+}
+
+/// An error at the `type` of each enabled task whose type the runtime cannot run: exactly what
+/// `kflowc build` refuses.
+pub fn not_runnable(flow: &Flow) -> Vec<Diagnostic> {
+    let mut refused: Vec<&Task> = Vec::new();
+    let listeners = flow.listeners.iter().flat_map(|l| &l.tasks);
+    for task in flow
+        .tasks
+        .iter()
+        .chain(&flow.errors)
+        .chain(&flow.finally)
+        .chain(&flow.after_execution)
+        .chain(listeners)
+    {
+        enabled(task, &mut |t| {
+            if !is_runnable(t.plugin) {
+                refused.push(t);
+            }
+        });
+    }
+    let mut types: Vec<&str> = refused.iter().map(|t| type_name(t)).collect();
+    types.sort_unstable();
+    types.dedup();
+    let listed = types
+        .iter()
+        .map(|t| format!("`{t}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    refused
+        .iter()
+        .map(|task| {
+            let name = type_name(task);
+            let known = if task.plugin.is_some() {
+                "is known to the checker, but not runnable in this version of kflow"
+            } else {
+                "is unknown, so this version of kflow cannot run it"
+            };
+            Diagnostic::error(
+                Code::NotRunnable,
+                task.type_name.span,
+                format!("task type `{name}` {known}"),
+            )
+            .with_help(format!(
+                "this flow's types that cannot run yet: {listed}; `kflowc check` still checks them, `kflowc check --runnable` lists them without building"
+            ))
+        })
+        .collect()
+}
+
+fn type_name(task: &Task) -> &str {
+    task.plugin
+        .map_or(task.type_name.value.as_str(), |p| p.name)
+}
+
+/// The task and its children, skipping disabled tasks (they are not part of the execution).
+fn enabled<'a>(task: &'a Task, visit: &mut dyn FnMut(&'a Task)) {
+    if task.disabled {
+        return;
+    }
+    visit(task);
+    for branch in &task.branches {
+        for child in &branch.tasks {
+            enabled(child, visit);
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The `lower` stage: a checked flow becomes the runtime's plan ([`kflow_runtime::plan`]). This
+//! is the only place that interprets property values: retry inheritance, durations, input
+//! bounds, which properties are rendered. Templates stay templates (rendered at run time),
+//! each with the file positions of its expressions so a run-time error names its YAML line.
+//!
+//! The flow must have passed `check` and [`crate::check::runnable`]: every task's type is one
+//! the runtime runs.
+
+use kflow_runtime::plan::{
+    self as P, DurationProp, InputType as PlanInputType, Position, Prop, RetryKind,
+};
+use kflow_runtime::tasks;
+use serde_json::Value;
+
+use crate::expr::offsets;
+use crate::model::{Flow, FlowOutput, Input, InputType, Task};
+use crate::plugins::{PluginDef, PropType};
+use crate::source::SourceFile;
+use crate::yaml::{Node, ScalarKind, Value as YamlValue};
+
+/// The plan of a checked flow. `source_hash` identifies the flow's text (`info`).
+pub fn lower(flow: &Flow, source: &SourceFile, source_hash: &str) -> P::Flow {
+    let lower = Lower { source };
+    let retry = flow.retry.as_ref();
+    P::Flow {
+        id: flow.id.value.clone(),
+        namespace: flow.namespace.value.clone(),
+        source_hash: source_hash.to_string(),
+        source_name: source.path().display().to_string(),
+        description: flow.description.as_ref().map(|d| d.value.clone()),
+        inputs: flow.inputs.iter().map(input).collect(),
+        variables: match flow.variables.as_ref().map(to_json) {
+            Some(Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        },
+        labels: flow
+            .labels
+            .iter()
+            .map(|l| (l.key.value.clone(), l.value.value.clone()))
+            .collect(),
+        tasks: lower.tasks(&flow.tasks, retry),
+        errors: lower.tasks(&flow.errors, retry),
+        finally: lower.tasks(&flow.finally, retry),
+        after_execution: lower.tasks(&flow.after_execution, retry),
+        outputs: flow.outputs.iter().map(|o| lower.output(o)).collect(),
+        concurrency: flow.concurrency.as_ref().map(concurrency),
+        triggers: flow
+            .triggers
+            .iter()
+            .map(|t| P::TriggerInfo {
+                id: t.id.value.clone(),
+                type_name: t
+                    .plugin
+                    .map_or(t.type_name.value.as_str(), |p| p.name)
+                    .to_string(),
+            })
+            .collect(),
+    }
+}
+
+struct Lower<'a> {
+    source: &'a SourceFile,
+}
+
+impl Lower<'_> {
+    /// The enabled tasks of a list (Kestra leaves disabled tasks out of the execution). A task
+    /// without `retry` runs with its nearest parent's, else the flow's.
+    fn tasks(&self, list: &[Task], inherited: Option<&Node>) -> Vec<P::Task> {
+        list.iter()
+            .filter(|t| !t.disabled)
+            .map(|t| self.task(t, inherited))
+            .collect()
+    }
+
+    fn branch(&self, task: &Task, role: &str, retry: Option<&Node>) -> Vec<P::Task> {
+        task.branches
+            .iter()
+            .filter(|b| b.role == role)
+            .flat_map(|b| self.tasks(&b.tasks, retry))
+            .collect()
+    }
+
+    fn task(&self, task: &Task, inherited: Option<&Node>) -> P::Task {
+        let retry = task.retry.as_ref().or(inherited);
+        let definition = task.plugin;
+        let type_name = definition.map_or(task.type_name.value.as_str(), |d| d.name);
+        P::Task {
+            id: task.id.value.clone(),
+            type_name: type_name.to_string(),
+            kind: self.kind(task, definition, retry),
+            run_if: task.run_if.as_ref().map(|n| self.prop(n, true)),
+            timeout: task.timeout.as_ref().map(|n| self.duration(n)),
+            retry: retry.map(|n| self.retry(n)),
+            allow_failure: task.allow_failure,
+            allow_warning: task.allow_warning,
+            errors: self.branch(task, "errors", retry),
+            finally: self.branch(task, "finally", retry),
+        }
+    }
+
+    /// A runnable type's properties as written, rendered or not as its definition says; a
+    /// flowable type's slots and the properties the executor reads.
+    fn kind(
+        &self,
+        task: &Task,
+        definition: Option<&PluginDef>,
+        retry: Option<&Node>,
+    ) -> P::TaskKind {
+        let node = |name: &str| task.property(name).map(|p| &p.value);
+        let required =
+            |name: &str| node(name).map_or(Prop::Value(Value::Null), |n| self.prop(n, true));
+        let branch = |role: &str| self.branch(task, role, retry);
+        let name = definition.map_or("", |d| d.name);
+        match name {
+            "io.kestra.plugin.core.flow.Sequential" => P::TaskKind::Sequential {
+                tasks: branch("tasks"),
+            },
+            "io.kestra.plugin.core.flow.WorkingDirectory" => P::TaskKind::WorkingDirectory {
+                tasks: branch("tasks"),
+            },
+            "io.kestra.plugin.core.flow.Parallel" => P::TaskKind::Parallel {
+                tasks: branch("tasks"),
+                concurrent: count(node("concurrent"), 0),
+            },
+            "io.kestra.plugin.core.flow.If" => P::TaskKind::If {
+                condition: required("condition"),
+                then: branch("then"),
+                otherwise: branch("else"),
+            },
+            "io.kestra.plugin.core.flow.Switch" => P::TaskKind::Switch {
+                value: required("value"),
+                cases: task
+                    .branches
+                    .iter()
+                    .filter_map(|b| {
+                        let key = b.role.strip_prefix("cases.")?;
+                        Some((key.to_string(), self.tasks(&b.tasks, retry)))
+                    })
+                    .collect(),
+                defaults: branch("defaults"),
+            },
+            "io.kestra.plugin.core.flow.ForEach" => P::TaskKind::ForEach {
+                values: required("values"),
+                concurrency_limit: count(node("concurrencyLimit"), 1),
+                parallel_tasks: false,
+                tasks: branch("tasks"),
+            },
+            "io.kestra.plugin.core.flow.EachSequential" => P::TaskKind::ForEach {
+                values: required("value"),
+                concurrency_limit: 1,
+                parallel_tasks: false,
+                tasks: branch("tasks"),
+            },
+            "io.kestra.plugin.core.flow.EachParallel" => P::TaskKind::ForEach {
+                values: required("value"),
+                concurrency_limit: count(node("concurrent"), 0),
+                parallel_tasks: true,
+                tasks: branch("tasks"),
+            },
+            "io.kestra.plugin.core.flow.Pause" => P::TaskKind::Pause {
+                delay: node("pauseDuration")
+                    .or_else(|| node("delay"))
+                    .filter(|n| !n.is_null())
+                    .map(|n| self.duration(n)),
+                tasks: branch("tasks"),
+            },
+            _ => P::TaskKind::Run {
+                properties: task
+                    .properties
+                    .iter()
+                    .filter(|p| !p.value.is_null())
+                    .map(|p| {
+                        let dynamic = definition
+                            .and_then(|d| d.property(&p.name.value))
+                            .is_none_or(|d| d.dynamic);
+                        (p.name.value.clone(), self.prop(&p.value, dynamic))
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    /// A YAML value as a property: strings become templates (when `dynamic`) or literals, and
+    /// a subtree without templates is one literal.
+    fn prop(&self, node: &Node, dynamic: bool) -> Prop {
+        if !dynamic || !has_template(node) {
+            return Prop::Value(to_json(node));
+        }
+        match &node.value {
+            YamlValue::Scalar(scalar) => {
+                Prop::text_at(&scalar.text, self.anchors(node)).unwrap_or_else(|_| {
+                    // `check` parsed every template; text it could not is kept as text.
+                    Prop::Value(Value::String(scalar.text.clone()))
+                })
+            }
+            YamlValue::Seq(items) => Prop::List(items.iter().map(|i| self.prop(i, true)).collect()),
+            YamlValue::Map(entries) => Prop::Map(
+                entries
+                    .iter()
+                    .map(|e| (e.key.text.clone(), self.prop(&e.value, true)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Where each `{{`, `{%` and `{#` of a string scalar starts in the file.
+    fn anchors(&self, node: &Node) -> Vec<(u32, Position)> {
+        let Some(scalar) = node.as_scalar() else {
+            return Vec::new();
+        };
+        let text = &scalar.text;
+        let map = offsets::decoded_to_file(
+            self.source.text(),
+            node.span.start as usize,
+            scalar.style,
+            text,
+        );
+        let mut anchors = Vec::new();
+        let bytes = text.as_bytes();
+        for (i, pair) in bytes.windows(2).enumerate() {
+            if pair[0] == b'{' && matches!(pair[1], b'{' | b'%' | b'#') {
+                let Some(&file_offset) = map.get(i) else {
+                    continue;
+                };
+                let at = self
+                    .source
+                    .line_col(u32::try_from(file_offset).unwrap_or(u32::MAX));
+                anchors.push((
+                    u32::try_from(i).unwrap_or(u32::MAX),
+                    Position {
+                        line: u32::try_from(at.line).unwrap_or(u32::MAX),
+                        column: u32::try_from(at.column).unwrap_or(u32::MAX),
+                    },
+                ));
+            }
+        }
+        anchors
+    }
+
+    /// A duration: fixed when written as ISO-8601 text, a template rendered at run time
+    /// otherwise.
+    fn duration(&self, node: &Node) -> DurationProp {
+        match node
+            .as_text()
+            .and_then(kflow_runtime::expr::value::parse_iso_duration)
+        {
+            Some(fixed) => DurationProp::Fixed(fixed),
+            None => DurationProp::Rendered(self.prop(node, true)),
+        }
+    }
+
+    /// `retry` with Kestra's defaults and the older names (`maxAttempts`, `minInterval`).
+    fn retry(&self, node: &Node) -> P::Retry {
+        let get = |key: &str| node.get(key).map(|e| &e.value).filter(|n| !n.is_null());
+        P::Retry {
+            kind: match get("type").and_then(Node::as_text).unwrap_or("constant") {
+                "exponential" => RetryKind::Exponential,
+                "random" => RetryKind::Random,
+                _ => RetryKind::Constant,
+            },
+            interval: get("interval").or_else(|| get("minInterval")).map_or(
+                DurationProp::Fixed(std::time::Duration::from_secs(1)),
+                |n| self.duration(n),
+            ),
+            max_interval: get("maxInterval").map(|n| self.duration(n)),
+            max_attempt: get("maxAttempt")
+                .or_else(|| get("maxAttempts"))
+                .and_then(int)
+                .and_then(|i| u32::try_from(i).ok()),
+            max_duration: get("maxDuration").map(|n| self.duration(n)),
+            delay_factor: get("delayFactor").and_then(number),
+            warning_on_retry: get("warningOnRetry")
+                .and_then(Node::as_scalar)
+                .is_some_and(|s| matches!(s.kind, ScalarKind::Bool(true))),
+            new_execution: get("behavior")
+                .and_then(Node::as_text)
+                .is_some_and(|b| b == "CREATE_NEW_EXECUTION"),
+        }
+    }
+
+    fn output(&self, output: &FlowOutput) -> P::FlowOutput {
+        P::FlowOutput {
+            id: output.id.value.clone(),
+            ty: input_type(output.ty.value),
+            value: self.prop(&output.value, true),
+        }
+    }
+}
+
+/// Whether the runtime of this kflowc runs `definition` (a type the registry knows only as
+/// data, or an unknown type, does not run).
+pub fn is_runnable(definition: Option<&PluginDef>) -> bool {
+    definition.is_some_and(|d| d.runnable && tasks::definition(d.name).is_some())
+}
+
+/// Whether a property type holds child tasks (read as branches, not as a value).
+pub fn is_task_slot(ty: &PropType) -> bool {
+    matches!(ty, PropType::Tasks | PropType::TaskMap)
+}
+
+fn input(input: &Input) -> P::Input {
+    P::Input {
+        id: input.id.value.clone(),
+        ty: input_type(input.ty.value),
+        required: input.required,
+        description: input.description.clone(),
+        defaults: input
+            .defaults
+            .as_ref()
+            .filter(|n| !n.is_null())
+            .map(to_json),
+        validator: input.validator.as_ref().map(|v| v.value.clone()),
+        values: input
+            .values
+            .as_ref()
+            .and_then(Node::as_seq)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_text().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        item_type: input.item_type.as_ref().map(|t| input_type(t.value)),
+        min: input.min,
+        max: input.max,
+    }
+}
+
+/// The runtime's input type; the deprecated spellings become their current names.
+pub fn input_type(ty: InputType) -> PlanInputType {
+    match ty {
+        InputType::String => PlanInputType::String,
+        InputType::Int => PlanInputType::Int,
+        InputType::Float => PlanInputType::Float,
+        InputType::Bool | InputType::Boolean => PlanInputType::Bool,
+        InputType::Select | InputType::Enum => PlanInputType::Select,
+        InputType::Multiselect => PlanInputType::Multiselect,
+        InputType::Datetime => PlanInputType::Datetime,
+        InputType::Date => PlanInputType::Date,
+        InputType::Time => PlanInputType::Time,
+        InputType::Duration => PlanInputType::Duration,
+        InputType::File => PlanInputType::File,
+        InputType::Json => PlanInputType::Json,
+        InputType::Yaml => PlanInputType::Yaml,
+        InputType::Uri => PlanInputType::Uri,
+        InputType::Secret => PlanInputType::Secret,
+        InputType::Array => PlanInputType::Array,
+        InputType::Email => PlanInputType::Email,
+    }
+}
+
+fn concurrency(node: &Node) -> P::Concurrency {
+    P::Concurrency {
+        limit: node
+            .get("limit")
+            .and_then(|e| int(&e.value))
+            .and_then(|i| u32::try_from(i).ok())
+            .unwrap_or(0),
+        behavior: match node
+            .get("behavior")
+            .and_then(|e| e.value.as_text())
+            .unwrap_or("QUEUE")
+        {
+            "CANCEL" => P::ConcurrencyBehavior::Cancel,
+            "FAIL" => P::ConcurrencyBehavior::Fail,
+            _ => P::ConcurrencyBehavior::Queue,
+        },
+    }
+}
+
+fn int(node: &Node) -> Option<i64> {
+    match node.as_scalar()?.kind {
+        ScalarKind::Int(i) => Some(i),
+        _ => None,
+    }
+}
+
+fn number(node: &Node) -> Option<f64> {
+    match node.as_scalar()?.kind {
+        #[allow(clippy::cast_precision_loss)]
+        ScalarKind::Int(i) => Some(i as f64),
+        ScalarKind::Float(f) => Some(f),
+        _ => None,
+    }
+}
+
+/// A count such as `concurrent: 2` (a literal; `check` refuses anything else).
+fn count(node: Option<&Node>, default: usize) -> usize {
+    node.and_then(int)
+        .and_then(|i| usize::try_from(i).ok())
+        .unwrap_or(default)
+}
+
+fn has_template(node: &Node) -> bool {
+    match &node.value {
+        YamlValue::Scalar(s) => {
+            s.kind == ScalarKind::Str && kflow_runtime::expr::is_template(&s.text)
+        }
+        YamlValue::Seq(items) => items.iter().any(has_template),
+        YamlValue::Map(entries) => entries.iter().any(|e| has_template(&e.value)),
+    }
+}
+
+/// A YAML value as JSON (YAML 1.2 core schema).
+pub fn to_json(node: &Node) -> Value {
+    match &node.value {
+        YamlValue::Scalar(s) => match s.kind {
+            ScalarKind::Null => Value::Null,
+            ScalarKind::Bool(b) => Value::Bool(b),
+            ScalarKind::Int(i) => Value::from(i),
+            ScalarKind::Float(f) => {
+                serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+            }
+            ScalarKind::Str => Value::String(s.text.clone()),
+        },
+        YamlValue::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        YamlValue::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|e| (e.key.text.clone(), to_json(&e.value)))
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,227 @@
+//! One execution's life, shared by every way an execution starts (`run` today; `serve`'s
+//! triggers, subflows and `include_flow!` next): inputs resolved and validated → a concurrency
+//! slot (given back by a guard on every path) → execute → record → a retry as a new execution
+//! when the flow's `retry` says so.
+//!
+//! [`launch`] is an `async fn` that starts no runtime of its own: given owned (`Arc`) parts and
+//! a `Send` event handler, its future is `Send + 'static`, so a multi-threaded host can spawn it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::execution::{State, Summary};
+use crate::executor::{self, Launch};
+use crate::expr::Host;
+use crate::inputs::{self, InputError};
+use crate::plan::{ConcurrencyBehavior, Flow};
+use crate::state::{StateError, Store};
+
+/// What an execution is started with: raw input values (as the command line or a request
+/// gives them) and labels.
+#[derive(Debug, Default, Clone)]
+pub struct LaunchRequest {
+    /// `ID=VALUE` pairs; a repeated id adds values to a list input.
+    pub input_pairs: Vec<(String, String)>,
+    /// A JSON object of input values (the pairs win over it).
+    pub input_values: Option<Map<String, Value>>,
+    pub labels: Map<String, Value>,
+    /// Print log lines to stderr.
+    pub echo_logs: bool,
+}
+
+/// What happens along the way, for the caller to show.
+#[derive(Debug)]
+pub enum LaunchEvent<'a> {
+    /// The flow's concurrency limit is reached and the execution waits for a slot.
+    Queued { limit: u32 },
+    /// The concurrency limit is reached and `behavior` refuses the execution (its summary
+    /// follows as `Ended`).
+    Refused { limit: u32, state: State },
+    /// An execution ended (a chain of retried executions has several).
+    Ended(&'a Summary),
+    /// The state could not record everything; the execution ran.
+    Unrecorded(String),
+    /// The execution failed and is retried as a new one after `wait`.
+    Retrying { id: &'a str, wait: Duration },
+}
+
+/// Why no execution ran.
+#[derive(Debug)]
+pub enum LaunchError {
+    /// The inputs are wrong: every problem, each naming its input.
+    Inputs(Vec<InputError>),
+    State(StateError),
+}
+
+impl std::fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LaunchError::Inputs(errors) => {
+                let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+                f.write_str(&lines.join("\n"))
+            }
+            LaunchError::State(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// How often a queued execution looks for a free slot.
+const QUEUE_POLL: Duration = Duration::from_millis(200);
+
+/// Runs one execution of `flow` (and the new executions its retry policy asks for) and returns
+/// the last summary. Events are reported to `on_event` as they happen.
+pub async fn launch(
+    flow: Arc<Flow>,
+    request: LaunchRequest,
+    host: Arc<dyn Host + Send + Sync>,
+    store: Arc<Store>,
+    mut on_event: impl FnMut(LaunchEvent<'_>),
+) -> Result<Summary, LaunchError> {
+    let values = inputs::resolve(&flow, request.input_pairs, request.input_values)
+        .map_err(LaunchError::Inputs)?;
+
+    // Flow-level `concurrency`: a slot among the runs sharing this state, or the behavior says
+    // what to do instead.
+    let _slot = match flow.concurrency.filter(|c| c.limit > 0) {
+        None => None,
+        Some(concurrency) => {
+            let mut queued = false;
+            loop {
+                if let Some(slot) =
+                    Slot::acquire(&store, &flow, concurrency.limit).map_err(LaunchError::State)?
+                {
+                    break Some(slot);
+                }
+                match concurrency.behavior {
+                    ConcurrencyBehavior::Queue => {
+                        if !queued {
+                            on_event(LaunchEvent::Queued {
+                                limit: concurrency.limit,
+                            });
+                            queued = true;
+                        }
+                        tokio::time::sleep(QUEUE_POLL).await;
+                    }
+                    ConcurrencyBehavior::Cancel | ConcurrencyBehavior::Fail => {
+                        let state = if concurrency.behavior == ConcurrencyBehavior::Cancel {
+                            State::Cancelled
+                        } else {
+                            State::Failed
+                        };
+                        on_event(LaunchEvent::Refused {
+                            limit: concurrency.limit,
+                            state,
+                        });
+                        let summary = Summary::refused(&flow, state);
+                        on_event(LaunchEvent::Ended(&summary));
+                        return Ok(summary);
+                    }
+                }
+            }
+        }
+    };
+
+    // `retry: {behavior: CREATE_NEW_EXECUTION}`: a failed execution ends RETRIED and a new one
+    // starts after the retry's wait; the retries share the first one's correlation id.
+    let chain_start = Instant::now();
+    let mut launch = Launch::new(values, request.labels, request.echo_logs);
+    loop {
+        let next = Launch {
+            inputs: launch.inputs.clone(),
+            labels: launch.labels.clone(),
+            ..launch
+        };
+        let summary = executor::execute(&flow, launch, host.as_ref(), store.as_ref()).await;
+        if let Some(problem) = store.take_error() {
+            on_event(LaunchEvent::Unrecorded(problem));
+        }
+        on_event(LaunchEvent::Ended(&summary));
+        let Some(wait) = summary.retry_after else {
+            return Ok(summary);
+        };
+        on_event(LaunchEvent::Retrying {
+            id: &summary.id,
+            wait,
+        });
+        tokio::time::sleep(wait).await;
+        launch = Launch {
+            attempt: next.attempt + 1,
+            chain_elapsed: chain_start.elapsed(),
+            ..next
+        };
+        launch
+            .labels
+            .entry("system.correlationId".to_string())
+            .or_insert_with(|| Value::String(summary.id.clone()));
+    }
+}
+
+/// One of the flow's concurrency slots, given back when dropped (on every path out of
+/// [`launch`], early returns and errors included).
+struct Slot {
+    store: Arc<Store>,
+}
+
+impl Slot {
+    fn acquire(store: &Arc<Store>, flow: &Flow, limit: u32) -> Result<Option<Slot>, StateError> {
+        Ok(store.acquire_slot(flow, limit)?.then(|| Slot {
+            store: Arc::clone(store),
+        }))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.store.release_slot();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_static<F: std::future::Future + Send + 'static>(_: &F) {}
+
+    /// A host program's multi-threaded runtime can spawn a launch: the future is `Send` and
+    /// owns what it needs.
+    #[test]
+    fn the_launch_future_is_send_and_static() {
+        let flow = Arc::new(Flow {
+            id: "f".into(),
+            namespace: "n".into(),
+            source_hash: String::new(),
+            source_name: String::new(),
+            description: None,
+            inputs: Vec::new(),
+            variables: Map::new(),
+            labels: Vec::new(),
+            tasks: Vec::new(),
+            errors: Vec::new(),
+            finally: Vec::new(),
+            after_execution: Vec::new(),
+            outputs: Vec::new(),
+            concurrency: None,
+            triggers: Vec::new(),
+        });
+        let dir = std::env::temp_dir().join(format!("kflow-launch-{}", std::process::id()));
+        let store = Arc::new(Store::open(&dir).unwrap());
+        let future = launch(
+            flow,
+            LaunchRequest::default(),
+            Arc::new(crate::expr::EnvHost),
+            store,
+            |_| {},
+        );
+        assert_send_static(&future);
+        let summary = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(future)
+            .unwrap();
+        assert_eq!(summary.state, State::Success);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

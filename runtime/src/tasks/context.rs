@@ -1,0 +1,181 @@
+//! The API a task type implements: [`Task`] on its properties struct, run with a
+//! [`TaskContext`]. Rust plugins will implement the same trait.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::execution::State;
+use crate::plan::Level;
+
+/// A runnable task type. `Self` is its properties struct, deserialized from the task's
+/// properties after their templates are rendered (unknown fields are refused, so every
+/// property the definition declares must be a field).
+pub trait Task: DeserializeOwned + Send + Sync + 'static {
+    /// What `outputs.<id>.*` holds (`()` for none); it must match the definition's outputs.
+    type Output: Serialize + Send;
+
+    /// The task finishes without waiting on the clock, a process or the network, so its
+    /// start need not be committed separately from its end.
+    const INSTANT: bool = false;
+
+    /// One attempt. An error fails the attempt (retries and `allowFailure` apply).
+    fn run(
+        &self,
+        ctx: &mut TaskContext<'_>,
+    ) -> impl Future<Output = Result<Self::Output, TaskError>> + Send;
+}
+
+/// Why an attempt failed: logged as an ERROR line of the task run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError {
+    pub message: String,
+}
+
+impl std::fmt::Display for TaskError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<String> for TaskError {
+    fn from(message: String) -> Self {
+        TaskError { message }
+    }
+}
+
+impl From<&str> for TaskError {
+    fn from(message: &str) -> Self {
+        TaskError {
+            message: message.to_string(),
+        }
+    }
+}
+
+/// What the executor offers a running task: implemented by the executor for each task run.
+pub(crate) trait Port: Sync {
+    fn log(&self, level: Level, message: &str);
+    fn render(&self, template: &str) -> Result<Value, String>;
+    fn secret(&self, name: &str) -> Result<String, String>;
+    fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String>;
+    fn add_labels(&self, labels: Map<String, Value>);
+    fn exit(&self, state: State);
+    fn execution_id(&self) -> &str;
+    fn task_id(&self) -> &str;
+    fn task_run_id(&self) -> &str;
+}
+
+/// The context of one attempt: logging, rendering, secrets, KV, the execution's labels and
+/// end state. (Internal storage, metrics and cancellation arrive with the durable core,
+/// [6/13]; a timeout or kill drops the attempt's future today.)
+pub struct TaskContext<'a> {
+    port: &'a dyn Port,
+    warning: bool,
+}
+
+impl<'a> TaskContext<'a> {
+    pub(crate) fn new(port: &'a dyn Port) -> Self {
+        TaskContext {
+            port,
+            warning: false,
+        }
+    }
+
+    /// A log line of this task run.
+    pub fn log(&self, level: Level, message: &str) {
+        self.port.log(level, message);
+    }
+
+    /// Renders a template with the variables this task sees (as Kestra's `runContext.render`).
+    pub fn render(&self, template: &str) -> Result<Value, TaskError> {
+        self.port.render(template).map_err(TaskError::from)
+    }
+
+    /// A secret's value (`secret('NAME')`).
+    pub fn secret(&self, name: &str) -> Result<String, TaskError> {
+        self.port.secret(name).map_err(TaskError::from)
+    }
+
+    /// A KV value of the flow's namespace, or of `namespace`.
+    pub fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, TaskError> {
+        self.port.kv(namespace, key).map_err(TaskError::from)
+    }
+
+    /// Adds labels to the execution.
+    pub fn add_labels(&self, labels: Map<String, Value>) {
+        self.port.add_labels(labels);
+    }
+
+    /// Ends the execution in `state` once this task is done (no further task starts).
+    pub fn exit(&self, state: State) {
+        self.port.exit(state);
+    }
+
+    /// Ends this attempt in WARNING instead of SUCCESS.
+    pub fn warn(&mut self) {
+        self.warning = true;
+    }
+
+    pub(crate) fn warned(&self) -> bool {
+        self.warning
+    }
+
+    pub fn execution_id(&self) -> &str {
+        self.port.execution_id()
+    }
+
+    pub fn task_id(&self) -> &str {
+        self.port.task_id()
+    }
+
+    pub fn task_run_id(&self) -> &str {
+        self.port.task_run_id()
+    }
+}
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A task type behind a pointer: deserializes the rendered properties, runs, serializes the
+/// outputs (`None` for a type without outputs).
+pub(crate) trait DynTask: Sync {
+    fn instant(&self) -> bool;
+    fn run<'a>(
+        &'static self,
+        properties: Value,
+        ctx: &'a mut TaskContext<'_>,
+    ) -> BoxFuture<'a, Result<Option<Value>, TaskError>>;
+}
+
+pub(crate) struct Runner<T>(PhantomData<fn() -> T>);
+
+impl<T: Task> Runner<T> {
+    pub(crate) const INSTANCE: &'static Runner<T> = &Runner(PhantomData);
+}
+
+impl<T: Task> DynTask for Runner<T> {
+    fn instant(&self) -> bool {
+        T::INSTANT
+    }
+
+    fn run<'a>(
+        &'static self,
+        properties: Value,
+        ctx: &'a mut TaskContext<'_>,
+    ) -> BoxFuture<'a, Result<Option<Value>, TaskError>> {
+        Box::pin(async move {
+            let task: T = serde_json::from_value(properties)
+                .map_err(|e| TaskError::from(format!("properties: {e}")))?;
+            let output = task.run(ctx).await?;
+            let value = serde_json::to_value(output)
+                .map_err(|e| TaskError::from(format!("outputs: {e}")))?;
+            Ok(match value {
+                Value::Null => None,
+                other => Some(other),
+            })
+        })
+    }
+}

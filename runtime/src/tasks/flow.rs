@@ -1,0 +1,200 @@
+//! `io.kestra.plugin.core.flow`: Sleep, and the flowable types the executor runs itself
+//! (Sequential, Parallel, If, Switch, the loops, Pause, `WorkingDirectory`). A flowable type's
+//! definition names its child-task slots (`Tasks` properties); the compiler's `lower` stage
+//! turns them into the plan's [`crate::plan::TaskKind`] variants.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::definition::shapes::{errors, finally, FILES_MAP, NAMESPACE_FILES, STRING_OR_LIST};
+use crate::definition::{out, prop, PluginDef, PluginKind, PropType::*, ValueType};
+
+/// `flow.Sleep`: waits `duration`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Sleep {
+    pub duration: Value,
+}
+
+impl Sleep {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.flow.Sleep",
+        &[],
+        &[prop("duration", Duration).required()],
+        &[],
+    );
+}
+
+#[cfg(feature = "executor")]
+mod run {
+    use super::Sleep;
+    use crate::tasks::{Task, TaskContext, TaskError};
+
+    impl Task for Sleep {
+        type Output = ();
+        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let duration = crate::expr::value::duration_of(&self.duration)?;
+            tokio::time::sleep(duration).await;
+            Ok(())
+        }
+    }
+}
+
+/// `flow.Sequential` (`tasks` is `@NotEmpty` in 1.0).
+pub const SEQUENTIAL: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.Sequential",
+    &["io.kestra.core.tasks.flows.Sequential"],
+    &[
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+);
+
+/// `flow.Parallel`: `concurrent` children at once (0: all).
+pub const PARALLEL: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.Parallel",
+    &["io.kestra.core.tasks.flows.Parallel"],
+    &[
+        prop("concurrent", Int),
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+);
+
+/// `flow.If`.
+pub const IF: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.If",
+    &["io.kestra.core.tasks.flows.If"],
+    &[
+        prop("condition", String),
+        prop("then", Tasks).required().not_dynamic(),
+        prop("else", Tasks).not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[out("evaluationResult", ValueType::Bool)],
+);
+
+/// `flow.Switch`.
+pub const SWITCH: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.Switch",
+    &["io.kestra.core.tasks.flows.Switch"],
+    &[
+        prop("value", String).required(),
+        prop("cases", TaskMap).not_dynamic(),
+        prop("defaults", Tasks).not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[
+        out("value", ValueType::String),
+        out("defaults", ValueType::Bool),
+    ],
+);
+
+/// `flow.ForEach` (extends Sequential).
+pub const FOR_EACH: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.ForEach",
+    &[],
+    &[
+        prop("values", STRING_OR_LIST).required(),
+        prop("concurrencyLimit", Int).not_dynamic(),
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+);
+
+/// `flow.EachSequential` (@Deprecated since 0.19; extends Sequential).
+pub const EACH_SEQUENTIAL: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.EachSequential",
+    &["io.kestra.core.tasks.flows.EachSequential"],
+    &[
+        prop("value", STRING_OR_LIST).required(),
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+)
+.deprecated_for("use `io.kestra.plugin.core.flow.ForEach`");
+
+/// `flow.EachParallel` (@Deprecated since 0.19; extends Parallel).
+pub const EACH_PARALLEL: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.EachParallel",
+    &["io.kestra.core.tasks.flows.EachParallel"],
+    &[
+        prop("concurrent", Int),
+        prop("value", STRING_OR_LIST).required(),
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+)
+.deprecated_for("use `io.kestra.plugin.core.flow.ForEach` with `concurrencyLimit`");
+
+/// `flow.Pause`: waits `delay`/`pauseDuration`, then runs its (deprecated) `tasks`.
+pub const PAUSE: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.Pause",
+    &["io.kestra.core.tasks.flows.Pause"],
+    &[
+        prop("delay", Duration).deprecated("use `pauseDuration`"),
+        prop("pauseDuration", Duration),
+        prop("behavior", Enum(&["RESUME", "WARN", "CANCEL", "FAIL"])).not_run_yet(),
+        prop("onPause", Plugin(PluginKind::Task))
+            .not_dynamic()
+            .not_run_yet(),
+        prop("onResume", List(&Any)).not_dynamic().not_run_yet(),
+        errors(),
+        finally(),
+        prop("tasks", Tasks)
+            .not_dynamic()
+            .deprecated("put the tasks after the Pause task"),
+    ],
+    &[
+        out("onResume", ValueType::Map(&ValueType::Any)),
+        out(
+            "resumed",
+            ValueType::Object(&[
+                out("by", ValueType::String),
+                out("on", ValueType::DateTime),
+                out("to", ValueType::String),
+            ]),
+        ),
+    ],
+);
+
+/// `flow.WorkingDirectory` (extends Sequential; NamespaceFiles/InputFiles/OutputFiles).
+pub const WORKING_DIRECTORY: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.WorkingDirectory",
+    &[
+        "io.kestra.core.tasks.flows.WorkingDirectory",
+        "io.kestra.core.tasks.flows.Worker",
+    ],
+    &[
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+        prop(
+            "cache",
+            Object(&[
+                prop("ttl", Duration),
+                prop("patterns", List(&String)).required(),
+            ]),
+        )
+        .not_dynamic()
+        .not_run_yet(),
+        prop("namespaceFiles", Object(NAMESPACE_FILES))
+            .not_dynamic()
+            .not_run_yet(),
+        prop("inputFiles", FILES_MAP).not_run_yet(),
+        prop("outputFiles", List(&String)).not_run_yet(),
+    ],
+    &[out("outputFiles", ValueType::Map(&ValueType::Uri))],
+);

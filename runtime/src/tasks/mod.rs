@@ -1,0 +1,71 @@
+//! Task types, one module per family (Kestra's packages: `log`, `output`, `execution`,
+//! `flow`). A type is defined once: its [`PluginDef`] (names, properties, outputs: what the
+//! compiler's checker reads), a properties struct deserialized from the rendered properties,
+//! and its implementation of [`Task`], side by side. Flowable types (Sequential, If, ...) are
+//! the executor's own constructs: only their definitions live here, with their child-task slots.
+//!
+//! Adding a runnable type: a struct with a `DEFINITION`, `impl Task for` it, and one line in
+//! the `register!` list below. `docs/architecture.md` walks through it.
+
+pub mod execution;
+pub mod flow;
+pub mod log;
+pub mod output;
+
+#[cfg(feature = "executor")]
+mod context;
+
+#[cfg(feature = "executor")]
+pub(crate) use context::{DynTask, Port};
+#[cfg(feature = "executor")]
+pub use context::{Task, TaskContext, TaskError};
+
+use crate::definition::PluginDef;
+
+/// Lists every runnable type once: from the list come [`DEFINITIONS`] (for the compiler) and
+/// [`implementation`] (for the executor).
+macro_rules! register {
+    (runnable: $($task:ty),* $(,)?; flowable: $($flowable:expr),* $(,)?) => {
+        /// Every type this runtime runs, runnable and flowable: the compiler's registry reads
+        /// these definitions as they are.
+        pub static DEFINITIONS: &[PluginDef] = &[$(<$task>::DEFINITION,)* $($flowable,)*];
+
+        /// The implementation of a runnable type, by canonical name or alias.
+        #[cfg(feature = "executor")]
+        pub(crate) fn implementation(type_name: &str) -> Option<&'static dyn DynTask> {
+            $(
+                if <$task>::DEFINITION.answers_to(type_name) {
+                    return Some(context::Runner::<$task>::INSTANCE);
+                }
+            )*
+            None
+        }
+    };
+}
+
+register! {
+    runnable:
+        log::Log,
+        log::Echo,
+        output::Return,
+        output::OutputValues,
+        execution::Fail,
+        execution::Exit,
+        execution::Labels,
+        flow::Sleep;
+    flowable:
+        flow::SEQUENTIAL,
+        flow::PARALLEL,
+        flow::IF,
+        flow::SWITCH,
+        flow::FOR_EACH,
+        flow::EACH_SEQUENTIAL,
+        flow::EACH_PARALLEL,
+        flow::PAUSE,
+        flow::WORKING_DIRECTORY,
+}
+
+/// The definition this runtime has for a type name (canonical or alias), if it runs it.
+pub fn definition(type_name: &str) -> Option<&'static PluginDef> {
+    DEFINITIONS.iter().find(|d| d.answers_to(type_name))
+}
