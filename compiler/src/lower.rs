@@ -6,14 +6,12 @@
 //! The flow must have passed `check` and [`crate::check::runnable`]: every task's type is one
 //! the runtime runs.
 
-use kflow_runtime::plan::{
-    self as P, DurationProp, InputType as PlanInputType, Position, Prop, RetryKind,
-};
+use kflow_runtime::plan::{self as P, DurationProp, Position, Prop, RetryKind};
 use kflow_runtime::tasks;
 use serde_json::Value;
 
 use crate::expr::offsets;
-use crate::model::{Flow, FlowOutput, Input, InputType, Task};
+use crate::model::{Flow, FlowOutput, Input, Task};
 use crate::plugins::{PluginDef, PropType};
 use crate::source::SourceFile;
 use crate::yaml::{Node, ScalarKind, Value as YamlValue};
@@ -93,6 +91,7 @@ impl Lower<'_> {
             retry: retry.map(|n| self.retry(n)),
             allow_failure: task.allow_failure,
             allow_warning: task.allow_warning,
+            log_level: task.log_level.as_deref().and_then(level),
             errors: self.branch(task, "errors", retry),
             finally: self.branch(task, "finally", retry),
         }
@@ -281,7 +280,7 @@ impl Lower<'_> {
     fn output(&self, output: &FlowOutput) -> P::FlowOutput {
         P::FlowOutput {
             id: output.id.value.clone(),
-            ty: input_type(output.ty.value),
+            ty: output.ty.value,
             value: self.prop(&output.value, true),
         }
     }
@@ -301,7 +300,7 @@ pub fn is_task_slot(ty: &PropType) -> bool {
 fn input(input: &Input) -> P::Input {
     P::Input {
         id: input.id.value.clone(),
-        ty: input_type(input.ty.value),
+        ty: input.ty.value,
         required: input.required,
         description: input.description.clone(),
         defaults: input
@@ -321,32 +320,9 @@ fn input(input: &Input) -> P::Input {
                     .collect()
             })
             .unwrap_or_default(),
-        item_type: input.item_type.as_ref().map(|t| input_type(t.value)),
+        item_type: input.item_type.as_ref().map(|t| t.value),
         min: input.min,
         max: input.max,
-    }
-}
-
-/// The runtime's input type; the deprecated spellings become their current names.
-pub fn input_type(ty: InputType) -> PlanInputType {
-    match ty {
-        InputType::String => PlanInputType::String,
-        InputType::Int => PlanInputType::Int,
-        InputType::Float => PlanInputType::Float,
-        InputType::Bool | InputType::Boolean => PlanInputType::Bool,
-        InputType::Select | InputType::Enum => PlanInputType::Select,
-        InputType::Multiselect => PlanInputType::Multiselect,
-        InputType::Datetime => PlanInputType::Datetime,
-        InputType::Date => PlanInputType::Date,
-        InputType::Time => PlanInputType::Time,
-        InputType::Duration => PlanInputType::Duration,
-        InputType::File => PlanInputType::File,
-        InputType::Json => PlanInputType::Json,
-        InputType::Yaml => PlanInputType::Yaml,
-        InputType::Uri => PlanInputType::Uri,
-        InputType::Secret => PlanInputType::Secret,
-        InputType::Array => PlanInputType::Array,
-        InputType::Email => PlanInputType::Email,
     }
 }
 
@@ -367,6 +343,11 @@ fn concurrency(node: &Node) -> P::Concurrency {
             _ => P::ConcurrencyBehavior::Queue,
         },
     }
+}
+
+/// A log level's name as the runtime's level.
+fn level(name: &str) -> Option<P::Level> {
+    serde_json::from_value(Value::String(name.to_string())).ok()
 }
 
 fn int(node: &Node) -> Option<i64> {

@@ -83,6 +83,8 @@ pub struct Task {
     pub disabled: bool,
     pub allow_failure: bool,
     pub allow_warning: bool,
+    /// `logLevel`: log lines below it are not kept.
+    pub log_level: Option<String>,
     /// Type-specific properties, pluginDefaults merged in, task lists excluded.
     pub properties: Vec<Property>,
     /// Nested task lists of a flowable task (`tasks`, `then`, `cases.<key>`, `errors`, ...).
@@ -140,62 +142,39 @@ pub struct Trigger {
     pub span: Span,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputType {
-    String,
-    Int,
-    Float,
-    Bool,
-    Boolean,
-    Select,
-    Multiselect,
-    Enum,
-    Datetime,
-    Date,
-    Time,
-    Duration,
-    File,
-    Json,
-    Yaml,
-    Uri,
-    Secret,
-    Array,
-    Email,
-}
+/// Input types are the runtime's (one definition); flows may also write the deprecated `BOOL`
+/// and `ENUM`, read as `BOOLEAN` and `SELECT`.
+pub use kflow_runtime::plan::InputType;
 
-impl InputType {
-    pub const ALL: &'static [(&'static str, InputType)] = &[
-        ("STRING", InputType::String),
-        ("INT", InputType::Int),
-        ("FLOAT", InputType::Float),
-        ("BOOL", InputType::Bool),
-        ("BOOLEAN", InputType::Boolean),
-        ("SELECT", InputType::Select),
-        ("MULTISELECT", InputType::Multiselect),
-        ("ENUM", InputType::Enum),
-        ("DATETIME", InputType::Datetime),
-        ("DATE", InputType::Date),
-        ("TIME", InputType::Time),
-        ("DURATION", InputType::Duration),
-        ("FILE", InputType::File),
-        ("JSON", InputType::Json),
-        ("YAML", InputType::Yaml),
-        ("URI", InputType::Uri),
-        ("SECRET", InputType::Secret),
-        ("ARRAY", InputType::Array),
-        ("EMAIL", InputType::Email),
-    ];
+/// Every input type name a flow may write, with the type it means.
+pub const INPUT_TYPE_NAMES: &[(&str, InputType)] = &[
+    ("STRING", InputType::String),
+    ("INT", InputType::Int),
+    ("FLOAT", InputType::Float),
+    ("BOOL", InputType::Bool),
+    ("BOOLEAN", InputType::Bool),
+    ("SELECT", InputType::Select),
+    ("MULTISELECT", InputType::Multiselect),
+    ("ENUM", InputType::Select),
+    ("DATETIME", InputType::Datetime),
+    ("DATE", InputType::Date),
+    ("TIME", InputType::Time),
+    ("DURATION", InputType::Duration),
+    ("FILE", InputType::File),
+    ("JSON", InputType::Json),
+    ("YAML", InputType::Yaml),
+    ("URI", InputType::Uri),
+    ("SECRET", InputType::Secret),
+    ("ARRAY", InputType::Array),
+    ("EMAIL", InputType::Email),
+];
 
-    pub fn parse(name: &str) -> Option<InputType> {
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(_, t)| *t == self)
-            .map_or("STRING", |(n, _)| n)
-    }
+/// The input type a flow's name stands for.
+pub fn input_type(name: &str) -> Option<InputType> {
+    INPUT_TYPE_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| *t)
 }
 
 #[derive(Debug, Clone)]

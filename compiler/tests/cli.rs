@@ -375,3 +375,44 @@ fn build_refuses_a_flow_with_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown variable `inputz`"));
     assert!(!dir.join("bad").exists());
 }
+
+const HTTP: &str = "id: fetch\nnamespace: demo\ntasks:\n  - id: get\n    type: io.kestra.plugin.core.http.Request\n    uri: https://example.com\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.get.code }}\"\n  - id: notify\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands: [\"echo hi\"]\n";
+
+/// `check` accepts a flow whose types the runtime cannot run yet; `check --runnable` and
+/// `build` refuse it with the same errors, one at each such task's `type`, before any cargo
+/// build starts.
+#[test]
+fn build_and_check_runnable_refuse_types_the_runtime_cannot_run() {
+    let dir = temp_dir("runnable");
+    let flow = dir.join("fetch.yml");
+    std::fs::write(&flow, HTTP).unwrap();
+    let flow = flow.to_str().unwrap();
+    assert_eq!(kflowc(&["check", flow]).status.code(), Some(0));
+
+    let out = kflowc(&["check", "--runnable", "--format", "json", flow]);
+    assert_eq!(out.status.code(), Some(1));
+    let found: Vec<(u64, String)> = json(&out)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            assert_eq!(d["code"], "KF111");
+            (
+                d["line"].as_u64().unwrap(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, 5);
+    assert!(found[0].1.contains("io.kestra.plugin.core.http.Request"));
+    assert_eq!(found[1].0, 11);
+
+    let binary = dir.join("fetch-bin");
+    let out = kflowc(&["build", flow, "-o", binary.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("error[KF111]"), "{stderr}");
+    assert!(stderr.contains("not runnable in this version"), "{stderr}");
+    assert!(!binary.exists());
+}

@@ -199,9 +199,17 @@ where
         Command::Run(args) => run_command(flow, &args, out, err),
         Command::Serve(_) => Err(Failure::usage(format!(
             "`serve` is not available yet: this kflow runtime cannot run triggers{}; use `{} run` to start one execution",
-            match flow.triggers.len() {
-                0 => String::new(),
-                n => format!(" (the flow has {n})"),
+            if flow.triggers.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    flow.triggers
+                        .iter()
+                        .map(|t| format!("`{}` of type `{}`", t.id, t.type_name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             },
             flow.id
         ))),

@@ -999,6 +999,10 @@ struct TaskPort<'e, 'f> {
 
 impl tasks::Port for TaskPort<'_, '_> {
     fn log(&self, level: Level, message: &str) {
+        // `logLevel`: lines below the task's level are not kept.
+        if self.task.log_level.is_some_and(|min| level < min) {
+            return;
+        }
         self.executor.log(Some(self.run_id), level, message);
     }
     fn render(&self, template: &str) -> Result<Value, String> {

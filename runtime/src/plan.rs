@@ -383,6 +383,9 @@ pub struct Task {
     pub allow_failure: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_warning: bool,
+    /// `logLevel`: the task's log lines below this level are not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<Level>,
     /// A flowable task's own `errors` and `finally`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<Task>,
@@ -406,6 +409,7 @@ impl Task {
             retry: None,
             allow_failure: false,
             allow_warning: false,
+            log_level: None,
             errors: Vec::new(),
             finally: Vec::new(),
         }

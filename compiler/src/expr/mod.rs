@@ -34,6 +34,7 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
             .map(|p| &p.value)
             .chain(task.run_if.iter())
             .chain(task.timeout.iter())
+            .chain(task.retry.iter())
             .any(has_template);
         if !templated {
             continue;
@@ -51,7 +52,10 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
                 run.node(&property.value, &root, Some((task, property)));
             }
         }
-        for node in [&task.run_if, &task.timeout].into_iter().flatten() {
+        for node in [&task.run_if, &task.timeout, &task.retry]
+            .into_iter()
+            .flatten()
+        {
             run.node(node, &root, None);
         }
     }
@@ -77,6 +81,12 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
             }
         }
     }
+    // A flow-level `retry` renders in each task it applies to; checked once, with what every
+    // task sees.
+    if let Some(retry) = flow.retry.as_ref().filter(|r| has_template(r)) {
+        let root = scope.root(Site::FlowOutput);
+        run.node(retry, &root, None);
+    }
     if let Some(variables) = &flow.variables {
         let root = scope.root(Site::Variables);
         run.node(variables, &root, None);
@@ -92,9 +102,7 @@ fn has_template(node: &Node) -> bool {
     }
 }
 
-fn is_template(text: &str) -> bool {
-    text.contains("{{") || text.contains("{%") || text.contains("{#")
-}
+use kflow_runtime::expr::is_template;
 
 /// A Subflow's `outputs` are rendered in the subflow's execution, not in this flow.
 fn renders_elsewhere(task: &crate::model::Task, property: &Property) -> bool {

@@ -807,14 +807,14 @@ fn inputs_type(flow: &Flow) -> Ty {
             match input.ty.value {
                 InputType::Int => Ty::Int,
                 InputType::Float => Ty::Float,
-                InputType::Bool | InputType::Boolean => Ty::Bool,
+                InputType::Bool => Ty::Bool,
                 InputType::Json | InputType::Yaml => Ty::Any,
                 InputType::Array => Ty::List(Box::new(input.item_type.as_ref().map_or(
                     Ty::Any,
                     |t| match t.value {
                         InputType::Int => Ty::Int,
                         InputType::Float => Ty::Float,
-                        InputType::Bool | InputType::Boolean => Ty::Bool,
+                        InputType::Bool => Ty::Bool,
                         InputType::Json | InputType::Yaml => Ty::Any,
                         _ => Ty::String,
                     },

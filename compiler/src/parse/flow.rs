@@ -132,6 +132,17 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
             }
             "sla" | "checks" => {
                 let _ = ctx.seq(value, &format!("`{}`", entry.key.text));
+                ctx.push(
+                    Diagnostic::warning(
+                        Code::Ignored,
+                        entry.key.span,
+                        format!(
+                            "`{}` is not enforced by this version of kflow: the binary ignores it",
+                            entry.key.text
+                        ),
+                    )
+                    .with_help("remove it, or accept that it has no effect yet"),
+                );
             }
             "disabled" => flow.disabled = ctx.bool(value, "`disabled`"),
             "deleted" => {
@@ -228,8 +239,12 @@ pub fn labels(ctx: &mut Ctx, node: &Node) -> Vec<Label> {
 /// The deprecated `listeners`: each a list of tasks (run after the execution) with conditions.
 fn listeners(ctx: &mut Ctx, key_span: crate::source::Span, node: &Node) -> Vec<Branch> {
     ctx.push(
-        Diagnostic::warning(Code::Deprecated, key_span, "`listeners` are deprecated")
-            .with_help("move the tasks to `afterExecution` and use `runIf` for their conditions"),
+        Diagnostic::warning(
+            Code::Deprecated,
+            key_span,
+            "`listeners` are deprecated, and this version of kflow does not run them",
+        )
+        .with_help("move the tasks to `afterExecution` and use `runIf` for their conditions"),
     );
     let mut branches = Vec::new();
     for item in ctx.seq(node, "`listeners`") {

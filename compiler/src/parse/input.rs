@@ -45,16 +45,12 @@ fn type_keys(ty: InputType) -> &'static [&'static str] {
             "allowCustomValue",
             "autoSelectFirst",
         ],
-        InputType::Enum => &["values"],
         InputType::Datetime | InputType::Date | InputType::Time => &["after", "before"],
         InputType::File => &["extension", "allowedFileExtensions"],
         InputType::Array => &["itemType"],
-        InputType::Bool
-        | InputType::Boolean
-        | InputType::Json
-        | InputType::Yaml
-        | InputType::Uri
-        | InputType::Email => &[],
+        InputType::Bool | InputType::Json | InputType::Yaml | InputType::Uri | InputType::Email => {
+            &[]
+        }
     }
 }
 
@@ -108,7 +104,9 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
         span: node.span,
     };
     let owner = format!("input `{}`", input.id.value);
-    if ty.as_ref().is_some_and(|t| t.value == InputType::Enum) {
+    // The deprecated `ENUM` is a SELECT that takes only `values`.
+    let spelled_enum = node.get("type").and_then(|e| e.value.as_text()) == Some("ENUM");
+    if ty.is_some() && spelled_enum {
         if let Some(t) = &ty {
             ctx.push(
                 Diagnostic::warning(
@@ -120,7 +118,11 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
             );
         }
     }
-    let extra = ty.as_ref().map_or(&[][..], |t| type_keys(t.value));
+    let extra = match &ty {
+        Some(_) if spelled_enum => &["values"][..],
+        Some(t) => type_keys(t.value),
+        None => &[][..],
+    };
     for entry in entries {
         let value = &entry.value;
         match entry.key.text.as_str() {
@@ -247,10 +249,13 @@ fn input_type(ctx: &mut Ctx, node: &Node, key: &str, owner: &str) -> Option<Span
         return None;
     };
     let text = ctx.text(&entry.value, &format!("`{key}`"))?;
-    if let Some(ty) = InputType::parse(&text.value) {
+    if let Some(ty) = crate::model::input_type(&text.value) {
         Some(Spanned::new(ty, text.span))
     } else {
-        let names: Vec<&str> = InputType::ALL.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = crate::model::INPUT_TYPE_NAMES
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
         let help = match did_you_mean(&text.value, names.iter().copied()) {
             Some(best) => format!("did you mean `{best}`?"),
             None => format!("input types are {}", one_of(&names)),
@@ -338,7 +343,7 @@ fn rules(ctx: &mut Ctx, input: &Input, ty: &Spanned<InputType>, has_expression: 
                 );
             }
         }
-        InputType::Select | InputType::Enum if input.values.is_none() && !has_expression => {
+        InputType::Select if input.values.is_none() && !has_expression => {
             ctx.missing_key(ty.span, owner, "values");
         }
         _ => {}
@@ -377,9 +382,7 @@ fn default_fits(ctx: &mut Ctx, input: &Input, ty: InputType, value: &Node, owner
         {
             Some("a number")
         }
-        InputType::Bool | InputType::Boolean if literal_bool(value).is_none() => {
-            Some("`true` or `false`")
-        }
+        InputType::Bool if literal_bool(value).is_none() => Some("`true` or `false`"),
         InputType::Duration if !is_duration(text) => Some("an ISO-8601 duration such as `PT5M`"),
         InputType::Date if !is_date(text) => Some("a date such as `2024-01-31`"),
         InputType::Time if !is_time(text) => Some("a time such as `13:45:00`"),
@@ -391,7 +394,7 @@ fn default_fits(ctx: &mut Ctx, input: &Input, ty: InputType, value: &Node, owner
         }
         InputType::Email if !text.contains('@') => Some("an email address"),
         InputType::Array | InputType::Multiselect if value.as_seq().is_none() => Some("a list"),
-        InputType::String | InputType::Secret | InputType::Select | InputType::Enum
+        InputType::String | InputType::Secret | InputType::Select
             if value.as_scalar().is_none() =>
         {
             Some("a string")

@@ -101,6 +101,7 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
         disabled: false,
         allow_failure: false,
         allow_warning: false,
+        log_level: None,
         properties: Vec::new(),
         branches: Vec::new(),
         depends_on: Vec::new(),
@@ -125,8 +126,12 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
             "allowWarning" => task.allow_warning = ctx.bool(value, "`allowWarning`"),
             "logToFile" => {
                 ctx.bool(value, "`logToFile`");
+                ignored(ctx, entry);
             }
-            "logLevel" => check(ctx, value, &PropType::Enum(LOG_LEVELS), false, "`logLevel`"),
+            "logLevel" => {
+                check(ctx, value, &PropType::Enum(LOG_LEVELS), false, "`logLevel`");
+                task.log_level = value.as_text().map(str::to_string);
+            }
             "runIf" => {
                 let _ = ctx.text(value, "`runIf`");
                 task.run_if = Some(value.clone());
@@ -137,6 +142,7 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
                     plugins::prop("ttl", PropType::Duration),
                 ];
                 check_object(ctx, value, TASK_CACHE, "`taskCache`");
+                ignored(ctx, entry);
             }
             "workerGroup" => worker_group(ctx, entry),
             // Data-lineage metadata of Kestra 1.x; it does not change how the task runs.
@@ -175,6 +181,21 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
         required_properties(ctx, plugin, &merged, task.type_name.span, &owner);
     }
     Some(task)
+}
+
+/// A key this version's runtime does not act on: a warning, never a silent drop.
+fn ignored(ctx: &mut Ctx, entry: &Entry) {
+    ctx.push(
+        Diagnostic::warning(
+            Code::Ignored,
+            entry.key.span,
+            format!(
+                "`{}` is not acted on by this version of kflow: the binary ignores it",
+                entry.key.text
+            ),
+        )
+        .with_help("remove it, or accept that it has no effect yet"),
+    );
 }
 
 fn contains(outer: Span, inner: Span) -> bool {
@@ -602,25 +623,17 @@ pub fn retry(ctx: &mut Ctx, entry: &Entry) {
     let node = &entry.value;
     use crate::plugins::prop;
     static BEHAVIOR: PropType = PropType::Enum(&["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"]);
-    static CONSTANT: &[PropDef] = &[prop("interval", PropType::Duration)
-        .required()
-        .not_dynamic()];
+    // Durations may be templates, rendered when the retry applies (an extension of Kestra's
+    // fixed durations that kflow's lowering carries to the binary).
+    static CONSTANT: &[PropDef] = &[prop("interval", PropType::Duration).required()];
     static EXPONENTIAL: &[PropDef] = &[
-        prop("interval", PropType::Duration)
-            .required()
-            .not_dynamic(),
-        prop("maxInterval", PropType::Duration)
-            .required()
-            .not_dynamic(),
+        prop("interval", PropType::Duration).required(),
+        prop("maxInterval", PropType::Duration).required(),
         prop("delayFactor", PropType::Number).not_dynamic(),
     ];
     static RANDOM: &[PropDef] = &[
-        prop("minInterval", PropType::Duration)
-            .required()
-            .not_dynamic(),
-        prop("maxInterval", PropType::Duration)
-            .required()
-            .not_dynamic(),
+        prop("minInterval", PropType::Duration).required(),
+        prop("maxInterval", PropType::Duration).required(),
     ];
     let Some(entries) = ctx.map(node, "`retry`") else {
         return;
@@ -664,9 +677,16 @@ pub fn retry(ctx: &mut Ctx, entry: &Entry) {
     for entry in entries.iter().filter(|e| e.key.text != "type") {
         let name = entry.key.text.as_str();
         if let Some((_, ty)) = common.iter().find(|(n, _)| *n == name) {
-            check(ctx, &entry.value, ty, false, &format!("`{name}`"));
+            let dynamic = name == "maxDuration";
+            check(ctx, &entry.value, ty, dynamic, &format!("`{name}`"));
         } else if let Some(prop) = specific.iter().find(|p| p.name == name) {
-            check(ctx, &entry.value, &prop.ty, false, &format!("`{name}`"));
+            check(
+                ctx,
+                &entry.value,
+                &prop.ty,
+                prop.dynamic,
+                &format!("`{name}`"),
+            );
         } else {
             let renamed: &[(&str, &str)] = &[
                 (

@@ -143,6 +143,8 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// outputs (`None` for a type without outputs).
 pub(crate) trait DynTask: Sync {
     fn instant(&self) -> bool;
+    /// Whether rendered properties deserialize into the type's properties struct.
+    fn accepts(&self, properties: Value) -> Result<(), String>;
     fn run<'a>(
         &'static self,
         properties: Value,
@@ -159,6 +161,12 @@ impl<T: Task> Runner<T> {
 impl<T: Task> DynTask for Runner<T> {
     fn instant(&self) -> bool {
         T::INSTANT
+    }
+
+    fn accepts(&self, properties: Value) -> Result<(), String> {
+        serde_json::from_value::<T>(properties)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     fn run<'a>(

@@ -69,3 +69,12 @@ register! {
 pub fn definition(type_name: &str) -> Option<&'static PluginDef> {
     DEFINITIONS.iter().find(|d| d.answers_to(type_name))
 }
+
+/// Whether rendered `properties` are what the type's properties struct takes (every declared
+/// property is a field of it; unknown ones are refused). For tests and tools.
+#[cfg(feature = "executor")]
+pub fn validate_properties(type_name: &str, properties: serde_json::Value) -> Result<(), String> {
+    implementation(type_name)
+        .ok_or_else(|| format!("`{type_name}` is not a runnable type"))?
+        .accepts(properties)
+}
