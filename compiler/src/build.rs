@@ -205,7 +205,7 @@ fn cache_workspace(cache: &Path) -> PathBuf {
         hasher.update(path.as_bytes());
         hasher.update(contents.as_bytes());
     }
-    let key = hex(&hasher.finalize());
+    let key = hex::encode(hasher.finalize());
     cache.join(format!("build-{KFLOWC_VERSION}-{}", &key[..12]))
 }
 
@@ -269,13 +269,5 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
 /// SHA-256 of a flow's source, hex.
 pub fn source_hash(text: &str) -> String {
     use sha2::Digest;
-    hex(&sha2::Sha256::digest(text.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
 }

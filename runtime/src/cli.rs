@@ -28,8 +28,8 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::execution::State;
-use crate::executor::iso_instant;
 use crate::expr::EnvHost;
+use crate::formats::iso_instant;
 use crate::inputs;
 use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest};
 use crate::plan::Flow;
@@ -465,12 +465,15 @@ fn table(rows: &[ExecutionRow]) -> String {
         "DURATION".to_string(),
     ]];
     for row in rows {
-        let start = iso_instant(row.started_ms);
+        let start = jiff::Timestamp::from_millisecond(i64::try_from(row.started_ms).unwrap_or(0))
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .strftime("%Y-%m-%dT%H:%M:%SZ")
+            .to_string();
         lines.push([
             row.id.clone(),
             row.state.as_str().to_string(),
             // Seconds are enough for a table: 2024-01-01T10:00:00Z.
-            format!("{}Z", &start[..start.len().saturating_sub(5)]),
+            start,
             row.duration_ms()
                 .map_or_else(|| "-".to_string(), human_duration),
         ]);

@@ -184,6 +184,26 @@ pub const fn out(name: &'static str, ty: ValueType) -> OutputDef {
 }
 
 impl PluginDef {
+    /// A type the checker knows; `runnable` is set by [`PluginDef::runnable_task`].
+    pub const fn known(
+        kind: PluginKind,
+        name: &'static str,
+        aliases: &'static [&'static str],
+        properties: &'static [PropDef],
+        outputs: &'static [OutputDef],
+    ) -> PluginDef {
+        PluginDef {
+            kind,
+            name,
+            aliases,
+            flowable: false,
+            properties,
+            outputs,
+            deprecated: None,
+            runnable: false,
+        }
+    }
+
     /// A task type this runtime runs (its implementation sits beside the definition).
     pub const fn runnable_task(
         name: &'static str,
@@ -192,14 +212,8 @@ impl PluginDef {
         outputs: &'static [OutputDef],
     ) -> PluginDef {
         PluginDef {
-            kind: PluginKind::Task,
-            name,
-            aliases,
-            flowable: false,
-            properties,
-            outputs,
-            deprecated: None,
             runnable: true,
+            ..PluginDef::known(PluginKind::Task, name, aliases, properties, outputs)
         }
     }
 
@@ -210,16 +224,20 @@ impl PluginDef {
         properties: &'static [PropDef],
         outputs: &'static [OutputDef],
     ) -> PluginDef {
-        PluginDef {
-            flowable: true,
-            ..PluginDef::runnable_task(name, aliases, properties, outputs)
-        }
+        PluginDef::runnable_task(name, aliases, properties, outputs).flowable()
     }
 
     /// Kestra marks the type deprecated; `why` names the replacement.
     #[must_use]
     pub const fn deprecated_for(mut self, why: &'static str) -> PluginDef {
         self.deprecated = Some(why);
+        self
+    }
+
+    /// A flowable type (its children are in `Tasks` properties).
+    #[must_use]
+    pub const fn flowable(mut self) -> PluginDef {
+        self.flowable = true;
         self
     }
 

@@ -19,6 +19,7 @@ use serde_json::{json, Map, Value};
 use crate::context;
 use crate::execution::{new_id, now_ms, Attempt, State, Summary, TaskRun};
 use crate::expr::{self, walk, Host};
+use crate::formats::iso_instant;
 use crate::lock;
 use crate::plan::{DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Task, TaskKind};
 use crate::tasks::{self, TaskContext};
@@ -1069,8 +1070,8 @@ fn is_flowable(kind: &TaskKind) -> bool {
 /// The top-level variable names a property's templates read.
 struct Roots {
     names: Vec<String>,
-    /// The property renders text it does not show (`render()`, `renderOnce()`, templated
-    /// map keys): it may read any variable.
+    /// The property calls a function that reads variables it does not name (`render()`,
+    /// `currentEachOutput()`, ...), or has templated map keys: it may read any variable.
     all: bool,
 }
 
@@ -1086,8 +1087,9 @@ fn roots(prop: &Prop) -> Roots {
             expr::ExprKind::Var(name) if !roots.names.contains(name) => {
                 roots.names.push(name.clone());
             }
-            expr::ExprKind::Function(call) | expr::ExprKind::Filter(_, call)
-                if matches!(call.name.name.as_str(), "render" | "renderOnce") =>
+            expr::ExprKind::Function(call)
+                if expr::library::function(&call.name.name)
+                    .is_some_and(|f| f.signature.reads_context) =>
             {
                 roots.all = true;
             }
@@ -1214,11 +1216,4 @@ fn human_duration(d: Duration) -> String {
         ms / 1000 % 60,
         ms % 1000
     )
-}
-
-/// Milliseconds since the epoch as an ISO-8601 instant (`2024-01-01T10:00:00.123Z`).
-pub fn iso_instant(ms: u64) -> String {
-    let ts = jiff::Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX))
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }

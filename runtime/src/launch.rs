@@ -188,23 +188,7 @@ mod tests {
     /// owns what it needs.
     #[test]
     fn the_launch_future_is_send_and_static() {
-        let flow = Arc::new(Flow {
-            id: "f".into(),
-            namespace: "n".into(),
-            source_hash: String::new(),
-            source_name: String::new(),
-            description: None,
-            inputs: Vec::new(),
-            variables: Map::new(),
-            labels: Vec::new(),
-            tasks: Vec::new(),
-            errors: Vec::new(),
-            finally: Vec::new(),
-            after_execution: Vec::new(),
-            outputs: Vec::new(),
-            concurrency: None,
-            triggers: Vec::new(),
-        });
+        let flow = Arc::new(Flow::new("f", "n"));
         let dir = std::env::temp_dir().join(format!("kflow-launch-{}", std::process::id()));
         let store = Arc::new(Store::open(&dir).unwrap());
         let future = launch(

@@ -19,7 +19,9 @@
 pub mod context;
 pub mod definition;
 pub mod expr;
+pub mod formats;
 pub mod plan;
+pub mod suggest;
 pub mod tasks;
 
 /// Re-exported for generated code, which builds JSON values with it.

@@ -239,6 +239,27 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// A flow with nothing in it yet (tests and tools fill in what they need).
+    pub fn new(id: &str, namespace: &str) -> Flow {
+        Flow {
+            id: id.to_string(),
+            namespace: namespace.to_string(),
+            source_hash: String::new(),
+            source_name: String::new(),
+            description: None,
+            inputs: Vec::new(),
+            variables: Map::new(),
+            labels: Vec::new(),
+            tasks: Vec::new(),
+            errors: Vec::new(),
+            finally: Vec::new(),
+            after_execution: Vec::new(),
+            outputs: Vec::new(),
+            concurrency: None,
+            triggers: Vec::new(),
+        }
+    }
+
     /// The plan as the JSON that `emit` prints and the binary reads.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -294,6 +315,24 @@ pub enum InputType {
     Secret,
     Array,
     Email,
+}
+
+impl Input {
+    /// A required input of this type with no default, bounds or choices.
+    pub fn new(id: &str, ty: InputType) -> Input {
+        Input {
+            id: id.to_string(),
+            ty,
+            required: true,
+            description: None,
+            defaults: None,
+            validator: None,
+            values: Vec::new(),
+            item_type: None,
+            min: None,
+            max: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -744,16 +744,8 @@ mod tests {
 
     fn flow() -> Flow {
         let mut secret = Input {
-            id: "auth.token".into(),
-            ty: InputType::Secret,
             required: false,
-            description: None,
-            defaults: None,
-            validator: None,
-            values: Vec::new(),
-            item_type: None,
-            min: None,
-            max: None,
+            ..Input::new("auth.token", InputType::Secret)
         };
         let name = Input {
             id: "name".into(),
@@ -762,13 +754,7 @@ mod tests {
         };
         secret.required = true;
         Flow {
-            id: "hello".into(),
-            namespace: "company.team".into(),
-            source_hash: String::new(),
-            source_name: String::new(),
-            description: None,
             inputs: vec![secret, name],
-            variables: Map::new(),
             labels: vec![("team".into(), "data".into())],
             tasks: vec![
                 Task::new(
@@ -789,12 +775,7 @@ mod tests {
                     },
                 ),
             ],
-            errors: Vec::new(),
-            finally: Vec::new(),
-            after_execution: Vec::new(),
-            outputs: Vec::new(),
-            concurrency: None,
-            triggers: Vec::new(),
+            ..Flow::new("hello", "company.team")
         }
     }
 

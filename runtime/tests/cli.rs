@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kflow_runtime::cli::{run_cli, VersionInfo};
 use kflow_runtime::plan::{Flow, Input, InputType, Prop, Task, TaskKind, TriggerInfo};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 const VERSION: VersionInfo = VersionInfo {
     kflowc: "9.8.7",
@@ -41,18 +41,7 @@ impl Drop for TempDir {
 }
 
 fn input(id: &str, ty: InputType) -> Input {
-    Input {
-        id: id.into(),
-        ty,
-        required: true,
-        description: None,
-        defaults: None,
-        validator: None,
-        values: Vec::new(),
-        item_type: None,
-        min: None,
-        max: None,
-    }
+    Input::new(id, ty)
 }
 
 /// A runnable task's kind with these properties (text or templates).
@@ -71,24 +60,16 @@ fn hello(tasks: Vec<Task>) -> Flow {
     count.defaults = Some(json!(1));
     count.description = Some("How many greetings".into());
     Flow {
-        id: "hello".into(),
-        namespace: "company.team".into(),
-        source_hash: String::new(),
         source_name: "hello.yml".into(),
         description: Some("Says hello.".into()),
         inputs: vec![input("name", InputType::String), count],
-        variables: Map::new(),
         labels: vec![("team".into(), "data".into())],
         tasks,
-        errors: Vec::new(),
-        finally: Vec::new(),
-        after_execution: Vec::new(),
-        outputs: Vec::new(),
-        concurrency: None,
         triggers: vec![TriggerInfo {
             id: "daily".into(),
             type_name: "io.kestra.plugin.core.trigger.Schedule".into(),
         }],
+        ..Flow::new("hello", "company.team")
     }
 }
 
@@ -450,5 +431,11 @@ fn serve_is_not_there_yet() {
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("(the flow has 1)"), "{}", out.stderr);
+    // It names the triggers it cannot run yet.
+    assert!(
+        out.stderr
+            .contains("(`daily` of type `io.kestra.plugin.core.trigger.Schedule`)"),
+        "{}",
+        out.stderr
+    );
 }

@@ -1,7 +1,5 @@
 //! Flow `inputs` and `outputs`: Kestra's `Input` subtypes, one set of keys per `type`.
 
-use std::sync::OnceLock;
-
 use regex::Regex;
 
 use super::values::{check, is_duration, is_expression, literal_bool};
@@ -11,6 +9,7 @@ use crate::model::{FlowOutput, Input, InputType, Spanned};
 use crate::plugins::PropType;
 use crate::suggest::{did_you_mean, one_of};
 use crate::yaml::{Entry, Node, ScalarKind};
+use kflow_runtime::formats;
 
 /// Keys every input has (Kestra's `Input` base class).
 const COMMON_KEYS: &[&str] = &[
@@ -392,7 +391,7 @@ fn default_fits(ctx: &mut Ctx, input: &Input, ty: InputType, value: &Node, owner
         InputType::Uri if !has_uri_scheme(text) => {
             Some("a URI such as `nsfile:///data.csv` or `kestra:///...`")
         }
-        InputType::Email if !text.contains('@') => Some("an email address"),
+        InputType::Email if !formats::is_email(text) => Some("an email address"),
         InputType::Array | InputType::Multiselect if value.as_seq().is_none() => Some("a list"),
         InputType::String | InputType::Secret | InputType::Select
             if value.as_scalar().is_none() =>
@@ -435,31 +434,22 @@ fn describe_value(node: &Node) -> String {
     }
 }
 
+// The binary's own rules (`kflow_runtime::formats`): a default `check` accepts is one the
+// binary takes.
 fn has_uri_scheme(text: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^[A-Za-z][A-Za-z0-9+.-]*:").expect("valid"))
-        .is_match(text)
+    formats::check_uri(text).is_ok()
 }
 
 fn is_date(text: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^\d{4}-\d{2}-\d{2}$").expect("valid"))
-        .is_match(text)
+    formats::parse_date(text).is_ok()
 }
 
 fn is_time(text: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$").expect("valid"))
-        .is_match(text)
+    formats::parse_time(text).is_ok()
 }
 
 fn is_datetime(text: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| {
-        Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
-            .expect("valid")
-    })
-    .is_match(text)
+    formats::parse_instant(text).is_ok()
 }
 
 /// Flow `outputs`: `id`, `type`, `value`, plus descriptions.

@@ -1,9 +1,5 @@
 //! Checking a property's YAML value against the shape the registry declares for it.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use super::{task, Ctx};
 use crate::diag::{Code, Diagnostic};
 use crate::plugins::{PropDef, PropType};
@@ -31,14 +27,7 @@ pub fn literal_bool(node: &Node) -> Option<bool> {
 
 /// ISO-8601 durations as `java.time.Duration.parse` reads them (`PT10S`, `P1DT2H`, `-PT0.5S`).
 pub fn is_duration(text: &str) -> bool {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(r"(?i)^[-+]?P(?:[-+]?[0-9]+D)?(?:T(?:[-+]?[0-9]+H)?(?:[-+]?[0-9]+M)?(?:[-+]?[0-9]+(?:[.,][0-9]{0,9})?S)?)?$")
-            .expect("duration regex is valid")
-    });
-    re.is_match(text)
-        && !text.eq_ignore_ascii_case("P")
-        && !text.to_ascii_uppercase().ends_with('T')
+    kflow_runtime::expr::value::parse_java_duration(text).is_some()
 }
 
 /// Checks `node` against `ty`, reporting every mismatch. `dynamic` properties may hold an

@@ -31,16 +31,9 @@ const fn condition(
     properties: &'static [PropDef],
     deprecated: Option<&'static str>,
 ) -> PluginDef {
-    PluginDef {
-        kind: PluginKind::Condition,
-        name,
-        aliases,
-        flowable: false,
-        properties,
-        outputs: &[],
-        deprecated,
-        runnable: false,
-    }
+    let mut def = PluginDef::known(PluginKind::Condition, name, aliases, properties, &[]);
+    def.deprecated = deprecated;
+    def
 }
 
 pub(super) static PLUGINS: &[PluginDef] = &[

@@ -17,6 +17,8 @@
 use super::catalog_runners::{CREDENTIALS, DOCKER_CONFIG};
 // Script-task shapes shared with the script plugins themselves.
 use super::catalog_scripts::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
+use super::catalog_tasks::HTTP_CONFIGURATION;
+use super::known_task as task;
 use super::shapes::NAMESPACE_FILES;
 use super::PropType::{
     Any, Bool, Duration, Enum, Int, List, Map, Number, Object, OneOf, Plugin, String,
@@ -28,102 +30,8 @@ use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, Valu
 /// `io.kestra.core.models.tasks.common.FetchType`.
 const FETCH_TYPE: PropType = Enum(&["STORE", "FETCH", "FETCH_ONE", "NONE"]);
 
-/// `io.kestra.core.http.client.configurations.HttpConfiguration` (the `options:` of the HTTP
-/// based plugins): Kestra 1.0's keys plus the 0.21 `RequestOptions` keys it still accepts.
-static HTTP_CONFIGURATION: &[PropDef] = &[
-    prop(
-        "timeout",
-        Object(&[
-            prop("connectTimeout", Duration),
-            prop("readIdleTimeout", Duration),
-        ]),
-    )
-    .not_dynamic(),
-    prop("proxy", Object(HTTP_PROXY)).not_dynamic(),
-    prop("auth", Object(HTTP_AUTH)).not_dynamic(),
-    prop("ssl", Object(&[prop("insecureTrustAllCertificates", Bool)])).not_dynamic(),
-    prop("followRedirects", Bool),
-    prop("allowFailed", Bool),
-    prop("allowedResponseCodes", List(&Int)),
-    prop("defaultCharset", String),
-    prop(
-        "logs",
-        List(&Enum(&[
-            "REQUEST_HEADERS",
-            "REQUEST_BODY",
-            "RESPONSE_HEADERS",
-            "RESPONSE_BODY",
-        ])),
-    )
-    .not_dynamic(),
-    prop("connectTimeout", Duration)
-        .not_dynamic()
-        .deprecated("use `options.timeout.connectTimeout`"),
-    prop("readTimeout", Duration)
-        .not_dynamic()
-        .deprecated("use `options.timeout.readIdleTimeout`"),
-    prop("readIdleTimeout", Duration)
-        .not_dynamic()
-        .deprecated("use `options.timeout.readIdleTimeout`"),
-    prop("connectionPoolIdleTimeout", Duration)
-        .not_dynamic()
-        .deprecated("no longer used"),
-    prop("maxContentLength", Int)
-        .not_dynamic()
-        .deprecated("no longer used"),
-    prop("proxyType", Enum(&["DIRECT", "HTTP", "SOCKS"]))
-        .not_dynamic()
-        .deprecated("use `options.proxy.type`"),
-    prop("proxyAddress", String).deprecated("use `options.proxy.address`"),
-    prop("proxyPort", Int)
-        .not_dynamic()
-        .deprecated("use `options.proxy.port`"),
-    prop("proxyUsername", String).deprecated("use `options.proxy.username`"),
-    prop("proxyPassword", String).deprecated("use `options.proxy.password`"),
-    prop("basicAuthUser", String).deprecated("use `options.auth` with `type: BASIC`"),
-    prop("basicAuthPassword", String).deprecated("use `options.auth` with `type: BASIC`"),
-];
-/// `HttpConfiguration.proxy` (`ProxyConfiguration`).
-static HTTP_PROXY: &[PropDef] = &[
-    prop("type", Enum(&["DIRECT", "HTTP", "SOCKS"])),
-    prop("address", String),
-    prop("port", Int),
-    prop("username", String),
-    prop("password", String),
-];
-/// `HttpConfiguration.auth` (`AbstractAuthConfiguration`): `BASIC` (username, password) or
-/// `BEARER` (token).
-static HTTP_AUTH: &[PropDef] = &[
-    prop("type", Enum(&["BASIC", "BEARER"]))
-        .required()
-        .not_dynamic(),
-    prop("username", String),
-    prop("password", String),
-    prop("token", String),
-];
-
 /// `io.kestra.plugin.scripts.exec.scripts.models.RunnerType` (deprecated `runner:`).
 const RUNNER_TYPE: PropType = Enum(&["PROCESS", "DOCKER"]);
-
-/// Shorthand for a task entry.
-const fn task(
-    name: &'static str,
-    aliases: &'static [&'static str],
-    properties: &'static [PropDef],
-    outputs: &'static [OutputDef],
-    deprecated: Option<&'static str>,
-) -> PluginDef {
-    PluginDef {
-        kind: PluginKind::Task,
-        name,
-        aliases,
-        flowable: false,
-        properties,
-        outputs,
-        deprecated,
-        runnable: false,
-    }
-}
 
 // ---- plugin-jdbc ---------------------------------------------------------------------------
 

@@ -49,16 +49,7 @@ pub(super) const DOCKER_CONFIG: PropType = OneOf(&[String, Map(&Any)]);
 
 /// Shorthand for a task runner entry.
 const fn runner(name: &'static str, properties: &'static [PropDef]) -> PluginDef {
-    PluginDef {
-        kind: PluginKind::TaskRunner,
-        name,
-        aliases: &[],
-        flowable: false,
-        properties,
-        outputs: &[],
-        deprecated: None,
-        runnable: false,
-    }
+    PluginDef::known(PluginKind::TaskRunner, name, &[], properties, &[])
 }
 
 pub(super) static PLUGINS: &[PluginDef] = &[

@@ -10,6 +10,7 @@
 use super::catalog_runners::{
     CPU, CREDENTIALS, DEVICE_REQUEST, DOCKER_CONFIG, MEMORY, PULL_POLICY,
 };
+use super::known_task as task;
 use super::shapes::NAMESPACE_FILES;
 use super::{
     out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
@@ -226,26 +227,6 @@ static DISCORD_EMBED: &[PropDef] = &[
     prop("color", List(&Int)).not_dynamic(), // Integer[] RGB
     prop("footer", String),
 ];
-
-/// Shorthand for a task entry.
-const fn task(
-    name: &'static str,
-    aliases: &'static [&'static str],
-    properties: &'static [PropDef],
-    outputs: &'static [OutputDef],
-    deprecated: Option<&'static str>,
-) -> PluginDef {
-    PluginDef {
-        kind: PluginKind::Task,
-        name,
-        aliases,
-        flowable: false,
-        properties,
-        outputs,
-        deprecated,
-        runnable: false,
-    }
-}
 
 pub(super) static PLUGINS: &[PluginDef] = &[
     // io.kestra.plugin.scripts.shell.{Commands,Script}

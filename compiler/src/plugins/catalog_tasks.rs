@@ -11,9 +11,7 @@
 //! the model handles them.
 
 use super::shapes::{errors, finally, FILES_MAP, STRING_OR_STRINGS};
-use super::{
-    out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
-};
+use super::{out, prop, OutputDef, PluginDef, PropDef, PropType, PropType::*, ValueType};
 
 // ---- shapes shared by several entries ------------------------------------------------------
 
@@ -35,10 +33,9 @@ const HTTP_METHODS: &[&str] = &[
     "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH", "CUSTOM",
 ];
 
-/// `AbstractHttp.options`: 0.21's `HttpInterface.RequestOptions` keys (deprecated by 1.0) plus
-/// 1.0's `HttpConfiguration` keys.
-const HTTP_OPTIONS: PropType = Object(&[
-    // Kestra 1.0 `HttpConfiguration`
+/// `io.kestra.core.http.client.configurations.HttpConfiguration` (the `options:` of the HTTP
+/// based plugins): Kestra 1.0's keys plus the 0.21 `RequestOptions` keys it still accepts.
+pub(super) static HTTP_CONFIGURATION: &[PropDef] = &[
     prop(
         "timeout",
         Object(&[
@@ -47,30 +44,8 @@ const HTTP_OPTIONS: PropType = Object(&[
         ]),
     )
     .not_dynamic(),
-    prop(
-        "proxy",
-        Object(&[
-            prop("type", Enum(&["DIRECT", "HTTP", "SOCKS"])),
-            prop("address", String),
-            prop("port", Int),
-            prop("username", String),
-            prop("password", String),
-        ]),
-    )
-    .not_dynamic(),
-    // `AbstractAuthConfiguration`: `type: BASIC` (username, password) or `type: BEARER` (token).
-    prop(
-        "auth",
-        Object(&[
-            prop("type", Enum(&["BASIC", "BEARER"]))
-                .required()
-                .not_dynamic(),
-            prop("username", String),
-            prop("password", String),
-            prop("token", String),
-        ]),
-    )
-    .not_dynamic(),
+    prop("proxy", Object(HTTP_PROXY)).not_dynamic(),
+    prop("auth", Object(HTTP_AUTH)).not_dynamic(),
     prop("ssl", Object(&[prop("insecureTrustAllCertificates", Bool)])).not_dynamic(),
     prop("followRedirects", Bool),
     prop("allowFailed", Bool),
@@ -86,7 +61,6 @@ const HTTP_OPTIONS: PropType = Object(&[
         ])),
     )
     .not_dynamic(),
-    // Kestra 0.21 `RequestOptions` (kept, deprecated, by 1.0)
     prop("connectTimeout", Duration)
         .not_dynamic()
         .deprecated("use `options.timeout.connectTimeout`"),
@@ -128,7 +102,28 @@ const HTTP_OPTIONS: PropType = Object(&[
     )
     .not_dynamic()
     .deprecated("use `options.logs`"),
-]);
+];
+/// `HttpConfiguration.proxy` (`ProxyConfiguration`).
+static HTTP_PROXY: &[PropDef] = &[
+    prop("type", Enum(&["DIRECT", "HTTP", "SOCKS"])),
+    prop("address", String),
+    prop("port", Int),
+    prop("username", String),
+    prop("password", String),
+];
+/// `HttpConfiguration.auth` (`AbstractAuthConfiguration`): `BASIC` (username, password) or
+/// `BEARER` (token).
+static HTTP_AUTH: &[PropDef] = &[
+    prop("type", Enum(&["BASIC", "BEARER"]))
+        .required()
+        .not_dynamic(),
+    prop("username", String),
+    prop("password", String),
+    prop("token", String),
+];
+
+/// `AbstractHttp.options`.
+const HTTP_OPTIONS: PropType = Object(HTTP_CONFIGURATION);
 
 /// `HttpInterface.SslOptions` (0.21), deprecated by 1.0 in favour of `options.ssl`.
 const HTTP_SSL_OPTIONS: PropType = Object(&[prop("insecureTrustAllCertificates", Bool)]);
@@ -141,9 +136,22 @@ const SPLIT_BATCH: PropType = Object(&[
     prop("separator", String),
 ]);
 
-/// `AbstractHttp.uri`, shared by Request and Download.
-const fn http_uri() -> PropDef {
-    prop("uri", String).required()
+/// `AbstractHttp`'s properties (Request and Download), followed by the type's own.
+macro_rules! abstract_http {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("uri", String).required(),
+            prop("method", Enum(HTTP_METHODS)),
+            prop("body", Any), // `Property<String>`: a map or list is sent as JSON
+            prop("formData", Map(&Any)),
+            prop("contentType", String),
+            prop("headers", Map(&String)),
+            prop("options", HTTP_OPTIONS).not_dynamic(),
+            prop("sslOptions", HTTP_SSL_OPTIONS).not_dynamic().deprecated("use `options.ssl`"),
+            prop("allowFailed", Bool).deprecated("use `options.allowFailed`"),
+            $($extra),*
+        ]
+    };
 }
 
 const fn task(
@@ -152,16 +160,7 @@ const fn task(
     properties: &'static [PropDef],
     outputs: &'static [OutputDef],
 ) -> PluginDef {
-    PluginDef {
-        kind: PluginKind::Task,
-        name,
-        aliases,
-        flowable: false,
-        properties,
-        outputs,
-        deprecated: None,
-        runnable: false,
-    }
+    super::known_task(name, aliases, properties, outputs, None)
 }
 
 const fn flowable(
@@ -170,21 +169,11 @@ const fn flowable(
     properties: &'static [PropDef],
     outputs: &'static [OutputDef],
 ) -> PluginDef {
-    PluginDef {
-        kind: PluginKind::Task,
-        name,
-        aliases,
-        flowable: true,
-        properties,
-        outputs,
-        deprecated: None,
-        runnable: false,
-    }
+    task(name, aliases, properties, outputs).flowable()
 }
 
-const fn deprecated(mut def: PluginDef, why: &'static str) -> PluginDef {
-    def.deprecated = Some(why);
-    def
+const fn deprecated(def: PluginDef, why: &'static str) -> PluginDef {
+    def.deprecated_for(why)
 }
 
 pub(super) static PLUGINS: &[PluginDef] = &[
@@ -593,18 +582,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.core.http.Request",
         &["io.kestra.plugin.fs.http.Request"],
-        &[
-            http_uri(),
-            prop("method", Enum(HTTP_METHODS)),
-            prop("body", Any), // `Property<String>`: a map or list is sent as JSON
-            prop("formData", Map(&Any)),
-            prop("contentType", String),
-            prop("headers", Map(&String)),
-            prop("options", HTTP_OPTIONS).not_dynamic(),
-            prop("sslOptions", HTTP_SSL_OPTIONS).not_dynamic().deprecated("use `options.ssl`"),
-            prop("allowFailed", Bool).deprecated("use `options.allowFailed`"),
-            prop("encryptBody", Bool),
-        ],
+        abstract_http![prop("encryptBody", Bool)],
         &[
             out("uri", ValueType::String),
             out("code", ValueType::Int),
@@ -618,18 +596,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.core.http.Download",
         &["io.kestra.plugin.fs.http.Download"],
-        &[
-            http_uri(),
-            prop("method", Enum(HTTP_METHODS)),
-            prop("body", Any), // `Property<String>`: a map or list is sent as JSON
-            prop("formData", Map(&Any)),
-            prop("contentType", String),
-            prop("headers", Map(&String)),
-            prop("options", HTTP_OPTIONS).not_dynamic(),
-            prop("sslOptions", HTTP_SSL_OPTIONS).not_dynamic().deprecated("use `options.ssl`"),
-            prop("allowFailed", Bool).deprecated("use `options.allowFailed`"),
-            prop("failOnEmptyResponse", Bool),
-        ],
+        abstract_http![prop("failOnEmptyResponse", Bool)],
         &[
             out("uri", ValueType::Uri),
             out("code", ValueType::Int),

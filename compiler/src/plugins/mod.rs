@@ -15,6 +15,19 @@ mod catalog_triggers;
 
 pub use kflow_runtime::definition::*;
 
+/// A task type the checker knows but the runtime cannot run yet (the catalogs' entries).
+const fn known_task(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    properties: &'static [PropDef],
+    outputs: &'static [OutputDef],
+    deprecated: Option<&'static str>,
+) -> PluginDef {
+    let mut def = PluginDef::known(PluginKind::Task, name, aliases, properties, outputs);
+    def.deprecated = deprecated;
+    def
+}
+
 /// Every registered plugin of every family.
 pub fn all() -> impl Iterator<Item = &'static PluginDef> {
     [

@@ -79,6 +79,18 @@ pub struct Signature {
     pub returns: Kind,
     /// Whether the result depends on the outside world (clock, secrets, files, KV).
     pub impure: bool,
+    /// Whether it reads variables its arguments do not name (`render()` renders text that may
+    /// read any, `currentEachOutput()` reads `parents`): the executor then gives the template
+    /// the whole context instead of the roots it names.
+    pub reads_context: bool,
+}
+
+impl Signature {
+    #[must_use]
+    pub const fn reading_context(mut self) -> Signature {
+        self.reads_context = true;
+        self
+    }
 }
 
 pub type FilterFn = fn(&mut Evaluator, Value, &Args) -> Result<Value, String>;

@@ -8,6 +8,7 @@ pub mod eval;
 mod functions;
 mod host;
 mod java;
+mod java_time;
 pub mod library;
 pub mod parser;
 pub mod value;

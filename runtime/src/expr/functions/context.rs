@@ -72,7 +72,7 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         },
     },
     FunctionDef {
-        signature: pure("fileURI", PATH, &[], Kind::String),
+        signature: pure("fileURI", PATH, &[], Kind::String).reading_context(),
         run: file_uri,
     },
     FunctionDef {
@@ -86,7 +86,8 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
             &[req("toRender", Kind::Any), opt("recursive", Kind::Boolean)],
             &[],
             Kind::Any,
-        ),
+        )
+        .reading_context(),
         run: |evaluator, args| {
             let recursive = match args.get(1) {
                 None | Some(Value::Null) => true,
@@ -106,7 +107,8 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         },
     },
     FunctionDef {
-        signature: impure("renderOnce", &[req("toRender", Kind::Any)], &[], Kind::Any),
+        signature: impure("renderOnce", &[req("toRender", Kind::Any)], &[], Kind::Any)
+            .reading_context(),
         run: |evaluator, args| {
             render_value(
                 evaluator,
@@ -116,11 +118,11 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
         },
     },
     FunctionDef {
-        signature: pure("printContext", &[], &[], Kind::Map),
+        signature: pure("printContext", &[], &[], Kind::Map).reading_context(),
         run: |evaluator, _| Ok(Value::Object(evaluator.root().clone())),
     },
     FunctionDef {
-        signature: pure("fetchContext", &[], &[], Kind::Map),
+        signature: pure("fetchContext", &[], &[], Kind::Map).reading_context(),
         run: |evaluator, _| Ok(Value::Object(evaluator.root().clone())),
     },
     FunctionDef {
@@ -129,7 +131,8 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
             &[req("outputs", Kind::Map)],
             &[],
             Kind::Any,
-        ),
+        )
+        .reading_context(),
         run: current_each_output,
     },
     FunctionDef {
@@ -312,7 +315,7 @@ fn uuid_v4() -> Result<[u8; 16], String> {
 }
 
 fn uuid_text(bytes: &[u8; 16]) -> String {
-    let hex = super::hashes::hex(bytes);
+    let hex = hex::encode(bytes);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],

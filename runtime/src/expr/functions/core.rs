@@ -3,8 +3,6 @@
 //! Kestra removes Pebble's `escape` and `raw` filters and renames `numberformat` to
 //! `numberFormat` (its `ExtensionCustomizer`); `replace` is Kestra's own (in `strings`).
 
-use std::fmt::Write as _;
-
 use serde_json::Value;
 
 use super::super::library::{opt, req, Args, FilterDef, FunctionDef, Kind, TestDef};
@@ -339,21 +337,10 @@ fn title(s: &str) -> String {
     out
 }
 
-/// `application/x-www-form-urlencoded`, as Java's `URLEncoder` does it.
+/// `application/x-www-form-urlencoded`, as Java's `URLEncoder` does it (letters, digits and
+/// `.-*_` stay, a space is `+`, every other byte `%XX`).
 pub(crate) fn url_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for byte in s.bytes() {
-        match byte {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'*' | b'_' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            _ => {
-                let _ = write!(out, "%{byte:02X}");
-            }
-        }
-    }
-    out
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 fn first_or_last(input: Value, first: bool) -> Result<Value, String> {

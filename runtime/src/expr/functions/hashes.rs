@@ -34,19 +34,9 @@ pub(in crate::expr) static FILTERS: &[FilterDef] = &[
 fn hash<D: Digest>(input: &Value) -> Result<Value, String> {
     match input {
         Value::Null => Ok(Value::Null),
-        Value::String(s) => Ok(Value::String(hex(&D::digest(s.as_bytes())))),
+        Value::String(s) => Ok(Value::String(hex::encode(D::digest(s.as_bytes())))),
         other => Err(format!("needs a string to hash, not {}", describe(other))),
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }
 
 #[cfg(test)]

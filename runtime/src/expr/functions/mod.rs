@@ -56,6 +56,7 @@ pub(crate) const fn impure(
         input,
         returns,
         impure: true,
+        reads_context: false,
     }
 }
 
@@ -75,52 +76,31 @@ pub(crate) fn input_str<'v>(input: &'v Value, what: &str) -> Result<&'v str, Str
     }
 }
 
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Standard base64 with padding.
 pub(crate) fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Standard or URL-safe base64, padding optional; whitespace is ignored.
+/// Standard or URL-safe base64, padding optional; whitespace is ignored (as Java's MIME and
+/// URL decoders together accept it).
 pub(crate) fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for ch in text.chars().filter(|c| !c.is_whitespace()) {
-        if ch == '=' {
-            break;
-        }
-        let value = match ch {
-            'A'..='Z' => u32::from(ch) - u32::from('A'),
-            'a'..='z' => u32::from(ch) - u32::from('a') + 26,
-            '0'..='9' => u32::from(ch) - u32::from('0') + 52,
-            '+' | '-' => 62,
-            '/' | '_' => 63,
-            other => return Err(format!("invalid character `{other}`")),
-        };
-        buffer = (buffer << 6) | value;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((buffer >> bits) & 0xFF).unwrap_or(0));
-        }
-    }
-    Ok(out)
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    use base64::Engine as _;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let standard: String = text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            other => other,
+        })
+        .collect();
+    LENIENT.decode(standard).map_err(|e| e.to_string())
 }

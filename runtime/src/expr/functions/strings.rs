@@ -311,35 +311,24 @@ fn indent(input: &Value, args: &Args, leading_newline: bool) -> Result<Value, St
     }))
 }
 
-/// Java's `URLDecoder.decode(s, UTF-8)`: `+` is a space, `%xx` bytes are UTF-8.
+/// Java's `URLDecoder.decode(s, UTF-8)`: `+` is a space, `%xx` bytes are UTF-8; a `%` without
+/// two hex digits is an error, as Java's.
 pub(crate) fn url_decode(s: &str) -> Result<String, String> {
     let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| {
-                        format!("illegal escape at byte {i} of \"{s}\" (`%` needs two hex digits)")
-                    })?;
-                out.push(hex);
-                i += 3;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
+    if let Some(i) = (0..bytes.len()).find(|&i| {
+        bytes[i] == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    }) {
+        return Err(format!(
+            "illegal escape at byte {i} of \"{s}\" (`%` needs two hex digits)"
+        ));
     }
-    Ok(String::from_utf8_lossy(&out).into_owned())
+    let spaced = s.replace('+', " ");
+    Ok(percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8_lossy()
+        .into_owned())
 }
 
 fn replace(_: &mut Evaluator, input: Value, args: &Args) -> Result<Value, String> {
