@@ -151,11 +151,12 @@ pub struct Executor<'f> {
     recorder: &'f dyn Recorder,
     id: String,
     started_ms: u64,
-    /// `flow` and `execution` as templates see them: fixed for the whole execution.
-    flow_var: Value,
+    /// `execution` as templates see it, but for its `state`.
     execution_var: Value,
     inputs: Map<String, Value>,
-    vars: Value,
+    /// The variables that stay the same for the whole execution (`flow`, `inputs`, `vars`,
+    /// `envs`, `globals`, `kestra`): built once, shared by every render, never copied.
+    constant_vars: Map<String, Value>,
     echo_logs: bool,
     attempt: u32,
     chain_elapsed: Duration,
@@ -196,14 +197,7 @@ impl<'f> Executor<'f> {
             flow,
             host,
             recorder,
-            flow_var: context::object(context::FLOW, |name| match name {
-                "id" => Value::String(flow.id.clone()),
-                "namespace" => Value::String(flow.namespace.clone()),
-                // Kestra's open-source edition has one tenant, `main`.
-                "tenantId" => Value::String("main".into()),
-                "revision" => Value::from(1),
-                _ => Value::Null,
-            }),
+            constant_vars: constant_vars(flow, &launch.inputs),
             execution_var: context::object(context::EXECUTION, |name| match name {
                 "id" | "originalId" => Value::String(id.clone()),
                 "startDate" => Value::String(iso_instant(started_ms)),
@@ -212,7 +206,6 @@ impl<'f> Executor<'f> {
             id,
             started_ms,
             inputs: launch.inputs,
-            vars: Value::Object(flow.variables.clone()),
             echo_logs: launch.echo_logs,
             attempt: launch.attempt,
             chain_elapsed: launch.chain_elapsed,
@@ -285,7 +278,7 @@ impl<'f> Executor<'f> {
             let vars = self.variables(&output.value, &Frame::default(), None);
             let rendered = output
                 .value
-                .render(&vars, &self.host())
+                .render_layered(&vars, &self.constant_vars, &self.host())
                 .map_err(|e| format!("output `{}`: {}", output.id, self.describe(&e)))?;
             let typed = crate::inputs::coerce_output(output.ty, rendered)
                 .map_err(|e| format!("output `{}`: {e}", output.id))?;
@@ -370,7 +363,7 @@ impl<'f> Executor<'f> {
             let run_id = self.create_run(task, frame);
             if let Some(run_if) = &task.run_if {
                 let vars = self.variables(run_if, frame, Some((task, &run_id)));
-                match run_if.render(&vars, &self.host()) {
+                match run_if.render_layered(&vars, &self.constant_vars, &self.host()) {
                     Ok(value) if !is_truthy(&value) => {
                         self.finish(&run_id, &task.id, State::Skipped, None);
                         return State::Skipped;
@@ -698,7 +691,7 @@ impl<'f> Executor<'f> {
         frame: &Frame,
     ) -> Result<Value, String> {
         let vars = self.variables(prop, frame, Some((task, run_id)));
-        prop.render(&vars, &self.host())
+        prop.render_layered(&vars, &self.constant_vars, &self.host())
             .map_err(|e| self.describe(&e))
     }
 
@@ -753,10 +746,10 @@ impl<'f> Executor<'f> {
         }
     }
 
-    /// The variables a template sees at this task: only the roots it reads (a loop over
-    /// 10,000 values must not copy the outputs, inputs and labels for each), all of them when
-    /// it can render text it does not show (`render()`, templated map keys). Which fields
-    /// `flow`, `execution`, `taskrun`, ... hold is published in [`crate::context`].
+    /// The variables a template sees at this task, beyond the execution's constant ones: only
+    /// the roots it reads (a loop over 10,000 values must not copy the outputs and labels for
+    /// each), all of them when it can read names it does not show (`render()`, templated map
+    /// keys). Which fields `execution`, `taskrun`, ... hold is published in [`crate::context`].
     fn variables(
         &self,
         prop: &Prop,
@@ -766,30 +759,12 @@ impl<'f> Executor<'f> {
         let roots = roots(prop);
         let wants = |name: &str| roots.all || roots.names.iter().any(|r| r == name);
         let mut vars = Map::new();
-        if wants("flow") {
-            vars.insert("flow".into(), self.flow_var.clone());
-        }
         let shared = self.shared();
         if wants("execution") {
             let mut execution = self.execution_var.clone();
             execution["state"] =
                 Value::String(shared.ending.unwrap_or(State::Running).as_str().to_string());
             vars.insert("execution".into(), execution);
-        }
-        if wants("inputs") {
-            vars.insert("inputs".into(), Value::Object(self.inputs.clone()));
-        }
-        if wants("vars") {
-            vars.insert("vars".into(), self.vars.clone());
-        }
-        if wants("envs") {
-            vars.insert("envs".into(), envs());
-        }
-        if wants("globals") {
-            vars.insert("globals".into(), Value::Object(Map::new()));
-        }
-        if wants("kestra") {
-            vars.insert("kestra".into(), kestra());
         }
         if wants("labels") {
             vars.insert("labels".into(), Value::Object(shared.labels.clone()));
@@ -1032,6 +1007,26 @@ impl tasks::Port for TaskPort<'_, '_> {
     fn task_run_id(&self) -> &str {
         self.run_id
     }
+}
+
+/// The variables that stay the same for a whole execution.
+fn constant_vars(flow: &Flow, inputs: &Map<String, Value>) -> Map<String, Value> {
+    let mut vars = Map::new();
+    let flow_var = context::object(context::FLOW, |name| match name {
+        "id" => Value::String(flow.id.clone()),
+        "namespace" => Value::String(flow.namespace.clone()),
+        // Kestra's open-source edition has one tenant, `main`.
+        "tenantId" => Value::String("main".into()),
+        "revision" => Value::from(1),
+        _ => Value::Null,
+    });
+    vars.insert("flow".into(), flow_var);
+    vars.insert("inputs".into(), Value::Object(inputs.clone()));
+    vars.insert("vars".into(), Value::Object(flow.variables.clone()));
+    vars.insert("envs".into(), envs());
+    vars.insert("globals".into(), Value::Object(Map::new()));
+    vars.insert("kestra".into(), kestra());
+    vars
 }
 
 /// `kestra`: the server settings Kestra exposes, from `KESTRA_URL` and `KESTRA_ENVIRONMENT`.

@@ -168,20 +168,33 @@ impl Prop {
         vars: &Map<String, Value>,
         host: &dyn expr::Host,
     ) -> Result<Value, RenderError> {
+        self.render_layered(vars, &Map::new(), host)
+    }
+
+    /// [`Prop::render`] with a second layer of variables shared across renders (see
+    /// [`expr::render_layered`]).
+    pub fn render_layered(
+        &self,
+        vars: &Map<String, Value>,
+        shared: &Map<String, Value>,
+        host: &dyn expr::Host,
+    ) -> Result<Value, RenderError> {
         Ok(match self {
             Prop::Value(value) => value.clone(),
             Prop::Template(template) => {
                 let text =
-                    expr::render(&template.template, vars, host).map_err(|e| RenderError {
-                        at: template.position_of(e.span.start),
-                        message: e.message,
+                    expr::render_layered(&template.template, vars, shared, host).map_err(|e| {
+                        RenderError {
+                            at: template.position_of(e.span.start),
+                            message: e.message,
+                        }
                     })?;
                 Value::String(text)
             }
             Prop::List(items) => Value::Array(
                 items
                     .iter()
-                    .map(|p| p.render(vars, host))
+                    .map(|p| p.render_layered(vars, shared, host))
                     .collect::<Result<_, _>>()?,
             ),
             Prop::Map(entries) => {
@@ -189,14 +202,14 @@ impl Prop {
                 for (key, prop) in entries {
                     // Kestra renders keys too (`labels: {"{{ inputs.k }}": v}`).
                     let key = if expr::is_template(key) {
-                        expr::render_str(key, vars, host).map_err(|e| RenderError {
-                            message: e.message,
-                            at: None,
-                        })?
+                        let unreadable = |message: String| RenderError { message, at: None };
+                        let template = expr::parse(key).map_err(|e| unreadable(e.message))?;
+                        expr::render_layered(&template, vars, shared, host)
+                            .map_err(|e| unreadable(e.message))?
                     } else {
                         key.clone()
                     };
-                    map.insert(key, prop.render(vars, host)?);
+                    map.insert(key, prop.render_layered(vars, shared, host)?);
                 }
                 Value::Object(map)
             }

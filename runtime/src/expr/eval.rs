@@ -88,7 +88,20 @@ impl Host for NoHost {
 
 /// Render a template with `vars` as its top-level variables.
 pub fn render(template: &Template, vars: &Map<String, Value>, host: &dyn Host) -> Result<String> {
+    render_layered(template, vars, &EMPTY, host)
+}
+
+/// [`render`] with two layers of variables: `vars` first, then `shared` (values that stay the
+/// same across many renders, such as an execution's inputs, kept once instead of copied into
+/// every render's variables).
+pub fn render_layered(
+    template: &Template,
+    vars: &Map<String, Value>,
+    shared: &Map<String, Value>,
+    host: &dyn Host,
+) -> Result<String> {
     let mut evaluator = Evaluator::new(vars, host);
+    evaluator.shared = shared;
     evaluator.define(&template.nodes);
     let mut out = String::new();
     evaluator.nodes(&template.nodes, &mut out)?;
@@ -114,8 +127,12 @@ pub fn evaluate(expr: &Expr, vars: &Map<String, Value>, host: &dyn Host) -> Resu
 /// Nested `render()` calls stop here, like Kestra's recursion limit.
 const MAX_RENDER_DEPTH: usize = 32;
 
+static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+
 pub struct Evaluator<'a> {
     root: &'a Map<String, Value>,
+    /// Top-level variables shared across renders, looked up after `root`.
+    shared: &'a Map<String, Value>,
     /// `{% set %}` and loop variables, innermost last.
     scopes: Vec<Map<String, Value>>,
     pub(crate) host: &'a dyn Host,
@@ -136,6 +153,7 @@ impl<'a> Evaluator<'a> {
     fn new(root: &'a Map<String, Value>, host: &'a dyn Host) -> Self {
         Evaluator {
             root,
+            shared: &EMPTY,
             scopes: vec![Map::new()],
             host,
             depth: 0,
@@ -241,9 +259,11 @@ impl<'a> Evaluator<'a> {
         self.lookup(name)
     }
 
-    /// The top-level variables (`printContext()`).
-    pub(crate) fn root(&self) -> &Map<String, Value> {
-        self.root
+    /// The top-level variables, both layers (`printContext()`).
+    pub(crate) fn context(&self) -> Map<String, Value> {
+        let mut all = self.shared.clone();
+        all.extend(self.root.iter().map(|(k, v)| (k.clone(), v.clone())));
+        all
     }
 
     /// Render `source` again with the current variables (`render()`).
@@ -386,7 +406,7 @@ impl<'a> Evaluator<'a> {
                 if self.isolated {
                     None
                 } else {
-                    self.root.get(name)
+                    self.root.get(name).or_else(|| self.shared.get(name))
                 }
             })
     }

@@ -119,11 +119,11 @@ pub(in crate::expr) static FUNCTIONS: &[FunctionDef] = &[
     },
     FunctionDef {
         signature: pure("printContext", &[], &[], Kind::Map).reading_context(),
-        run: |evaluator, _| Ok(Value::Object(evaluator.root().clone())),
+        run: |evaluator, _| Ok(Value::Object(evaluator.context())),
     },
     FunctionDef {
         signature: pure("fetchContext", &[], &[], Kind::Map).reading_context(),
-        run: |evaluator, _| Ok(Value::Object(evaluator.root().clone())),
+        run: |evaluator, _| Ok(Value::Object(evaluator.context())),
     },
     FunctionDef {
         signature: pure(
