@@ -1164,41 +1164,44 @@ struct RetryPolicy {
 impl RetryPolicy {
     /// The wait before the next attempt, or `None` when the policy is exhausted.
     fn next(&self, attempts_made: u32, elapsed: Duration) -> Option<Duration> {
-        next_retry(self, attempts_made, elapsed)
-    }
-}
-
-/// The wait before the next attempt, or `None` when the retry policy is exhausted.
-fn next_retry(retry: &RetryPolicy, attempts_made: u32, elapsed: Duration) -> Option<Duration> {
-    if retry.max_attempt.is_some_and(|max| attempts_made >= max) {
-        return None;
-    }
-    let wait = match retry.kind {
-        RetryKind::Constant => retry.interval,
-        RetryKind::Exponential => {
-            let factor = retry.delay_factor.unwrap_or(2.0);
-            let exponent = i32::try_from(attempts_made.saturating_sub(1)).unwrap_or(i32::MAX);
-            let wait = retry.interval.mul_f64(factor.powi(exponent));
-            retry.max_interval.map_or(wait, |max| wait.min(max))
+        let retry = self;
+        if retry.max_attempt.is_some_and(|max| attempts_made >= max) {
+            return None;
         }
-        RetryKind::Random => {
-            let low = retry.interval;
-            let high = retry.max_interval.unwrap_or(low).max(low);
-            let mut byte = [0u8; 8];
-            let _ = getrandom::fill(&mut byte);
-            #[allow(clippy::cast_precision_loss)]
-            let fraction = u64::from_le_bytes(byte) as f64 / u64::MAX as f64;
-            low + high.saturating_sub(low).mul_f64(fraction)
+        let wait = match retry.kind {
+            RetryKind::Constant => retry.interval,
+            RetryKind::Exponential => {
+                let factor = retry.delay_factor.unwrap_or(2.0);
+                let exponent = i32::try_from(attempts_made.saturating_sub(1)).unwrap_or(i32::MAX);
+                // Saturates instead of overflowing after many attempts.
+                let wait = Duration::try_from_secs_f64(
+                    retry.interval.as_secs_f64() * factor.powi(exponent),
+                )
+                .unwrap_or(Duration::MAX);
+                retry.max_interval.map_or(wait, |max| wait.min(max))
+            }
+            RetryKind::Random => {
+                let low = retry.interval;
+                let high = retry.max_interval.unwrap_or(low).max(low);
+                let mut byte = [0u8; 8];
+                let _ = getrandom::fill(&mut byte);
+                #[allow(clippy::cast_precision_loss)]
+                let fraction = u64::from_le_bytes(byte) as f64 / u64::MAX as f64;
+                low + high.saturating_sub(low).mul_f64(fraction)
+            }
+        };
+        if retry
+            .max_duration
+            .is_some_and(|max| elapsed.saturating_add(wait) > max)
+        {
+            return None;
         }
-    };
-    if retry.max_duration.is_some_and(|max| elapsed + wait > max) {
-        return None;
+        if retry.max_attempt.is_none() && retry.max_duration.is_none() {
+            // Kestra requires one of the two; never retry forever.
+            return None;
+        }
+        Some(wait)
     }
-    if retry.max_attempt.is_none() && retry.max_duration.is_none() {
-        // Kestra requires one of the two; never retry forever.
-        return None;
-    }
-    Some(wait)
 }
 
 /// `00:00:00.100`, as Kestra logs a timeout.
@@ -1211,4 +1214,32 @@ fn human_duration(d: Duration) -> String {
         ms / 1000 % 60,
         ms % 1000
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An exponential retry after many attempts saturates instead of overflowing.
+    #[test]
+    fn exponential_waits_saturate() {
+        let policy = RetryPolicy {
+            kind: RetryKind::Exponential,
+            interval: Duration::from_secs(1),
+            max_interval: None,
+            max_attempt: Some(u32::MAX),
+            max_duration: Some(Duration::from_secs(3600)),
+            delay_factor: Some(10.0),
+        };
+        assert_eq!(policy.next(1, Duration::ZERO), Some(Duration::from_secs(1)));
+        assert_eq!(policy.next(2, Duration::ZERO), Some(Duration::from_secs(10)));
+        // 10^999 seconds: past any maxDuration, and no panic on the way.
+        assert_eq!(policy.next(1000, Duration::ZERO), None);
+        let capped = RetryPolicy {
+            max_interval: Some(Duration::from_secs(60)),
+            max_duration: None,
+            ..policy
+        };
+        assert_eq!(capped.next(1000, Duration::MAX), Some(Duration::from_secs(60)));
+    }
 }

@@ -283,3 +283,28 @@ fn kestra_runner_tests_give_the_same_results() {
     );
     let _ = json!(null);
 }
+
+/// Every flow of `kestra/valids` that this version builds (it passes `check --runnable`) holds,
+/// once built, exactly the plan lowered in process (`build_flow` compares `./<flow> plan`).
+#[test]
+fn every_valid_flow_that_builds_holds_the_plan_lowered_in_process() {
+    let options = kflow_compiler::Options {
+        allow_unknown_types: false,
+        runnable: true,
+    };
+    let mut built = 0;
+    let mut failures = Vec::new();
+    for path in kflow_tests::flow_files(&corpus_dir().join("kestra/valids")) {
+        let root = corpus_dir();
+        if kflow_tests::check_file(&path, &root, options).error_count() > 0 {
+            continue;
+        }
+        match build_flow(&path) {
+            Ok(_) => built += 1,
+            Err(e) => failures.push(e),
+        }
+    }
+    println!("{built} flows of kestra/valids built, each holding its lowered plan");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(built >= 100, "only {built} flows built");
+}
