@@ -134,6 +134,12 @@ pub static VARIABLES: &[ContextVar] = &[
         ty: ValueType::Object(WORKER_TASKRUN),
         scope: Scope::WorkingDirectory,
     },
+    // The folder the `WorkingDirectory`'s tasks share (created for it, removed after it).
+    ContextVar {
+        name: "workingDir",
+        ty: ValueType::String,
+        scope: Scope::WorkingDirectory,
+    },
 ];
 
 /// The fixed variable called `name`.

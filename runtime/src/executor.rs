@@ -97,6 +97,8 @@ struct Frame {
     parents: Vec<Value>,
     /// Inside a `WorkingDirectory`: its task run (`workerTaskrun`).
     working_directory: Option<Value>,
+    /// Inside a `WorkingDirectory`: the folder its tasks share (`workingDir`).
+    working_dir: Option<Arc<str>>,
 }
 
 struct Shared {
@@ -396,22 +398,40 @@ impl<'f> Executor<'f> {
             "value": frame.values.last().map_or(Value::Null, |(v, _)| v.clone()),
         } }));
         parents.extend(frame.parents.iter().cloned());
-        let working_directory = if matches!(task.kind, TaskKind::WorkingDirectory { .. }) {
-            Some(
-                json!({ "id": run_id, "taskId": task.id, "value": frame.values.last().map(|(v, _)| v.clone()) }),
+        let (working_directory, working_dir) = if matches!(
+            task.kind,
+            TaskKind::WorkingDirectory { .. }
+        ) {
+            let worker = json!({ "id": run_id, "taskId": task.id, "value": frame.values.last().map(|(v, _)| v.clone()) });
+            let dir = std::env::temp_dir().join(format!("kflow-{}-{run_id}", self.id));
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                let message = format!("cannot create the working directory {}: {e}", dir.display());
+                self.log(Some(run_id), Level::Error, &message);
+                return State::Failed;
+            }
+            (
+                Some(worker),
+                Some(Arc::from(dir.to_string_lossy().as_ref())),
             )
         } else {
-            frame.working_directory.clone()
+            (frame.working_directory.clone(), frame.working_dir.clone())
         };
         let inner = Frame {
             parent_run: Some(run_id.to_string()),
             values: frame.values.clone(),
             parents,
             working_directory,
+            working_dir,
         };
         let mut state = match &task.kind {
-            TaskKind::Sequential { tasks } | TaskKind::WorkingDirectory { tasks } => {
-                self.branch(tasks, &inner).await
+            TaskKind::Sequential { tasks } => self.branch(tasks, &inner).await,
+            TaskKind::WorkingDirectory { tasks } => {
+                let state = self.branch(tasks, &inner).await;
+                // The folder lives as long as the WorkingDirectory runs.
+                if let Some(dir) = &inner.working_dir {
+                    let _ = std::fs::remove_dir_all(&**dir);
+                }
+                state
             }
             TaskKind::Parallel { tasks, concurrent } => {
                 self.concurrently(tasks, &inner, *concurrent).await
@@ -543,6 +563,7 @@ impl<'f> Executor<'f> {
                 values,
                 parents: frame.parents.clone(),
                 working_directory: frame.working_directory.clone(),
+                working_dir: frame.working_dir.clone(),
             };
             async move {
                 if parallel_tasks {
@@ -816,6 +837,9 @@ impl<'f> Executor<'f> {
             .filter(|_| wants("workerTaskrun"))
         {
             vars.insert("workerTaskrun".into(), worker.clone());
+        }
+        if let Some(dir) = frame.working_dir.as_ref().filter(|_| wants("workingDir")) {
+            vars.insert("workingDir".into(), Value::String(dir.to_string()));
         }
         // `parent` is the flowable task run above; `parents` all of them, nearest first.
         if let Some(first) = frame.parents.first() {
@@ -1232,7 +1256,10 @@ mod tests {
             delay_factor: Some(10.0),
         };
         assert_eq!(policy.next(1, Duration::ZERO), Some(Duration::from_secs(1)));
-        assert_eq!(policy.next(2, Duration::ZERO), Some(Duration::from_secs(10)));
+        assert_eq!(
+            policy.next(2, Duration::ZERO),
+            Some(Duration::from_secs(10))
+        );
         // 10^999 seconds: past any maxDuration, and no panic on the way.
         assert_eq!(policy.next(1000, Duration::ZERO), None);
         let capped = RetryPolicy {
@@ -1240,6 +1267,9 @@ mod tests {
             max_duration: None,
             ..policy
         };
-        assert_eq!(capped.next(1000, Duration::MAX), Some(Duration::from_secs(60)));
+        assert_eq!(
+            capped.next(1000, Duration::MAX),
+            Some(Duration::from_secs(60))
+        );
     }
 }

@@ -286,6 +286,14 @@ fn every_context_name_the_checker_accepts_renders_in_a_run() {
         task_run(&summary, "states")["outputs"]["value"],
         format!("SUCCESS {expected}").as_str()
     );
+    // `workingDir` is a real folder while the WorkingDirectory runs, gone after it.
+    let inside = task_run(&summary, "inside")["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, dir) = inside.split_once(" in ").expect("a folder");
+    assert!(dir.contains("kflow-"), "{inside}");
+    assert!(!std::path::Path::new(dir).exists(), "{dir} is left behind");
 }
 
 /// Templates in `timeout`, `retry.interval` and input bounds reach the binary and act there.

@@ -179,14 +179,16 @@ impl<'f> FlowScope<'f> {
                         .map(|v| available(v.name, value_type(&v.ty, v.name))),
                 );
             }
-            // Tasks that run in a working directory render their files' paths.
-            if in_working_directory
-                || self.tasks[i]
-                    .task
-                    .checked_as
-                    .is_some_and(has_working_directory)
+            // Tasks that run in a working directory of their own (scripts, CLI tools) render
+            // their files' paths; inside a `WorkingDirectory`, `workingDir` is published above.
+            if self.tasks[i]
+                .task
+                .checked_as
+                .is_some_and(has_working_directory)
             {
-                fields.push(available("workingDir", Ty::String));
+                if !in_working_directory {
+                    fields.push(available("workingDir", Ty::String));
+                }
                 fields.push(available("outputDir", Ty::String));
                 fields.push(available("outputFiles", Ty::Map(Box::new(Ty::String))));
             }
