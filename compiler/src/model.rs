@@ -44,18 +44,27 @@ pub struct Flow {
 }
 
 impl Flow {
-    /// Every task of the flow, nested ones included, in document order.
-    pub fn all_tasks(&self) -> Vec<&Task> {
-        let mut out = Vec::new();
-        let listeners = self.listeners.iter().flat_map(|l| &l.tasks);
-        for task in self
-            .tasks
+    /// The top-level task lists an execution runs: `tasks`, `errors`, `finally`,
+    /// `afterExecution`.
+    pub fn executed_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.tasks
             .iter()
             .chain(&self.errors)
             .chain(&self.finally)
             .chain(&self.after_execution)
-            .chain(listeners)
-        {
+    }
+
+    /// All top-level task lists, in document order: the executed ones, then the deprecated
+    /// `listeners` (checked, not run).
+    pub fn top_level_tasks(&self) -> impl Iterator<Item = &Task> {
+        self.executed_tasks()
+            .chain(self.listeners.iter().flat_map(|l| &l.tasks))
+    }
+
+    /// Every task of the flow, nested ones included, in document order.
+    pub fn all_tasks(&self) -> Vec<&Task> {
+        let mut out = Vec::new();
+        for task in self.top_level_tasks() {
             task.walk(&mut |t| out.push(t));
         }
         out

@@ -36,15 +36,8 @@ pub fn check(flow: &Flow, diagnostics: &mut Vec<Diagnostic>) {
 /// `kflowc build` refuses.
 pub fn not_runnable(flow: &Flow) -> Vec<Diagnostic> {
     let mut refused: Vec<&Task> = Vec::new();
-    let listeners = flow.listeners.iter().flat_map(|l| &l.tasks);
-    for task in flow
-        .tasks
-        .iter()
-        .chain(&flow.errors)
-        .chain(&flow.finally)
-        .chain(&flow.after_execution)
-        .chain(listeners)
-    {
+    // Listeners are not run (warned about), so their types do not stop a build.
+    for task in flow.executed_tasks() {
         enabled(task, &mut |t| {
             if !is_runnable(t.plugin) {
                 refused.push(t);
