@@ -70,6 +70,97 @@ fn main() {
         }
     });
     row("full check: YAML, model, rules (in process)", &full, n);
+
+    // Growth with flow size: checking time should grow linearly.
+    println!();
+    println!(
+        "{:<44} {:>10} {:>10} {:>12}",
+        "large flows (in process)", "min", "median", "per unit"
+    );
+    for tasks in [1_000, 5_000, 20_000] {
+        let text = templated_tasks(tasks);
+        let times = measure_few(|| {
+            std::hint::black_box(check_source(
+                SourceFile::new("many.yml", text.clone()),
+                Options::default(),
+            ));
+        });
+        row_per(
+            &format!("{tasks} templated tasks (unit: 1k tasks)"),
+            &times,
+            tasks / 1_000,
+        );
+    }
+    let text = big_mapping(50 * 1024 * 1024);
+    let times = measure_few(|| {
+        std::hint::black_box(check_source(
+            SourceFile::new("mapping.yml", text.clone()),
+            Options::default(),
+        ));
+    });
+    row_per(
+        &format!(
+            "one mapping of {} MiB (unit: MiB)",
+            text.len() / (1024 * 1024)
+        ),
+        &times,
+        50,
+    );
+}
+
+/// A flow of `n` Log tasks, each with a template.
+fn templated_tasks(n: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "id: many\nnamespace: bench\ninputs:\n  - id: who\n    type: STRING\n    defaults: x\ntasks:\n",
+    );
+    for i in 0..n {
+        let _ = write!(
+            text,
+            "  - id: t{i}\n    type: io.kestra.plugin.core.log.Log\n    message: \"step {i} {{{{ inputs.who }}}}\"\n"
+        );
+    }
+    text
+}
+
+/// A flow whose `variables` is one mapping of about `bytes` bytes.
+fn big_mapping(bytes: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "id: big\nnamespace: bench\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\nvariables:\n",
+    );
+    let mut i = 0;
+    while text.len() < bytes {
+        let _ = writeln!(text, "  key_{i}: value_{i}");
+        i += 1;
+    }
+    text
+}
+
+/// Three runs after a warm-up: large inputs take seconds each.
+fn measure_few(mut f: impl FnMut()) -> Vec<Duration> {
+    f();
+    let mut times: Vec<Duration> = (0..3)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times
+}
+
+fn row_per(name: &str, times: &[Duration], thousands: usize) {
+    let min = times[0];
+    let median = times[times.len() / 2];
+    let per = median / u32::try_from(thousands.max(1)).unwrap_or(1);
+    println!(
+        "{name:<44} {:>8.1}ms {:>8.1}ms {:>10.2}ms",
+        ms(min),
+        ms(median),
+        ms(per)
+    );
 }
 
 fn measure(mut f: impl FnMut()) -> Vec<Duration> {

@@ -293,6 +293,8 @@ impl<'a> Loader<'a> {
 
     fn mapping(&mut self, span: Span, depth: usize) -> Result<Node, Stop> {
         let mut entries: Vec<Entry> = Vec::new();
+        // Key → index in `entries`: a mapping of n keys is checked for duplicates in O(n).
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         let mut unquoted_template = false;
         let end = loop {
             let (event, key_span) = self.next()?;
@@ -346,7 +348,7 @@ impl<'a> Loader<'a> {
             };
             let (event, value_span) = self.next()?;
             let value = self.node(event, value_span, depth + 1)?;
-            if let Some(first) = entries.iter().find(|e| e.key.text == key.text) {
+            if let Some(first) = seen.get(&key.text).map(|&i| &entries[i]) {
                 self.diagnostics.push(
                     Diagnostic::error(Code::DuplicateKey, key.span, format!("duplicate key `{}`", key.text))
                         .with_label(first.key.span, "first defined here")
@@ -354,6 +356,7 @@ impl<'a> Loader<'a> {
                 );
                 continue;
             }
+            seen.insert(key.text.clone(), entries.len());
             entries.push(Entry { key, value });
         };
         let raw = self

@@ -39,8 +39,17 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
         if !templated {
             continue;
         }
-        // Building a position's context costs a walk over the flow: only where it is needed.
-        let root = scope.root(Site::Task(index));
+        // Building a position's context costs a walk over the flow: only where it is needed,
+        // and `outputs` only for templates that mention it.
+        let reads_outputs = task
+            .properties
+            .iter()
+            .map(|p| &p.value)
+            .chain(task.run_if.iter())
+            .chain(task.timeout.iter())
+            .chain(task.retry.iter())
+            .any(|n| mentions(n, "outputs"));
+        let root = scope.root_reading(Site::Task(index), reads_outputs);
         for property in &task.properties {
             if !rendered(task.checked_as, property) || renders_elsewhere(task, property) {
                 continue;
@@ -92,6 +101,16 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
         run.node(variables, &root, None);
     }
     run.diagnostics
+}
+
+/// Whether a string inside `node` contains `word` (an over-approximation of "a template here
+/// reads the variable `word`").
+fn mentions(node: &Node, word: &str) -> bool {
+    match &node.value {
+        YamlValue::Scalar(s) => s.text.contains(word),
+        YamlValue::Seq(items) => items.iter().any(|n| mentions(n, word)),
+        YamlValue::Map(entries) => entries.iter().any(|e| mentions(&e.value, word)),
+    }
 }
 
 fn has_template(node: &Node) -> bool {

@@ -57,6 +57,8 @@ pub struct FlowScope<'f> {
     by_id: HashMap<&'f str, usize>,
     inputs: Ty,
     vars: Ty,
+    /// `tasks.*`: the same at every position, built once.
+    task_states: std::cell::OnceCell<Ty>,
 }
 
 impl<'f> FlowScope<'f> {
@@ -88,6 +90,7 @@ impl<'f> FlowScope<'f> {
             flow,
             tasks,
             by_id,
+            task_states: std::cell::OnceCell::new(),
         }
     }
 
@@ -97,6 +100,13 @@ impl<'f> FlowScope<'f> {
 
     /// The root variables at `site`, typed.
     pub fn root(&self, site: Site) -> Ty {
+        self.root_reading(site, true)
+    }
+
+    /// [`FlowScope::root`] for templates that may not read `outputs`: when `reads_outputs` is
+    /// false, `outputs` is left untyped instead of being worked out for every task of the flow
+    /// (which made checking a flow of n templated tasks take n² steps).
+    pub fn root_reading(&self, site: Site, reads_outputs: bool) -> Ty {
         let mut fields = vec![
             available("inputs", self.inputs.clone()),
             available("vars", self.vars.clone()),
@@ -113,8 +123,16 @@ impl<'f> FlowScope<'f> {
             Site::Task(_) | Site::LoopCondition(_) | Site::FlowOutput | Site::Variables
         );
         if in_flow {
-            fields.push(available("outputs", self.outputs(site)));
-            fields.push(available("tasks", self.task_states()));
+            let outputs = if reads_outputs {
+                self.outputs(site)
+            } else {
+                Ty::Any
+            };
+            fields.push(available("outputs", outputs));
+            fields.push(available(
+                "tasks",
+                self.task_states.get_or_init(|| self.task_states()).clone(),
+            ));
         } else if matches!(site, Site::TriggerCondition(_))
             || matches!(site, Site::Trigger(i) if trigger_class(&self.flow.triggers[i]) == Some("Flow"))
         {
