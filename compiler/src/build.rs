@@ -103,6 +103,45 @@ pub fn plan(flow: &Flow, source_text: &str, source_name: &str) -> kflow_runtime:
     lower::lower(flow, &source, &source_hash(source_text))
 }
 
+/// Where `kflowc build` puts the binary: `output` as given, `<output>/<id>` when it names a
+/// folder (it ends with `/` or is one), `./<id>` without it. Refused, naming the path as given:
+/// the flow file itself, and a folder that does not exist.
+pub fn output_path(output: Option<&Path>, flow: &Path, id: &str) -> Result<PathBuf, String> {
+    let Some(output) = output else {
+        return Ok(PathBuf::from(id));
+    };
+    let shown = output.display();
+    let is_folder = output.as_os_str().to_string_lossy().ends_with('/') || output.is_dir();
+    let dest = if is_folder {
+        output.join(id)
+    } else {
+        output.to_path_buf()
+    };
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        return Err(format!(
+            "-o {shown}: the folder {} does not exist",
+            parent.display()
+        ));
+    }
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&dest, flow) {
+        return Err(format!(
+            "-o {shown}: that is the flow file; the binary would overwrite it"
+        ));
+    }
+    if dest.is_dir() {
+        return Err(format!("-o {shown}: {} is a folder", dest.display()));
+    }
+    Ok(dest)
+}
+
 /// Where a flow's crate sits in a workspace, and the path its `Cargo.toml` uses for the runtime.
 pub const RUNTIME_FROM_FLOW: &str = "../../runtime";
 
@@ -270,4 +309,35 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> BuildError + '_ {
 pub fn source_hash(text: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+#[cfg(test)]
+mod output_tests {
+    use super::output_path;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn output_paths() {
+        let dir = std::env::temp_dir().join(format!("kflow-out-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let flow = dir.join("flow.yml");
+        std::fs::write(&flow, "id: f").unwrap();
+        assert_eq!(output_path(None, &flow, "f").unwrap(), PathBuf::from("f"));
+        // A folder, by its trailing slash or because it exists, receives `<id>`.
+        let with_slash = PathBuf::from(format!("{}/", dir.display()));
+        assert_eq!(
+            output_path(Some(&with_slash), &flow, "f").unwrap(),
+            dir.join("f")
+        );
+        assert_eq!(output_path(Some(&dir), &flow, "f").unwrap(), dir.join("f"));
+        // The flow itself, and folders that do not exist, are refused naming the path given.
+        let error = output_path(Some(&flow), &flow, "f").unwrap_err();
+        assert!(
+            error.contains("flow.yml") && error.contains("flow file"),
+            "{error}"
+        );
+        let error = output_path(Some(Path::new("/no/such/dir/x")), &flow, "f").unwrap_err();
+        assert!(error.starts_with("-o /no/such/dir/x"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -416,3 +416,85 @@ fn build_and_check_runnable_refuse_types_the_runtime_cannot_run() {
     assert!(stderr.contains("not runnable in this version"), "{stderr}");
     assert!(!binary.exists());
 }
+
+/// Folders: a link loop is walked once, devices and FIFOs are skipped (never read), and a
+/// device given by name is refused at once instead of being read forever.
+#[cfg(unix)]
+#[test]
+fn folders_with_link_loops_fifos_and_devices_are_checked_once_and_bounded() {
+    let dir = temp_dir("loops");
+    std::fs::write(dir.join("hello.yml"), HELLO).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("again")).unwrap();
+    std::os::unix::fs::symlink(&dir, dir.join("and-again")).unwrap();
+    let fifo = dir.join("pipe.yml");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    let started = std::time::Instant::now();
+    let out = kflowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        json(&out)["files_checked"],
+        1,
+        "each file once, the FIFO skipped"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    if made.is_ok_and(|s| s.success()) {
+        let out = kflowc(&["check", fifo.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("not a regular file"));
+    }
+    let out = kflowc(&["check", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/dev/zero") && stderr.contains("not a regular file"),
+        "{stderr}"
+    );
+}
+
+/// `build -o` refuses, before building, a path it cannot use, naming the path as given (exit
+/// 2): the flow file itself (it would be overwritten) and a folder that does not exist.
+#[test]
+fn build_refuses_an_output_path_it_cannot_use() {
+    let dir = temp_dir("output");
+    let flow = dir.join("hello.yml");
+    std::fs::write(&flow, HELLO).unwrap();
+    let flow = flow.to_str().unwrap();
+    let out = kflowc(&["build", flow, "-o", flow]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("that is the flow file"));
+    assert_eq!(
+        std::fs::read_to_string(flow).unwrap(),
+        HELLO,
+        "the flow is intact"
+    );
+    let out = kflowc(&["build", flow, "-o", "/no/such/folder/hello"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-o /no/such/folder/hello"));
+}
+
+/// `kflowc run FLOW --input k=v` passes the binary's options with or without `--`: here the
+/// flow has an error, so it stops at the check (exit 1), not at the arguments (exit 2).
+#[test]
+fn run_takes_the_binary_options_with_or_without_a_double_dash() {
+    let dir = temp_dir("run-args");
+    let flow = dir.join("broken.yml");
+    std::fs::write(&flow, "id: broken\nnamespace: demo\ntasks: []\nbogus: 1\n").unwrap();
+    let flow = flow.to_str().unwrap();
+    for args in [
+        vec!["run", flow, "--input", "k=v"],
+        vec!["run", flow, "--", "--input", "k=v"],
+    ] {
+        let out = kflowc(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

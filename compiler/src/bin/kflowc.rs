@@ -49,7 +49,8 @@ enum Command {
     Build {
         /// The flow file.
         flow: PathBuf,
-        /// Where to put the binary (default: `./<flow-id>`).
+        /// Where to put the binary (default: `./<flow-id>`); a folder (`dir/`, or one that
+        /// exists) receives `<flow-id>` inside it.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Build without optimizations (faster to build, slower to run).
@@ -67,11 +68,12 @@ enum Command {
     },
     /// Build a flow (cached) and run it once: the one-command dev loop.
     ///
-    /// Arguments after `--` go to the binary's `run` command (`--input id=value`, ...).
+    /// The arguments after the flow go to the binary's `run` command (`--input id=value`,
+    /// `--inputs FILE.json`, ...), with or without a `--` before them.
     Run {
         flow: PathBuf,
         /// Arguments for `<flow> run`.
-        #[arg(last = true)]
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
     /// Write the flow's generated crate (in a workspace with the runtime's source) to DIR.
@@ -144,17 +146,24 @@ fn main() -> ExitCode {
                 verbose,
                 cache: None,
             };
+            // Where the binary goes is settled before anything is built: a path that cannot
+            // be used, or that is the flow itself, is refused (exit 2) naming the path given.
+            let id = match flow_id(&flow) {
+                Ok(id) => id,
+                Err(code) => return code,
+            };
+            let dest = match build::output_path(output.as_deref(), &flow, &id) {
+                Ok(dest) => dest,
+                Err(e) => return usage_error(&e),
+            };
             match build_flow(&flow, &options) {
-                Ok((binary, id)) => {
-                    let dest = output.unwrap_or_else(|| PathBuf::from(&id));
-                    match copy_binary(&binary, &dest) {
-                        Ok(()) => {
-                            eprintln!("built {}", dest.display());
-                            ExitCode::SUCCESS
-                        }
-                        Err(e) => fail(&e),
+                Ok((binary, _)) => match copy_binary(&binary, &dest) {
+                    Ok(()) => {
+                        eprintln!("built {}", dest.display());
+                        ExitCode::SUCCESS
                     }
-                }
+                    Err(e) => usage_error(&e),
+                },
                 Err(code) => code,
             }
         }
@@ -325,10 +334,37 @@ fn build_flow(
 }
 
 fn copy_binary(from: &std::path::Path, to: &std::path::Path) -> Result<(), String> {
-    // Replace, not overwrite in place: a running copy of the old binary keeps working.
+    // Replace, not overwrite in place: a running copy of the old binary keeps working. Errors
+    // name the path the user gave, not the temporary file.
     let tmp = to.with_extension("kflow-tmp");
-    std::fs::copy(from, &tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, to).map_err(|e| format!("cannot write {}: {e}", to.display()))
+    let result = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to));
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        format!("cannot write {}: {e}", to.display())
+    })
+}
+
+/// The flow's id, read the way `build` reads it (the binary is named after it).
+fn flow_id(path: &std::path::Path) -> Result<String, ExitCode> {
+    let source = match files::read(path) {
+        Ok(Ok(source)) => source,
+        Ok(Err(report)) => {
+            eprint!("{}", render_human(&[report], Color::Never));
+            return Err(ExitCode::from(1));
+        }
+        Err(err) => return Err(usage_error(&err.to_string())),
+    };
+    let checked = check_source(source, Options::default());
+    match checked.flow {
+        Some(flow) if !flow.id.value.is_empty() => Ok(flow.id.value),
+        _ => {
+            eprint!(
+                "{}",
+                render_human(std::slice::from_ref(&checked.report), stderr_color())
+            );
+            Err(ExitCode::from(1))
+        }
+    }
 }
 
 fn stderr_color() -> Color {
