@@ -498,3 +498,31 @@ fn run_takes_the_binary_options_with_or_without_a_double_dash() {
         );
     }
 }
+
+/// A misspelled core type is checked as the type it most likely means: one run reports the
+/// type and the misspelled property under it.
+#[test]
+fn properties_of_a_misspelled_core_type_are_checked_against_the_suggestion() {
+    let dir = temp_dir("logg");
+    let flow = dir.join("logg.yml");
+    std::fs::write(
+        &flow,
+        "id: x\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Logg\n    mesage: hi\n",
+    )
+    .unwrap();
+    let out = kflowc(&["check", "--format", "json", flow.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let found: Vec<(String, u64)> = json(&out)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(found.contains(&("KF107".into(), 5)), "{found:?}");
+    assert!(found.contains(&("KF101".into(), 6)), "{found:?}");
+}

@@ -391,20 +391,7 @@ fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, String> {
     let shown = path.display();
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("--inputs {shown}: cannot read: {e}"))?;
-    match serde_json::from_str::<Value>(&text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(format!(
-            "--inputs {shown}: expected a JSON object of input values, got {}",
-            match other {
-                Value::Array(_) => "a list",
-                Value::String(_) => "a string",
-                Value::Number(_) => "a number",
-                Value::Bool(_) => "a boolean",
-                _ => "null",
-            }
-        )),
-        Err(e) => Err(format!("--inputs {shown}: not JSON: {e}")),
-    }
+    inputs::parse_json_object(&text).map_err(|e| format!("--inputs {shown}: {e}"))
 }
 
 /// `info`: what the binary is.

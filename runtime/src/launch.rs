@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::execution::{State, Summary};
-use crate::executor::{self, Launch};
+use crate::execution::{now_ms, State, Summary};
+use crate::executor::{self, Launch, Recorder};
 use crate::expr::Host;
 use crate::inputs::{self, InputError};
 use crate::plan::{ConcurrencyBehavior, Flow};
@@ -114,7 +114,11 @@ pub async fn launch(
                             limit: concurrency.limit,
                             state,
                         });
+                        // Recorded like any execution, so `executions` shows it with its state.
                         let summary = Summary::refused(&flow, state);
+                        let recorder: &dyn Recorder = store.as_ref();
+                        recorder.execution_started(&summary.id, &flow, &values, now_ms());
+                        recorder.execution_ended(&summary);
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
                     }
@@ -206,6 +210,43 @@ mod tests {
             .block_on(future)
             .unwrap();
         assert_eq!(summary.state, State::Success);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// An execution refused by the flow's `concurrency` is recorded with its state, under the
+    /// id that was printed.
+    #[test]
+    fn refused_executions_are_recorded() {
+        let mut flow = Flow::new("limited", "n");
+        flow.concurrency = Some(crate::plan::Concurrency {
+            limit: 1,
+            behavior: ConcurrencyBehavior::Fail,
+        });
+        let flow = Arc::new(flow);
+        let dir = std::env::temp_dir().join(format!("kflow-refused-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Arc::new(Store::open(&dir).unwrap());
+        // This process holds the only slot.
+        assert!(store.acquire_slot(&flow, 1).unwrap());
+        let mut refused = false;
+        let summary = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+            .block_on(launch(
+                flow,
+                LaunchRequest::default(),
+                Arc::new(crate::expr::EnvHost),
+                Arc::clone(&store),
+                |event| refused |= matches!(event, LaunchEvent::Refused { .. }),
+            ))
+            .unwrap();
+        assert!(refused);
+        assert_eq!(summary.state, State::Failed);
+        let rows = store.executions(10).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, summary.id);
+        assert_eq!(rows[0].state, State::Failed);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

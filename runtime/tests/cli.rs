@@ -275,6 +275,19 @@ fn inputs_from_a_json_file() {
         out.stderr
     );
 
+    // A key given twice is an error naming it, not a silent choice of the last value.
+    std::fs::write(&file, r#"{"name": "Bo", "count": 3, "name": "Al"}"#).unwrap();
+    let out = cli(
+        &greeting_flow(),
+        &["run", "--inputs", file_arg, "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("the key `name` is given twice"),
+        "{}",
+        out.stderr
+    );
+
     let out = cli(
         &greeting_flow(),
         &["run", "--inputs", "/no/such.json", "--state", &state.arg()],

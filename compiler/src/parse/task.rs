@@ -388,11 +388,13 @@ fn plugin_type(
                 );
             }
         }
-        // Check the properties against the suggestion only when it is the same class in
-        // another package (`io.kestra.plugin.http.Request`): a different class name may be a
-        // real plugin kflow lacks (`aws.s3.Downloads` beside `aws.s3.Download`).
+        // Check the properties against the suggestion when it is the same class in another
+        // package (`io.kestra.plugin.http.Request`), or a misspelling inside Kestra's core
+        // (`core.log.Logg`), whose types the registry has all of. Elsewhere a different class
+        // name may be a real plugin kflow lacks (`aws.s3.Downloads` beside `aws.s3.Download`).
         None => {
-            assumed = unknown_type(ctx, &name, kind, what).filter(|p| same_class(p, &name.value));
+            assumed = unknown_type(ctx, &name, kind, what)
+                .filter(|p| same_class(p, &name.value) || both_core(p, &name.value));
         }
     }
     TypeRef {
@@ -400,6 +402,11 @@ fn plugin_type(
         plugin,
         assumed,
     }
+}
+
+fn both_core(plugin: &PluginDef, name: &str) -> bool {
+    const CORE: &str = "io.kestra.plugin.core.";
+    name.starts_with(CORE) && plugin.name.starts_with(CORE)
 }
 
 fn same_class(plugin: &PluginDef, name: &str) -> bool {

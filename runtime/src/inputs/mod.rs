@@ -617,6 +617,88 @@ fn validate(input: &Input, value: &Value) -> Result<(), String> {
     Ok(())
 }
 
+// ---- JSON input values ------------------------------------------------------------------------
+
+/// A JSON object of input values (`--inputs FILE.json`, a request body), read strictly: a key
+/// given twice in any object is an error naming it (serde would keep the last one silently).
+/// Nesting is bounded by `serde_json`'s recursion limit.
+pub fn parse_json_object(text: &str) -> Result<Map<String, Value>, String> {
+    let describe = |e: serde_json::Error| {
+        if e.is_data() {
+            e.to_string()
+        } else {
+            format!("not JSON: {e}")
+        }
+    };
+    serde_json::from_str::<UniqueKeys>(text).map_err(describe)?;
+    match serde_json::from_str::<Value>(text).map_err(describe)? {
+        Value::Object(map) => Ok(map),
+        other => Err(format!(
+            "expected a JSON object of input values, got {}",
+            match other {
+                Value::Array(_) => "a list",
+                Value::String(_) => "a string",
+                Value::Number(_) => "a number",
+                Value::Bool(_) => "a boolean",
+                _ => "null",
+            }
+        )),
+    }
+}
+
+/// Any JSON value whose objects have no key twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key `{key}` is given twice"
+                )));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
 // ---- flow outputs -------------------------------------------------------------------------------
 
 /// A rendered flow output converted to its declared type.
