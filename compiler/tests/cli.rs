@@ -526,3 +526,29 @@ fn properties_of_a_misspelled_core_type_are_checked_against_the_suggestion() {
     assert!(found.contains(&("KF107".into(), 5)), "{found:?}");
     assert!(found.contains(&("KF101".into(), 6)), "{found:?}");
 }
+
+/// Validators are compiled as the binary compiles them: Java's look-around passes `check`
+/// (and runs), a construct the binary cannot run is an error at `check`.
+#[test]
+fn validators_are_checked_as_the_binary_runs_them() {
+    let dir = temp_dir("validators");
+    let flow = |validator: &str| {
+        format!(
+            "id: v\nnamespace: t\ninputs:\n  - id: code\n    type: STRING\n    validator: '{validator}'\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        )
+    };
+    let good = dir.join("good.yml");
+    std::fs::write(&good, flow("(?=.*[0-9])(?<!x)[a-z0-9]+")).unwrap();
+    let out = kflowc(&["check", good.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let bad = dir.join("bad.yml");
+    std::fs::write(&bad, flow("\\p{javaLowerCase}+")).unwrap();
+    let out = kflowc(&["check", "--format", "json", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["diagnostics"][0]["code"], "KF301");
+}

@@ -257,3 +257,29 @@ fn percent_decode(text: &str) -> String {
         .decode_utf8_lossy()
         .into_owned()
 }
+
+/// An input's `validator`: a Java regular expression that must match the whole value (Java's
+/// `String.matches`). Compiled with fancy-regex, which has what Java has beyond the `regex`
+/// crate (look-around, backreferences, atomic groups, possessive quantifiers), with a bound on
+/// backtracking so that no pattern runs away. `kflowc check` compiles it the same way: a
+/// validator it accepts is one the binary can run.
+#[derive(Debug)]
+pub struct Validator(fancy_regex::Regex);
+
+/// Backtracking steps one match may take before it is an error rather than a hang.
+const VALIDATOR_BACKTRACK_LIMIT: usize = 1_000_000;
+
+impl Validator {
+    pub fn new(pattern: &str) -> Result<Validator, String> {
+        fancy_regex::RegexBuilder::new(&format!(r"\A(?:{pattern})\z"))
+            .backtrack_limit(VALIDATOR_BACKTRACK_LIMIT)
+            .build()
+            .map(Validator)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether the whole of `text` matches; an error when the match would take too long.
+    pub fn matches(&self, text: &str) -> Result<bool, String> {
+        self.0.is_match(text).map_err(|e| e.to_string())
+    }
+}

@@ -1,7 +1,5 @@
 //! Flow `inputs` and `outputs`: Kestra's `Input` subtypes, one set of keys per `type`.
 
-use regex::Regex;
-
 use super::values::{check, is_duration, is_expression, literal_bool};
 use super::{Ctx, IdPattern};
 use crate::diag::{Code, Diagnostic};
@@ -298,27 +296,25 @@ fn depends_on(ctx: &mut Ctx, node: &Node) -> Vec<Spanned<String>> {
 /// Rust's engine lacks: those validators are accepted unchecked rather than falsely rejected.
 fn validator(ctx: &mut Ctx, node: &Node) -> Option<Spanned<String>> {
     let text = ctx.text(node, "`validator`")?;
-    if let Err(err) = Regex::new(&text.value) {
-        let message = err.to_string();
-        if !message.contains("not supported") {
-            let reason = message
-                .lines()
-                .last()
-                .unwrap_or("invalid pattern")
-                .trim_start_matches("error: ")
-                .to_string();
-            ctx.push(
-                Diagnostic::error(
-                    Code::InvalidInput,
-                    node.span,
-                    format!("`validator` is not a valid regular expression: {reason}"),
-                )
-                .with_help(
-                    "the validator is a Java regular expression that must match the whole value",
-                ),
-            );
-            return None;
-        }
+    // Compiled as the binary compiles it: what `check` accepts, the binary runs.
+    if let Err(err) = formats::Validator::new(&text.value) {
+        let reason = err
+            .lines()
+            .last()
+            .unwrap_or("invalid pattern")
+            .trim_start_matches("error: ")
+            .to_string();
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidInput,
+                node.span,
+                format!("`validator` is not a valid regular expression: {reason}"),
+            )
+            .with_help(
+                "the validator is a Java regular expression that must match the whole value",
+            ),
+        );
+        return None;
     }
     Some(text)
 }
@@ -412,8 +408,8 @@ fn default_fits(ctx: &mut Ctx, input: &Input, ty: InputType, value: &Node, owner
         return;
     }
     if let (Some(validator), Some(text)) = (&input.validator, value.as_text()) {
-        if let Ok(re) = Regex::new(&format!("^(?:{})$", validator.value)) {
-            if !re.is_match(text) {
+        if let Ok(validator_regex) = formats::Validator::new(&validator.value) {
+            if validator_regex.matches(text) == Ok(false) {
                 ctx.push(
                     Diagnostic::error(
                         Code::InvalidInput,

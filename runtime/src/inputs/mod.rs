@@ -32,7 +32,7 @@ use serde_json::{Map, Value};
 
 use crate::expr::value::{float, to_display_string};
 use crate::formats::{
-    check_uri, file_uri, is_email, java_duration, parse_date, parse_instant, parse_time,
+    check_uri, file_uri, is_email, java_duration, parse_date, parse_instant, parse_time, Validator,
 };
 use crate::plan::{Flow, Input, InputType};
 use crate::suggest::did_you_mean;
@@ -558,10 +558,13 @@ fn validate(input: &Input, value: &Value) -> Result<(), String> {
         }
         InputType::String | InputType::Secret => {
             if let (Some(pattern), Some(text)) = (&input.validator, value.as_str()) {
-                let regex = regex::Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(|e| {
+                let validator = Validator::new(pattern).map_err(|e| {
                     format!("its `validator` is not a valid regular expression: {e}")
                 })?;
-                if !regex.is_match(text) {
+                let matched = validator
+                    .matches(text)
+                    .map_err(|e| format!("its `validator` could not be applied: {e}"))?;
+                if !matched {
                     let got = if input.ty == InputType::Secret {
                         "a value that does not".to_string()
                     } else {
@@ -1037,6 +1040,24 @@ mod tests {
         let mut alternation = input("x", InputType::String);
         alternation.validator = Some("a|b".into());
         assert!(one(alternation, "ab").is_err());
+        // Java's look-around, backreferences and possessive quantifiers run too.
+        let mut password = input("p", InputType::String);
+        password.validator = Some("(?=.*[0-9])(?!.*admin)[a-z0-9]{6,}".into());
+        assert!(one(password.clone(), "abc123").is_ok());
+        assert!(one(password.clone(), "abcdef").is_err());
+        assert!(one(password, "admin123").is_err());
+        let mut twice = input("t", InputType::String);
+        twice.validator = Some(r"(\w+)-\1".into());
+        assert!(one(twice.clone(), "ab-ab").is_ok());
+        assert!(one(twice, "ab-cd").is_err());
+        let mut possessive = input("q", InputType::String);
+        possessive.validator = Some("a*+b".into());
+        assert!(one(possessive, "aaab").is_ok());
+        // A pattern that backtracks without end fails clearly instead of hanging.
+        let mut runaway = input("r", InputType::String);
+        runaway.validator = Some(r"(a|aa)+\1b".into());
+        let error = one(runaway, &"a".repeat(40)).unwrap_err();
+        assert!(error.contains("could not be applied"), "{error}");
 
         let mut count = input("count", InputType::Int);
         count.min = Some(1.0);
