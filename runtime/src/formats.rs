@@ -271,6 +271,8 @@ const VALIDATOR_BACKTRACK_LIMIT: usize = 1_000_000;
 
 impl Validator {
     pub fn new(pattern: &str) -> Result<Validator, String> {
+        // The pattern alone first, so that an error's position is in the pattern as written.
+        fancy_regex::Regex::new(pattern).map_err(|e| e.to_string())?;
         fancy_regex::RegexBuilder::new(&format!(r"\A(?:{pattern})\z"))
             .backtrack_limit(VALIDATOR_BACKTRACK_LIMIT)
             .build()
