@@ -13,6 +13,8 @@ use crate::source::{CharToByte, SourceFile, Span};
 const MAX_DEPTH: usize = 200;
 /// Aliases may not expand the tree past this many nodes (the "billion laughs" guard).
 const MAX_NODES: usize = 1_000_000;
+/// Nor repeat more than this much text (one long string repeated by many aliases).
+const MAX_EXPANDED_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -143,6 +145,7 @@ pub fn load(source: &SourceFile) -> (Option<Node>, Vec<Diagnostic>) {
         text: source.text(),
         chars: CharToByte::new(source.text()),
         anchors: HashMap::new(),
+        expanded_bytes: 0,
         nodes: 0,
         diagnostics: Vec::new(),
     };
@@ -156,6 +159,8 @@ struct Loader<'a> {
     chars: CharToByte,
     anchors: HashMap<usize, Node>,
     nodes: usize,
+    /// Bytes of text that aliases repeated so far.
+    expanded_bytes: usize,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -271,9 +276,11 @@ impl<'a> Loader<'a> {
             }
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(node) => {
-                    let mut node = node.clone();
-                    let size = count(&node);
+                    // Weighed before it is copied: a copy that would pass a limit is not made.
+                    let (size, bytes) = weigh(node);
                     self.count_nodes(size, span)?;
+                    self.count_bytes(bytes, span)?;
+                    let mut node = self.anchors[&id].clone();
                     node.span = span;
                     Ok(node)
                 }
@@ -320,6 +327,11 @@ impl<'a> Loader<'a> {
                 Event::Alias(id) => match self
                     .anchors
                     .get(&id)
+                    .and_then(|n| n.as_text())
+                    .map(str::len)
+                    .map(|bytes| self.count_bytes(bytes, key_span))
+                    .transpose()?
+                    .and_then(|()| self.anchors.get(&id))
                     .and_then(|n| n.as_text().map(str::to_owned))
                 {
                     Some(text) => Key {
@@ -490,6 +502,21 @@ impl<'a> Loader<'a> {
         Ok(())
     }
 
+    fn count_bytes(&mut self, n: usize, span: Span) -> Result<(), Stop> {
+        self.expanded_bytes += n;
+        if self.expanded_bytes > MAX_EXPANDED_BYTES {
+            return Err(self.stop(Diagnostic::error(
+                Code::UnsupportedYaml,
+                span,
+                format!(
+                    "aliases repeat more than {} MiB of text",
+                    MAX_EXPANDED_BYTES / (1024 * 1024)
+                ),
+            )));
+        }
+        Ok(())
+    }
+
     fn stop(&mut self, diagnostic: Diagnostic) -> Stop {
         self.diagnostics.push(diagnostic);
         Stop
@@ -514,11 +541,18 @@ fn complex_key(key: &Node) -> Diagnostic {
     }
 }
 
-fn count(node: &Node) -> usize {
-    1 + match &node.value {
-        Value::Scalar(_) => 0,
-        Value::Seq(items) => items.iter().map(count).sum(),
-        Value::Map(entries) => entries.iter().map(|e| count(&e.value)).sum(),
+/// Nodes and bytes of text in a tree (what an alias to it repeats).
+fn weigh(node: &Node) -> (usize, usize) {
+    match &node.value {
+        Value::Scalar(s) => (1, s.text.len()),
+        Value::Seq(items) => items
+            .iter()
+            .map(weigh)
+            .fold((1, 0), |(n, b), (m, c)| (n + m, b + c)),
+        Value::Map(entries) => entries.iter().fold((1, 0), |(n, b), e| {
+            let (m, c) = weigh(&e.value);
+            (n + m, b + c + e.key.text.len())
+        }),
     }
 }
 

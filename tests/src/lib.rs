@@ -85,6 +85,64 @@ pub fn build_flow(path: &Path) -> Result<PathBuf, String> {
     Ok(binary)
 }
 
+/// Checks `yaml` as `kflowc build` does (no errors allowed), lowers it and reads the plan back
+/// from its JSON, as the built binary does: a flow ready to run in process.
+pub fn lowered(yaml: &str) -> kflow_runtime::plan::Flow {
+    let options = Options {
+        allow_unknown_types: false,
+        runnable: true,
+    };
+    let checked = check_source(SourceFile::new("flow.yml", yaml.to_string()), options);
+    let errors: Vec<_> = checked
+        .report
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == kflow_compiler::diag::Severity::Error)
+        .map(|d| format!("{} {}", d.code.as_str(), d.message))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}\n{yaml}");
+    let plan = kflow_compiler::build::plan(&checked.flow.expect("a flow"), yaml, "flow.yml");
+    kflow_runtime::plan::Flow::from_json(&plan.to_json()).expect("the plan reads back")
+}
+
+/// `./flow run ARGS` in process, through the binary's own command line, with a fresh state
+/// directory: the exit code, the summary (the last stdout line) and what went to stderr.
+pub fn run_in_process(
+    flow: &kflow_runtime::plan::Flow,
+    args: &[&str],
+) -> (u8, serde_json::Value, String) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "kflow-in-process-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut argv = vec!["flow", "run", "--state", dir.to_str().unwrap_or_default()];
+    argv.extend(args);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let version = kflow_runtime::cli::VersionInfo {
+        kflowc: "test",
+        source_hash: "",
+    };
+    let code = kflow_runtime::cli::run_cli(flow, &version, argv, &mut out, &mut err);
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = String::from_utf8_lossy(&out).to_string();
+    let summary = out.lines().last().map_or(serde_json::Value::Null, |l| {
+        serde_json::from_str(l).unwrap_or(serde_json::Value::Null)
+    });
+    (code, summary, String::from_utf8_lossy(&err).to_string())
+}
+
+/// The task run of `task` in a run's summary.
+pub fn task_run<'a>(summary: &'a serde_json::Value, task: &str) -> &'a serde_json::Value {
+    summary["task_runs"]
+        .as_array()
+        .and_then(|runs| runs.iter().find(|r| r["task_id"] == task))
+        .unwrap_or_else(|| panic!("no task run of `{task}` in {summary}"))
+}
+
 /// The diagnostics as a person reads them, without colour.
 pub fn human(report: &FileReport) -> String {
     render_human(std::slice::from_ref(report), Color::Never)

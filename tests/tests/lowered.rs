@@ -9,74 +9,18 @@
 //! - templated `timeout`, `retry.interval` and input bounds behave as written.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kflow_compiler::diag::Code;
 use kflow_compiler::plugins::{self, PluginDef, PluginKind, PropType, ValueType};
-use kflow_compiler::{build, check_source, source::SourceFile, Options};
-use kflow_runtime::cli::{run_cli, VersionInfo};
-use kflow_runtime::plan::Flow;
+use kflow_compiler::{check_source, source::SourceFile, Options};
 use kflow_runtime::tasks;
+use kflow_tests::{lowered, run_in_process as run, task_run};
 use serde_json::{json, Map, Value};
 
 const BUILD: Options = Options {
     allow_unknown_types: false,
     runnable: true,
 };
-
-/// Checks `yaml` as `kflowc build` does (no errors allowed), lowers it and reads the plan back
-/// from its JSON, as the built binary does.
-fn lowered(yaml: &str) -> Flow {
-    let checked = check_source(SourceFile::new("flow.yml", yaml.to_string()), BUILD);
-    let errors: Vec<_> = checked
-        .report
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == kflow_compiler::diag::Severity::Error)
-        .map(|d| format!("{} {}", d.code.as_str(), d.message))
-        .collect();
-    assert!(errors.is_empty(), "{errors:?}\n{yaml}");
-    let plan = build::plan(&checked.flow.expect("a flow"), yaml, "flow.yml");
-    Flow::from_json(&plan.to_json()).expect("the plan reads back")
-}
-
-fn state_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "kflow-lowered-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// `./flow run ARGS` in process: the exit code, the summary and what went to `err`.
-fn run(flow: &Flow, args: &[&str]) -> (u8, Value, String) {
-    let dir = state_dir();
-    let mut argv = vec!["flow", "run", "--state", dir.to_str().unwrap()];
-    argv.extend(args);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let version = VersionInfo {
-        kflowc: "test",
-        source_hash: "",
-    };
-    let code = run_cli(flow, &version, argv, &mut out, &mut err);
-    let _ = std::fs::remove_dir_all(&dir);
-    let out = String::from_utf8(out).unwrap();
-    let summary = out.lines().last().map_or(Value::Null, |l| {
-        serde_json::from_str(l).unwrap_or(Value::Null)
-    });
-    (code, summary, String::from_utf8(err).unwrap())
-}
-
-fn task_run<'a>(summary: &'a Value, task: &str) -> &'a Value {
-    summary["task_runs"]
-        .as_array()
-        .and_then(|runs| runs.iter().find(|r| r["task_id"] == task))
-        .unwrap_or_else(|| panic!("no task run of `{task}` in {summary}"))
-}
 
 /// A value of this shape that a task accepts and can run with.
 fn sample(name: &str, ty: &PropType) -> Value {

@@ -99,6 +99,10 @@ pub fn check(
 }
 
 fn prints<'t>(nodes: &'t [Node], out: &mut Vec<&'t Expr>) {
+    kflow_runtime::expr::deep(|| prints_at(nodes, out));
+}
+
+fn prints_at<'t>(nodes: &'t [Node], out: &mut Vec<&'t Expr>) {
     for node in nodes {
         match node {
             Node::Print(expr) => out.push(expr),

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use kflow_runtime::expr as pebble;
 use kflow_runtime::expr::ast::{
     Arg, BinaryOp, Call, Expr, ExprKind, Node, Span, Template, UnaryOp,
 };
@@ -321,6 +322,10 @@ impl<'a> Checker<'a> {
     }
 
     fn nodes(&mut self, nodes: &[Node]) {
+        pebble::deep(|| self.nodes_at(nodes));
+    }
+
+    fn nodes_at(&mut self, nodes: &[Node]) {
         for node in nodes {
             match node {
                 Node::Text(_) => {}
@@ -422,6 +427,10 @@ impl<'a> Checker<'a> {
     /// `guarded`: the expression sits where a missing value is expected and handled (left of
     /// `??`, `is defined`, `| default`), so availability problems are not reported there.
     fn infer(&mut self, expr: &Expr, guarded: bool) -> Ty {
+        pebble::deep(|| self.infer_at(expr, guarded))
+    }
+
+    fn infer_at(&mut self, expr: &Expr, guarded: bool) -> Ty {
         match &expr.kind {
             ExprKind::Literal(value) => Ty::of_value(value),
             ExprKind::Var(name) => {

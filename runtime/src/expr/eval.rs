@@ -127,6 +127,13 @@ pub fn evaluate(expr: &Expr, vars: &Map<String, Value>, host: &dyn Host) -> Resu
 /// Nested `render()` calls stop here, like Kestra's recursion limit.
 const MAX_RENDER_DEPTH: usize = 32;
 
+/// The work one render may do: evaluation steps (expressions, nodes, loop iterations), and the
+/// size of what it builds (its output, and any string on the way). Far beyond any real
+/// template; a runaway loop or a value doubled in a loop fails naming the limit, in about a
+/// second, instead of taking the machine's memory or time.
+pub const MAX_RENDER_STEPS: u64 = 2_000_000;
+pub const MAX_RENDER_BYTES: usize = 16 * 1024 * 1024;
+
 static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
 
 pub struct Evaluator<'a> {
@@ -142,6 +149,8 @@ pub struct Evaluator<'a> {
     blocks: HashMap<String, Rc<Vec<Node>>>,
     /// Inside a macro: only its arguments are visible, as in Pebble.
     isolated: bool,
+    /// Steps taken so far (see [`MAX_RENDER_STEPS`]).
+    steps: u64,
 }
 
 struct Macro {
@@ -154,6 +163,7 @@ impl<'a> Evaluator<'a> {
         Evaluator {
             root,
             shared: &EMPTY,
+            steps: 0,
             scopes: vec![Map::new()],
             host,
             depth: 0,
@@ -284,7 +294,29 @@ impl<'a> Evaluator<'a> {
 
     fn nodes(&mut self, nodes: &[Node], out: &mut String) -> Result<()> {
         for node in nodes {
-            self.node(node, out)?;
+            self.step(Span::new(0, 0))?;
+            super::deep(|| self.node(node, out))?;
+            if out.len() > MAX_RENDER_BYTES {
+                return fail(
+                    format!(
+                        "the rendered text is larger than {} MiB",
+                        MAX_RENDER_BYTES / (1024 * 1024)
+                    ),
+                    Span::new(0, 0),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// One more step of the render's budget.
+    fn step(&mut self, span: Span) -> Result<()> {
+        self.steps += 1;
+        if self.steps > MAX_RENDER_STEPS {
+            return fail(
+                format!("rendering takes more than {MAX_RENDER_STEPS} steps (a loop too large for a template?)"),
+                span,
+            );
         }
         Ok(())
     }
@@ -365,7 +397,9 @@ impl<'a> Evaluator<'a> {
                     }
                     scope.insert(item.name.clone(), v);
                     scope.insert("loop".into(), loop_object(index, length));
-                    result = self.nodes(body, out);
+                    result = self
+                        .step(iterable.span)
+                        .and_then(|()| self.nodes(body, out));
                     if result.is_err() {
                         break;
                     }
@@ -412,6 +446,23 @@ impl<'a> Evaluator<'a> {
     }
 
     pub(crate) fn expr(&mut self, expr: &Expr) -> Result<Value> {
+        self.step(expr.span)?;
+        let value = super::deep(|| self.expr_value(expr))?;
+        if let Value::String(text) = &value {
+            if text.len() > MAX_RENDER_BYTES {
+                return fail(
+                    format!(
+                        "a value larger than {} MiB",
+                        MAX_RENDER_BYTES / (1024 * 1024)
+                    ),
+                    expr.span,
+                );
+            }
+        }
+        Ok(value)
+    }
+
+    fn expr_value(&mut self, expr: &Expr) -> Result<Value> {
         match &expr.kind {
             ExprKind::Literal(value) => Ok(value.clone()),
             ExprKind::Var(name) => match self.lookup(name) {

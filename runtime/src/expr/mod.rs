@@ -49,3 +49,11 @@ pub fn describe_error(template: &str, error: &EvalError) -> String {
 pub fn is_template(text: &str) -> bool {
     text.contains("{{") || text.contains("{%") || text.contains("{#")
 }
+
+/// Runs one step of a recursive walk over a template (parsing, checking, evaluating) with
+/// enough stack: when little is left, the walk goes on in a new segment on the heap. Trees are
+/// at most [`parser::MAX_NESTING`] deep, so this bounds memory too, on any thread (a host
+/// program's 2 MiB tokio workers, a debug build's large frames).
+pub fn deep<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+}

@@ -35,12 +35,19 @@ fn error<T>(message: impl Into<String>, span: Span) -> Result<T> {
     })
 }
 
+/// How deeply expressions and tags may nest: parentheses, lists and maps, unary operators,
+/// links of an operator, filter or attribute chain, `{% if %}` inside `{% if %}`. Far beyond any
+/// real template, and well within the stack of every stage that walks the tree recursively
+/// (checker, evaluator, drop); deeper input is a syntax error, never a stack overflow.
+pub const MAX_NESTING: usize = 256;
+
 /// Parse a whole template (text with `{{ }}`, `{% %}` and `{# #}`).
 pub fn parse(source: &str) -> Result<Template> {
     let items = scan(source)?;
     let mut builder = Builder {
         items: items.into_iter(),
         pending: None,
+        depth: 0,
     };
     let (nodes, end) = builder.block(&[])?;
     if let Some((name, span)) = end {
@@ -52,7 +59,7 @@ pub fn parse(source: &str) -> Result<Template> {
 /// Parse a lone expression (`inputs.x | upper`), as the checker does for `{{ }}` contents.
 pub fn parse_expression(source: &str) -> Result<Expr> {
     let tokens = lex(source, 0, Close::EndOfInput)?.0;
-    let mut parser = Parser::new(source, tokens);
+    let mut parser = Parser::new(std::rc::Rc::from(source), source.len(), tokens);
     let expr = parser.expression()?;
     parser.expect_end()?;
     Ok(expr)
@@ -89,6 +96,7 @@ impl Close {
 }
 
 fn scan(source: &str) -> Result<Vec<Item>> {
+    let shared: std::rc::Rc<str> = std::rc::Rc::from(source);
     let bytes = source.as_bytes();
     let mut items = Vec::new();
     let mut text_start = 0;
@@ -135,7 +143,7 @@ fn scan(source: &str) -> Result<Vec<Item>> {
         let (tokens, end, trim_after) = lex(source, inner_start, kind)?;
         trim_next = trim_after;
         let open_span = Span::new(pos, inner_start);
-        let mut parser = Parser::new(source, tokens);
+        let mut parser = Parser::new(std::rc::Rc::clone(&shared), source.len(), tokens);
         if kind == Close::Print {
             if parser.at_end() {
                 return error(
@@ -395,6 +403,8 @@ struct Parser {
     source_len: usize,
     /// The template text, kept for `#{ }` interpolation inside double-quoted strings.
     source: std::rc::Rc<str>,
+    /// How deep the expression being parsed nests (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 /// Binding strength of binary operators, from Pebble's core extension and Kestra's.
@@ -437,15 +447,30 @@ const NOT_PRECEDENCE: u8 = 200;
 const SIGN_PRECEDENCE: u8 = 200;
 
 impl Parser {
-    fn new(source: &str, tokens: Vec<Token>) -> Self {
+    /// A parser over `tokens` of the first `len` bytes of `source` (shared by every tag of a
+    /// template, never copied per tag).
+    fn new(source: std::rc::Rc<str>, len: usize, tokens: Vec<Token>) -> Self {
         let end = tokens.last().map_or(0, |t| t.span.end);
         Parser {
             tokens,
             pos: 0,
             end,
-            source_len: source.len(),
-            source: std::rc::Rc::from(source),
+            source_len: len,
+            source,
+            depth: 0,
         }
+    }
+
+    /// One level deeper; an error past [`MAX_NESTING`]. Pair with `self.depth -= 1`.
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return error(
+                format!("the expression nests more than {MAX_NESTING} levels deep"),
+                self.here(),
+            );
+        }
+        Ok(())
     }
 
     fn at_end(&self) -> bool {
@@ -568,6 +593,13 @@ impl Parser {
 
     /// A full expression, with the ternary `a ? b : c` at the lowest level.
     fn expression(&mut self) -> Result<Expr> {
+        self.enter()?;
+        let result = super::deep(|| self.ternary());
+        self.depth -= 1;
+        result
+    }
+
+    fn ternary(&mut self) -> Result<Expr> {
         let condition = self.binary(0)?;
         if self.is_punct("?") {
             self.pos += 1;
@@ -584,9 +616,18 @@ impl Parser {
     }
 
     fn binary(&mut self, min: u8) -> Result<Expr> {
+        // Each link of a chain (`a + b + c`, `x | f | g`) nests the tree one level deeper.
+        let start_depth = self.depth;
+        let result = self.binary_chain(min);
+        self.depth = start_depth;
+        result
+    }
+
+    fn binary_chain(&mut self, min: u8) -> Result<Expr> {
         let mut left = self.unary()?;
         loop {
             if self.is_punct("|") && FILTER_PRECEDENCE >= min {
+                self.enter()?;
                 self.pos += 1;
                 let call = self.call("a filter name after `|`")?;
                 let span = left.span.to(call.span);
@@ -597,6 +638,7 @@ impl Parser {
                 continue;
             }
             if self.is_word("is") && TEST_PRECEDENCE >= min {
+                self.enter()?;
                 self.pos += 1;
                 let negated = self.eat_word("not");
                 let call = self.call("a test name after `is` (defined, null, empty, …)")?;
@@ -617,8 +659,9 @@ impl Parser {
             if prec < min {
                 break;
             }
+            self.enter()?;
             self.pos += 1;
-            let right = self.binary(prec + 1)?;
+            let right = super::deep(|| self.binary(prec + 1))?;
             let span = left.span.to(right.span);
             left = Expr {
                 kind: ExprKind::Binary(op, Box::new(left), Box::new(right)),
@@ -641,7 +684,10 @@ impl Parser {
         };
         if let Some((op, prec)) = op {
             self.pos += 1;
-            let operand = self.binary(prec)?;
+            self.enter()?;
+            let operand = super::deep(|| self.binary(prec));
+            self.depth -= 1;
+            let operand = operand?;
             let span = start.to(operand.span);
             return Ok(Expr {
                 kind: ExprKind::Unary(op, Box::new(operand)),
@@ -824,7 +870,8 @@ impl Parser {
             let inner_end = inner_start + close;
             let source = &self.source[..offset + inner_end];
             let tokens = lex(source, offset + inner_start, Close::EndOfInput)?.0;
-            let mut parser = Parser::new(source, tokens);
+            let mut parser = Parser::new(std::rc::Rc::clone(&self.source), source.len(), tokens);
+            parser.depth = self.depth;
             let expr = parser.expression()?;
             parser.expect_end()?;
             parts.push(expr);
@@ -836,8 +883,19 @@ impl Parser {
         Ok(ExprKind::Interpolated(parts))
     }
 
-    fn postfix(&mut self, mut expr: Expr) -> Result<Expr> {
+    fn postfix(&mut self, expr: Expr) -> Result<Expr> {
+        // Each `.attr`, `[i]` or `.method()` nests the tree one level deeper.
+        let start_depth = self.depth;
+        let result = self.postfix_chain(expr);
+        self.depth = start_depth;
+        result
+    }
+
+    fn postfix_chain(&mut self, mut expr: Expr) -> Result<Expr> {
         loop {
+            if self.is_punct(".") || self.is_punct("[") {
+                self.enter()?;
+            }
             if self.is_punct(".") {
                 self.pos += 1;
                 let name = match self.tokens.get(self.pos).cloned() {
@@ -918,6 +976,8 @@ struct Builder {
     items: std::vec::IntoIter<Item>,
     /// The parser of the tag that ended the last block (`elseif cond`, `endif`).
     pending: Option<Parser>,
+    /// How many blocks are open (see [`MAX_NESTING`]).
+    depth: usize,
 }
 
 /// The tag that ended a block: its name and span.
@@ -926,6 +986,13 @@ type BlockEnd = Option<(String, Span)>;
 impl Builder {
     /// Nodes up to one of the `ends` tags (returned, with its parser consumed) or the end.
     fn block(&mut self, ends: &[&str]) -> Result<(Vec<Node>, BlockEnd)> {
+        self.depth += 1;
+        let result = super::deep(|| self.block_nodes(ends));
+        self.depth -= 1;
+        result
+    }
+
+    fn block_nodes(&mut self, ends: &[&str]) -> Result<(Vec<Node>, BlockEnd)> {
         let mut nodes = Vec::new();
         while let Some(item) = self.items.next() {
             match item {
@@ -939,6 +1006,12 @@ impl Builder {
                     if ends.contains(&name.name.as_str()) {
                         self.pending = Some(parser);
                         return Ok((nodes, Some((name.name, span))));
+                    }
+                    if self.depth > MAX_NESTING {
+                        return error(
+                            format!("tags nest more than {MAX_NESTING} levels deep"),
+                            span,
+                        );
                     }
                     nodes.push(self.tag(&name, &mut parser, span)?);
                 }
@@ -1096,7 +1169,7 @@ impl Builder {
     fn take_pending(&mut self) -> Parser {
         self.pending
             .take()
-            .unwrap_or_else(|| Parser::new("", Vec::new()))
+            .unwrap_or_else(|| Parser::new(std::rc::Rc::from(""), 0, Vec::new()))
     }
 
     fn close(&mut self, end: BlockEnd, open: &str, close: &str, open_span: Span) -> Result<()> {

@@ -332,10 +332,12 @@ pub fn range(from: i64, to: i64, step: i64) -> Result<Value, String> {
     if step == 0 {
         return Err("the step of a range cannot be 0".into());
     }
+    // In i128: `to - from` overflows i64 for the widest ranges.
+    let (from_w, to_w, step_w) = (i128::from(from), i128::from(to), i128::from(step));
     let count = if step > 0 {
-        (to - from) / step + 1
+        (to_w - from_w) / step_w + 1
     } else {
-        (from - to) / -step + 1
+        (from_w - to_w) / -step_w + 1
     };
     if count > 1_000_000 {
         return Err(format!("a range of {count} values is too large"));
@@ -344,7 +346,10 @@ pub fn range(from: i64, to: i64, step: i64) -> Result<Value, String> {
     let mut i = from;
     while (step > 0 && i <= to) || (step < 0 && i >= to) {
         items.push(Value::from(i));
-        i += step;
+        match i.checked_add(step) {
+            Some(next) => i = next,
+            None => break,
+        }
     }
     Ok(Value::Array(items))
 }

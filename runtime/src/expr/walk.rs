@@ -9,6 +9,10 @@ pub fn exprs(template: &Template, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn nodes(nodes: &[Node], f: &mut dyn FnMut(&Expr)) {
+    super::deep(|| nodes_at(nodes, f));
+}
+
+fn nodes_at(nodes: &[Node], f: &mut dyn FnMut(&Expr)) {
     for node in nodes {
         match node {
             Node::Text(_) => {}
@@ -57,8 +61,12 @@ fn nodes(nodes: &[Node], f: &mut dyn FnMut(&Expr)) {
 }
 
 /// Calls `f` on `e` and then on each of its sub-expressions.
-#[allow(clippy::many_single_char_names)]
 pub fn expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    super::deep(|| expr_at(e, f));
+}
+
+#[allow(clippy::many_single_char_names)]
+fn expr_at(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
     match &e.kind {
         ExprKind::Literal(_) | ExprKind::Var(_) => {}
