@@ -58,6 +58,10 @@ Logs go to stderr. The last line on stdout is one JSON object:
 Exit status: 0 when the execution ends SUCCESS or WARNING, 1 when it ends FAILED or KILLED,
 2 when the arguments or inputs are wrong (each message names the input).
 
+SIGTERM, SIGINT (Ctrl-C) or SIGHUP kill the execution as Kestra's kill does: running tasks are
+cancelled, unfinished task runs and the execution are recorded KILLED, the summary is printed
+and the exit status is 1. A second signal exits at once.
+
 Input values: INT, FLOAT, BOOLEAN as text; DATETIME as 2024-01-01T10:00:00Z; DURATION as
 PT1H30M; FILE as a local path; JSON as JSON text; ARRAY and MULTISELECT as a JSON list or
 comma-separated (repeating --input adds values). `inputs` prints every input as JSON Schema.";
@@ -314,6 +318,7 @@ fn run_command(
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
         echo_logs: true,
+        kill: None,
     };
     // Inputs are checked before the state is touched: bad inputs leave no trace.
     inputs::resolve(
@@ -330,8 +335,14 @@ fn run_command(
     let store = Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .enable_io()
         .build()
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))?;
+    // SIGTERM, SIGINT, SIGHUP kill the execution as Kestra's kill does; a second one exits.
+    let (kill, killed) = tokio::sync::watch::channel(false);
+    let mut request = request;
+    request.kill = Some(killed);
+    runtime.spawn(kill_on_signals(kill));
     let mut write_error = None;
     let result = runtime.block_on(launch(
         Arc::new(flow.clone()),
@@ -385,6 +396,53 @@ fn run_command(
         State::Success | State::Warning => 0,
         _ => 1,
     })
+}
+
+/// Turns the first SIGTERM, SIGINT or SIGHUP into a kill of the running execution (its summary
+/// is still printed, its state recorded KILLED, exit 1); a second signal exits at once.
+async fn kill_on_signals(kill: tokio::sync::watch::Sender<bool>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let kinds = [
+            (SignalKind::terminate(), "SIGTERM", 15),
+            (SignalKind::interrupt(), "SIGINT", 2),
+            (SignalKind::hangup(), "SIGHUP", 1),
+        ];
+        let mut streams = Vec::new();
+        for (kind, name, number) in kinds {
+            match signal(kind) {
+                Ok(stream) => streams.push((stream, name, number)),
+                Err(_) => return,
+            }
+        }
+        let (name, _) = next_signal(&mut streams).await;
+        eprintln!("{name} received: killing the execution (send it again to exit at once)");
+        let _ = kill.send(true);
+        let (name, number) = next_signal(&mut streams).await;
+        eprintln!("{name} received again: exiting now");
+        std::process::exit(128 + number);
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = kill;
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The next of several signals to arrive: its name and number.
+#[cfg(unix)]
+async fn next_signal(
+    streams: &mut [(tokio::signal::unix::Signal, &'static str, i32)],
+) -> (&'static str, i32) {
+    let waits = streams.iter_mut().map(|(stream, name, number)| {
+        let (name, number) = (*name, *number);
+        Box::pin(async move {
+            stream.recv().await;
+            (name, number)
+        })
+    });
+    futures_util::future::select_all(waits).await.0
 }
 
 fn read_inputs_file(path: &Path) -> Result<Map<String, Value>, String> {

@@ -63,7 +63,15 @@ pub struct Launch {
     /// first), and how long ago the chain's first execution started.
     pub attempt: u32,
     pub chain_elapsed: Duration,
+    /// Set to `true` to kill the execution (SIGTERM, `kill`): see [`KillSignal`].
+    pub kill: Option<KillSignal>,
 }
+
+/// Kills an execution when it turns `true`: the running tasks are cancelled (their futures,
+/// and with them their timers and processes, dropped), every unfinished task run and the
+/// execution are recorded KILLED, and no further task (nor `errors`/`finally`) starts, as
+/// Kestra's kill does.
+pub type KillSignal = tokio::sync::watch::Receiver<bool>;
 
 impl Launch {
     /// A first execution.
@@ -74,8 +82,19 @@ impl Launch {
             echo_logs,
             attempt: 1,
             chain_elapsed: Duration::ZERO,
+            kill: None,
         }
     }
+}
+
+/// Resolves when `kill` turns `true`; never, when nobody can kill.
+async fn killed(kill: Option<KillSignal>) {
+    if let Some(mut kill) = kill {
+        if kill.wait_for(|k| *k).await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -162,6 +181,7 @@ pub struct Executor<'f> {
     echo_logs: bool,
     attempt: u32,
     chain_elapsed: Duration,
+    kill: Option<KillSignal>,
     shared: Mutex<Shared>,
 }
 
@@ -211,6 +231,7 @@ impl<'f> Executor<'f> {
             echo_logs: launch.echo_logs,
             attempt: launch.attempt,
             chain_elapsed: launch.chain_elapsed,
+            kill: launch.kill,
             shared: Mutex::new(Shared {
                 task_runs: Vec::new(),
                 index: HashMap::new(),
@@ -228,6 +249,40 @@ impl<'f> Executor<'f> {
     async fn execute(self) -> Summary {
         self.recorder
             .execution_started(&self.id, self.flow, &self.inputs, self.started_ms);
+        let phases = std::pin::pin!(self.phases());
+        let kill = std::pin::pin!(killed(self.kill.clone()));
+        let (mut state, outputs) = match futures_util::future::select(phases, kill).await {
+            futures_util::future::Either::Left((ended, _)) => ended,
+            futures_util::future::Either::Right(((), _)) => {
+                self.kill_unfinished();
+                (State::Killed, None)
+            }
+        };
+        let shared = self.shared();
+        // A failure that will be retried as a new execution ends this one RETRIED (a killed
+        // execution is not retried).
+        let retry_after = shared
+            .retry_execution
+            .filter(|_| state.is_failure() && state != State::Killed);
+        if retry_after.is_some() {
+            state = State::Retried;
+        }
+        let summary = Summary {
+            id: self.id.clone(),
+            state,
+            retry_after,
+            outputs,
+            labels: shared.labels.clone(),
+            duration_ms: now_ms().saturating_sub(self.started_ms),
+            task_runs: shared.task_runs.clone(),
+        };
+        self.recorder.execution_ended(&summary);
+        summary
+    }
+
+    /// The execution's phases: its tasks, `errors`, `finally`, the flow's outputs,
+    /// `afterExecution`; the end state and the outputs.
+    async fn phases(&self) -> (State, Option<Value>) {
         let root = Frame::default();
         let mut state = self.branch(&self.flow.tasks, &root).await;
         if state.is_failure() && !self.flow.errors.is_empty() {
@@ -255,23 +310,34 @@ impl<'f> Executor<'f> {
             self.branch_ignoring_exit(&self.flow.after_execution, &root)
                 .await;
         }
-        let shared = self.shared();
-        // A failure that will be retried as a new execution ends this one RETRIED.
-        let retry_after = shared.retry_execution.filter(|_| state.is_failure());
-        if retry_after.is_some() {
-            state = State::Retried;
-        }
-        let summary = Summary {
-            id: self.id.clone(),
-            state,
-            retry_after,
-            outputs,
-            labels: shared.labels.clone(),
-            duration_ms: now_ms().saturating_sub(self.started_ms),
-            task_runs: shared.task_runs.clone(),
+        (state, outputs)
+    }
+
+    /// After a kill: every task run that had not ended, and its running attempt, end KILLED.
+    fn kill_unfinished(&self) {
+        let killed: Vec<TaskRun> = {
+            let mut shared = self.shared();
+            let at = now_ms();
+            shared
+                .task_runs
+                .iter_mut()
+                .filter(|run| !run.state.is_terminal())
+                .map(|run| {
+                    run.state = State::Killed;
+                    if let Some(attempt) =
+                        run.attempts.last_mut().filter(|a| !a.state.is_terminal())
+                    {
+                        attempt.state = State::Killed;
+                        attempt.ended_ms = at;
+                    }
+                    run.clone()
+                })
+                .collect()
         };
-        self.recorder.execution_ended(&summary);
-        summary
+        for run in &killed {
+            self.recorder.task_run(&self.id, run);
+        }
+        self.log(None, Level::Warn, "the execution was killed");
     }
 
     fn flow_outputs(&self) -> Result<Map<String, Value>, String> {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use crate::execution::{now_ms, State, Summary};
-use crate::executor::{self, Launch, Recorder};
+use crate::executor::{self, KillSignal, Launch, Recorder};
 use crate::expr::Host;
 use crate::inputs::{self, InputError};
 use crate::plan::{ConcurrencyBehavior, Flow};
@@ -29,6 +29,9 @@ pub struct LaunchRequest {
     pub labels: Map<String, Value>,
     /// Print log lines to stderr.
     pub echo_logs: bool,
+    /// Kills the execution (and stops a chain of retries, or a wait for a concurrency slot)
+    /// when it turns `true`.
+    pub kill: Option<KillSignal>,
 }
 
 /// What happens along the way, for the caller to show.
@@ -95,6 +98,17 @@ pub async fn launch(
                     break Some(slot);
                 }
                 match concurrency.behavior {
+                    ConcurrencyBehavior::Queue
+                        if request.kill.as_ref().is_some_and(|k| *k.borrow()) =>
+                    {
+                        // Killed while waiting for a slot: it never started.
+                        let summary = Summary::refused(&flow, State::Killed);
+                        let recorder: &dyn Recorder = store.as_ref();
+                        recorder.execution_started(&summary.id, &flow, &values, now_ms());
+                        recorder.execution_ended(&summary);
+                        on_event(LaunchEvent::Ended(&summary));
+                        return Ok(summary);
+                    }
                     ConcurrencyBehavior::Queue => {
                         if !queued {
                             on_event(LaunchEvent::Queued {
@@ -131,10 +145,12 @@ pub async fn launch(
     // starts after the retry's wait; the retries share the first one's correlation id.
     let chain_start = Instant::now();
     let mut launch = Launch::new(values, request.labels, request.echo_logs);
+    launch.kill = request.kill.clone();
     loop {
         let next = Launch {
             inputs: launch.inputs.clone(),
             labels: launch.labels.clone(),
+            kill: launch.kill.clone(),
             ..launch
         };
         let summary = executor::execute(&flow, launch, host.as_ref(), store.as_ref()).await;
@@ -145,6 +161,9 @@ pub async fn launch(
         let Some(wait) = summary.retry_after else {
             return Ok(summary);
         };
+        if request.kill.as_ref().is_some_and(|k| *k.borrow()) {
+            return Ok(summary);
+        }
         on_event(LaunchEvent::Retrying {
             id: &summary.id,
             wait,

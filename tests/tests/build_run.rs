@@ -394,3 +394,58 @@ fn retries_as_new_executions_end_retried_retried_failed() {
         assert_eq!(states, ["RETRIED", "RETRIED", "FAILED"], "{flow}");
     }
 }
+
+/// SIGTERM kills a running execution the way Kestra's kill does: the running task is
+/// cancelled, it and the execution are recorded KILLED, the summary is printed, exit 1.
+#[cfg(unix)]
+#[test]
+fn sigterm_kills_the_execution_and_records_it() {
+    let dir = state_dir("sigterm-flow");
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = dir.join("long_wait.yml");
+    std::fs::write(
+        &flow,
+        "id: long_wait\nnamespace: kflow.tests\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: started\n  - id: wait\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n  - id: never\n    type: io.kestra.plugin.core.log.Log\n    message: not reached\n",
+    )
+    .unwrap();
+    let bin = binary(&flow);
+    let state = state_dir("sigterm");
+    let child = Command::new(&bin)
+        .args(["run", "--state", state.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("the binary ends");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    assert_eq!(summary["state"], "KILLED");
+    assert_eq!(order(&summary), ["first", "wait"]);
+    assert_eq!(runs(&summary, "first")[0]["state"], "SUCCESS");
+    assert_eq!(runs(&summary, "wait")[0]["state"], "KILLED");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGTERM received"));
+    // The state holds the same.
+    let listed = Command::new(&bin)
+        .args([
+            "executions",
+            "--format",
+            "json",
+            "--state",
+            state.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["id"], summary["id"]);
+    assert_eq!(listed[0]["state"], "KILLED");
+}
