@@ -344,6 +344,7 @@ fn run_command(
     request.kill = Some(killed);
     runtime.spawn(kill_on_signals(kill));
     let mut write_error = None;
+    let mut unrecorded = false;
     let result = runtime.block_on(launch(
         Arc::new(flow.clone()),
         request,
@@ -364,9 +365,10 @@ fn run_command(
                 );
             }
             LaunchEvent::Unrecorded(problem) => {
+                unrecorded = true;
                 let _ = writeln!(
                     err,
-                    "warning: state: {problem}; the execution ran, but its record is incomplete"
+                    "error: state: {problem}; the execution was stopped there, so that nothing runs unrecorded"
                 );
             }
             LaunchEvent::Ended(summary) => {
@@ -392,8 +394,9 @@ fn run_command(
         },
         LaunchError::State(e) => Failure::failed(e.to_string()),
     })?;
+    // An execution whose record is incomplete is not a success, whatever its state says.
     Ok(match summary.state {
-        State::Success | State::Warning => 0,
+        State::Success | State::Warning if !unrecorded => 0,
         _ => 1,
     })
 }

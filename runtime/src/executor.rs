@@ -46,6 +46,11 @@ pub trait Recorder: Sync {
     ) {
     }
     fn execution_ended(&self, _summary: &Summary) {}
+    /// Why recording failed, once it has (a full disk, a damaged file): the executor then
+    /// starts no further task, since nothing may run that is not recorded.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Records nothing (tests, benchmarks).
@@ -134,6 +139,8 @@ struct Shared {
     retry_execution: Option<Duration>,
     /// The execution's end state, once known (`execution.state` in `afterExecution`).
     ending: Option<State>,
+    /// Recording failed: no further task starts, not even `errors` or `finally`.
+    halted: bool,
 }
 
 /// The host templates see during an execution: the binary's host, plus this execution's logs.
@@ -242,6 +249,7 @@ impl<'f> Executor<'f> {
                 error_logs: Vec::new(),
                 retry_execution: None,
                 ending: None,
+                halted: false,
             }),
         }
     }
@@ -294,6 +302,9 @@ impl<'f> Executor<'f> {
         }
         if let Some(exit) = self.shared().exit {
             state = exit;
+        }
+        if self.shared().halted {
+            state = State::Failed;
         }
         let mut outputs = None;
         if matches!(state, State::Success | State::Warning) && !self.flow.outputs.is_empty() {
@@ -360,7 +371,11 @@ impl<'f> Executor<'f> {
         Box::pin(async move {
             let mut state = State::Success;
             for task in tasks {
-                if self.shared().exit.is_some() {
+                let stopped = {
+                    let shared = self.shared();
+                    shared.exit.is_some() || shared.halted
+                };
+                if stopped {
                     break;
                 }
                 let result = self.task(task, frame).await;
@@ -428,6 +443,18 @@ impl<'f> Executor<'f> {
     /// `allowFailure`/`allowWarning`.
     fn task<'a>(&'a self, task: &'a Task, frame: &'a Frame) -> BoxFuture<'a, State> {
         Box::pin(async move {
+            // Fail-stop: once the state cannot record, nothing else runs.
+            if let Some(problem) = self.recorder.failure() {
+                let first = !std::mem::replace(&mut self.shared().halted, true);
+                if first {
+                    self.log(
+                        None,
+                        Level::Error,
+                        &format!("stopped: {problem}; no further task runs unrecorded"),
+                    );
+                }
+                return State::Failed;
+            }
             let run_id = self.create_run(task, frame);
             if let Some(run_if) = &task.run_if {
                 let vars = self.variables(run_if, frame, Some((task, &run_id)));

@@ -330,6 +330,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sqlite)?;
         migrate(&mut conn, &path)?;
+        check_integrity(&conn, &path)?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
@@ -616,6 +617,10 @@ impl Recorder for Store {
 
     /// The end state, outputs and labels, and every task run once more (idempotent), in one
     /// transaction.
+    fn failure(&self) -> Option<String> {
+        lock(&self.error).clone()
+    }
+
     fn execution_ended(&self, summary: &Summary) {
         let conn = self.conn();
         let result = (|| {
@@ -667,6 +672,25 @@ fn masked_inputs(flow: &Flow, inputs: &Map<String, Value>) -> Map<String, Value>
 /// Whether a process id is alive on this host (Linux: `/proc/<pid>` exists).
 fn process_alive(pid: i64) -> bool {
     pid == i64::from(std::process::id()) || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// `PRAGMA quick_check` when the state is opened: a damaged file is refused with what to do,
+/// instead of being written to (and losing more).
+fn check_integrity(conn: &Connection, path: &Path) -> Result<(), StateError> {
+    let found: Result<Vec<String>, rusqlite::Error> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut s| s.query_map([], |row| row.get(0))?.collect());
+    let problems = match found {
+        Ok(rows) if rows.len() == 1 && rows[0] == "ok" => return Ok(()),
+        Ok(rows) => rows.join("; "),
+        Err(e) => e.to_string(),
+    };
+    Err(StateError::Corrupt(
+        path.to_path_buf(),
+        format!(
+            "the database is damaged ({problems}); move it away to start a new state (its history is lost), or restore it from a backup"
+        ),
+    ))
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StateError> {
@@ -956,13 +980,21 @@ mod tests {
         assert_eq!(store.executions(2).unwrap()[0].id, ids[2]);
     }
 
+    /// Fail-stop: once a write fails, the task that was running ends, no further task starts,
+    /// and the execution ends FAILED; the error is kept for the caller.
     #[test]
-    fn recording_errors_are_kept_not_raised() {
+    fn a_recording_error_stops_the_execution() {
         let dir = TempDir::new("errors");
         let store = Store::open(&dir.0).unwrap();
         store.conn().execute_batch("DROP TABLE logs").unwrap();
         let summary = run(&store, "Ada");
-        assert_eq!(summary.state, State::Success);
+        assert_eq!(summary.state, State::Failed);
+        let started: Vec<&str> = summary
+            .task_runs
+            .iter()
+            .map(|r| r.task_id.as_str())
+            .collect();
+        assert_eq!(started, ["greet"], "`answer` must not start unrecorded");
         let error = store.take_error().unwrap();
         assert!(error.starts_with("cannot record a log line in "), "{error}");
         assert!(error.contains("no such table: logs"), "{error}");

@@ -452,3 +452,76 @@ fn serve_is_not_there_yet() {
         out.stderr
     );
 }
+
+/// A flow of `n` OutputValues tasks, each with an output of `size` bytes to record.
+fn heavy_flow(n: usize, size: usize) -> Flow {
+    let blob = json!({ "blob": "x".repeat(size) });
+    hello(
+        (0..n)
+            .map(|i| {
+                Task::new(
+                    &format!("out_{i}"),
+                    "io.kestra.plugin.core.output.OutputValues",
+                    TaskKind::Run {
+                        properties: vec![("values".into(), Prop::Value(blob.clone()))],
+                    },
+                )
+            })
+            .collect(),
+    )
+}
+
+/// A full disk stops the execution where recording failed: no further task runs unrecorded,
+/// the error says why, the exit status is 1. (The disk is a small tmpfs, mounted when the test
+/// runs as root with the right to mount; elsewhere the test says it was skipped.)
+#[test]
+fn a_full_disk_stops_the_execution_with_a_clear_error() {
+    let state = TempDir::new();
+    std::fs::create_dir_all(&state.0).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs", &state.arg()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a small tmpfs here to fill it");
+        return;
+    }
+    let out = cli(
+        &heavy_flow(400, 4096),
+        &["run", "--input", "name=disk", "--state", &state.arg()],
+    );
+    let _ = std::process::Command::new("umount").arg(&state.0).status();
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("error: state:"), "{}", out.stderr);
+    let summary = out.summary();
+    assert_eq!(summary["state"], "FAILED");
+    let ran = summary["task_runs"].as_array().unwrap().len();
+    assert!(ran < 400, "{ran} tasks ran on a full disk");
+}
+
+/// A state file whose pages are damaged is refused when it is opened, naming the file and what
+/// to do, before anything runs.
+#[test]
+fn a_damaged_state_is_refused_before_anything_runs() {
+    let state = TempDir::new();
+    let out = cli(
+        &heavy_flow(50, 2000),
+        &["run", "--input", "name=a", "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let db = state.0.join("state.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 16 * 4096, "{} bytes", bytes.len());
+    for byte in &mut bytes[8 * 4096..12 * 4096] {
+        *byte = 0xA5;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    let out = cli(
+        &greeting_flow(),
+        &["run", "--input", "name=b", "--state", &state.arg()],
+    );
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("state.db"), "{}", out.stderr);
+    assert!(out.stderr.contains("move it away"), "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "nothing ran: {}", out.stdout);
+}
