@@ -453,7 +453,7 @@ fn serve_is_not_there_yet() {
     );
 }
 
-/// A flow of `n` OutputValues tasks, each with an output of `size` bytes to record.
+/// A flow of `n` `OutputValues` tasks, each with an output of `size` bytes to record.
 fn heavy_flow(n: usize, size: usize) -> Flow {
     let blob = json!({ "blob": "x".repeat(size) });
     hello(
