@@ -480,7 +480,7 @@ fn executions_command(
 ) -> Result<u8, Failure> {
     let dir =
         state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
-    let rows = match Store::open_existing(&dir).map_err(|e| Failure::failed(e.to_string()))? {
+    let rows = match Store::open_read_only(&dir).map_err(|e| Failure::failed(e.to_string()))? {
         Some(store) => store
             .executions(args.limit)
             .map_err(|e| Failure::failed(e.to_string()))?,

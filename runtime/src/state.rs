@@ -314,6 +314,50 @@ impl Store {
         }
     }
 
+    /// The state in `dir` for reading only (`executions`): it works on a read-only folder or
+    /// file system and never changes the file; `None` when there is no state yet. A state
+    /// written by a newer binary, or damaged, is refused as for writing.
+    pub fn open_read_only(dir: &Path) -> Result<Option<Store>, StateError> {
+        use rusqlite::OpenFlags;
+        let path = dir.join(DB_FILE);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let sqlite = |e| StateError::Sqlite(path.clone(), e);
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // On a read-only file system SQLite cannot create the WAL index; `immutable` then reads
+        // the file as it is (no other process can be writing it there).
+        let conn = Connection::open_with_flags(&path, flags)
+            .and_then(|conn| {
+                conn.query_row("PRAGMA user_version", [], |_| Ok(()))
+                    .map(|()| conn)
+            })
+            .or_else(|_| {
+                let uri = format!("file:{}?immutable=1", path.display());
+                Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI)
+            })
+            .map_err(sqlite)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > known {
+            return Err(StateError::NewerSchema {
+                path,
+                found: version,
+                known,
+            });
+        }
+        check_integrity(&conn, &path)?;
+        Ok(Some(Store {
+            conn: Mutex::new(conn),
+            path,
+            error: Mutex::new(None),
+            pending_logs: Mutex::new(Vec::new()),
+        }))
+    }
+
     fn open_file(path: PathBuf) -> Result<Store, StateError> {
         let sqlite = |e| StateError::Sqlite(path.clone(), e);
         let mut conn = Connection::open(&path).map_err(sqlite)?;

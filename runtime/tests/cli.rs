@@ -525,3 +525,38 @@ fn a_damaged_state_is_refused_before_anything_runs() {
     assert!(out.stderr.contains("move it away"), "{}", out.stderr);
     assert!(out.stdout.is_empty(), "nothing ran: {}", out.stdout);
 }
+
+/// `executions` reads a state it cannot write: here a file system mounted read-only (when the
+/// test may mount one; elsewhere it says it was skipped).
+#[test]
+fn executions_are_listed_from_a_read_only_state() {
+    let state = TempDir::new();
+    std::fs::create_dir_all(&state.0).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs", &state.arg()])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here to make it read-only");
+        return;
+    }
+    let ran = cli(
+        &greeting_flow(),
+        &["run", "--input", "name=ro", "--state", &state.arg()],
+    );
+    let remounted = std::process::Command::new("mount")
+        .args(["-o", "remount,ro", &state.arg()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let listed = cli(
+        &greeting_flow(),
+        &["executions", "--format", "json", "--state", &state.arg()],
+    );
+    let _ = std::process::Command::new("umount").arg(&state.0).status();
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(remounted, "the tmpfs could not be made read-only");
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let rows: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(rows[0]["id"], ran.summary()["id"]);
+    assert_eq!(rows[0]["state"], "SUCCESS");
+}
