@@ -704,12 +704,14 @@ impl<'f> Executor<'f> {
             let result = match limit {
                 Err(message) => Err(message),
                 Ok(Some(limit)) => {
-                    match tokio::time::timeout(limit, self.runnable(task, run_id, frame)).await {
+                    let deadline = Instant::now().checked_add(limit);
+                    let work = self.runnable(task, run_id, frame, deadline);
+                    match tokio::time::timeout(limit, work).await {
                         Ok(result) => result,
                         Err(_) => Err(format!("Timeout after {}", human_duration(limit))),
                     }
                 }
-                Ok(None) => self.runnable(task, run_id, frame).await,
+                Ok(None) => self.runnable(task, run_id, frame, None).await,
             };
             let state = match result {
                 Ok(outcome) => {
@@ -757,7 +759,15 @@ impl<'f> Executor<'f> {
 
     /// A runnable task's work for one attempt: its properties rendered, then its type's
     /// implementation (see [`crate::tasks`]).
-    async fn runnable(&self, task: &Task, run_id: &str, frame: &Frame) -> Result<Outcome, String> {
+    /// Rendering counts against the attempt's `timeout` too (`deadline`): a template that
+    /// would run past it fails.
+    async fn runnable(
+        &self,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+        deadline: Option<Instant>,
+    ) -> Result<Outcome, String> {
         let TaskKind::Run { properties } = &task.kind else {
             return Err(format!("`{}` is flowable", task.type_name));
         };
@@ -767,13 +777,16 @@ impl<'f> Executor<'f> {
                 task.type_name
             )
         })?;
-        let mut rendered = Map::new();
-        for (name, prop) in properties {
-            let value = self
-                .render(prop, task, run_id, frame)
-                .map_err(|e| format!("{name}: {e}"))?;
-            rendered.insert(name.clone(), value);
-        }
+        let rendered = expr::with_deadline(deadline, || {
+            let mut rendered = Map::new();
+            for (name, prop) in properties {
+                let value = self
+                    .render(prop, task, run_id, frame)
+                    .map_err(|e| format!("{name}: {e}"))?;
+                rendered.insert(name.clone(), value);
+            }
+            Ok::<_, String>(rendered)
+        })?;
         let port = TaskPort {
             executor: self,
             task,

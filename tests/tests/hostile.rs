@@ -207,3 +207,27 @@ fn alias_bombs_in_bytes_and_huge_mappings_are_bounded() {
         started.elapsed()
     );
 }
+
+/// A task's `timeout` bounds the rendering of its properties too: a template that would take
+/// seconds fails at the timeout.
+#[test]
+fn rendering_honours_the_task_timeout() {
+    let flow = lowered(
+        r"
+id: slow_render
+namespace: t
+tasks:
+  - id: heavy
+    type: io.kestra.plugin.core.log.Log
+    timeout: PT0.3S
+    message: '{% for i in range(1, 100000) %}{% for j in range(1, 100000) %}{% endfor %}{% endfor %}'
+",
+    );
+    let started = Instant::now();
+    let (code, summary, _) = run_in_process(&flow, &[]);
+    let elapsed = started.elapsed();
+    assert_eq!(code, 1);
+    assert_eq!(task_run(&summary, "heavy")["state"], "FAILED");
+    // The whole step budget takes seconds in a debug build; the timeout stops it first.
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}

@@ -124,6 +124,26 @@ pub fn evaluate(expr: &Expr, vars: &Map<String, Value>, host: &dyn Host) -> Resu
     Evaluator::new(vars, host).expr(expr)
 }
 
+thread_local! {
+    /// When renders on this thread must stop (a task's timeout), set by [`with_deadline`].
+    static DEADLINE: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` (which renders) so that a render still going at `deadline` fails: a task's
+/// `timeout` bounds the rendering of its properties too, not only its work after them.
+pub fn with_deadline<R>(deadline: Option<std::time::Instant>, f: impl FnOnce() -> R) -> R {
+    let previous = DEADLINE.with(|d| d.replace(deadline));
+    let result = f();
+    DEADLINE.with(|d| d.set(previous));
+    result
+}
+
+fn past_deadline() -> bool {
+    DEADLINE
+        .with(std::cell::Cell::get)
+        .is_some_and(|d| std::time::Instant::now() >= d)
+}
+
 /// Nested `render()` calls stop here, like Kestra's recursion limit.
 const MAX_RENDER_DEPTH: usize = 32;
 
@@ -317,6 +337,10 @@ impl<'a> Evaluator<'a> {
                 format!("rendering takes more than {MAX_RENDER_STEPS} steps (a loop too large for a template?)"),
                 span,
             );
+        }
+        // The clock is read now and then, not at every step.
+        if self.steps.is_multiple_of(1024) && past_deadline() {
+            return fail("rendering ran past the task's timeout", span);
         }
         Ok(())
     }

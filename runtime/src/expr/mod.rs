@@ -15,7 +15,9 @@ pub mod value;
 pub mod walk;
 
 pub use ast::{Expr, ExprKind, Node, Span, Template};
-pub use eval::{evaluate, render, render_layered, render_str, EvalError, Host, NoHost};
+pub use eval::{
+    evaluate, render, render_layered, render_str, with_deadline, EvalError, Host, NoHost,
+};
 pub use host::EnvHost;
 pub use parser::{parse, parse_expression, SyntaxError};
 
