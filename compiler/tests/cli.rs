@@ -442,6 +442,21 @@ fn folders_with_link_loops_fifos_and_devices_are_checked_once_and_bounded() {
         "each file once, the FIFO skipped"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // A file that cannot be read (even by root: reading /proc/self/mem at 0 fails) is that
+    // file's error; the rest of the folder is still checked.
+    std::os::unix::fs::symlink("/proc/self/mem", dir.join("unreadable.yml")).unwrap();
+    let out = kflowc(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["files_checked"], 2);
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0]["code"], "KF001");
+    assert!(diagnostics[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("unreadable.yml"));
+    std::fs::remove_file(dir.join("unreadable.yml")).unwrap();
     if made.is_ok_and(|s| s.success()) {
         let out = kflowc(&["check", fifo.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2));
