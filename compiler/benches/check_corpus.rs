@@ -138,17 +138,8 @@ fn big_mapping(bytes: usize) -> String {
 }
 
 /// Three runs after a warm-up: large inputs take seconds each.
-fn measure_few(mut f: impl FnMut()) -> Vec<Duration> {
-    f();
-    let mut times: Vec<Duration> = (0..3)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times
+fn measure_few(f: impl FnMut()) -> Vec<Duration> {
+    measure_runs(3, f)
 }
 
 fn row_per(name: &str, times: &[Duration], thousands: usize) {
@@ -163,9 +154,14 @@ fn row_per(name: &str, times: &[Duration], thousands: usize) {
     );
 }
 
-fn measure(mut f: impl FnMut()) -> Vec<Duration> {
+fn measure(f: impl FnMut()) -> Vec<Duration> {
+    measure_runs(RUNS, f)
+}
+
+/// `runs` timings of `f` after one warm-up, sorted.
+fn measure_runs(runs: usize, mut f: impl FnMut()) -> Vec<Duration> {
     f();
-    let mut times: Vec<Duration> = (0..RUNS)
+    let mut times: Vec<Duration> = (0..runs)
         .map(|_| {
             let start = Instant::now();
             f();

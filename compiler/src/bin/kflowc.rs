@@ -285,14 +285,7 @@ fn check(paths: &[PathBuf], format: Format, options: Options) -> ExitCode {
 /// Check a flow and render its crate; on errors the diagnostics are printed and the exit
 /// code returned.
 fn checked_crate(path: &std::path::Path) -> Result<build::Crate, ExitCode> {
-    let source = match files::read(path) {
-        Ok(Ok(source)) => source,
-        Ok(Err(report)) => {
-            eprint!("{}", render_human(&[report], Color::Never));
-            return Err(ExitCode::from(1));
-        }
-        Err(err) => return Err(usage_error(&err.to_string())),
-    };
+    let source = read_flow(path)?;
     let text = source.text().to_string();
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
@@ -344,16 +337,21 @@ fn copy_binary(from: &std::path::Path, to: &std::path::Path) -> Result<(), Strin
     })
 }
 
-/// The flow's id, read the way `build` reads it (the binary is named after it).
-fn flow_id(path: &std::path::Path) -> Result<String, ExitCode> {
-    let source = match files::read(path) {
-        Ok(Ok(source)) => source,
+/// A flow file's text; a file that cannot be used is reported, with its exit code.
+fn read_flow(path: &std::path::Path) -> Result<kflow_compiler::source::SourceFile, ExitCode> {
+    match files::read(path) {
+        Ok(Ok(source)) => Ok(source),
         Ok(Err(report)) => {
             eprint!("{}", render_human(&[report], Color::Never));
-            return Err(ExitCode::from(1));
+            Err(ExitCode::from(1))
         }
-        Err(err) => return Err(usage_error(&err.to_string())),
-    };
+        Err(err) => Err(usage_error(&err.to_string())),
+    }
+}
+
+/// The flow's id, read the way `build` reads it (the binary is named after it).
+fn flow_id(path: &std::path::Path) -> Result<String, ExitCode> {
+    let source = read_flow(path)?;
     let checked = check_source(source, Options::default());
     match checked.flow {
         Some(flow) if !flow.id.value.is_empty() => Ok(flow.id.value),

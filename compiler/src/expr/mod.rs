@@ -28,27 +28,21 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
     };
     for index in 0..scope.tasks.len() {
         let task = scope.tasks[index].task;
-        let templated = task
-            .properties
-            .iter()
-            .map(|p| &p.value)
-            .chain(task.run_if.iter())
-            .chain(task.timeout.iter())
-            .chain(task.retry.iter())
-            .any(has_template);
-        if !templated {
+        // Everything of the task that may hold a template.
+        let templates = || {
+            task.properties
+                .iter()
+                .map(|p| &p.value)
+                .chain(task.run_if.iter())
+                .chain(task.timeout.iter())
+                .chain(task.retry.iter())
+        };
+        if !templates().any(has_template) {
             continue;
         }
         // Building a position's context costs a walk over the flow: only where it is needed,
         // and `outputs` only for templates that mention it.
-        let reads_outputs = task
-            .properties
-            .iter()
-            .map(|p| &p.value)
-            .chain(task.run_if.iter())
-            .chain(task.timeout.iter())
-            .chain(task.retry.iter())
-            .any(|n| mentions(n, "outputs"));
+        let reads_outputs = templates().any(|n| mentions(n, "outputs"));
         let root = scope.root_reading(Site::Task(index), reads_outputs);
         for property in &task.properties {
             if !rendered(task.checked_as, property) || renders_elsewhere(task, property) {
