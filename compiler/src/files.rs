@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Code, Diagnostic, FileReport};
-use crate::source::{SourceFile, Span, MAX_SOURCE_BYTES};
+use crate::source::{max_flow_bytes, SourceFile, Span};
 
 /// A path that could not be used at all: `kflowc check` exits 2.
 #[derive(Debug)]
@@ -111,13 +111,14 @@ fn walk(
 
 /// Reads one flow file. A file that cannot be read, is not UTF-8 or is too large becomes a
 /// diagnostic of its own (the other files are still checked). At most
-/// [`MAX_SOURCE_BYTES`] + 1 bytes are read, whatever the file claims to be.
+/// the size limit + 1 bytes are read, whatever the file claims to be (64 MiB unless
+/// `KFLOW_MAX_FLOW_MIB` says otherwise).
 pub fn read(path: &Path) -> Result<Result<SourceFile, FileReport>, PathError> {
     let problem = match read_bounded(path) {
         Err(reason) => reason,
-        Ok(bytes) if bytes.len() > MAX_SOURCE_BYTES => format!(
-            "the file is larger than {} MiB",
-            MAX_SOURCE_BYTES / (1024 * 1024)
+        Ok(bytes) if bytes.len() > max_flow_bytes() => format!(
+            "the file is larger than {} MiB (KFLOW_MAX_FLOW_MIB sets the limit)",
+            max_flow_bytes() / (1024 * 1024)
         ),
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => return Ok(Ok(SourceFile::new(path, text))),
@@ -151,7 +152,7 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, String> {
     }
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read it: {e}"))?;
     let mut bytes = Vec::new();
-    let limit = u64::try_from(MAX_SOURCE_BYTES).unwrap_or(u64::MAX) + 1;
+    let limit = u64::try_from(max_flow_bytes()).unwrap_or(u64::MAX) + 1;
     file.take(limit)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("cannot read it: {e}"))?;

@@ -50,8 +50,22 @@ pub struct SourceFile {
     line_starts: Vec<u32>,
 }
 
-/// The largest file we read (flows are small; this keeps spans within `u32`).
-pub const MAX_SOURCE_BYTES: usize = 64 * 1024 * 1024;
+/// The largest text a `SourceFile` holds, whatever the configured limit (spans are `u32`).
+pub const MAX_SOURCE_BYTES: usize = 1024 * 1024 * 1024;
+
+/// The default limit on a flow file's size; `KFLOW_MAX_FLOW_MIB` sets another (1 to 1024).
+pub const DEFAULT_MAX_FLOW_MIB: usize = 64;
+
+/// The configured limit on a flow file's size, in bytes.
+pub fn max_flow_bytes() -> usize {
+    std::env::var("KFLOW_MAX_FLOW_MIB")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|mib| (1..=1024).contains(mib))
+        .unwrap_or(DEFAULT_MAX_FLOW_MIB)
+        * 1024
+        * 1024
+}
 
 impl SourceFile {
     pub fn new(path: impl Into<PathBuf>, text: String) -> Self {

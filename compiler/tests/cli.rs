@@ -567,3 +567,32 @@ fn validators_are_checked_as_the_binary_runs_them() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["diagnostics"][0]["code"], "KF301");
 }
+
+/// A flow file over the size limit (64 MiB, or `KFLOW_MAX_FLOW_MIB`) is that file's error, and
+/// no more than the limit is read.
+#[test]
+fn files_over_the_size_limit_are_refused() {
+    let dir = temp_dir("size");
+    let flow = dir.join("big.yml");
+    let mut text = String::from(HELLO);
+    text.push_str("# ");
+    text.push_str(&"x".repeat(2 * 1024 * 1024));
+    std::fs::write(&flow, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kflowc"))
+        .args(["check", "--format", "json", flow.to_str().unwrap()])
+        .env("KFLOW_MAX_FLOW_MIB", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report = json(&out);
+    assert_eq!(report["diagnostics"][0]["code"], "KF001");
+    assert!(report["diagnostics"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("larger than 1 MiB"));
+    // Under the default limit it is an ordinary flow.
+    assert_eq!(
+        kflowc(&["check", flow.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+}

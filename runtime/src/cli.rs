@@ -412,6 +412,14 @@ async fn kill_on_signals(kill: tokio::sync::watch::Sender<bool>) {
             (SignalKind::interrupt(), "SIGINT", 2),
             (SignalKind::hangup(), "SIGHUP", 1),
         ];
+        // Also straight from the handler, so that a render in progress (which holds the
+        // thread) stops at its next check rather than after it ends.
+        for (_, _, number) in &kinds {
+            let _ = signal_hook::flag::register(
+                *number,
+                std::sync::Arc::clone(&crate::expr::INTERRUPTED),
+            );
+        }
         let mut streams = Vec::new();
         for (kind, name, number) in kinds {
             match signal(kind) {

@@ -144,6 +144,15 @@ fn past_deadline() -> bool {
         .is_some_and(|d| std::time::Instant::now() >= d)
 }
 
+/// Set (from a signal handler) when the process is told to stop: a render in progress ends at
+/// its next check instead of finishing first, so a kill takes effect at once.
+pub static INTERRUPTED: std::sync::LazyLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Nested `render()` calls stop here, like Kestra's recursion limit.
 const MAX_RENDER_DEPTH: usize = 32;
 
@@ -339,8 +348,13 @@ impl<'a> Evaluator<'a> {
             );
         }
         // The clock is read now and then, not at every step.
-        if self.steps.is_multiple_of(1024) && past_deadline() {
-            return fail("rendering ran past the task's timeout", span);
+        if self.steps.is_multiple_of(1024) {
+            if past_deadline() {
+                return fail("rendering ran past the task's timeout", span);
+            }
+            if interrupted() {
+                return fail("rendering stopped: the execution is being killed", span);
+            }
         }
         Ok(())
     }

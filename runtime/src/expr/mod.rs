@@ -17,6 +17,7 @@ pub mod walk;
 pub use ast::{Expr, ExprKind, Node, Span, Template};
 pub use eval::{
     evaluate, render, render_layered, render_str, with_deadline, EvalError, Host, NoHost,
+    INTERRUPTED,
 };
 pub use host::EnvHost;
 pub use parser::{parse, parse_expression, SyntaxError};
