@@ -89,7 +89,8 @@ impl Lower<'_> {
             run_if: task.run_if.as_ref().map(|n| self.prop(n, true)),
             timeout: task.timeout.as_ref().map(|n| self.duration(n)),
             retry: retry.map(|n| self.retry(n)),
-            allow_failure: task.allow_failure,
+            allow_failure: task.allow_failure
+                || definition.is_some_and(|d| d.name == "io.kestra.plugin.core.flow.AllowFailure"),
             allow_warning: task.allow_warning,
             log_level: task.log_level.as_deref().and_then(level),
             errors: self.branch(task, "errors", retry),
@@ -117,6 +118,40 @@ impl Lower<'_> {
             "io.kestra.plugin.core.flow.WorkingDirectory" => P::TaskKind::WorkingDirectory {
                 tasks: branch("tasks"),
             },
+            // AllowFailure is a Sequential whose failure ends WARNING (see `task`).
+            "io.kestra.plugin.core.flow.AllowFailure" => P::TaskKind::Sequential {
+                tasks: branch("tasks"),
+            },
+            "io.kestra.plugin.core.flow.Dag" => {
+                let children: Vec<&Task> = task
+                    .branches
+                    .iter()
+                    .filter(|b| b.role == "tasks")
+                    .flat_map(|b| &b.tasks)
+                    .collect();
+                // A disabled task is not part of the execution: waiting for it is no wait.
+                let disabled: Vec<&str> = children
+                    .iter()
+                    .filter(|t| t.disabled)
+                    .map(|t| t.id.value.as_str())
+                    .collect();
+                P::TaskKind::Dag {
+                    tasks: children
+                        .iter()
+                        .filter(|t| !t.disabled)
+                        .map(|t| P::DagNode {
+                            task: self.task(t, retry),
+                            depends_on: t
+                                .depends_on
+                                .iter()
+                                .map(|d| d.value.clone())
+                                .filter(|d| !disabled.contains(&d.as_str()))
+                                .collect(),
+                        })
+                        .collect(),
+                    concurrent: count(node("concurrent"), 0),
+                }
+            }
             "io.kestra.plugin.core.flow.Parallel" => P::TaskKind::Parallel {
                 tasks: branch("tasks"),
                 concurrent: count(node("concurrent"), 0),

@@ -479,6 +479,7 @@ impl Task {
             TaskKind::If {
                 then, otherwise, ..
             } => out.extend(then.iter().chain(otherwise)),
+            TaskKind::Dag { tasks, .. } => out.extend(tasks.iter().map(|n| &n.task)),
             TaskKind::Switch {
                 cases, defaults, ..
             } => out.extend(cases.iter().flat_map(|(_, t)| t).chain(defaults)),
@@ -487,6 +488,14 @@ impl Task {
         out.extend(self.errors.iter().chain(&self.finally));
         out
     }
+}
+
+/// A task of a `Dag` and the ids of the tasks it waits for.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DagNode {
+    pub task: Task,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
 }
 
 /// What a task does: a runnable type's properties, run by its implementation in
@@ -508,6 +517,12 @@ pub enum TaskKind {
     /// `concurrent`: children at once (0: all).
     Parallel {
         tasks: Vec<Task>,
+        concurrent: usize,
+    },
+    /// `flow.Dag`: each task starts once its `depends_on` have ended (not failed),
+    /// `concurrent` at once (0: all).
+    Dag {
+        tasks: Vec<DagNode>,
         concurrent: usize,
     },
     If {

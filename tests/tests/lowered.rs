@@ -135,7 +135,7 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
     for definition in tasks::DEFINITIONS.iter().filter(|d| d.flowable) {
         for property in definition.properties {
             if matches!(property.ty, PropType::Tasks | PropType::TaskMap)
-                || matches!(property.name, "errors" | "finally")
+                || matches!(property.name, "errors" | "finally" | "tasks")
             {
                 continue;
             }
@@ -148,6 +148,10 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
             for other in definition.properties.iter().filter(|p| p.required) {
                 let value = match other.ty {
                     PropType::Tasks => child.to_string(),
+                    // A Dag's `tasks` are `{task, dependsOn}` entries.
+                    _ if other.name == "tasks" => {
+                        format!("[{{task: {}}}]", &child[1..child.len() - 1])
+                    }
                     _ if other.name == property.name => continue,
                     _ => sample(other.name, &other.ty).to_string(),
                 };
@@ -330,4 +334,50 @@ fn a_failing_template_names_its_yaml_position() {
     let (code, summary, _) = run(&flow, &[]);
     assert_eq!(code, 1);
     assert_eq!(summary["state"], "FAILED");
+}
+
+/// A Dag starts independent tasks together and each task once what it depends on has ended.
+#[test]
+fn a_dag_runs_independent_tasks_together_and_respects_depends_on() {
+    let flow = lowered(
+        r"
+id: dag
+namespace: t
+tasks:
+  - id: dag
+    type: io.kestra.plugin.core.flow.Dag
+    tasks:
+      - task:
+          id: join
+          type: io.kestra.plugin.core.debug.Return
+          format: joined
+        dependsOn: [left, right]
+      - task:
+          id: left
+          type: io.kestra.plugin.core.flow.Sleep
+          duration: PT0.4S
+      - task:
+          id: right
+          type: io.kestra.plugin.core.flow.Sleep
+          duration: PT0.4S
+",
+    );
+    let started = std::time::Instant::now();
+    let (code, summary, err) = run(&flow, &[]);
+    let elapsed = started.elapsed();
+    assert_eq!(code, 0, "{err}");
+    let order: Vec<&str> = summary["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap())
+        .collect();
+    // `join` is written first but starts last, once both sleeps have ended.
+    assert_eq!(order, ["dag", "left", "right", "join"]);
+    assert_eq!(task_run(&summary, "join")["state"], "SUCCESS");
+    // The two sleeps overlapped: well under the 0.8 s they take one after the other.
+    assert!(
+        elapsed < std::time::Duration::from_millis(750),
+        "{elapsed:?}"
+    );
 }

@@ -286,13 +286,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[prop("variables", List(&String)).required(), prop("ignoreMissing", Bool)],
         &[],
     ),
-    // flow/AllowFailure.java (extends Sequential)
-    flowable(
-        "io.kestra.plugin.core.flow.AllowFailure",
-        &["io.kestra.core.tasks.flows.AllowFailure"],
-        &[prop("tasks", Tasks).required().not_dynamic(), errors(), finally()],
-        &[],
-    ),
     // flow/ForEachItem.java. Its outputs live on the generated child task runs
     // `<id>_split` (`splits`: URI), `<id>_items` (`iterations`, `numberOfBatches`, `uri`) and
     // `<id>_merge` (`subflowOutputs`: URI), not on `<id>` itself.
@@ -339,27 +332,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("state", ValueType::String),
             out("outputs", ValueType::Map(&ValueType::Any)),
         ],
-    ),
-    // flow/Dag.java: `tasks` is a list of `{task: <one task>, dependsOn: [task ids]}`
-    // (Dag.DagTask); the model reads it specially (see parse/task.rs `dag_tasks`).
-    flowable(
-        "io.kestra.plugin.core.flow.Dag",
-        &["io.kestra.core.tasks.flows.Dag"],
-        &[
-            prop("concurrent", Int),
-            prop(
-                "tasks",
-                List(&Object(&[
-                    prop("task", Any).required().not_dynamic(),
-                    prop("dependsOn", List(&String)).not_dynamic(),
-                ])),
-            )
-            .required()
-            .not_dynamic(),
-            errors(),
-            finally(),
-        ],
-        &[],
     ),
     // flow/LoopUntil.java (1.0), formerly flow/WaitFor.java (0.21); 1.0 keeps WaitFor as alias.
     flowable(

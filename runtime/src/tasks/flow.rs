@@ -52,6 +52,41 @@ pub const SEQUENTIAL: PluginDef = PluginDef::flowable_task(
     &[],
 );
 
+/// `flow.AllowFailure` (extends Sequential): its tasks run one after another; when they fail,
+/// its `errors` run and it ends WARNING, and the flow goes on.
+pub const ALLOW_FAILURE: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.AllowFailure",
+    &["io.kestra.core.tasks.flows.AllowFailure"],
+    &[
+        prop("tasks", Tasks).required().not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+);
+
+/// `flow.Dag`: each task starts once the tasks of its `dependsOn` have finished, `concurrent`
+/// at once (0: all). Each entry is `{task, dependsOn}` (`Dag.DagTask`).
+pub const DAG: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.Dag",
+    &["io.kestra.core.tasks.flows.Dag"],
+    &[
+        prop("concurrent", Int),
+        prop(
+            "tasks",
+            List(&Object(&[
+                prop("task", Any).required().not_dynamic(),
+                prop("dependsOn", List(&String)).not_dynamic(),
+            ])),
+        )
+        .required()
+        .not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[],
+);
+
 /// `flow.Parallel`: `concurrent` children at once (0: all).
 pub const PARALLEL: PluginDef = PluginDef::flowable_task(
     "io.kestra.plugin.core.flow.Parallel",

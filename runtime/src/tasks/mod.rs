@@ -55,7 +55,9 @@ register! {
         flow::Sleep;
     flowable:
         flow::SEQUENTIAL,
+        flow::ALLOW_FAILURE,
         flow::PARALLEL,
+        flow::DAG,
         flow::IF,
         flow::SWITCH,
         flow::FOR_EACH,
