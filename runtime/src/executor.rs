@@ -21,7 +21,9 @@ use crate::execution::{new_id, now_ms, Attempt, State, Summary, TaskRun};
 use crate::expr::{self, walk, Host};
 use crate::formats::iso_instant;
 use crate::lock;
-use crate::plan::{DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Task, TaskKind};
+use crate::plan::{
+    DagNode, DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Task, TaskKind,
+};
 use crate::tasks::{self, TaskContext};
 
 /// Where an execution's progress goes: the state store, or nowhere.
@@ -141,7 +143,46 @@ struct Shared {
     ending: Option<State>,
     /// Recording failed: no further task starts, not even `errors` or `finally`.
     halted: bool,
+    /// The secret values read so far: masked in every log line, recorded output, error and
+    /// summary (values pass between tasks unmasked).
+    secrets: Vec<String>,
 }
+
+impl Shared {
+    /// `text` with every secret value read so far replaced by `******`.
+    fn mask(&self, text: &str) -> String {
+        // Longest first, so that a secret containing another is masked whole.
+        let mut secrets: Vec<&String> = self.secrets.iter().collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut out = text.to_string();
+        for secret in secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// A value with every string masked (object keys included).
+    fn mask_value(&self, value: &Value) -> Value {
+        if self.secrets.is_empty() {
+            return value.clone();
+        }
+        match value {
+            Value::String(text) => Value::String(self.mask(text)),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.mask_value(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.mask(k), self.mask_value(v)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// What a secret's value is written as.
+const MASK: &str = "******";
 
 /// The host templates see during an execution: the binary's host, plus this execution's logs.
 struct ExecutionHost<'a> {
@@ -150,8 +191,14 @@ struct ExecutionHost<'a> {
 }
 
 impl Host for ExecutionHost<'_> {
+    /// A secret's value, remembered so that it is masked wherever the execution writes it out.
     fn secret(&self, key: &str) -> Result<String, String> {
-        self.base.secret(key)
+        let value = self.base.secret(key)?;
+        let mut shared = lock(self.shared);
+        if !value.is_empty() && !shared.secrets.contains(&value) {
+            shared.secrets.push(value.clone());
+        }
+        Ok(value)
     }
     fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
         self.base.kv(namespace, key)
@@ -250,6 +297,7 @@ impl<'f> Executor<'f> {
                 retry_execution: None,
                 ending: None,
                 halted: false,
+                secrets: Vec::new(),
             }),
         }
     }
@@ -275,12 +323,17 @@ impl<'f> Executor<'f> {
         if retry_after.is_some() {
             state = State::Retried;
         }
+        let outputs = outputs.map(|o| shared.mask_value(&o));
+        let labels = match shared.mask_value(&Value::Object(shared.labels.clone())) {
+            Value::Object(labels) => labels,
+            _ => Map::new(),
+        };
         let summary = Summary {
             id: self.id.clone(),
             state,
             retry_after,
             outputs,
-            labels: shared.labels.clone(),
+            labels,
             duration_ms: now_ms().saturating_sub(self.started_ms),
             task_runs: shared.task_runs.clone(),
         };
@@ -529,6 +582,7 @@ impl<'f> Executor<'f> {
             TaskKind::Parallel { tasks, concurrent } => {
                 self.concurrently(tasks, &inner, *concurrent).await
             }
+            TaskKind::Dag { tasks, concurrent } => self.dag(tasks, &inner, *concurrent).await,
             TaskKind::If {
                 condition,
                 then,
@@ -635,6 +689,48 @@ impl<'f> Executor<'f> {
         if !task.finally.is_empty() {
             let finally = self.branch_ignoring_exit(&task.finally, &inner).await;
             state = state.worst(finally);
+        }
+        state
+    }
+
+    /// A Dag's tasks: each starts as soon as the tasks it depends on have ended without
+    /// failing, at most `limit` at once (0: no limit). After a failure no new task starts (the
+    /// running ones finish), as in a Parallel; tasks whose dependencies never ended get no
+    /// task run.
+    async fn dag(&self, nodes: &[DagNode], frame: &Frame, limit: usize) -> State {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let mut ended: HashMap<&str, State> = HashMap::new();
+        let mut started = vec![false; nodes.len()];
+        let mut running = FuturesUnordered::new();
+        let mut state = State::Success;
+        loop {
+            let stopped = {
+                let shared = self.shared();
+                shared.exit.is_some() || shared.halted
+            };
+            if !state.is_failure() && !stopped {
+                for (index, node) in nodes.iter().enumerate() {
+                    if limit > 0 && running.len() >= limit {
+                        break;
+                    }
+                    let ready = !started[index]
+                        && node
+                            .depends_on
+                            .iter()
+                            .all(|d| ended.get(d.as_str()).is_some_and(|s| !s.is_failure()));
+                    if ready {
+                        started[index] = true;
+                        running.push(async move {
+                            (node.task.id.as_str(), self.task(&node.task, frame).await)
+                        });
+                    }
+                }
+            }
+            let Some((id, ended_state)) = running.next().await else {
+                break;
+            };
+            ended.insert(id, ended_state);
+            state = state.worst(ended_state);
         }
         state
     }
@@ -1040,7 +1136,9 @@ impl<'f> Executor<'f> {
         // Recorded with the task run's end state.
         let mut shared = self.shared();
         if let Some(&i) = shared.index.get(run_id) {
-            shared.task_runs[i].outputs = Some(outputs.clone());
+            // Recorded and printed masked; later tasks read them as they are.
+            let masked = shared.mask_value(&outputs);
+            shared.task_runs[i].outputs = Some(masked);
         }
         let mut slot = shared
             .outputs
@@ -1061,6 +1159,7 @@ impl<'f> Executor<'f> {
     }
 
     fn log(&self, run_id: Option<&str>, level: Level, message: &str) {
+        let message = &self.shared().mask(message);
         let at = now_ms();
         let task_id = run_id
             .and_then(|id| {
@@ -1117,7 +1216,7 @@ impl tasks::Port for TaskPort<'_, '_> {
             .render(&prop, self.task, self.run_id, self.frame)
     }
     fn secret(&self, name: &str) -> Result<String, String> {
-        self.executor.host.secret(name)
+        self.executor.host().secret(name)
     }
     fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
         self.executor.host.kv(namespace, key)

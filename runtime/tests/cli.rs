@@ -560,3 +560,64 @@ fn executions_are_listed_from_a_read_only_state() {
     assert_eq!(rows[0]["id"], ran.summary()["id"]);
     assert_eq!(rows[0]["state"], "SUCCESS");
 }
+
+/// A secret's value is masked wherever the execution writes it out (summary, task outputs, flow
+/// outputs, labels, logs, the state file), while tasks pass it to each other as it is.
+#[test]
+fn secrets_are_masked_wherever_they_are_written() {
+    const VALUE: &str = "s3cr3t-Value-42";
+    // base64 of VALUE, as Kestra's open-source edition reads `SECRET_<NAME>`.
+    std::env::set_var("SECRET_KFLOW_TEST_TOKEN", "czNjcjN0LVZhbHVlLTQy");
+    let mut flow = hello(vec![
+        Task::new(
+            "say",
+            "io.kestra.plugin.core.log.Log",
+            run(&[("message", "the token is {{ secret('KFLOW_TEST_TOKEN') }}")]),
+        ),
+        Task::new(
+            "give",
+            "io.kestra.plugin.core.debug.Return",
+            run(&[("format", "{{ secret('KFLOW_TEST_TOKEN') }}")]),
+        ),
+        Task::new(
+            "count",
+            "io.kestra.plugin.core.debug.Return",
+            run(&[("format", "{{ outputs.give.value | length }}")]),
+        ),
+        Task::new(
+            "label",
+            "io.kestra.plugin.core.execution.Labels",
+            run(&[(
+                "labels",
+                "{\"token\": \"{{ secret('KFLOW_TEST_TOKEN') }}\"}",
+            )]),
+        ),
+    ]);
+    flow.outputs = vec![kflow_runtime::plan::FlowOutput {
+        id: "token".into(),
+        ty: InputType::String,
+        value: Prop::text("{{ outputs.give.value }}").unwrap(),
+    }];
+    let state = TempDir::new();
+    let out = cli(
+        &flow,
+        &["run", "--input", "name=x", "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stdout.contains(VALUE), "{}", out.stdout);
+    assert!(!out.stderr.contains(VALUE));
+    let summary = out.summary();
+    assert_eq!(summary["task_runs"][1]["outputs"]["value"], "******");
+    // The next task read the real value (15 characters), not the mask.
+    assert_eq!(summary["task_runs"][2]["outputs"]["value"], "15");
+    assert_eq!(summary["outputs"]["token"], "******");
+    assert_eq!(summary["labels"]["token"], "******");
+    // Nothing in the state: the database and its WAL, byte for byte.
+    for entry in std::fs::read_dir(&state.0).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
+            "the secret is in the state"
+        );
+    }
+}
