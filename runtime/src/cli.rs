@@ -28,7 +28,7 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::execution::State;
-use crate::expr::EnvHost;
+use crate::expr::FlowHost;
 use crate::formats::iso_instant;
 use crate::inputs;
 use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest};
@@ -348,7 +348,7 @@ fn run_command(
     let result = runtime.block_on(launch(
         Arc::new(flow.clone()),
         request,
-        Arc::new(EnvHost),
+        Arc::new(FlowHost),
         Arc::new(store),
         |event| match event {
             LaunchEvent::Queued { limit } => {

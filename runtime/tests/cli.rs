@@ -621,3 +621,42 @@ fn secrets_are_masked_wherever_they_are_written() {
         );
     }
 }
+
+/// `read()` in a flow never reads the host's files (`/etc/passwd`, `/proc/self/environ`); a
+/// secret can come from a systemd credential file.
+#[test]
+fn flows_read_no_local_files_and_take_systemd_credentials() {
+    let state = TempDir::new();
+    let reader = hello(vec![Task::new(
+        "peek",
+        "io.kestra.plugin.core.debug.Return",
+        run(&[("format", "{{ read('/etc/passwd') }}")]),
+    )]);
+    let out = cli(
+        &reader,
+        &["run", "--input", "name=x", "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.summary()["task_runs"][0]["state"], "FAILED");
+    assert!(!out.stdout.contains("root:"), "{}", out.stdout);
+
+    let credentials = TempDir::new();
+    std::fs::create_dir_all(&credentials.0).unwrap();
+    std::fs::write(
+        credentials.0.join("KFLOW_TEST_CREDENTIAL"),
+        "from-systemd\n",
+    )
+    .unwrap();
+    std::env::set_var("CREDENTIALS_DIRECTORY", &credentials.0);
+    let user = hello(vec![Task::new(
+        "length",
+        "io.kestra.plugin.core.debug.Return",
+        run(&[("format", "{{ secret('KFLOW_TEST_CREDENTIAL') | length }}")]),
+    )]);
+    let out = cli(
+        &user,
+        &["run", "--input", "name=x", "--state", &state.arg()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.summary()["task_runs"][0]["outputs"]["value"], "12");
+}

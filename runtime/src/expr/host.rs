@@ -1,5 +1,6 @@
-//! A host for running templates outside a flow (`kflowc eval`): secrets from the environment
-//! the way Kestra's open-source edition reads them, files from the local disk, no KV store.
+//! Hosts for templates: [`EnvHost`] for `kflowc eval` (secrets from the environment, local
+//! files), [`FlowHost`] for a flow's binary (secrets from the environment or systemd
+//! credentials, no local files).
 
 use serde_json::Value;
 
@@ -13,12 +14,7 @@ pub struct EnvHost;
 
 impl Host for EnvHost {
     fn secret(&self, key: &str) -> Result<String, String> {
-        let name = format!("SECRET_{key}");
-        let encoded = std::env::var(&name)
-            .map_err(|_| format!("secret `{key}` not found (set the environment variable {name} to its base64 value)"))?;
-        let bytes = base64_decode(encoded.trim())
-            .map_err(|e| format!("{name} is not valid base64: {e}"))?;
-        String::from_utf8(bytes).map_err(|_| format!("{name} does not decode to UTF-8 text"))
+        secret(key)
     }
 
     fn kv(&self, _namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
@@ -50,4 +46,68 @@ fn local_path(path: &str) -> Result<&str, String> {
         ));
     }
     Ok(path.strip_prefix("file://").unwrap_or(path))
+}
+
+/// A secret: `SECRET_<KEY>` (base64, as Kestra's open-source edition reads it), else the file
+/// `$CREDENTIALS_DIRECTORY/<KEY>` (plain text, as systemd's `LoadCredential=` provides it; a
+/// final newline is dropped).
+fn secret(key: &str) -> Result<String, String> {
+    let name = format!("SECRET_{key}");
+    if let Ok(encoded) = std::env::var(&name) {
+        let bytes = base64_decode(encoded.trim())
+            .map_err(|e| format!("{name} is not valid base64: {e}"))?;
+        return String::from_utf8(bytes)
+            .map_err(|_| format!("{name} does not decode to UTF-8 text"));
+    }
+    let credentials = std::env::var_os("CREDENTIALS_DIRECTORY").map(std::path::PathBuf::from);
+    // A key is one file name: no path may escape the credentials folder.
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !key.starts_with('.');
+    if let Some(file) = credentials.filter(|_| plain).map(|dir| dir.join(key)) {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            return Ok(text.strip_suffix('\n').unwrap_or(&text).to_string());
+        }
+    }
+    Err(format!(
+        "secret `{key}` not found (set the environment variable {name} to its base64 value, or give it as a systemd credential `{key}`)"
+    ))
+}
+
+/// The host of a flow's binary: secrets as [`EnvHost`] reads them; `read()`, `fileSize()` and
+/// `fileExists()` refuse local files (they would expose the host's files, `/proc/self/environ`
+/// and its secrets included); they read a flow's internal storage and namespace files, which
+/// arrive with the durable core.
+pub struct FlowHost;
+
+impl Host for FlowHost {
+    fn secret(&self, key: &str) -> Result<String, String> {
+        secret(key)
+    }
+
+    fn kv(&self, _namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
+        Err(format!(
+            "kv('{key}'): this version of kflow has no KV store yet"
+        ))
+    }
+
+    fn read(&self, path: &str) -> Result<String, String> {
+        Err(not_local(path))
+    }
+
+    fn file_size(&self, path: &str) -> Result<u64, String> {
+        Err(not_local(path))
+    }
+
+    fn file_exists(&self, path: &str) -> Result<bool, String> {
+        Err(not_local(path))
+    }
+}
+
+fn not_local(path: &str) -> String {
+    format!(
+        "`{path}`: a flow reads internal storage (`kestra://`) and namespace files only, never the host's files; internal storage arrives with a later version of kflow"
+    )
 }

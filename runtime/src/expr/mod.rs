@@ -19,7 +19,7 @@ pub use eval::{
     evaluate, render, render_layered, render_str, with_deadline, EvalError, Host, NoHost,
     INTERRUPTED,
 };
-pub use host::EnvHost;
+pub use host::{EnvHost, FlowHost};
 pub use parser::{parse, parse_expression, SyntaxError};
 
 /// YAML text as a JSON value, resolved as Kestra (Jackson's YAML parser) resolves scalars.
