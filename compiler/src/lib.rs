@@ -10,6 +10,7 @@ pub mod diag;
 pub mod emit;
 pub mod expr;
 pub mod files;
+pub mod graph;
 pub mod lower;
 pub mod model;
 pub mod parse;

@@ -596,3 +596,58 @@ fn files_over_the_size_limit_are_refused() {
         Some(0)
     );
 }
+
+/// `kflowc graph` draws a flow's tasks and how they lead to one another.
+#[test]
+fn graph_draws_branches_loops_and_dag_edges() {
+    let dir = temp_dir("graph");
+    let flow = dir.join("g.yml");
+    std::fs::write(
+        &flow,
+        "id: g\nnamespace: t\ntasks:\n  - id: check\n    type: io.kestra.plugin.core.flow.If\n    condition: 'true'\n    then:\n      - id: yes\n        type: io.kestra.plugin.core.log.Log\n        message: y\n    else:\n      - id: no\n        type: io.kestra.plugin.core.log.Log\n        message: n\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n      - task:\n          id: a\n          type: io.kestra.plugin.core.log.Log\n          message: a\n      - task:\n          id: b\n          type: io.kestra.plugin.core.log.Log\n          message: b\n        dependsOn: [a]\nerrors:\n  - id: alert\n    type: io.kestra.plugin.core.log.Log\n    message: failed\n",
+    )
+    .unwrap();
+    let flow = flow.to_str().unwrap();
+    let out = kflowc(&["graph", "--format", "json", flow]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let graph = json(&out);
+    let edges: Vec<(String, String, String)> = graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_string();
+            (s("from"), s("to"), s("label"))
+        })
+        .collect();
+    for expected in [
+        ("check", "yes", "then"),
+        ("check", "no", "else"),
+        ("check", "dag", "next"),
+        ("dag", "a", "tasks"),
+        ("a", "b", "dependsOn"),
+        ("errors", "alert", "errors"),
+    ] {
+        let expected = (
+            expected.0.to_string(),
+            expected.1.to_string(),
+            expected.2.to_string(),
+        );
+        assert!(edges.contains(&expected), "{expected:?} not in {edges:?}");
+    }
+    let dot = String::from_utf8(kflowc(&["graph", flow]).stdout).unwrap();
+    assert!(dot.starts_with("digraph \"g\""), "{dot}");
+    assert!(
+        dot.contains("\"a\" -> \"b\" [label=\"dependsOn\"]"),
+        "{dot}"
+    );
+    let mermaid =
+        String::from_utf8(kflowc(&["graph", "--format", "mermaid", flow]).stdout).unwrap();
+    assert!(mermaid.starts_with("flowchart TD"), "{mermaid}");
+    assert!(mermaid.contains("-->|then|"), "{mermaid}");
+}

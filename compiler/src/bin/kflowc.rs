@@ -82,6 +82,13 @@ enum Command {
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
     },
+    /// Draw a flow's tasks and how they lead to one another (branches, loops, Dag edges,
+    /// `errors`/`finally`) as DOT, Mermaid or JSON.
+    Graph {
+        flow: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
     /// Render one template with the runtime's evaluator: the playground for expressions.
     ///
     /// Secrets come from `SECRET_<KEY>` environment variables (base64), as in Kestra's
@@ -94,6 +101,16 @@ enum Command {
         #[arg(long, value_name = "FILE.json")]
         vars: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    /// Graphviz: `kflowc graph flow.yml | dot -Tsvg > flow.svg`.
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub Markdown).
+    Mermaid,
+    /// `{"flow", "nodes": [{"id", "type"}], "edges": [{"from", "to", "label"}]}`.
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -125,6 +142,7 @@ fn main() -> ExitCode {
             },
         ),
         Command::Eval { template, vars } => eval(&template, vars.as_deref()),
+        Command::Graph { flow, format } => draw(&flow, format),
         Command::Build {
             flow,
             output,
@@ -335,6 +353,40 @@ fn copy_binary(from: &std::path::Path, to: &std::path::Path) -> Result<(), Strin
         let _ = std::fs::remove_file(&tmp);
         format!("cannot write {}: {e}", to.display())
     })
+}
+
+/// `kflowc graph`: a flow without errors, drawn.
+fn draw(path: &std::path::Path, format: GraphFormat) -> ExitCode {
+    let source = match read_flow(path) {
+        Ok(source) => source,
+        Err(code) => return code,
+    };
+    let checked = check_source(source, Options::default());
+    let Some(flow) = checked.flow.filter(|_| checked.report.error_count() == 0) else {
+        eprint!(
+            "{}",
+            render_human(std::slice::from_ref(&checked.report), stderr_color())
+        );
+        return ExitCode::from(1);
+    };
+    let graph = kflow_compiler::graph::graph(&flow);
+    let text = match format {
+        GraphFormat::Dot => graph.to_dot(),
+        GraphFormat::Mermaid => graph.to_mermaid(),
+        GraphFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&graph.to_json()).unwrap_or_default()
+        ),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 /// A flow file's text; a file that cannot be used is reported, with its exit code.
