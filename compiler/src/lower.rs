@@ -42,6 +42,12 @@ pub fn lower(flow: &Flow, source: &SourceFile, source_hash: &str) -> P::Flow {
         after_execution: lower.tasks(&flow.after_execution, retry),
         outputs: flow.outputs.iter().map(|o| lower.output(o)).collect(),
         concurrency: flow.concurrency.as_ref().map(concurrency),
+        sla: flow
+            .sla
+            .as_ref()
+            .and_then(Node::as_seq)
+            .map(|items| items.iter().filter_map(|n| lower.sla(n)).collect())
+            .unwrap_or_default(),
         triggers: flow
             .triggers
             .iter()
@@ -310,6 +316,44 @@ impl Lower<'_> {
                 .and_then(Node::as_text)
                 .is_some_and(|b| b == "CREATE_NEW_EXECUTION"),
         }
+    }
+
+    /// One `sla` item (`check` made sure of its shape).
+    fn sla(&self, node: &Node) -> Option<P::Sla> {
+        let get = |key: &str| node.get(key).map(|e| &e.value);
+        let check = match get("type").and_then(Node::as_text)? {
+            "MAX_DURATION" => P::SlaCheck::MaxDuration(
+                kflow_runtime::expr::value::parse_iso_duration(get("duration")?.as_text()?)?,
+            ),
+            _ => P::SlaCheck::Assertion(self.prop(get("assert")?, true)),
+        };
+        Some(P::Sla {
+            id: get("id")
+                .and_then(Node::as_text)
+                .unwrap_or_default()
+                .to_string(),
+            check,
+            behavior: match get("behavior").and_then(Node::as_text) {
+                Some("CANCEL") => P::SlaBehavior::Cancel,
+                Some("NONE") => P::SlaBehavior::None,
+                _ => P::SlaBehavior::Fail,
+            },
+            labels: get("labels")
+                .and_then(Node::as_map)
+                .map(|entries| {
+                    entries
+                        .iter()
+                        .map(|e| {
+                            let value = match to_json(&e.value) {
+                                Value::String(text) => text,
+                                other => other.to_string(),
+                            };
+                            (e.key.text.clone(), value)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
     }
 
     fn output(&self, output: &FlowOutput) -> P::FlowOutput {

@@ -38,6 +38,8 @@ pub struct Flow {
     pub outputs: Vec<FlowOutput>,
     pub triggers: Vec<Trigger>,
     pub concurrency: Option<Node>,
+    /// `sla`: the flow's service-level agreements, checked items.
+    pub sla: Option<Node>,
     pub retry: Option<Node>,
     pub disabled: bool,
     pub span: Span,

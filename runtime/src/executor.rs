@@ -22,7 +22,8 @@ use crate::expr::{self, walk, Host};
 use crate::formats::iso_instant;
 use crate::lock;
 use crate::plan::{
-    DagNode, DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Task, TaskKind,
+    DagNode, DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Sla, SlaBehavior,
+    SlaCheck, Task, TaskKind,
 };
 use crate::tasks::{self, TaskContext};
 
@@ -92,6 +93,12 @@ impl Launch {
             kill: None,
         }
     }
+}
+
+/// Why an execution stopped before its phases ended.
+enum Stop<'f> {
+    Killed,
+    Sla(&'f Sla),
 }
 
 /// Resolves when `kill` turns `true`; never, when nobody can kill.
@@ -306,14 +313,22 @@ impl<'f> Executor<'f> {
         self.recorder
             .execution_started(&self.id, self.flow, &self.inputs, self.started_ms);
         let phases = std::pin::pin!(self.phases());
-        let kill = std::pin::pin!(killed(self.kill.clone()));
-        let (mut state, outputs) = match futures_util::future::select(phases, kill).await {
+        let stop = std::pin::pin!(self.stop());
+        let (mut state, outputs) = match futures_util::future::select(phases, stop).await {
             futures_util::future::Either::Left((ended, _)) => ended,
-            futures_util::future::Either::Right(((), _)) => {
+            futures_util::future::Either::Right((Stop::Killed, _)) => {
                 self.kill_unfinished();
                 (State::Killed, None)
             }
+            futures_util::future::Either::Right((Stop::Sla(sla), _)) => {
+                self.kill_unfinished();
+                let state = self.violated(sla).unwrap_or(State::Failed);
+                (state, None)
+            }
         };
+        if !matches!(state, State::Killed) {
+            state = self.check_sla(state);
+        }
         let shared = self.shared();
         // A failure that will be retried as a new execution ends this one RETRIED (a killed
         // execution is not retried).
@@ -375,6 +390,84 @@ impl<'f> Executor<'f> {
                 .await;
         }
         (state, outputs)
+    }
+
+    /// What stops an execution before its phases end: a kill, or a `MAX_DURATION` SLA that
+    /// fails or cancels it.
+    async fn stop(&self) -> Stop<'_> {
+        let kill = std::pin::pin!(killed(self.kill.clone()));
+        let sla = std::pin::pin!(self.max_duration());
+        match futures_util::future::select(kill, sla).await {
+            futures_util::future::Either::Left(((), _)) => Stop::Killed,
+            futures_util::future::Either::Right((sla, _)) => Stop::Sla(sla),
+        }
+    }
+
+    /// Resolves with the `MAX_DURATION` SLA (FAIL or CANCEL) that runs out first; never when
+    /// there is none.
+    async fn max_duration(&self) -> &Sla {
+        let first = self
+            .flow
+            .sla
+            .iter()
+            .filter(|s| s.behavior != SlaBehavior::None)
+            .filter_map(|s| match &s.check {
+                SlaCheck::MaxDuration(limit) => Some((s, *limit)),
+                SlaCheck::Assertion(_) => None,
+            })
+            .min_by_key(|(_, limit)| *limit);
+        let Some((sla, limit)) = first else {
+            return std::future::pending().await;
+        };
+        let elapsed = Duration::from_millis(now_ms().saturating_sub(self.started_ms));
+        tokio::time::sleep(limit.saturating_sub(elapsed)).await;
+        sla
+    }
+
+    /// The SLAs checked when the execution has ended: a `MAX_DURATION` that only labels, and
+    /// every `EXECUTION_ASSERTION`. Returns the end state they leave.
+    fn check_sla(&self, state: State) -> State {
+        let mut state = state;
+        let elapsed = Duration::from_millis(now_ms().saturating_sub(self.started_ms));
+        for sla in &self.flow.sla {
+            let violated = match &sla.check {
+                SlaCheck::MaxDuration(limit) => elapsed >= *limit,
+                SlaCheck::Assertion(assertion) => {
+                    let vars = self.variables(assertion, &Frame::default(), None);
+                    match assertion.render_layered(&vars, &self.constant_vars, &self.host()) {
+                        Ok(value) => !is_truthy(&value),
+                        Err(e) => {
+                            let message = format!("sla `{}`: {}", sla.id, self.describe(&e));
+                            self.log(None, Level::Error, &message);
+                            true
+                        }
+                    }
+                }
+            };
+            if violated {
+                if let Some(ended) = self.violated(sla) {
+                    state = ended;
+                }
+            }
+        }
+        state
+    }
+
+    /// An SLA was violated: its labels are added; the state it ends the execution in, if any.
+    fn violated(&self, sla: &Sla) -> Option<State> {
+        let mut shared = self.shared();
+        for (key, value) in &sla.labels {
+            shared
+                .labels
+                .insert(key.clone(), Value::String(value.clone()));
+        }
+        drop(shared);
+        self.log(None, Level::Warn, &format!("sla `{}` violated", sla.id));
+        match sla.behavior {
+            SlaBehavior::Fail => Some(State::Failed),
+            SlaBehavior::Cancel => Some(State::Cancelled),
+            SlaBehavior::None => None,
+        }
     }
 
     /// After a kill: every task run that had not ended, and its running attempt, end KILLED.

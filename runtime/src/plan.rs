@@ -248,7 +248,39 @@ pub struct Flow {
     pub outputs: Vec<FlowOutput>,
     /// `concurrency.limit`: executions at once (0: no limit) and what a run over it does.
     pub concurrency: Option<Concurrency>,
+    /// `sla`: what the execution must meet, and what happens when it does not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sla: Vec<Sla>,
     pub triggers: Vec<TriggerInfo>,
+}
+
+/// One service-level agreement of the flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sla {
+    pub id: String,
+    pub check: SlaCheck,
+    pub behavior: SlaBehavior,
+    /// Added to the execution when the SLA is violated.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaCheck {
+    /// `MAX_DURATION`: violated once the execution has run this long.
+    MaxDuration(Duration),
+    /// `EXECUTION_ASSERTION`: violated when this renders false at the end of the execution.
+    Assertion(Prop),
+}
+
+/// What a violated SLA does: end the execution FAILED or CANCELLED, or only add its labels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum SlaBehavior {
+    Fail,
+    Cancel,
+    None,
 }
 
 impl Flow {
@@ -269,6 +301,7 @@ impl Flow {
             after_execution: Vec::new(),
             outputs: Vec::new(),
             concurrency: None,
+            sla: Vec::new(),
             triggers: Vec::new(),
         }
     }

@@ -84,6 +84,11 @@ pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
             }
         }
     }
+    // SLA assertions render at the end of the execution, as the flow's outputs do.
+    if let Some(sla) = flow.sla.as_ref().filter(|s| has_template(s)) {
+        let root = scope.root(Site::FlowOutput);
+        run.node(sla, &root, None);
+    }
     // A flow-level `retry` renders in each task it applies to; checked once, with what every
     // task sees.
     if let Some(retry) = flow.retry.as_ref().filter(|r| has_template(r)) {

@@ -82,6 +82,7 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
         outputs: Vec::new(),
         triggers: Vec::new(),
         concurrency: None,
+        sla: None,
         retry: None,
         disabled: false,
         span: root.span,
@@ -130,7 +131,35 @@ pub fn parse_flow(ctx: &mut Ctx, root: &Node) -> Option<Flow> {
                 retry(ctx, entry);
                 flow.retry = Some(value.clone());
             }
-            "sla" | "checks" => {
+            "sla" => {
+                static SLA: &[PropDef] = &[
+                    prop("id", PropType::String).required().not_dynamic(),
+                    prop(
+                        "type",
+                        PropType::Enum(&["MAX_DURATION", "EXECUTION_ASSERTION"]),
+                    )
+                    .required()
+                    .not_dynamic(),
+                    prop("behavior", PropType::Enum(&["FAIL", "CANCEL", "NONE"])).not_dynamic(),
+                    prop("duration", PropType::Duration).not_dynamic(),
+                    prop("assert", PropType::String),
+                    prop("labels", PropType::Map(&PropType::String)).not_dynamic(),
+                ];
+                for item in ctx.seq(value, "`sla`") {
+                    super::values::check_object(ctx, item, SLA, "an SLA");
+                    let kind = item.get("type").and_then(|e| e.value.as_text());
+                    let needed = match kind {
+                        Some("MAX_DURATION") => Some("duration"),
+                        Some("EXECUTION_ASSERTION") => Some("assert"),
+                        _ => None,
+                    };
+                    if let Some(key) = needed.filter(|k| item.get(k).is_none()) {
+                        ctx.missing_key(item.span, "this SLA", key);
+                    }
+                }
+                flow.sla = Some(value.clone());
+            }
+            "checks" => {
                 let _ = ctx.seq(value, &format!("`{}`", entry.key.text));
                 ctx.push(
                     Diagnostic::warning(
