@@ -651,3 +651,34 @@ fn graph_draws_branches_loops_and_dag_edges() {
     assert!(mermaid.starts_with("flowchart TD"), "{mermaid}");
     assert!(mermaid.contains("-->|then|"), "{mermaid}");
 }
+
+/// A Schedule's cron is checked as Kestra reads it, and an impossible field is an error at the
+/// value.
+#[test]
+fn schedule_crons_are_checked_at_the_value() {
+    let dir = temp_dir("cron");
+    let flow = dir.join("cron.yml");
+    std::fs::write(
+        &flow,
+        "id: c\nnamespace: t\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n  - id: nightly\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 25 * * *\"\n  - id: quartz\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"0 0 L * ?\"\n  - id: fine\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"*/10 * * * * *\"\n    withSeconds: true\n",
+    )
+    .unwrap();
+    let out = kflowc(&["check", "--format", "json", flow.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let found: Vec<(u64, String)> = json(&out)["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["line"].as_u64().unwrap(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, 10);
+    assert!(found[0].1.contains("hour `25`"), "{found:?}");
+    assert_eq!(found[1].0, 13);
+    assert!(found[1].1.contains("Quartz"), "{found:?}");
+}

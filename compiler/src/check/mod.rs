@@ -1,6 +1,7 @@
 //! Flow-level rules over the typed flow, each its own small visitor. All of them always run:
 //! every problem is reported, never just the first.
 
+mod cron;
 mod dag;
 mod ids;
 mod inputs;
@@ -18,6 +19,7 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     labels::check(flow, &mut diagnostics);
     inputs::check(flow, &mut diagnostics);
     dag::check(flow, &mut diagnostics);
+    cron::check(flow, &mut diagnostics);
     subflow::check(flow, &mut diagnostics);
     structure::check(flow, &mut diagnostics);
     runnable::check(flow, &mut diagnostics);
