@@ -40,6 +40,14 @@ impl Drop for TempDir {
     }
 }
 
+/// Runs `mount` with these arguments; false where this machine does not let the test mount.
+fn mount(args: &[&str]) -> bool {
+    std::process::Command::new("mount")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn input(id: &str, ty: InputType) -> Input {
     Input::new(id, ty)
 }
@@ -478,10 +486,7 @@ fn heavy_flow(n: usize, size: usize) -> Flow {
 fn a_full_disk_stops_the_execution_with_a_clear_error() {
     let state = TempDir::new();
     std::fs::create_dir_all(&state.0).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs", &state.arg()])
-        .status()
-        .is_ok_and(|s| s.success());
+    let mounted = mount(&["-t", "tmpfs", "-o", "size=512k", "tmpfs", &state.arg()]);
     if !mounted {
         eprintln!("skipped: cannot mount a small tmpfs here to fill it");
         return;
@@ -532,10 +537,7 @@ fn a_damaged_state_is_refused_before_anything_runs() {
 fn executions_are_listed_from_a_read_only_state() {
     let state = TempDir::new();
     std::fs::create_dir_all(&state.0).unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs", &state.arg()])
-        .status()
-        .is_ok_and(|s| s.success());
+    let mounted = mount(&["-t", "tmpfs", "-o", "size=4m", "tmpfs", &state.arg()]);
     if !mounted {
         eprintln!("skipped: cannot mount a tmpfs here to make it read-only");
         return;
@@ -544,10 +546,7 @@ fn executions_are_listed_from_a_read_only_state() {
         &greeting_flow(),
         &["run", "--input", "name=ro", "--state", &state.arg()],
     );
-    let remounted = std::process::Command::new("mount")
-        .args(["-o", "remount,ro", &state.arg()])
-        .status()
-        .is_ok_and(|s| s.success());
+    let remounted = mount(&["-o", "remount,ro", &state.arg()]);
     let listed = cli(
         &greeting_flow(),
         &["executions", "--format", "json", "--state", &state.arg()],
