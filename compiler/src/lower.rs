@@ -197,12 +197,31 @@ impl Lower<'_> {
                 parallel_tasks: true,
                 tasks: branch("tasks"),
             },
+            "io.kestra.plugin.core.flow.LoopUntil" => {
+                let frequency = |key: &str| {
+                    node("checkFrequency")
+                        .and_then(|n| n.get(key))
+                        .map(|e| &e.value)
+                };
+                P::TaskKind::LoopUntil {
+                    condition: required("condition"),
+                    tasks: branch("tasks"),
+                    fail_on_max_reached: node("failOnMaxReached")
+                        .map(|n| Box::new(self.prop(n, true))),
+                    max_iterations: frequency("maxIterations")
+                        .and_then(int)
+                        .and_then(|i| u64::try_from(i).ok()),
+                    max_duration: frequency("maxDuration").map(|n| Box::new(self.duration(n))),
+                    interval: frequency("interval").map(|n| Box::new(self.duration(n))),
+                }
+            }
             "io.kestra.plugin.core.flow.Pause" => P::TaskKind::Pause {
                 delay: node("pauseDuration")
                     .or_else(|| node("delay"))
                     .filter(|n| !n.is_null())
                     .map(|n| self.duration(n)),
                 tasks: branch("tasks"),
+                on_resume: task.on_resume.iter().map(input).collect(),
             },
             _ => P::TaskKind::Run {
                 properties: task
@@ -400,6 +419,7 @@ fn input(input: &Input) -> P::Input {
             })
             .unwrap_or_default(),
         item_type: input.item_type.as_ref().map(|t| t.value),
+        allow_custom_value: input.allow_custom_value,
         min: input.min,
         max: input.max,
     }

@@ -102,6 +102,8 @@ pub struct Task {
     pub branches: Vec<Branch>,
     /// `dependsOn` of a task inside a `Dag`.
     pub depends_on: Vec<Spanned<String>>,
+    /// A `Pause`'s `onResume`: the inputs a resume gives, declared as flow inputs are.
+    pub on_resume: Vec<Input>,
     /// The whole task mapping.
     pub span: Span,
 }
@@ -201,6 +203,8 @@ pub struct Input {
     pub max: Option<f64>,
     pub validator: Option<Spanned<String>>,
     pub values: Option<Node>,
+    /// SELECT/MULTISELECT: values outside `values` are accepted too.
+    pub allow_custom_value: bool,
     pub item_type: Option<Spanned<InputType>>,
     /// Ids of the inputs this one depends on (`dependsOn.inputs`).
     pub depends_on: Vec<Spanned<String>>,

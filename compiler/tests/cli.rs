@@ -671,3 +671,64 @@ fn schedule_crons_are_checked_at_the_value() {
     assert_eq!(found[1].1, 13);
     assert!(found[1].2.contains("Quartz"), "{found:?}");
 }
+
+/// A SELECT or MULTISELECT default outside its `values` (the binary would refuse every run that
+/// does not give the input) and a retry whose first wait is past its `maxDuration` (it never
+/// retries) are errors at the value; `allowCustomValue: true` accepts any default.
+#[test]
+fn select_defaults_and_retry_waits_are_checked() {
+    let dir = temp_dir("select-retry");
+    let flow = dir.join("flow.yml");
+    std::fs::write(
+        &flow,
+        "id: s
+namespace: t
+inputs:
+  - id: env
+    type: SELECT
+    values: [dev, prod]
+    defaults: prd
+  - id: regions
+    type: MULTISELECT
+    values: [eu, us]
+    defaults: [eu, asia]
+  - id: free
+    type: SELECT
+    values: [a, b]
+    allowCustomValue: true
+    defaults: c
+tasks:
+  - id: a
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+    retry:
+      type: constant
+      interval: PT10M
+      maxDuration: PT1M
+  - id: b
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+    retry:
+      type: random
+      minInterval: PT1S
+      maxInterval: PT5S
+      maxDuration: PT1M
+",
+    )
+    .unwrap();
+    let out = kflowc(&["check", "--format", "json", flow.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let found = diagnostics(&out);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!((found[0].1, found[0].0.as_str()), (7, "KF301"));
+    assert!(found[0].2.contains("`prd`"), "{found:?}");
+    assert_eq!(found[1].1, 11);
+    assert!(found[1].2.contains("`asia`"), "{found:?}");
+    assert_eq!(found[2].1, 23);
+    assert!(
+        found[2]
+            .2
+            .contains("`interval` is longer than `maxDuration`"),
+        "{found:?}"
+    );
+}

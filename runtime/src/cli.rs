@@ -28,10 +28,11 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::execution::State;
+use crate::executor::Prior;
 use crate::expr::FlowHost;
 use crate::formats::iso_instant;
 use crate::inputs;
-use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest};
+use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest, TakeUp};
 use crate::plan::Flow;
 use crate::state::{self, ExecutionRow, Store};
 
@@ -49,14 +50,18 @@ State: executions, task runs and logs are kept in SQLite (state.db, WAL mode,
 synchronous=NORMAL) in the state directory: --state DIR, else $STATE_DIRECTORY, else
 $XDG_STATE_HOME/kflow/<namespace>.<id>, else ~/.local/state/kflow/<namespace>.<id>.
 Every task-run change is committed before the next task starts: the process being killed
-(even kill -9) loses nothing recorded; a power cut may lose the last few commits.";
+(even kill -9) loses nothing recorded; a power cut may lose the last few commits. An execution
+whose process is gone is marked FAILED by the next process that opens the state for writing;
+`restart ID` then runs what did not succeed.";
 
 const RUN_HELP: &str = "\
 Logs go to stderr. The last line on stdout is one JSON object:
-{\"id\", \"state\", \"outputs\", \"labels\", \"duration_ms\", \"task_runs\"}.
+{\"id\", \"state\", \"outputs\", \"labels\", \"duration_ms\", \"task_runs\"}; when stdout is a
+terminal, a summary for people instead (--format json|human chooses).
 
 Exit status: 0 when the execution ends SUCCESS or WARNING, 1 when it ends FAILED or KILLED,
-2 when the arguments or inputs are wrong (each message names the input).
+2 when the arguments or inputs are wrong (each message names the input), 3 when a Pause without
+a duration left it PAUSED (`resume ID` continues it).
 
 SIGTERM, SIGINT (Ctrl-C) or SIGHUP kill the execution as Kestra's kill does: running tasks are
 cancelled, unfinished task runs and the execution are recorded KILLED, the summary is printed
@@ -92,6 +97,91 @@ enum Command {
     Plan,
     /// List recent executions from the state, newest first
     Executions(ExecutionsArgs),
+    /// Continue a PAUSED execution, giving its Pause's `onResume` inputs
+    Resume(ResumeArgs),
+    /// Run a FAILED or KILLED execution again from what did not succeed (same execution;
+    /// task runs that succeeded are kept, failed ones get a new attempt)
+    Restart(RestartArgs),
+    /// Start a new execution from a recorded one, keeping its task runs before --from
+    Replay(ReplayArgs),
+    /// Kill a running or paused execution (from any shell on this host)
+    Kill(IdArgs),
+    /// Print an execution's log lines
+    Logs(LogsArgs),
+}
+
+#[derive(Args, Debug)]
+struct IdArgs {
+    /// The execution's id (`executions` lists them)
+    id: String,
+    /// The state directory
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+}
+
+/// How `run` (and `resume`, `restart`, `replay`) print the execution's end.
+#[derive(Args, Debug)]
+struct SummaryArgs {
+    /// `json`: one JSON line (the default when stdout is not a terminal); `human`: a summary
+    /// for people (the default on a terminal)
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<SummaryFormat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum SummaryFormat {
+    Json,
+    Human,
+}
+
+impl SummaryArgs {
+    fn human(&self, terminal: bool) -> bool {
+        self.format
+            .map_or(terminal, |format| format == SummaryFormat::Human)
+    }
+}
+
+#[derive(Args, Debug)]
+struct RestartArgs {
+    #[command(flatten)]
+    execution: IdArgs,
+    #[command(flatten)]
+    summary: SummaryArgs,
+}
+
+#[derive(Args, Debug)]
+struct ResumeArgs {
+    #[command(flatten)]
+    execution: IdArgs,
+    #[command(flatten)]
+    summary: SummaryArgs,
+    /// An `onResume` input value; repeat for several
+    #[arg(long = "input", value_name = "ID=VALUE", value_parser = key_value)]
+    input: Vec<(String, String)>,
+    /// A JSON object of `onResume` input values (the command line wins over it)
+    #[arg(long = "inputs", value_name = "FILE.json")]
+    inputs_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ReplayArgs {
+    #[command(flatten)]
+    execution: IdArgs,
+    #[command(flatten)]
+    summary: SummaryArgs,
+    /// Keep the task runs created before this one and run the flow again from it (default:
+    /// from the start)
+    #[arg(long = "from", value_name = "TASK_RUN_ID")]
+    from: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct LogsArgs {
+    #[command(flatten)]
+    execution: IdArgs,
+    /// Keep printing new lines until the execution ends
+    #[arg(long, short = 'f')]
+    follow: bool,
 }
 
 #[derive(Args, Debug)]
@@ -108,6 +198,8 @@ struct RunArgs {
     /// The state directory
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
+    #[command(flatten)]
+    summary: SummaryArgs,
 }
 
 #[derive(Args, Debug)]
@@ -159,12 +251,14 @@ pub fn main(plan: &str, version: &VersionInfo) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = run_cli(
+    use std::io::IsTerminal as _;
+    let code = run_cli_on(
         &flow,
         version,
         std::env::args_os(),
         &mut std::io::stdout(),
         &mut std::io::stderr(),
+        std::io::stdout().is_terminal(),
     );
     ExitCode::from(code)
 }
@@ -177,6 +271,22 @@ pub fn run_cli<I, T>(
     args: I,
     out: &mut dyn Write,
     err: &mut dyn Write,
+) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    run_cli_on(flow, version, args, out, err, false)
+}
+
+/// [`run_cli`], told whether `out` is a terminal (summaries are then for people).
+pub fn run_cli_on<I, T>(
+    flow: &Flow,
+    version: &VersionInfo,
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    terminal: bool,
 ) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -200,7 +310,7 @@ where
         }
     };
     let result = match cli.command {
-        Command::Run(args) => run_command(flow, &args, out, err),
+        Command::Run(args) => run_command(flow, &args, terminal, out, err),
         Command::Serve(_) => Err(Failure::usage(format!(
             "`serve` is not available yet: this kflow runtime cannot run triggers{}; use `{} run` to start one execution",
             if flow.triggers.is_empty() {
@@ -223,6 +333,11 @@ where
             .map(|()| 0)
             .map_err(|e| Failure::failed(format!("cannot write: {e}"))),
         Command::Executions(args) => executions_command(flow, &args, out),
+        Command::Resume(args) => resume_command(flow, &args, terminal, out, err),
+        Command::Restart(args) => restart_command(flow, &args, terminal, out, err),
+        Command::Replay(args) => replay_command(flow, &args, terminal, out, err),
+        Command::Kill(args) => kill_command(flow, &args, out),
+        Command::Logs(args) => logs_command(flow, &args, out),
     };
     match result {
         Ok(code) => code,
@@ -302,6 +417,7 @@ fn print_json(out: &mut dyn Write, value: &Value) -> Result<u8, Failure> {
 fn run_command(
     flow: &Flow,
     args: &RunArgs,
+    terminal: bool,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -319,6 +435,7 @@ fn run_command(
             .collect(),
         echo_logs: true,
         kill: None,
+        take_up: None,
     };
     // Inputs are checked before the state is touched: bad inputs leave no trace.
     inputs::resolve(
@@ -330,9 +447,27 @@ fn run_command(
         code: 2,
         messages: errors.iter().map(ToString::to_string).collect(),
     })?;
-    let dir =
-        state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
-    let store = Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))?;
+    let store = open_store(flow, args.state.as_deref())?;
+    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+}
+
+/// The state for writing: executions whose process is gone are marked on the way (see
+/// [`Store::recover`]).
+fn open_store(flow: &Flow, explicit: Option<&Path>) -> Result<Store, Failure> {
+    let dir = state::state_dir(explicit, flow).map_err(|e| Failure::usage(e.to_string()))?;
+    Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Run one launch request (a new execution, or one taken up) to its end: the summary on
+/// stdout, the exit status from its state.
+fn launch_command(
+    flow: &Flow,
+    store: Store,
+    request: LaunchRequest,
+    human: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .enable_io()
@@ -372,7 +507,12 @@ fn run_command(
                 );
             }
             LaunchEvent::Ended(summary) => {
-                if let Err(e) = writeln!(out, "{}", summary.to_json()) {
+                let text = if human {
+                    human_summary(summary)
+                } else {
+                    summary.to_json().to_string()
+                };
+                if let Err(e) = writeln!(out, "{text}") {
                     write_error.get_or_insert(e);
                 }
             }
@@ -397,8 +537,293 @@ fn run_command(
     // An execution whose record is incomplete is not a success, whatever its state says.
     Ok(match summary.state {
         State::Success | State::Warning if !unrecorded => 0,
+        State::Paused if !unrecorded => PAUSED_EXIT,
         _ => 1,
     })
+}
+
+/// The exit status of a `run` (or `resume`, ...) that left its execution PAUSED.
+const PAUSED_EXIT: u8 = 3;
+
+/// The recorded execution `id`, or a message naming the state it was looked for in.
+fn recorded(store: &Store, id: &str) -> Result<state::ExecutionRow, Failure> {
+    store
+        .execution(id)
+        .map_err(|e| Failure::failed(e.to_string()))?
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "no execution `{id}` in the state {} (`executions` lists them)",
+                store.path().display()
+            ))
+        })
+}
+
+/// A request that takes up `row` (see [`TakeUp`]).
+fn take_up(
+    row: &state::ExecutionRow,
+    store: &Store,
+    same_execution: bool,
+) -> Result<LaunchRequest, Failure> {
+    let task_runs = store
+        .task_runs(&row.id)
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    Ok(LaunchRequest {
+        labels: row.labels.clone(),
+        echo_logs: true,
+        take_up: Some(TakeUp {
+            id: if same_execution {
+                row.id.clone()
+            } else {
+                crate::execution::new_id()
+            },
+            inputs: row.inputs.clone(),
+            prior: Prior {
+                same_execution,
+                task_runs,
+                started_ms: row.started_ms,
+                original_id: row.original_id.clone().unwrap_or_else(|| row.id.clone()),
+                resume_inputs: None,
+            },
+        }),
+        ..LaunchRequest::default()
+    })
+}
+
+/// `resume ID`: a PAUSED execution continues after its Pause, with the `onResume` inputs given
+/// (validated as flow inputs are).
+fn resume_command(
+    flow: &Flow,
+    args: &ResumeArgs,
+    terminal: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let store = open_store(flow, args.execution.state.as_deref())?;
+    let row = recorded(&store, &args.execution.id)?;
+    if row.state != State::Paused {
+        return Err(Failure::usage(format!(
+            "execution {} is {}, not PAUSED: only a paused execution can be resumed{}",
+            row.id,
+            row.state.as_str(),
+            if row.state.is_failure() {
+                " (`restart` runs a failed or killed one again)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let mut request = take_up(&row, &store, true)?;
+    let Some(take_up) = request.take_up.as_mut() else {
+        return Err(Failure::failed("nothing to resume".into()));
+    };
+    // The inputs of the Pause that waits (the first, if branches paused at several).
+    let paused_task = take_up
+        .prior
+        .task_runs
+        .iter()
+        .find(|r| r.state == State::Paused)
+        .map(|r| r.task_id.clone());
+    let on_resume = paused_task
+        .as_deref()
+        .and_then(|id| flow.find_task(id))
+        .map(|task| match &task.kind {
+            crate::plan::TaskKind::Pause { on_resume, .. } => on_resume.clone(),
+            _ => Vec::new(),
+        })
+        .unwrap_or_default();
+    let file = match &args.inputs_file {
+        Some(path) => Some(read_inputs_file(path).map_err(Failure::usage)?),
+        None => None,
+    };
+    let mut declared = Flow::new(&flow.id, &flow.namespace);
+    declared.inputs = on_resume;
+    let values =
+        inputs::resolve(&declared, args.input.clone(), file).map_err(|errors| Failure {
+            code: 2,
+            messages: errors.iter().map(|e| format!("onResume: {e}")).collect(),
+        })?;
+    let names: Vec<&str> = values.keys().map(String::as_str).collect();
+    store
+        .record_action(&row.id, "resume", &format!("inputs: {}", names.join(", ")))
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    take_up.prior.resume_inputs = Some(values);
+    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+}
+
+/// `restart ID`: a FAILED or KILLED execution runs again, keeping what succeeded.
+fn restart_command(
+    flow: &Flow,
+    args: &RestartArgs,
+    terminal: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let store = open_store(flow, args.execution.state.as_deref())?;
+    let row = recorded(&store, &args.execution.id)?;
+    if !row.state.is_failure() {
+        return Err(Failure::usage(format!(
+            "execution {} is {}: only a FAILED or KILLED execution can be restarted{}",
+            row.id,
+            row.state.as_str(),
+            if row.state.is_terminal() {
+                " (`replay` runs any ended one again as a new execution)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let mut request = take_up(&row, &store, true)?;
+    // As Kestra marks a restarted execution.
+    request
+        .labels
+        .insert("system.restarted".into(), Value::String("true".into()));
+    store
+        .record_action(&row.id, "restart", "")
+        .map_err(|e| Failure::failed(e.to_string()))?;
+    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+}
+
+/// `replay ID [--from TASK_RUN_ID]`: a new execution with the same inputs, keeping the task
+/// runs created before `TASK_RUN_ID`.
+fn replay_command(
+    flow: &Flow,
+    args: &ReplayArgs,
+    terminal: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let store = open_store(flow, args.execution.state.as_deref())?;
+    let row = recorded(&store, &args.execution.id)?;
+    if !row.state.is_terminal() {
+        return Err(Failure::usage(format!(
+            "execution {} is {}: only an ended execution can be replayed",
+            row.id,
+            row.state.as_str()
+        )));
+    }
+    let mut request = take_up(&row, &store, false)?;
+    // As Kestra marks a replay.
+    request
+        .labels
+        .insert("system.replay".into(), Value::String("true".into()));
+    let Some(take_up) = request.take_up.as_mut() else {
+        return Err(Failure::failed("nothing to replay".into()));
+    };
+    let runs = &mut take_up.prior.task_runs;
+    match &args.from {
+        None => runs.clear(),
+        Some(from) => {
+            let Some(at) = runs.iter().position(|r| &r.id == from) else {
+                return Err(Failure::usage(format!(
+                    "execution {} has no task run `{from}` (its task runs: {})",
+                    row.id,
+                    runs.iter()
+                        .map(|r| format!("{} ({})", r.id, r.task_id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            runs.truncate(at);
+        }
+    }
+    let new_id = take_up.id.clone();
+    let from = args.from.as_deref().unwrap_or("the start");
+    let record = |id: &str, action: &str, detail: String| {
+        store
+            .record_action(id, action, &detail)
+            .map_err(|e| Failure::failed(e.to_string()))
+    };
+    record(&row.id, "replayed", format!("as {new_id} from {from}"))?;
+    record(&new_id, "replay", format!("of {} from {from}", row.id))?;
+    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+}
+
+/// How long `kill` waits for the running process to record the kill.
+const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `kill ID`: a running execution is killed by its process (asked through the state); a
+/// paused one, or one whose process is gone, is ended KILLED here.
+fn kill_command(flow: &Flow, args: &IdArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let store = open_store(flow, args.state.as_deref())?;
+    let row = recorded(&store, &args.id)?;
+    let failed = |e: state::StateError| Failure::failed(e.to_string());
+    if row.state.is_terminal() {
+        return Err(Failure::failed(format!(
+            "execution {} has already ended {}",
+            row.id,
+            row.state.as_str()
+        )));
+    }
+    if store.running_alive(&row) {
+        store.request_kill(&row.id).map_err(failed)?;
+        store
+            .record_action(&row.id, "kill", "asked of the running process")
+            .map_err(failed)?;
+        let deadline = std::time::Instant::now() + KILL_WAIT;
+        loop {
+            let now = recorded(&store, &row.id)?;
+            if now.state.is_terminal() {
+                break;
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(Failure::failed(format!(
+                    "asked the process running execution {} to kill it; it has not within {}s",
+                    row.id,
+                    KILL_WAIT.as_secs()
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    } else {
+        store
+            .end_unowned(&row.id, State::Killed, "kill", "killed by `kill`")
+            .map_err(failed)?;
+    }
+    let now = recorded(&store, &row.id)?;
+    writeln!(out, "execution {} {}", now.id, now.state.as_str())
+        .map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+    Ok(0)
+}
+
+/// How often `logs --follow` looks for new lines.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// `logs ID [--follow]`: the execution's log lines as `run` printed them.
+fn logs_command(flow: &Flow, args: &LogsArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let dir = state::state_dir(args.execution.state.as_deref(), flow)
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    let store = Store::open_read_only(&dir)
+        .map_err(|e| Failure::failed(e.to_string()))?
+        .ok_or_else(|| Failure::usage(format!("no state in {}", dir.display())))?;
+    let failed = |e: state::StateError| Failure::failed(e.to_string());
+    recorded(&store, &args.execution.id)?;
+    let mut after = 0;
+    loop {
+        // Whether it had ended before reading: then these are its last lines.
+        let ended = {
+            let row = recorded(&store, &args.execution.id)?;
+            row.ended_ms.is_some() || row.state == State::Paused
+        };
+        for line in store
+            .logs_after(&args.execution.id, after)
+            .map_err(failed)?
+        {
+            after = line.seq;
+            let text = crate::execution::log_line(
+                line.at_ms,
+                &line.level,
+                line.task_id.as_deref().unwrap_or_default(),
+                &line.message,
+            );
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+        }
+        if !args.follow || ended {
+            return Ok(0);
+        }
+        std::thread::sleep(FOLLOW_POLL);
+    }
 }
 
 /// Turns the first SIGTERM, SIGINT or SIGHUP into a kill of the running execution (its summary
@@ -512,13 +937,15 @@ fn executions_command(
     Ok(0)
 }
 
-/// One line per execution under a header, columns aligned: id, state, start, duration.
+/// One line per execution under a header, columns aligned: id, state, start, duration, and
+/// what was done to it (`restart`, `kill`, ...).
 fn table(rows: &[ExecutionRow]) -> String {
     let mut lines = vec![[
         "ID".to_string(),
         "STATE".to_string(),
         "START".to_string(),
         "DURATION".to_string(),
+        "ACTIONS".to_string(),
     ]];
     for row in rows {
         let start = jiff::Timestamp::from_millisecond(i64::try_from(row.started_ms).unwrap_or(0))
@@ -532,9 +959,18 @@ fn table(rows: &[ExecutionRow]) -> String {
             start,
             row.duration_ms()
                 .map_or_else(|| "-".to_string(), human_duration),
+            if row.actions.is_empty() {
+                "-".to_string()
+            } else {
+                row.actions
+                    .iter()
+                    .map(|a| a.action.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
         ]);
     }
-    let widths: Vec<usize> = (0..4)
+    let widths: Vec<usize> = (0..5)
         .map(|c| {
             lines
                 .iter()
@@ -558,6 +994,68 @@ fn table(rows: &[ExecutionRow]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The end of an execution for a person at a terminal: its state and duration, its outputs,
+/// then one line per task run (state, time, task id with its loop value, nested under its
+/// parent), as `executions` and Kestra's UI show them.
+fn human_summary(summary: &crate::execution::Summary) -> String {
+    let mut text = format!(
+        "execution {}  {}  in {}\n",
+        summary.id,
+        summary.state.as_str(),
+        human_duration(summary.duration_ms)
+    );
+    if let Some(Value::Object(outputs)) = &summary.outputs {
+        for (name, value) in outputs {
+            let _ = writeln!(text, "  output {name}: {}", short(value));
+        }
+    }
+    let depth_of = {
+        let mut depths: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for run in &summary.task_runs {
+            let depth = run
+                .parent_id
+                .as_deref()
+                .and_then(|p| depths.get(p))
+                .map_or(0, |d| d + 1);
+            depths.insert(&run.id, depth);
+        }
+        depths
+    };
+    for run in &summary.task_runs {
+        let time = match (run.attempts.first(), run.attempts.last()) {
+            (Some(first), Some(last)) => {
+                human_duration(last.ended_ms.saturating_sub(first.started_ms))
+            }
+            _ => String::new(),
+        };
+        let mut name = "  ".repeat(depth_of.get(run.id.as_str()).copied().unwrap_or(0));
+        name.push_str(&run.task_id);
+        if let Some(value) = &run.value {
+            let _ = write!(name, " [{}]", short(value));
+        }
+        if run.attempts.len() > 1 {
+            let _ = write!(name, " ({} attempts)", run.attempts.len());
+        }
+        let _ = writeln!(text, "  {:<9} {time:>7}  {name}", run.state.as_str());
+    }
+    text.truncate(text.trim_end().len());
+    text
+}
+
+/// A value on one line, cut at 80 characters.
+fn short(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let line = text.replace('\n', "\\n");
+    if line.chars().count() > 80 {
+        format!("{}…", line.chars().take(79).collect::<String>())
+    } else {
+        line
+    }
 }
 
 /// `850ms`, `12.3s`, `4m05s`, `2h03m`.
@@ -590,6 +1088,54 @@ mod tests {
         assert_eq!(human_duration(7_380_000), "2h03m");
     }
 
+    /// On a terminal the end of a run reads as a short summary: state, time, outputs, one line
+    /// per task run nested under its parent, loop values and retries shown.
+    #[test]
+    fn a_summary_for_people() {
+        use crate::execution::{Attempt, Summary, TaskRun};
+        let run = |id: &str,
+                   task: &str,
+                   parent: Option<&str>,
+                   value: Option<Value>,
+                   attempts: &[(u64, u64)]| TaskRun {
+            id: id.into(),
+            task_id: task.into(),
+            parent_id: parent.map(Into::into),
+            value,
+            state: State::Success,
+            attempts: attempts
+                .iter()
+                .map(|&(started_ms, ended_ms)| Attempt {
+                    state: State::Success,
+                    started_ms,
+                    ended_ms,
+                })
+                .collect(),
+            outputs: None,
+        };
+        let summary = Summary {
+            id: "abc".into(),
+            state: State::Success,
+            outputs: Some(json!({"greeting": "hello\nworld"})),
+            labels: Map::new(),
+            duration_ms: 1_500,
+            task_runs: vec![
+                run("1", "each", None, None, &[]),
+                run("2", "say", Some("1"), Some(json!("a")), &[(0, 12)]),
+                run("3", "last", None, None, &[(0, 100), (200, 2_300)]),
+            ],
+            retry_after: None,
+        };
+        assert_eq!(
+            human_summary(&summary),
+            "execution abc  SUCCESS  in 1.5s\n\
+             \x20 output greeting: hello\\nworld\n\
+             \x20 SUCCESS            each\n\
+             \x20 SUCCESS      12ms    say [a]\n\
+             \x20 SUCCESS      2.3s  last (2 attempts)"
+        );
+    }
+
     #[test]
     fn table_columns_line_up() {
         let row = |id: &str, state: State, ended: Option<u64>| ExecutionRow {
@@ -602,6 +1148,10 @@ mod tests {
             outputs: None,
             started_ms: 1_704_103_200_000,
             ended_ms: ended,
+            revision: 1,
+            original_id: None,
+            owner: None,
+            actions: Vec::new(),
         };
         let text = table(&[
             row("abc", State::Success, Some(1_704_103_201_500)),
@@ -609,9 +1159,9 @@ mod tests {
         ]);
         assert_eq!(
             text,
-            "ID      STATE    START                 DURATION\n\
-             abc     SUCCESS  2024-01-01T10:00:00Z  1.5s\n\
-             defghi  RUNNING  2024-01-01T10:00:00Z  -"
+            "ID      STATE    START                 DURATION  ACTIONS\n\
+             abc     SUCCESS  2024-01-01T10:00:00Z  1.5s      -\n\
+             defghi  RUNNING  2024-01-01T10:00:00Z  -         -"
         );
     }
 }

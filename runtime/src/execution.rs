@@ -74,13 +74,15 @@ impl State {
     }
 
     /// The worse of two end states, as a parent takes its children's: FAILED/KILLED over
-    /// WARNING over SUCCESS; SKIPPED counts as success.
+    /// PAUSED (a branch waits for `resume`) over WARNING over SUCCESS; SKIPPED counts as
+    /// success.
     #[must_use]
     pub fn worst(self, other: State) -> State {
         fn rank(s: State) -> u8 {
             match s {
-                State::Killed => 4,
-                State::Failed => 3,
+                State::Killed => 5,
+                State::Failed => 4,
+                State::Paused => 3,
                 State::Warning => 2,
                 _ => 1,
             }
@@ -214,6 +216,15 @@ pub fn new_id() -> String {
         out.push(char::from(ALPHABET[((buffer << (6 - bits)) & 63) as usize]));
     }
     out
+}
+
+/// A log line as `run` prints it on stderr and `logs` prints it from the state:
+/// `2024-01-01T10:00:00.000Z INFO  task_id message`.
+pub fn log_line(at_ms: u64, level: &str, task_id: &str, message: &str) -> String {
+    format!(
+        "{} {level:<5} {task_id} {message}\n",
+        crate::formats::iso_instant(at_ms)
+    )
 }
 
 pub fn now_ms() -> u64 {

@@ -20,6 +20,7 @@ use crate::context;
 use crate::execution::{new_id, now_ms, Attempt, State, Summary, TaskRun};
 use crate::expr::{self, walk, Host};
 use crate::formats::iso_instant;
+use crate::kv::{KvStore, KvWrite, NoKv};
 use crate::lock;
 use crate::plan::{
     DagNode, DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Sla, SlaBehavior,
@@ -35,6 +36,7 @@ pub trait Recorder: Sync {
         _flow: &Flow,
         _inputs: &Map<String, Value>,
         _started_ms: u64,
+        _original_id: &str,
     ) {
     }
     /// A task run was created or changed (state, attempts, outputs).
@@ -54,6 +56,10 @@ pub trait Recorder: Sync {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// The KV store that lives beside the record (none by default).
+    fn kv_store(&self) -> &dyn KvStore {
+        &NoKv
+    }
 }
 
 /// Records nothing (tests, benchmarks).
@@ -63,6 +69,12 @@ impl Recorder for NoRecorder {}
 
 /// What one execution is started with.
 pub struct Launch {
+    /// The execution's id: a new one, or the one restarted or resumed.
+    pub id: String,
+    /// The flow's revision in the state (`flow.revision`).
+    pub revision: i64,
+    /// Task runs recorded before, taken up again (restart, resume, replay).
+    pub prior: Option<Prior>,
     pub inputs: Map<String, Value>,
     pub labels: Map<String, Value>,
     /// Print log lines to stderr.
@@ -81,10 +93,33 @@ pub struct Launch {
 /// Kestra's kill does.
 pub type KillSignal = tokio::sync::watch::Receiver<bool>;
 
+/// The task runs of an earlier run that an execution takes up: a task run that succeeded is
+/// kept as it is (its outputs are read from it) and its task does not run again; one that did
+/// not is run again, as a new attempt of the same task run; flowable task runs are entered
+/// again and their children matched the same way. A task run is matched by task id, parent
+/// task run and loop value. Tasks of `errors`, `finally` and `afterExecution` branches always
+/// run anew.
+#[derive(Debug, Clone)]
+pub struct Prior {
+    /// The same execution continues (`restart`, `resume`: same id, same task-run ids, the
+    /// original start) or a new one starts from these (`replay`: new ids).
+    pub same_execution: bool,
+    pub task_runs: Vec<TaskRun>,
+    /// When the execution taken up started.
+    pub started_ms: u64,
+    /// `execution.originalId`: the first execution of a replay chain.
+    pub original_id: String,
+    /// `resume`: the values of the paused task's `onResume` inputs.
+    pub resume_inputs: Option<Map<String, Value>>,
+}
+
 impl Launch {
     /// A first execution.
     pub fn new(inputs: Map<String, Value>, labels: Map<String, Value>, echo_logs: bool) -> Launch {
         Launch {
+            id: new_id(),
+            revision: 1,
+            prior: None,
             inputs,
             labels,
             echo_logs,
@@ -132,7 +167,14 @@ struct Frame {
     working_directory: Option<Value>,
     /// Inside a `WorkingDirectory`: the folder its tasks share (`workingDir`).
     working_dir: Option<Arc<str>>,
+    /// In an `errors`, `finally` or `afterExecution` branch: nothing is taken up from a prior
+    /// run (see [`Prior`]).
+    fresh: bool,
 }
+
+/// How a prior task run is found again: task id, the prior id of its parent task run, loop
+/// value (as JSON text).
+type PriorKey = (String, Option<String>, String);
 
 struct Shared {
     task_runs: Vec<TaskRun>,
@@ -153,6 +195,13 @@ struct Shared {
     /// The secret values read so far: masked in every log line, recorded output, error and
     /// summary (values pass between tasks unmasked).
     secrets: Vec<String>,
+    /// Prior task runs not taken up yet (see [`Prior`]).
+    prior: HashMap<PriorKey, TaskRun>,
+    /// For each task run taken up: its id in the prior run (the same for a restart or resume),
+    /// and its state there.
+    taken_up: HashMap<String, (String, State)>,
+    /// `resume`: the paused task's `onResume` values, for the Pause task that was PAUSED.
+    resume_inputs: Option<Map<String, Value>>,
 }
 
 impl Shared {
@@ -191,10 +240,26 @@ impl Shared {
 /// What a secret's value is written as.
 const MASK: &str = "******";
 
+/// `LoopUntil`'s wait between iterations when `checkFrequency.interval` is not given (Kestra
+/// 0.23 and later; it was a second before).
+const LOOP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A `LoopUntil`'s condition and limits, durations rendered.
+struct LoopLimits<'a> {
+    condition: &'a Prop,
+    fail_on_max_reached: Option<&'a Prop>,
+    max_iterations: Option<u64>,
+    max_duration: Option<Duration>,
+    interval: Duration,
+}
+
 /// The host templates see during an execution: the binary's host, plus this execution's logs.
 struct ExecutionHost<'a> {
     base: &'a (dyn Host + Sync),
     shared: &'a Mutex<Shared>,
+    kv: &'a dyn KvStore,
+    /// The flow's namespace: `kv()` reads there unless told another.
+    namespace: &'a str,
 }
 
 impl Host for ExecutionHost<'_> {
@@ -208,7 +273,7 @@ impl Host for ExecutionHost<'_> {
         Ok(value)
     }
     fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
-        self.base.kv(namespace, key)
+        self.kv.kv_get(namespace.unwrap_or(self.namespace), key)
     }
     fn read(&self, path: &str) -> Result<String, String> {
         self.base.read(path)
@@ -244,6 +309,10 @@ pub struct Executor<'f> {
     chain_elapsed: Duration,
     kill: Option<KillSignal>,
     shared: Mutex<Shared>,
+    /// `execution.originalId`.
+    original_id: String,
+    /// A restart or resume: prior task runs keep their ids.
+    same_execution: bool,
 }
 
 /// Run one execution to its end, on the caller's tokio runtime (it needs the time driver).
@@ -263,14 +332,37 @@ impl<'f> Executor<'f> {
         host: &'f (dyn Host + Sync),
         recorder: &'f dyn Recorder,
     ) -> Self {
-        let started_ms = now_ms();
+        let same = launch.prior.as_ref().filter(|p| p.same_execution);
+        let same_execution = same.is_some();
+        let started_ms = same.map_or_else(now_ms, |p| p.started_ms);
+        let id = launch.id;
+        let original_id = launch
+            .prior
+            .as_ref()
+            .map_or_else(|| id.clone(), |p| p.original_id.clone());
+        let (prior, resume_inputs) = match launch.prior {
+            Some(prior) => {
+                let runs = prior
+                    .task_runs
+                    .iter()
+                    .map(|run| {
+                        let value = run.value.as_ref().map(Value::to_string).unwrap_or_default();
+                        (
+                            (run.task_id.clone(), run.parent_id.clone(), value),
+                            run.clone(),
+                        )
+                    })
+                    .collect();
+                (runs, prior.resume_inputs)
+            }
+            None => (HashMap::new(), None),
+        };
         let mut labels: Map<String, Value> = flow
             .labels
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
         labels.extend(launch.labels);
-        let id = new_id();
         // Kestra links an execution and the ones it starts with this label; a first execution
         // is its own correlation.
         labels
@@ -280,9 +372,10 @@ impl<'f> Executor<'f> {
             flow,
             host,
             recorder,
-            constant_vars: constant_vars(flow, &launch.inputs),
+            constant_vars: constant_vars(flow, &launch.inputs, launch.revision),
             execution_var: context::object(context::EXECUTION, |name| match name {
-                "id" | "originalId" => Value::String(id.clone()),
+                "id" => Value::String(id.clone()),
+                "originalId" => Value::String(original_id.clone()),
                 "startDate" => Value::String(iso_instant(started_ms)),
                 _ => Value::Null,
             }),
@@ -305,13 +398,23 @@ impl<'f> Executor<'f> {
                 ending: None,
                 halted: false,
                 secrets: Vec::new(),
+                prior,
+                taken_up: HashMap::new(),
+                resume_inputs,
             }),
+            original_id,
+            same_execution,
         }
     }
 
     async fn execute(self) -> Summary {
-        self.recorder
-            .execution_started(&self.id, self.flow, &self.inputs, self.started_ms);
+        self.recorder.execution_started(
+            &self.id,
+            self.flow,
+            &self.inputs,
+            self.started_ms,
+            &self.original_id,
+        );
         let phases = std::pin::pin!(self.phases());
         let stop = std::pin::pin!(self.stop());
         let (mut state, outputs) = match futures_util::future::select(phases, stop).await {
@@ -326,7 +429,7 @@ impl<'f> Executor<'f> {
                 (state, None)
             }
         };
-        if !matches!(state, State::Killed) {
+        if !matches!(state, State::Killed | State::Paused) {
             state = self.check_sla(state);
         }
         let shared = self.shared();
@@ -361,6 +464,18 @@ impl<'f> Executor<'f> {
     async fn phases(&self) -> (State, Option<Value>) {
         let root = Frame::default();
         let mut state = self.branch(&self.flow.tasks, &root).await;
+        if state == State::Paused {
+            // Waits for `resume`: nothing after the pause runs, not `errors` nor `finally`.
+            self.log(
+                None,
+                Level::Info,
+                &format!(
+                    "paused: `{} resume {}` continues the execution",
+                    self.flow.id, self.id
+                ),
+            );
+            return (State::Paused, None);
+        }
         if state.is_failure() && !self.flow.errors.is_empty() {
             self.branch_ignoring_exit(&self.flow.errors, &root).await;
         }
@@ -526,7 +641,7 @@ impl<'f> Executor<'f> {
                 }
                 let result = self.task(task, frame).await;
                 state = state.worst(result);
-                if result.is_failure() {
+                if result.is_failure() || result == State::Paused {
                     break;
                 }
             }
@@ -534,10 +649,15 @@ impl<'f> Executor<'f> {
         })
     }
 
-    /// `errors`, `finally` and `afterExecution` run even after `Exit`.
+    /// `errors`, `finally` and `afterExecution` run even after `Exit`, and anew after a
+    /// restart (see [`Prior`]).
     async fn branch_ignoring_exit(&self, tasks: &[Task], frame: &Frame) -> State {
         let exit = self.shared().exit.take();
-        let state = self.branch(tasks, frame).await;
+        let frame = Frame {
+            fresh: true,
+            ..frame.clone()
+        };
+        let state = self.branch(tasks, &frame).await;
         let mut shared = self.shared();
         shared.exit = shared.exit.or(exit);
         state
@@ -601,7 +721,13 @@ impl<'f> Executor<'f> {
                 }
                 return State::Failed;
             }
-            let run_id = self.create_run(task, frame);
+            let (run_id, prior) = self.create_run(task, frame);
+            if let Some(prior) = prior.filter(|p| {
+                !is_flowable(&task.kind)
+                    && matches!(p.state, State::Success | State::Warning | State::Skipped)
+            }) {
+                return self.keep(task, &run_id, frame, &prior);
+            }
             if let Some(run_if) = &task.run_if {
                 let vars = self.variables(run_if, frame, Some((task, &run_id)));
                 match run_if.render_layered(&vars, &self.constant_vars, &self.host()) {
@@ -626,6 +752,10 @@ impl<'f> Executor<'f> {
             } else {
                 self.attempts(task, &run_id, frame).await
             };
+            if state == State::Paused {
+                // Not ended: it waits for `resume`.
+                return state;
+            }
             self.end(task, &run_id, state)
         })
     }
@@ -661,6 +791,7 @@ impl<'f> Executor<'f> {
             parents,
             working_directory,
             working_dir,
+            fresh: frame.fresh,
         };
         let mut state = match &task.kind {
             TaskKind::Sequential { tasks } => self.branch(tasks, &inner).await,
@@ -745,14 +876,64 @@ impl<'f> Executor<'f> {
                     State::Failed
                 }
             },
-            TaskKind::Pause { delay, tasks } => match delay {
+            TaskKind::LoopUntil {
+                condition,
+                tasks,
+                fail_on_max_reached,
+                max_iterations,
+                max_duration,
+                interval,
+            } => {
+                let limits = (|| {
+                    let duration = |d: &DurationProp| self.duration(d, task, run_id, frame);
+                    Ok::<_, String>((
+                        max_duration.as_deref().map(duration).transpose()?,
+                        interval
+                            .as_deref()
+                            .map(duration)
+                            .transpose()?
+                            .unwrap_or(LOOP_INTERVAL),
+                    ))
+                })();
+                match limits {
+                    Ok((max_duration, interval)) => {
+                        let limits = LoopLimits {
+                            condition,
+                            fail_on_max_reached: fail_on_max_reached.as_deref(),
+                            max_iterations: *max_iterations,
+                            max_duration,
+                            interval,
+                        };
+                        self.loop_until(task, run_id, frame, tasks, &inner, &limits)
+                            .await
+                    }
+                    Err(message) => {
+                        self.log(Some(run_id), Level::Error, &message);
+                        State::Failed
+                    }
+                }
+            }
+            TaskKind::Pause { delay, tasks, .. } => match delay {
+                // A pause taken up again by a restart or resume has paused already.
+                _ if self.taken_up(run_id).is_some() => {
+                    let resumed = self.taken_up(run_id) == Some(State::Paused);
+                    let values = self.shared().resume_inputs.take().filter(|_| resumed);
+                    if let Some(values) = values {
+                        self.set_outputs(
+                            run_id,
+                            &task.id,
+                            frame,
+                            json!({
+                                "onResume": values,
+                                "resumed": { "on": iso_instant(now_ms()) },
+                            }),
+                        );
+                    }
+                    self.branch(tasks, &inner).await
+                }
                 None => {
-                    self.log(
-                        Some(run_id),
-                        Level::Error,
-                        "a Pause without `delay` waits for a manual resume, which this runtime cannot do yet",
-                    );
-                    State::Failed
+                    self.set_state(run_id, State::Paused);
+                    return State::Paused;
                 }
                 Some(delay) => match self.duration(delay, task, run_id, frame) {
                     Ok(delay) => {
@@ -776,6 +957,9 @@ impl<'f> Executor<'f> {
                 State::Failed
             }
         };
+        if state == State::Paused {
+            return state;
+        }
         if state.is_failure() && !task.errors.is_empty() {
             self.branch_ignoring_exit(&task.errors, &inner).await;
         }
@@ -806,11 +990,13 @@ impl<'f> Executor<'f> {
                     if limit > 0 && running.len() >= limit {
                         break;
                     }
+                    // A paused dependency has not ended.
                     let ready = !started[index]
-                        && node
-                            .depends_on
-                            .iter()
-                            .all(|d| ended.get(d.as_str()).is_some_and(|s| !s.is_failure()));
+                        && node.depends_on.iter().all(|d| {
+                            ended
+                                .get(d.as_str())
+                                .is_some_and(|s| s.is_terminal() && !s.is_failure())
+                        });
                     if ready {
                         started[index] = true;
                         running.push(async move {
@@ -826,6 +1012,80 @@ impl<'f> Executor<'f> {
             state = state.worst(ended_state);
         }
         state
+    }
+
+    /// `LoopUntil`: iterations of `tasks` (`outputs.<loop>.iterationCount` counts them from 1)
+    /// until `condition` holds after one, `interval` apart. Kestra's order: after an iteration
+    /// that did not fail, the limits are checked first (reaching one ends the loop, FAILED with
+    /// `failOnMaxReached`), then the condition.
+    async fn loop_until(
+        &self,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+        tasks: &[Task],
+        inner: &Frame,
+        limits: &LoopLimits<'_>,
+    ) -> State {
+        let started = Instant::now();
+        let mut iteration: u64 = 1;
+        loop {
+            self.set_outputs(
+                run_id,
+                &task.id,
+                frame,
+                json!({ "iterationCount": iteration }),
+            );
+            let state = self.branch(tasks, inner).await;
+            let stopped = {
+                let shared = self.shared();
+                shared.exit.is_some() || shared.halted
+            };
+            if state.is_failure() || state == State::Paused || stopped {
+                return state;
+            }
+            let reached = if limits.max_iterations.is_some_and(|max| iteration >= max) {
+                Some("Max iterations reached")
+            } else if limits
+                .max_duration
+                .is_some_and(|max| started.elapsed() >= max)
+            {
+                Some("Max duration reached")
+            } else {
+                None
+            };
+            if let Some(reason) = reached {
+                self.log(Some(run_id), Level::Warn, reason);
+                let fail = match limits.fail_on_max_reached {
+                    None => Ok(false),
+                    Some(prop) => self
+                        .render(prop, task, run_id, frame)
+                        .map(|v| is_truthy(&v)),
+                };
+                return match fail {
+                    Ok(true) => State::Failed,
+                    Ok(false) => state,
+                    Err(message) => {
+                        self.log(
+                            Some(run_id),
+                            Level::Error,
+                            &format!("failOnMaxReached: {message}"),
+                        );
+                        State::Failed
+                    }
+                };
+            }
+            match self.render(limits.condition, task, run_id, frame) {
+                Ok(value) if is_truthy(&value) => return state,
+                Ok(_) => {}
+                Err(message) => {
+                    self.log(Some(run_id), Level::Error, &format!("condition: {message}"));
+                    return State::Failed;
+                }
+            }
+            tokio::time::sleep(limits.interval).await;
+            iteration += 1;
+        }
     }
 
     /// A loop's tasks once per value, `limit` values at a time (0: all at once).
@@ -846,6 +1106,7 @@ impl<'f> Executor<'f> {
                 parents: frame.parents.clone(),
                 working_directory: frame.working_directory.clone(),
                 working_dir: frame.working_dir.clone(),
+                fresh: frame.fresh,
             };
             async move {
                 if parallel_tasks {
@@ -1059,6 +1320,8 @@ impl<'f> Executor<'f> {
         ExecutionHost {
             base: self.host,
             shared: &self.shared,
+            kv: self.recorder.kv_store(),
+            namespace: &self.flow.namespace,
         }
     }
 
@@ -1150,23 +1413,70 @@ impl<'f> Executor<'f> {
 
     // ---- task runs ---------------------------------------------------------------------------
 
-    fn create_run(&self, task: &Task, frame: &Frame) -> String {
-        let run = TaskRun {
-            id: new_id(),
-            task_id: task.id.clone(),
-            parent_id: frame.parent_run.clone(),
-            value: frame.values.last().map(|(v, _)| v.clone()),
-            state: State::Created,
-            attempts: Vec::new(),
-            outputs: None,
+    /// A new task run, or the prior one this task run takes up (see [`Prior`]), returned too.
+    fn create_run(&self, task: &Task, frame: &Frame) -> (String, Option<TaskRun>) {
+        let value = frame.values.last().map(|(v, _)| v.clone());
+        let mut shared = self.shared();
+        let prior = if frame.fresh || shared.prior.is_empty() {
+            None
+        } else {
+            let parent = frame
+                .parent_run
+                .as_ref()
+                .map(|p| shared.taken_up.get(p).map_or(p, |(old, _)| old).clone());
+            let key = (
+                task.id.clone(),
+                parent,
+                value.as_ref().map(Value::to_string).unwrap_or_default(),
+            );
+            shared.prior.remove(&key)
+        };
+        let run = match &prior {
+            Some(before) => TaskRun {
+                id: if self.same_execution {
+                    before.id.clone()
+                } else {
+                    new_id()
+                },
+                parent_id: frame.parent_run.clone(),
+                ..before.clone()
+            },
+            None => TaskRun {
+                id: new_id(),
+                task_id: task.id.clone(),
+                parent_id: frame.parent_run.clone(),
+                value,
+                state: State::Created,
+                attempts: Vec::new(),
+                outputs: None,
+            },
         };
         // Recorded with its first change (running, or skipped): one commit instead of three.
         let id = run.id.clone();
-        let mut shared = self.shared();
+        if let Some(before) = &prior {
+            shared
+                .taken_up
+                .insert(id.clone(), (before.id.clone(), before.state));
+        }
         let position = shared.task_runs.len();
         shared.index.insert(id.clone(), position);
         shared.task_runs.push(run);
-        id
+        (id, prior)
+    }
+
+    /// The state a task run had in the prior run it takes up, if it takes one up.
+    fn taken_up(&self, run_id: &str) -> Option<State> {
+        self.shared().taken_up.get(run_id).map(|(_, state)| *state)
+    }
+
+    /// A prior task run that succeeded (or was skipped) is kept: its outputs are read from it
+    /// and its task does not run again.
+    fn keep(&self, task: &Task, run_id: &str, frame: &Frame, prior: &TaskRun) -> State {
+        if let Some(outputs) = &prior.outputs {
+            self.set_outputs(run_id, &task.id, frame, outputs.clone());
+        }
+        self.finish(run_id, &task.id, prior.state, None);
+        prior.state
     }
 
     fn with_run(&self, run_id: &str, change: impl FnOnce(&mut TaskRun)) {
@@ -1266,11 +1576,7 @@ impl<'f> Executor<'f> {
         if self.echo_logs {
             // One write per line (stderr is unbuffered: `eprintln!` writes each piece).
             use std::io::Write as _;
-            let line = format!(
-                "{} {:<5} {task_id} {message}\n",
-                iso_instant(at),
-                level.as_str()
-            );
+            let line = crate::execution::log_line(at, level.as_str(), &task_id, message);
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
         if level == Level::Error {
@@ -1312,7 +1618,31 @@ impl tasks::Port for TaskPort<'_, '_> {
         self.executor.host().secret(name)
     }
     fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
-        self.executor.host.kv(namespace, key)
+        self.executor.host().kv(namespace, key)
+    }
+    fn kv_set(&self, write: &KvWrite<'_>) -> Result<(), String> {
+        // The KV store is plain text on disk, and secrets never reach the state.
+        let shared = self.executor.shared();
+        if !shared.secrets.is_empty() {
+            let text = write.value.to_string();
+            if shared.mask(&text) != text {
+                return Err(format!(
+                    "the value for the KV key `{}` holds a secret; the KV store keeps values in plain text, so it is not written",
+                    write.key
+                ));
+            }
+        }
+        drop(shared);
+        self.executor.recorder.kv_store().kv_set(write)
+    }
+    fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, String> {
+        self.executor.recorder.kv_store().kv_keys(namespace, prefix)
+    }
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, String> {
+        self.executor.recorder.kv_store().kv_delete(namespace, key)
+    }
+    fn namespace(&self) -> &str {
+        &self.executor.flow.namespace
     }
     fn add_labels(&self, labels: Map<String, Value>) {
         self.executor.shared().labels.extend(labels);
@@ -1332,14 +1662,14 @@ impl tasks::Port for TaskPort<'_, '_> {
 }
 
 /// The variables that stay the same for a whole execution.
-fn constant_vars(flow: &Flow, inputs: &Map<String, Value>) -> Map<String, Value> {
+fn constant_vars(flow: &Flow, inputs: &Map<String, Value>, revision: i64) -> Map<String, Value> {
     let mut vars = Map::new();
     let flow_var = context::object(context::FLOW, |name| match name {
         "id" => Value::String(flow.id.clone()),
         "namespace" => Value::String(flow.namespace.clone()),
         // Kestra's open-source edition has one tenant, `main`.
         "tenantId" => Value::String("main".into()),
-        "revision" => Value::from(1),
+        "revision" => Value::from(revision),
         _ => Value::Null,
     });
     vars.insert("flow".into(), flow_var);

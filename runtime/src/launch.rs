@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::execution::{now_ms, State, Summary};
-use crate::executor::{self, KillSignal, Launch, Recorder};
+use crate::execution::{new_id, now_ms, State, Summary};
+use crate::executor::{self, KillSignal, Launch, Prior, Recorder};
 use crate::expr::Host;
 use crate::inputs::{self, InputError};
 use crate::plan::{ConcurrencyBehavior, Flow};
@@ -32,6 +32,19 @@ pub struct LaunchRequest {
     /// Kills the execution (and stops a chain of retries, or a wait for a concurrency slot)
     /// when it turns `true`.
     pub kill: Option<KillSignal>,
+    /// Take up a recorded execution (restart, resume, replay) instead of starting anew: the
+    /// input pairs and values above are then not read.
+    pub take_up: Option<TakeUp>,
+}
+
+/// A recorded execution taken up again (see [`Prior`]).
+#[derive(Debug, Clone)]
+pub struct TakeUp {
+    /// The id it runs under: the same for a restart or resume, a new one for a replay.
+    pub id: String,
+    /// The inputs as recorded (already validated when it first started).
+    pub inputs: Map<String, Value>,
+    pub prior: Prior,
 }
 
 /// What happens along the way, for the caller to show.
@@ -73,6 +86,10 @@ impl std::fmt::Display for LaunchError {
 /// How often a queued execution looks for a free slot.
 const QUEUE_POLL: Duration = Duration::from_millis(200);
 
+/// How often a running execution looks for a kill asked for from another process (`kill ID`)
+/// and writes the log lines of tasks still running (`logs --follow`).
+pub const KILL_POLL: Duration = Duration::from_millis(250);
+
 /// Runs one execution of `flow` (and the new executions its retry policy asks for) and returns
 /// the last summary. Events are reported to `on_event` as they happen.
 pub async fn launch(
@@ -82,8 +99,17 @@ pub async fn launch(
     store: Arc<Store>,
     mut on_event: impl FnMut(LaunchEvent<'_>),
 ) -> Result<Summary, LaunchError> {
-    let values = inputs::resolve(&flow, request.input_pairs, request.input_values)
-        .map_err(LaunchError::Inputs)?;
+    let (values, take_up) = match request.take_up {
+        Some(take_up) => (take_up.inputs.clone(), Some(take_up)),
+        None => (
+            inputs::resolve(&flow, request.input_pairs, request.input_values)
+                .map_err(LaunchError::Inputs)?,
+            None,
+        ),
+    };
+    let revision = store
+        .revision(&flow.source_hash)
+        .map_err(LaunchError::State)?;
 
     // Flow-level `concurrency`: a slot among the runs sharing this state, or the behavior says
     // what to do instead.
@@ -104,7 +130,13 @@ pub async fn launch(
                         // Killed while waiting for a slot: it never started.
                         let summary = Summary::refused(&flow, State::Killed);
                         let recorder: &dyn Recorder = store.as_ref();
-                        recorder.execution_started(&summary.id, &flow, &values, now_ms());
+                        recorder.execution_started(
+                            &summary.id,
+                            &flow,
+                            &values,
+                            now_ms(),
+                            &summary.id,
+                        );
                         recorder.execution_ended(&summary);
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
@@ -131,7 +163,13 @@ pub async fn launch(
                         // Recorded like any execution, so `executions` shows it with its state.
                         let summary = Summary::refused(&flow, state);
                         let recorder: &dyn Recorder = store.as_ref();
-                        recorder.execution_started(&summary.id, &flow, &values, now_ms());
+                        recorder.execution_started(
+                            &summary.id,
+                            &flow,
+                            &values,
+                            now_ms(),
+                            &summary.id,
+                        );
                         recorder.execution_ended(&summary);
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
@@ -145,15 +183,21 @@ pub async fn launch(
     // starts after the retry's wait; the retries share the first one's correlation id.
     let chain_start = Instant::now();
     let mut launch = Launch::new(values, request.labels, request.echo_logs);
-    launch.kill = request.kill.clone();
+    launch.revision = revision;
+    if let Some(take_up) = take_up {
+        launch.id = take_up.id;
+        launch.prior = Some(take_up.prior);
+    }
     loop {
         let next = Launch {
+            id: new_id(),
+            prior: None,
             inputs: launch.inputs.clone(),
             labels: launch.labels.clone(),
-            kill: launch.kill.clone(),
+            kill: None,
             ..launch
         };
-        let summary = executor::execute(&flow, launch, host.as_ref(), store.as_ref()).await;
+        let summary = watched(&flow, launch, host.as_ref(), &store, request.kill.clone()).await;
         if let Some(problem) = store.take_error() {
             on_event(LaunchEvent::Unrecorded(problem));
         }
@@ -181,23 +225,68 @@ pub async fn launch(
     }
 }
 
+/// One execution, killed when `kill` turns `true` or when another process asks the state to
+/// kill it; meanwhile the log lines of running tasks are written every [`KILL_POLL`].
+async fn watched(
+    flow: &Flow,
+    mut launch: Launch,
+    host: &(dyn Host + Sync),
+    store: &Store,
+    kill: Option<KillSignal>,
+) -> Summary {
+    let (killer, killed) = tokio::sync::watch::channel(false);
+    launch.kill = Some(killed);
+    let id = launch.id.clone();
+    let execution = std::pin::pin!(executor::execute(flow, launch, host, store));
+    let watch = std::pin::pin!(async {
+        let mut kill = kill;
+        loop {
+            let tick = std::pin::pin!(tokio::time::sleep(KILL_POLL));
+            let signal = std::pin::pin!(async {
+                match kill.as_mut() {
+                    Some(kill) => {
+                        let _ = kill.wait_for(|k| *k).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            });
+            let signalled = matches!(
+                futures_util::future::select(tick, signal).await,
+                futures_util::future::Either::Right(_)
+            );
+            store.flush_pending_logs();
+            if signalled || store.kill_requested(&id) {
+                let _ = killer.send(true);
+                // The execution ends by itself now.
+                return std::future::pending::<std::convert::Infallible>().await;
+            }
+        }
+    });
+    match futures_util::future::select(execution, watch).await {
+        futures_util::future::Either::Left((summary, _)) => summary,
+        futures_util::future::Either::Right((never, _)) => match never {},
+    }
+}
+
 /// One of the flow's concurrency slots, given back when dropped (on every path out of
 /// [`launch`], early returns and errors included).
 struct Slot {
     store: Arc<Store>,
+    id: i64,
 }
 
 impl Slot {
     fn acquire(store: &Arc<Store>, flow: &Flow, limit: u32) -> Result<Option<Slot>, StateError> {
-        Ok(store.acquire_slot(flow, limit)?.then(|| Slot {
+        Ok(store.acquire_slot(flow, limit)?.map(|id| Slot {
             store: Arc::clone(store),
+            id,
         }))
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.store.release_slot();
+        self.store.release_slot(self.id);
     }
 }
 
@@ -246,7 +335,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let store = Arc::new(Store::open(&dir).unwrap());
         // This process holds the only slot.
-        assert!(store.acquire_slot(&flow, 1).unwrap());
+        assert!(store.acquire_slot(&flow, 1).unwrap().is_some());
         let mut refused = false;
         let summary = tokio::runtime::Builder::new_current_thread()
             .enable_time()

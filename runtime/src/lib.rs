@@ -36,7 +36,11 @@ pub mod executor;
 #[cfg(feature = "executor")]
 pub mod inputs;
 #[cfg(feature = "executor")]
+pub mod kv;
+#[cfg(feature = "executor")]
 pub mod launch;
+#[cfg(feature = "executor")]
+pub mod owner;
 #[cfg(feature = "executor")]
 pub mod state;
 

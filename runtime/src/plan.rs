@@ -306,6 +306,24 @@ impl Flow {
         }
     }
 
+    /// The task with this id, anywhere in the flow (ids are unique in a flow).
+    pub fn find_task(&self, id: &str) -> Option<&Task> {
+        let mut stack: Vec<&Task> = self
+            .tasks
+            .iter()
+            .chain(&self.errors)
+            .chain(&self.finally)
+            .chain(&self.after_execution)
+            .collect();
+        while let Some(task) = stack.pop() {
+            if task.id == id {
+                return Some(task);
+            }
+            stack.extend(task.children());
+        }
+        None
+    }
+
     /// The plan as the JSON that `emit` prints and the binary reads.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -375,6 +393,7 @@ impl Input {
             validator: None,
             values: Vec::new(),
             item_type: None,
+            allow_custom_value: false,
             min: None,
             max: None,
         }
@@ -391,6 +410,9 @@ pub struct Input {
     pub validator: Option<String>,
     /// SELECT/MULTISELECT choices.
     pub values: Vec<String>,
+    /// SELECT/MULTISELECT: a value outside `values` is accepted too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_custom_value: bool,
     /// ARRAY item type.
     pub item_type: Option<InputType>,
     pub min: Option<f64>,
@@ -508,6 +530,7 @@ impl Task {
             | TaskKind::WorkingDirectory { tasks }
             | TaskKind::Parallel { tasks, .. }
             | TaskKind::ForEach { tasks, .. }
+            | TaskKind::LoopUntil { tasks, .. }
             | TaskKind::Pause { tasks, .. } => out.extend(tasks),
             TaskKind::If {
                 then, otherwise, ..
@@ -577,9 +600,29 @@ pub enum TaskKind {
         parallel_tasks: bool,
         tasks: Vec<Task>,
     },
-    /// `flow.Pause` with a `delay`/`pauseDuration`: waits, then runs its (deprecated) `tasks`.
+    /// `flow.LoopUntil`/`WaitFor`: the tasks once per iteration until `condition` holds after
+    /// one, `interval` apart (Kestra 1.0's default: a minute), at most `max_iterations` times
+    /// and `max_duration` long (no limit by default, as in Kestra 1.0).
+    LoopUntil {
+        condition: Prop,
+        tasks: Vec<Task>,
+        // Boxed: rare, and a `Prop` is large (every task's kind has this enum's size).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fail_on_max_reached: Option<Box<Prop>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_iterations: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_duration: Option<Box<DurationProp>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        interval: Option<Box<DurationProp>>,
+    },
+    /// `flow.Pause`: waits its `delay`/`pauseDuration`, or without one leaves the execution
+    /// PAUSED until `resume`, which gives the `on_resume` inputs; then runs its (deprecated)
+    /// `tasks`.
     Pause {
         delay: Option<DurationProp>,
         tasks: Vec<Task>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        on_resume: Vec<Input>,
     },
 }

@@ -34,12 +34,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::lock;
+use crate::owner::{self, Owner};
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::{json, Map, Value};
 
 use crate::execution::{Attempt, State, Summary, TaskRun};
 use crate::executor::Recorder;
+use crate::kv::{KvStore, KvWrite};
 use crate::plan::{Flow, InputType, Level};
 
 /// The database file inside the state directory.
@@ -91,6 +93,41 @@ pub const MIGRATIONS: &[&str] = &[
         flow_id    TEXT NOT NULL,
         started_ms INTEGER NOT NULL
     );",
+    // 3: durable executions. Each execution records the owner token of the process running it
+    // (see `crate::owner`), the flow revision it ran, the execution it replays, and a kill
+    // asked for from another process; `actions` keeps what was done to it (restart, resume,
+    // replay, kill, marked failed); `revisions` numbers the flow sources this state has run;
+    // `kv` is the KV store.
+    "ALTER TABLE executions ADD COLUMN owner TEXT;
+    ALTER TABLE executions ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE executions ADD COLUMN original_id TEXT;
+    ALTER TABLE executions ADD COLUMN kill_requested_ms INTEGER;
+    CREATE INDEX executions_unfinished ON executions (state) WHERE ended_ms IS NULL;
+    -- Slots of version 2 were held by process ids; no version-2 process can write here now.
+    DELETE FROM running;
+    ALTER TABLE running ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE TABLE actions (
+        seq          INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        action       TEXT NOT NULL,        -- restart, resume, replay, replayed, kill, marked-failed
+        detail       TEXT NOT NULL,
+        at_ms        INTEGER NOT NULL
+    );
+    CREATE INDEX actions_by_execution ON actions (execution_id, seq);
+    CREATE TABLE revisions (
+        revision    INTEGER PRIMARY KEY,
+        source_hash TEXT NOT NULL UNIQUE,
+        first_ms    INTEGER NOT NULL
+    );
+    CREATE TABLE kv (
+        namespace   TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        value       TEXT NOT NULL,         -- JSON
+        description TEXT,
+        expires_ms  INTEGER,               -- NULL: never
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID;",
 ];
 
 /// What went wrong with the state.
@@ -183,8 +220,25 @@ pub struct ExecutionRow {
     pub labels: Map<String, Value>,
     pub outputs: Option<Value>,
     pub started_ms: u64,
-    /// `None` while running (or when the process died during the execution).
+    /// `None` while running or paused.
     pub ended_ms: Option<u64>,
+    /// The flow revision the execution ran (see [`Store::revision`]).
+    pub revision: i64,
+    /// The execution this one replays (its own id otherwise).
+    pub original_id: Option<String>,
+    /// The owner token of the process running it (see [`crate::owner`]).
+    pub owner: Option<String>,
+    /// What was done to it after it started, oldest first.
+    pub actions: Vec<Action>,
+}
+
+/// Something done to an execution from outside: `restart`, `resume`, `replay` (on the new
+/// execution), `replayed` (on the one replayed), `kill`, `marked-failed` (its process was gone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub action: String,
+    pub detail: String,
+    pub at_ms: u64,
 }
 
 impl ExecutionRow {
@@ -204,6 +258,13 @@ impl ExecutionRow {
             "started_ms": self.started_ms,
             "ended_ms": self.ended_ms,
             "duration_ms": self.duration_ms(),
+            "revision": self.revision,
+            "original_id": self.original_id,
+            "actions": self.actions.iter().map(|a| json!({
+                "action": a.action,
+                "detail": a.detail,
+                "at": crate::formats::iso_instant(a.at_ms),
+            })).collect::<Vec<_>>(),
         })
     }
 }
@@ -211,7 +272,11 @@ impl ExecutionRow {
 /// One stored log line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRow {
+    /// Its place in the state: later lines have larger numbers (`logs --follow`).
+    pub seq: i64,
     pub task_run_id: Option<String>,
+    /// The task of `task_run_id`, when it has one.
+    pub task_id: Option<String>,
     pub level: String,
     pub message: String,
     pub at_ms: u64,
@@ -226,7 +291,15 @@ pub struct Store {
     /// Log lines not yet written: they go in the transaction of the next task-run change (the
     /// one that ends the task that logged them), one commit instead of one per line.
     pending_logs: Mutex<Vec<PendingLog>>,
+    /// This process's lock, held while the store is open for writing (`None` read-only).
+    owner: Option<Owner>,
+    /// The revision of the flow source last asked for: (source hash, revision).
+    revision: Mutex<Option<(String, i64)>>,
 }
+
+/// Execution states whose process must be alive: an execution left in one of them by a process
+/// that is gone was interrupted.
+const UNFINISHED: &str = "'CREATED', 'RUNNING', 'RETRYING'";
 
 struct PendingLog {
     execution_id: String,
@@ -243,17 +316,17 @@ impl Store {
     }
 
     /// Take one of the flow's `limit` execution slots for this process, atomically across the
-    /// processes sharing this state; `false` when all are taken. Slots of processes that no
-    /// longer exist (killed) are given back first.
-    pub fn acquire_slot(&self, flow: &Flow, limit: u32) -> Result<bool, StateError> {
+    /// processes sharing this state: the slot's id, or `None` when all are taken. Slots of
+    /// processes that are gone (killed) are given back first.
+    pub fn acquire_slot(&self, flow: &Flow, limit: u32) -> Result<Option<i64>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
         let conn = self.conn();
         let tx =
             rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
                 .map_err(sqlite)?;
-        let pids: Vec<i64> = {
+        let owners: Vec<String> = {
             let mut query = tx
-                .prepare("SELECT pid FROM running WHERE namespace = ?1 AND flow_id = ?2")
+                .prepare("SELECT owner FROM running WHERE namespace = ?1 AND flow_id = ?2")
                 .map_err(sqlite)?;
             let rows = query
                 .query_map(params![flow.namespace, flow.id], |row| row.get(0))
@@ -261,41 +334,57 @@ impl Store {
             rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
         };
         let mut alive = 0u32;
-        for pid in pids {
-            if process_alive(pid) {
+        for token in owners {
+            if self.owner_alive(&token) {
                 alive += 1;
             } else {
-                tx.execute("DELETE FROM running WHERE pid = ?1", params![pid])
+                tx.execute("DELETE FROM running WHERE owner = ?1", params![token])
                     .map_err(sqlite)?;
             }
         }
-        let free = alive < limit;
-        if free {
+        let slot = if alive < limit {
             tx.execute(
-                "INSERT INTO running (pid, namespace, flow_id, started_ms) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO running (pid, namespace, flow_id, started_ms, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     i64::from(std::process::id()),
                     flow.namespace,
                     flow.id,
-                    i64::try_from(crate::execution::now_ms()).unwrap_or(i64::MAX)
+                    millis(crate::execution::now_ms()),
+                    self.token(),
                 ],
             )
             .map_err(sqlite)?;
-        }
+            Some(tx.last_insert_rowid())
+        } else {
+            None
+        };
         tx.commit().map_err(sqlite)?;
-        Ok(free)
+        Ok(slot)
     }
 
-    /// Give this process's slot back.
-    pub fn release_slot(&self) {
+    /// Give a slot back.
+    pub fn release_slot(&self, slot: i64) {
         let result = self
             .conn()
-            .execute(
-                "DELETE FROM running WHERE pid = ?1",
-                params![i64::from(std::process::id())],
-            )
+            .execute("DELETE FROM running WHERE rowid = ?1", params![slot])
             .map(drop);
         self.note("the end of a concurrency slot", result);
+    }
+
+    /// This process's owner token ("" for a read-only store, which runs nothing).
+    fn token(&self) -> &str {
+        self.owner.as_ref().map_or("", Owner::token)
+    }
+
+    /// Whether the process with this owner token is alive (this process is).
+    fn owner_alive(&self, token: &str) -> bool {
+        token == self.token() && !token.is_empty() || owner::alive(self.dir(), token)
+    }
+
+    /// The state directory.
+    fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
     }
 
     /// Open (creating the directory, mode 0700, and the database as needed) and migrate.
@@ -349,12 +438,32 @@ impl Store {
                 known,
             });
         }
+        if version == 0 {
+            // Being created by another process this moment: nothing recorded yet.
+            return Ok(None);
+        }
+        if version < known {
+            // Written by an older kflow: migrated first (the one write a reader makes), or
+            // refused where the file cannot be written.
+            drop(conn);
+            return Store::open_file(path.clone()).map(Some).map_err(|e| match e {
+                StateError::Sqlite(..) | StateError::Dir(..) => StateError::Corrupt(
+                    path,
+                    format!(
+                        "it has schema version {version}, written by an older kflow, and cannot be migrated here ({e})"
+                    ),
+                ),
+                other => other,
+            });
+        }
         check_integrity(&conn, &path)?;
         Ok(Some(Store {
             conn: Mutex::new(conn),
             path,
             error: Mutex::new(None),
             pending_logs: Mutex::new(Vec::new()),
+            owner: None,
+            revision: Mutex::new(None),
         }))
     }
 
@@ -375,12 +484,199 @@ impl Store {
             .map_err(sqlite)?;
         migrate(&mut conn, &path)?;
         check_integrity(&conn, &path)?;
-        Ok(Store {
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let owner = Owner::claim(&dir).map_err(|e| StateError::Dir(dir.join("owners"), e))?;
+        let store = Store {
             conn: Mutex::new(conn),
             path,
             error: Mutex::new(None),
             pending_logs: Mutex::new(Vec::new()),
-        })
+            owner: Some(owner),
+            revision: Mutex::new(None),
+        };
+        store.recover()?;
+        Ok(store)
+    }
+
+    /// Executions left unfinished by a process that is gone (killed, crashed, the machine
+    /// restarted) are marked FAILED, with the reason in their logs and actions, so that
+    /// `restart` can finish them; their concurrency slots are freed by [`Store::acquire_slot`].
+    /// Returns the ids marked.
+    pub fn recover(&self) -> Result<Vec<String>, StateError> {
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let unfinished: Vec<(String, Option<String>)> = {
+            let conn = self.conn();
+            let mut query = conn
+                .prepare(&format!(
+                    "SELECT id, owner FROM executions WHERE ended_ms IS NULL AND state IN ({UNFINISHED})"
+                ))
+                .map_err(sqlite)?;
+            let rows = query
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(sqlite)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+        };
+        let mut marked = Vec::new();
+        for (id, token) in unfinished {
+            if token.as_deref().is_some_and(|t| self.owner_alive(t)) {
+                continue;
+            }
+            let reason = "the process running this execution ended before it did (killed, crashed or the machine stopped); marked FAILED: `restart` re-runs what did not succeed";
+            self.end_unowned(&id, State::Failed, "marked-failed", reason)?;
+            marked.push(id);
+        }
+        Ok(marked)
+    }
+
+    /// End an execution that no live process runs (interrupted, or PAUSED): every unfinished
+    /// task run and the execution end in `state`; `reason` is logged and recorded as `action`.
+    pub fn end_unowned(
+        &self,
+        id: &str,
+        state: State,
+        action: &str,
+        reason: &str,
+    ) -> Result<(), StateError> {
+        let runs = self.task_runs(id)?;
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let at = crate::execution::now_ms();
+        let conn = self.conn();
+        let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        for mut run in runs.into_iter().filter(|r| !r.state.is_terminal()) {
+            run.state = state;
+            if let Some(attempt) = run.attempts.last_mut().filter(|a| !a.state.is_terminal()) {
+                attempt.state = state;
+                attempt.ended_ms = at;
+            }
+            Store::upsert_task_run(&tx, id, &run).map_err(sqlite)?;
+        }
+        tx.execute(
+            "UPDATE executions SET state = ?2, ended_ms = ?3, kill_requested_ms = NULL
+             WHERE id = ?1 AND ended_ms IS NULL",
+            params![id, state.as_str(), millis(at)],
+        )
+        .map_err(sqlite)?;
+        tx.execute(
+            "INSERT INTO logs (execution_id, task_run_id, level, message, at_ms)
+             VALUES (?1, NULL, ?2, ?3, ?4)",
+            params![id, Level::Warn.as_str(), reason, millis(at)],
+        )
+        .map_err(sqlite)?;
+        Store::insert_action(&tx, id, action, reason).map_err(sqlite)?;
+        tx.commit().map_err(sqlite)
+    }
+
+    /// Record something done to an execution (shown by `executions`).
+    pub fn record_action(&self, id: &str, action: &str, detail: &str) -> Result<(), StateError> {
+        Store::insert_action(&self.conn(), id, action, detail)
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
+    fn insert_action(
+        conn: &Connection,
+        id: &str,
+        action: &str,
+        detail: &str,
+    ) -> rusqlite::Result<()> {
+        conn.prepare_cached(
+            "INSERT INTO actions (execution_id, action, detail, at_ms) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            id,
+            action,
+            detail,
+            millis(crate::execution::now_ms())
+        ])
+        .map(drop)
+    }
+
+    /// Ask the process running an execution to kill it (it looks every
+    /// [`KILL_POLL`](crate::launch::KILL_POLL)).
+    pub fn request_kill(&self, id: &str) -> Result<(), StateError> {
+        self.conn()
+            .execute(
+                "UPDATE executions SET kill_requested_ms = ?2 WHERE id = ?1 AND ended_ms IS NULL",
+                params![id, millis(crate::execution::now_ms())],
+            )
+            .map(drop)
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
+    /// Whether a kill of this execution was asked for.
+    pub fn kill_requested(&self, id: &str) -> bool {
+        self.conn()
+            .query_row(
+                "SELECT kill_requested_ms IS NOT NULL FROM executions WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .unwrap_or(false)
+    }
+
+    /// Whether the process running this execution is alive (false when none runs it).
+    pub fn running_alive(&self, row: &ExecutionRow) -> bool {
+        row.ended_ms.is_none()
+            && row.state != State::Paused
+            && row.owner.as_deref().is_some_and(|t| self.owner_alive(t))
+    }
+
+    /// The revision of a flow source in this state: 1 for the first source it ran, one more for
+    /// each new source after it (executions keep the revision they ran).
+    pub fn revision(&self, source_hash: &str) -> Result<i64, StateError> {
+        if let Some((hash, revision)) = lock(&self.revision).as_ref() {
+            if hash == source_hash {
+                return Ok(*revision);
+            }
+        }
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let revision = {
+            let conn = self.conn();
+            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+                .map_err(sqlite)?;
+            let known: Option<i64> = tx
+                .query_row(
+                    "SELECT revision FROM revisions WHERE source_hash = ?1",
+                    [source_hash],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(sqlite)?;
+            let revision = if let Some(revision) = known {
+                revision
+            } else {
+                tx.execute(
+                    "INSERT INTO revisions (revision, source_hash, first_ms)
+                     SELECT COALESCE(MAX(revision), 0) + 1, ?1, ?2 FROM revisions",
+                    params![source_hash, millis(crate::execution::now_ms())],
+                )
+                .map_err(sqlite)?;
+                tx.query_row(
+                    "SELECT revision FROM revisions WHERE source_hash = ?1",
+                    [source_hash],
+                    |row| row.get(0),
+                )
+                .map_err(sqlite)?
+            };
+            tx.commit().map_err(sqlite)?;
+            revision
+        };
+        *lock(&self.revision) = Some((source_hash.to_string(), revision));
+        Ok(revision)
+    }
+
+    /// Write the log lines waiting for a commit now (a long task's lines for `logs --follow`).
+    pub fn flush_pending_logs(&self) {
+        if lock(&self.pending_logs).is_empty() {
+            return;
+        }
+        let conn = self.conn();
+        let result = (|| {
+            let tx = conn.unchecked_transaction()?;
+            self.flush_logs(&tx)?;
+            tx.commit()
+        })();
+        self.note("a log line", result);
     }
 
     /// The database file.
@@ -395,33 +691,70 @@ impl Store {
 
     /// The latest executions, newest first.
     pub fn executions(&self, limit: usize) -> Result<Vec<ExecutionRow>, StateError> {
+        self.select_executions(
+            "ORDER BY started_ms DESC, rowid DESC LIMIT ?1",
+            &Value::from(limit),
+        )
+    }
+
+    /// One execution by id.
+    pub fn execution(&self, id: &str) -> Result<Option<ExecutionRow>, StateError> {
+        Ok(self
+            .select_executions("WHERE id = ?1", &Value::from(id))?
+            .pop())
+    }
+
+    /// Executions as `tail` (SQL after the FROM, with one parameter `?1`) selects them, each
+    /// with its actions.
+    fn select_executions(
+        &self,
+        tail: &str,
+        parameter: &Value,
+    ) -> Result<Vec<ExecutionRow>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
         let conn = self.conn();
         let mut statement = conn
-            .prepare_cached(
-                "SELECT id, namespace, flow_id, state, inputs, labels, outputs, started_ms, ended_ms
-                 FROM executions ORDER BY started_ms DESC, rowid DESC LIMIT ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT id, namespace, flow_id, state, inputs, labels, outputs, started_ms, ended_ms,
+                        revision, original_id, owner
+                 FROM executions {tail}"
+            ))
             .map_err(sqlite)?;
+        let parameter: Box<dyn rusqlite::ToSql> = match parameter {
+            Value::Number(n) => Box::new(n.as_i64().unwrap_or(i64::MAX)),
+            other => Box::new(other.as_str().unwrap_or_default().to_string()),
+        };
         let rows = statement
-            .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            .query_map([parameter], |row| {
                 Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, String>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, String>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, Option<String>>(6)?,
-                    row.get::<_, i64>(7)?,
-                    row.get::<_, Option<i64>>(8)?,
+                    (
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                    ),
+                    (
+                        row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, Option<String>>(6)?,
+                    ),
+                    (
+                        row.get::<_, i64>(7)?,
+                        row.get::<_, Option<i64>>(8)?,
+                        row.get::<_, i64>(9)?,
+                        row.get::<_, Option<String>>(10)?,
+                        row.get::<_, Option<String>>(11)?,
+                    ),
                 ))
             })
             .map_err(sqlite)?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, namespace, flow_id, state, inputs, labels, outputs, started, ended) =
-                row.map_err(sqlite)?;
+            let (
+                (id, namespace, flow_id, state),
+                (inputs, labels, outputs),
+                (started, ended, revision, original_id, owner),
+            ) = row.map_err(sqlite)?;
             out.push(ExecutionRow {
                 state: self.state(&state)?,
                 inputs: self.object(&inputs)?,
@@ -429,10 +762,32 @@ impl Store {
                 outputs: outputs.map(|o| self.json(&o)).transpose()?,
                 started_ms: u64::try_from(started).unwrap_or(0),
                 ended_ms: ended.map(|e| u64::try_from(e).unwrap_or(0)),
+                revision,
+                original_id,
+                owner,
+                actions: Vec::new(),
                 id,
                 namespace,
                 flow_id,
             });
+        }
+        let mut actions = conn
+            .prepare_cached(
+                "SELECT action, detail, at_ms FROM actions WHERE execution_id = ?1 ORDER BY seq",
+            )
+            .map_err(sqlite)?;
+        for row in &mut out {
+            row.actions = actions
+                .query_map([&row.id], |r| {
+                    Ok(Action {
+                        action: r.get(0)?,
+                        detail: r.get(1)?,
+                        at_ms: u64::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    })
+                })
+                .map_err(sqlite)?
+                .collect::<Result<_, _>>()
+                .map_err(sqlite)?;
         }
         Ok(out)
     }
@@ -478,21 +833,29 @@ impl Store {
 
     /// An execution's log lines, in order.
     pub fn logs(&self, execution_id: &str) -> Result<Vec<LogRow>, StateError> {
+        self.logs_after(execution_id, 0)
+    }
+
+    /// An execution's log lines after `after` (a [`LogRow::seq`]), in order.
+    pub fn logs_after(&self, execution_id: &str, after: i64) -> Result<Vec<LogRow>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(
-                "SELECT task_run_id, level, message, at_ms FROM logs
-                 WHERE execution_id = ?1 ORDER BY seq",
+                "SELECT l.seq, l.task_run_id, t.task_id, l.level, l.message, l.at_ms
+                 FROM logs l LEFT JOIN task_runs t ON t.id = l.task_run_id
+                 WHERE l.execution_id = ?1 AND l.seq > ?2 ORDER BY l.seq",
             )
             .map_err(sqlite)?;
         let rows = statement
-            .query_map([execution_id], |row| {
+            .query_map(params![execution_id, after], |row| {
                 Ok(LogRow {
-                    task_run_id: row.get(0)?,
-                    level: row.get(1)?,
-                    message: row.get(2)?,
-                    at_ms: u64::try_from(row.get::<_, i64>(3)?).unwrap_or(0),
+                    seq: row.get(0)?,
+                    task_run_id: row.get(1)?,
+                    task_id: row.get(2)?,
+                    level: row.get(3)?,
+                    message: row.get(4)?,
+                    at_ms: u64::try_from(row.get::<_, i64>(5)?).unwrap_or(0),
                 })
             })
             .map_err(sqlite)?;
@@ -603,23 +966,36 @@ impl Store {
 }
 
 impl Recorder for Store {
+    /// A new execution, or one restarted or resumed (same id): RUNNING again, owned by this
+    /// process; its inputs, revision and history stay.
     fn execution_started(
         &self,
         id: &str,
         flow: &Flow,
         inputs: &Map<String, Value>,
         started_ms: u64,
+        original_id: &str,
     ) {
         let labels: Map<String, Value> = flow
             .labels
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
+        let revision = match self.revision(&flow.source_hash) {
+            Ok(revision) => revision,
+            Err(e) => {
+                lock(&self.error).get_or_insert_with(|| e.to_string());
+                return;
+            }
+        };
         let result = self
             .conn()
             .prepare_cached(
-                "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms,
+                    owner, revision, original_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, owner = excluded.owner,
+                    ended_ms = NULL, kill_requested_ms = NULL",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -629,7 +1005,10 @@ impl Recorder for Store {
                     State::Running.as_str(),
                     Value::Object(masked_inputs(flow, inputs)).to_string(),
                     Value::Object(labels).to_string(),
-                    i64::try_from(started_ms).unwrap_or(i64::MAX),
+                    millis(started_ms),
+                    self.token(),
+                    revision,
+                    (original_id != id).then_some(original_id),
                 ])
             })
             .map(drop);
@@ -665,23 +1044,37 @@ impl Recorder for Store {
         lock(&self.error).clone()
     }
 
+    fn kv_store(&self) -> &dyn KvStore {
+        self
+    }
+
     fn execution_ended(&self, summary: &Summary) {
         let conn = self.conn();
         let result = (|| {
             let tx = conn.unchecked_transaction()?;
             let logged = self.flush_logs(&tx);
             self.note("a log line", logged);
+            // A PAUSED execution has not ended.
+            let ended = summary
+                .state
+                .is_terminal()
+                .then_some(millis(summary.duration_ms));
             tx.prepare_cached(
                 "UPDATE executions SET state = ?2, outputs = ?3, labels = ?4,
-                    ended_ms = started_ms + ?5 WHERE id = ?1",
+                    ended_ms = started_ms + ?5, kill_requested_ms = NULL WHERE id = ?1",
             )?
             .execute(params![
                 summary.id,
                 summary.state.as_str(),
                 summary.outputs.as_ref().map(Value::to_string),
                 Value::Object(summary.labels.clone()).to_string(),
-                i64::try_from(summary.duration_ms).unwrap_or(i64::MAX),
+                ended,
             ])?;
+            // The summary holds every task run of the execution; a restart's or resume's walk
+            // may not have met some of the earlier ones again (an `errors` branch that did not
+            // run this time), and they go.
+            tx.prepare_cached("DELETE FROM task_runs WHERE execution_id = ?1")?
+                .execute([&summary.id])?;
             for run in &summary.task_runs {
                 Store::upsert_task_run(&tx, &summary.id, run)?;
             }
@@ -713,9 +1106,117 @@ fn masked_inputs(flow: &Flow, inputs: &Map<String, Value>) -> Map<String, Value>
     masked
 }
 
-/// Whether a process id is alive on this host (Linux: `/proc/<pid>` exists).
-fn process_alive(pid: i64) -> bool {
-    pid == i64::from(std::process::id()) || Path::new(&format!("/proc/{pid}")).exists()
+/// The KV store: one row per namespace and key. An expired value reads as missing and is
+/// deleted when next written or listed. Each write is its own transaction, committed before
+/// the task that wrote it ends.
+impl KvStore for Store {
+    fn kv_get(&self, namespace: &str, key: &str) -> Result<Option<Value>, String> {
+        let now = millis(crate::execution::now_ms());
+        let text: Option<String> = self
+            .conn()
+            .prepare_cached(
+                "SELECT value FROM kv WHERE namespace = ?1 AND key = ?2
+                 AND (expires_ms IS NULL OR expires_ms > ?3)",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![namespace, key, now], |row| row.get(0))
+                    .optional()
+            })
+            .map_err(|e| self.kv_error(&e))?;
+        text.map(|t| self.json(&t).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
+    fn kv_set(&self, entry: &KvWrite<'_>) -> Result<(), String> {
+        let now = crate::execution::now_ms();
+        let expires = entry.ttl.map(|ttl| {
+            millis(now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)))
+        });
+        let conn = self.conn();
+        let result = (|| {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
+                "DELETE FROM kv WHERE namespace = ?1 AND key = ?2 AND expires_ms <= ?3",
+            )?
+            .execute(params![entry.namespace, entry.key, millis(now)])?;
+            let sql = if entry.overwrite {
+                "INSERT INTO kv (namespace, key, value, description, expires_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,
+                    description = excluded.description, expires_ms = excluded.expires_ms,
+                    updated_ms = excluded.updated_ms"
+            } else {
+                "INSERT INTO kv (namespace, key, value, description, expires_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (namespace, key) DO NOTHING"
+            };
+            let written = tx.prepare_cached(sql)?.execute(params![
+                entry.namespace,
+                entry.key,
+                entry.value.to_string(),
+                entry.description,
+                expires,
+                millis(now),
+            ])?;
+            tx.commit()?;
+            Ok(written)
+        })();
+        match result {
+            Ok(0) => Err(format!(
+                "the KV key `{}` already exists in the namespace `{}` and `overwrite` is false",
+                entry.key, entry.namespace
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.kv_error(&e)),
+        }
+    }
+
+    fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, String> {
+        let now = millis(crate::execution::now_ms());
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT key FROM kv WHERE namespace = ?1 AND substr(key, 1, length(?2)) = ?2
+                 AND (expires_ms IS NULL OR expires_ms > ?3) ORDER BY key",
+            )
+            .map_err(|e| self.kv_error(&e))?;
+        let keys = statement
+            .query_map(params![namespace, prefix, now], |row| row.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| self.kv_error(&e))?;
+        Ok(keys)
+    }
+
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, String> {
+        let now = millis(crate::execution::now_ms());
+        let conn = self.conn();
+        let live: bool = conn
+            .query_row(
+                "SELECT expires_ms IS NULL OR expires_ms > ?3 FROM kv
+                 WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key, now],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.kv_error(&e))?
+            .unwrap_or(false);
+        conn.execute(
+            "DELETE FROM kv WHERE namespace = ?1 AND key = ?2",
+            params![namespace, key],
+        )
+        .map_err(|e| self.kv_error(&e))?;
+        Ok(live)
+    }
+}
+
+impl Store {
+    fn kv_error(&self, e: &rusqlite::Error) -> String {
+        format!("KV store in {}: {e}", self.path.display())
+    }
+}
+
+/// Milliseconds as the database stores them.
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
 }
 
 /// `PRAGMA quick_check` when the state is opened: a damaged file is refused with what to do,
@@ -959,6 +1460,69 @@ mod tests {
         assert!(error.to_string().contains("newer kflow"));
     }
 
+    /// A state written by an older kflow (schema version 2, as the binaries of [5/13] wrote
+    /// it, with an execution in it) is migrated when opened, for reading as for writing: its
+    /// executions read back with revision 1, and new ones are recorded beside them.
+    #[test]
+    fn an_older_schema_is_migrated_when_opened() {
+        for read_only in [true, false] {
+            let dir = TempDir::new("older");
+            std::fs::create_dir_all(&dir.0).unwrap();
+            let conn = Connection::open(dir.0.join(DB_FILE)).unwrap();
+            for script in &MIGRATIONS[..2] {
+                conn.execute_batch(script).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 2).unwrap();
+            conn.execute(
+                "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms, ended_ms)
+                 VALUES ('old', 'n', 'f', 'SUCCESS', '{\"a\":1}', '{}', 1000, 2500)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO running (pid, namespace, flow_id, started_ms) VALUES (1, 'n', 'f', 1)",
+                [],
+            )
+            .unwrap();
+            drop(conn);
+            let store = if read_only {
+                Store::open_read_only(&dir.0).unwrap().unwrap()
+            } else {
+                Store::open(&dir.0).unwrap()
+            };
+            let rows = store.executions(10).unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].id, "old");
+            assert_eq!(rows[0].revision, 1);
+            assert_eq!(rows[0].duration_ms(), Some(1500));
+            assert!(rows[0].actions.is_empty());
+            let version: i64 = store
+                .conn()
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
+            drop(store);
+            // The migrated state takes new executions; the old process's slot is gone.
+            let store = Store::open(&dir.0).unwrap();
+            assert!(store.acquire_slot(&flow(), 1).unwrap().is_some());
+            run(&store, "after");
+            assert_eq!(store.executions(10).unwrap().len(), 2);
+        }
+    }
+
+    /// A flow's revision counts the sources a state has run; an execution keeps its own.
+    #[test]
+    fn each_new_source_is_a_new_revision() {
+        let dir = TempDir::new("revisions");
+        let store = Store::open(&dir.0).unwrap();
+        assert_eq!(store.revision("aaa").unwrap(), 1);
+        assert_eq!(store.revision("aaa").unwrap(), 1);
+        assert_eq!(store.revision("bbb").unwrap(), 2);
+        assert_eq!(store.revision("aaa").unwrap(), 1);
+        drop(store);
+        assert_eq!(Store::open(&dir.0).unwrap().revision("ccc").unwrap(), 3);
+    }
+
     #[test]
     fn open_existing_creates_nothing() {
         let dir = TempDir::new("existing");
@@ -1072,7 +1636,7 @@ mod tests {
         };
         let store = Store::open(Path::new(&dir)).unwrap();
         let flow = flow();
-        store.execution_started("exec", &flow, &Map::new(), 1);
+        store.execution_started("exec", &flow, &Map::new(), 1, "exec");
         for i in 0.. {
             store.task_run("exec", &sample_run(i, State::Running));
             store.task_run("exec", &sample_run(i, State::Success));
@@ -1132,7 +1696,7 @@ mod tests {
     fn commit_cost() {
         let dir = TempDir::new("cost");
         let store = Store::open(&dir.0).unwrap();
-        store.execution_started("exec", &flow(), &Map::new(), 1);
+        store.execution_started("exec", &flow(), &Map::new(), 1, "exec");
         let n: u32 = 5_000;
         let mut offset = 0;
         for mode in ["NORMAL", "FULL"] {

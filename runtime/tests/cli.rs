@@ -194,6 +194,37 @@ fn failed_executions_exit_1() {
     assert_eq!(out.summary()["state"], "FAILED");
 }
 
+/// `--format human` (the default when stdout is a terminal) ends with a summary for people, not
+/// the JSON line; the exit status is the same.
+#[test]
+fn a_human_summary_on_request() {
+    let state = TempDir::new();
+    let out = cli(
+        &failing_flow(),
+        &[
+            "run",
+            "--input",
+            "name=Ada",
+            "--state",
+            &state.arg(),
+            "--format",
+            "human",
+        ],
+    );
+    assert_eq!(out.code, 1);
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("execution ") && first.contains("  FAILED  in "),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains('{'), "{}", out.stdout);
+    assert!(out
+        .stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with("FAILED")));
+}
+
 #[test]
 fn bad_inputs_exit_2_naming_each_input() {
     let state = TempDir::new();
@@ -349,7 +380,10 @@ fn executions_lists_newest_first() {
     let lines: Vec<&str> = table.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", table.stdout);
     assert!(
-        lines[0].starts_with("ID") && lines[0].contains("STATE") && lines[0].ends_with("DURATION")
+        lines[0].starts_with("ID")
+            && lines[0].contains("STATE")
+            && lines[0].contains("DURATION")
+            && lines[0].ends_with("ACTIONS")
     );
     assert!(lines[1].starts_with(second["id"].as_str().unwrap()));
     assert!(lines[1].contains("FAILED"));
@@ -611,13 +645,22 @@ fn secrets_are_masked_wherever_they_are_written() {
     assert_eq!(summary["task_runs"][2]["outputs"]["value"], "15");
     assert_eq!(summary["outputs"]["token"], "******");
     assert_eq!(summary["labels"]["token"], "******");
-    // Nothing in the state: the database and its WAL, byte for byte.
-    for entry in std::fs::read_dir(&state.0).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-        assert!(
-            !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
-            "the secret is in the state"
-        );
+    // Nothing in the state: the database, its WAL and every other file, byte for byte.
+    let mut folders = vec![state.0.clone()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
+                "the secret is in {}",
+                path.display()
+            );
+        }
     }
 }
 

@@ -51,21 +51,98 @@ fn check_entry(entry: &Value, binary: &Path, n: usize) -> Vec<String> {
         }
     }
     let output = command.output().expect("the binary runs");
+    let Some(summary) = last_summary(&output, &mut problems) else {
+        return problems;
+    };
+    problems.extend(check_summary(entry, &summary));
+    // What the test does next to the recorded execution (`restart`, `resume`, `replay`, `kill`),
+    // each with what Kestra asserts once it has ended.
+    for (index, step) in entry
+        .get("then")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let action = step["action"].as_str().unwrap_or_default();
+        let id = summary["id"].as_str().unwrap_or_default();
+        let mut command = Command::new(binary);
+        command.arg(action).arg(id).arg("--state").arg(&state);
+        if action != "kill" {
+            command.args(["--format", "json"]);
+        }
+        if let Some(task) = step.get("from_task").and_then(Value::as_str) {
+            let run = summary["task_runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["task_id"] == task);
+            command
+                .arg("--from")
+                .arg(run.map_or("", |r| r["task_run_id"].as_str().unwrap_or_default()));
+        }
+        if let Some(Value::Object(inputs)) = step.get("inputs") {
+            for (k, v) in inputs {
+                command
+                    .arg("--input")
+                    .arg(format!("{k}={}", v.as_str().unwrap_or_default()));
+            }
+        }
+        let output = command.output().expect("the binary runs");
+        let label = format!("then #{} ({action})", index + 1);
+        if let Some(want) = step.get("exit").and_then(Value::as_i64) {
+            if output.status.code() != Some(i32::try_from(want).unwrap_or(-1)) {
+                problems.push(format!(
+                    "{label}: exit {:?} (want {want})",
+                    output.status.code()
+                ));
+            }
+            for (stream, text) in [("stderr", &output.stderr), ("stdout", &output.stdout)] {
+                let key = format!("{stream}_contains");
+                if let Some(want) = step.get(&key).and_then(Value::as_str) {
+                    if !String::from_utf8_lossy(text).contains(want) {
+                        problems.push(format!("{label}: {stream} lacks `{want}`"));
+                    }
+                }
+            }
+            continue;
+        }
+        let Some(after) = last_summary(&output, &mut problems) else {
+            return problems;
+        };
+        problems.extend(
+            check_summary(step, &after)
+                .into_iter()
+                .map(|p| format!("{label}: {p}")),
+        );
+    }
+    problems
+}
+
+/// The summary a run printed last (its JSON line), or a problem saying why there is none.
+fn last_summary(output: &std::process::Output, problems: &mut Vec<String>) -> Option<Value> {
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let Some(summary) = stdout
+    let summary = stdout
         .lines()
         .last()
-        .and_then(|l| serde_json::from_str::<Value>(l).ok())
-    else {
-        return vec![format!(
+        .and_then(|l| serde_json::from_str::<Value>(l).ok());
+    if summary.is_none() {
+        problems.push(format!(
             "no summary (exit {:?}): {}",
             output.status.code(),
             String::from_utf8_lossy(&output.stderr)
                 .lines()
                 .last()
                 .unwrap_or_default()
-        )];
-    };
+        ));
+    }
+    summary
+}
+
+/// What Kestra's test asserts of an ended execution (`entry`'s `state`, `task_runs`, `tasks`,
+/// `outputs`, `labels`), checked against a summary; the problems found.
+fn check_summary(entry: &Value, summary: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
     let runs = summary["task_runs"].as_array().cloned().unwrap_or_default();
     if let Some(want) = entry.get("state").and_then(Value::as_str) {
         if summary["state"] != want {

@@ -30,6 +30,8 @@ fn sample(name: &str, ty: &PropType) -> Value {
         PropType::String | PropType::Any => json!("x"),
         PropType::Int => json!(2),
         PropType::Number => json!(1.5),
+        // A missing KV key is then not an error.
+        PropType::Bool if name == "errorOnMissing" => json!(false),
         PropType::Bool => json!(true),
         PropType::Duration => json!("PT0S"),
         PropType::Enum(values) => json!(values[0]),
@@ -169,6 +171,25 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
                 PropType::Plugin(_) => {
                     json!({"id": "hook", "type": "io.kestra.plugin.core.log.Log", "message": "marker"})
                 }
+                // A template, which a dynamic boolean may be.
+                PropType::Bool => json!(format!("{{{{ 'marker-{}' == 'x' }}}}", property.name)),
+                // An object of numbers and durations (`checkFrequency`): each field marked.
+                PropType::Object(fields) => Value::Object(
+                    fields
+                        .iter()
+                        .map(|f| {
+                            let value = match f.ty {
+                                PropType::Int => json!(7),
+                                _ => json!("PT7S"),
+                            };
+                            (f.name.to_string(), value)
+                        })
+                        .collect(),
+                ),
+                // Input declarations (a Pause's `onResume`).
+                _ if property.name == "onResume" => {
+                    json!([{"id": format!("marker-{}", property.name), "type": "STRING"}])
+                }
                 _ => json!(format!("marker-{}", property.name)),
             };
             let _ = writeln!(yaml, "    {}: {marker}", property.name);
@@ -192,6 +213,10 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
                 Value::Number(_) => plan.contains(":7"),
                 Value::String(text) if text == "PT7S" => plan.contains("\"secs\":7"),
                 Value::String(text) => plan.contains(text.as_str()),
+                Value::Object(fields) => fields.values().all(|v| match v {
+                    Value::Number(_) => plan.contains(":7"),
+                    _ => plan.matches("\"secs\":7").count() >= 2,
+                }),
                 _ => plan.contains("marker"),
             };
             assert!(

@@ -52,7 +52,7 @@ fn type_keys(ty: InputType) -> &'static [&'static str] {
 }
 
 pub fn inputs(ctx: &mut Ctx, entry: &Entry) -> Vec<Input> {
-    ctx.seq_of(entry, "`inputs`")
+    ctx.seq_of(entry, &format!("`{}`", entry.key.text))
         .iter()
         .filter_map(|item| input(ctx, item))
         .collect()
@@ -97,6 +97,7 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
         validator: None,
         values: None,
         item_type: None,
+        allow_custom_value: false,
         depends_on: Vec::new(),
         span: node.span,
     };
@@ -161,9 +162,10 @@ fn input(ctx: &mut Ctx, node: &Node) -> Option<Input> {
             "itemType" if extra.contains(&"itemType") => {
                 input.item_type = input_type(ctx, node, "itemType", &owner);
             }
-            "allowCustomValue" | "isRadio" | "autoSelectFirst"
-                if extra.contains(&entry.key.text.as_str()) =>
-            {
+            "allowCustomValue" if extra.contains(&"allowCustomValue") => {
+                input.allow_custom_value = ctx.bool(value, "`allowCustomValue`");
+            }
+            "isRadio" | "autoSelectFirst" if extra.contains(&entry.key.text.as_str()) => {
                 ctx.bool(value, &format!("`{}`", entry.key.text));
             }
             "min" | "max"
@@ -406,6 +408,43 @@ fn default_fits(ctx: &mut Ctx, input: &Input, ty: InputType, value: &Node, owner
             ),
         ));
         return;
+    }
+    // Kestra's SELECT and MULTISELECT take only their `values` (unless `allowCustomValue`):
+    // a default outside them fails every execution that does not give the input.
+    if matches!(ty, InputType::Select | InputType::Multiselect) && !input.allow_custom_value {
+        let choices: Option<Vec<&str>> = input
+            .values
+            .as_ref()
+            .and_then(Node::as_seq)
+            .map(|items| items.iter().filter_map(Node::as_text).collect());
+        let given: Vec<&Node> = match value.as_seq() {
+            Some(items) => items.iter().collect(),
+            None => vec![value],
+        };
+        for item in given {
+            let Some((choices, text)) = choices.as_ref().zip(item.as_text()) else {
+                continue;
+            };
+            if !choices.contains(&text) {
+                let mut diagnostic = Diagnostic::error(
+                    Code::InvalidInput,
+                    item.span,
+                    format!("the default `{text}` of {owner} is not one of its `values`"),
+                );
+                diagnostic = match did_you_mean(text, choices.iter().copied()) {
+                    Some(best) => diagnostic.with_help(format!("did you mean `{best}`?")),
+                    None => diagnostic.with_help(format!(
+                        "use one of {}, or set `allowCustomValue: true`",
+                        choices
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                };
+                ctx.push(diagnostic);
+            }
+        }
     }
     if let (Some(validator), Some(text)) = (&input.validator, value.as_text()) {
         if let Ok(validator_regex) = formats::Validator::new(&validator.value) {

@@ -15,6 +15,7 @@ use crate::suggest::{did_you_mean, is_close_type_name};
 use crate::yaml::{Entry, Node, Value};
 
 const DAG_TYPE: &str = "io.kestra.plugin.core.flow.Dag";
+const PAUSE_TYPE: &str = "io.kestra.plugin.core.flow.Pause";
 
 /// Keys every task has (Kestra's `Task` base class).
 pub(super) const TASK_KEYS: &[&str] = &[
@@ -105,6 +106,7 @@ pub fn task(ctx: &mut Ctx, node: &Node) -> Option<Task> {
         properties: Vec::new(),
         branches: Vec::new(),
         depends_on: Vec::new(),
+        on_resume: Vec::new(),
         span: node.span,
     };
     for entry in merged.iter() {
@@ -238,6 +240,10 @@ fn typed_property(ctx: &mut Ctx, task: &mut Task, entry: &Entry, prop: &PropDef,
             }
         }
         _ if is_dag && name == "tasks" => dag_tasks(ctx, task, entry),
+        // Checked as the flow's inputs are; the values a resume gives are validated by them.
+        _ if name == "onResume" && task.checked_as.is_some_and(|p| p.name == PAUSE_TYPE) => {
+            task.on_resume = super::input::inputs(ctx, entry);
+        }
         ty => {
             check(ctx, &entry.value, ty, prop.dynamic, &what);
             task.properties.push(Property {
@@ -722,5 +728,41 @@ pub fn retry(ctx: &mut Ctx, entry: &Entry) {
                 );
             }
         }
+    }
+    first_wait_within_max_duration(ctx, entries);
+}
+
+/// A retry whose first wait (`interval`, or `minInterval` for `random`) is longer than its
+/// `maxDuration` never retries: Kestra stops at `maxDuration` before the first new attempt.
+fn first_wait_within_max_duration(ctx: &mut Ctx, entries: &[Entry]) {
+    let fixed = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e.key.text == name)
+            .and_then(|e| Some((e, e.value.as_text()?)))
+            .and_then(|(e, text)| Some((e, kflow_runtime::expr::value::parse_java_duration(text)?)))
+    };
+    let Some((max, max_nanos)) = fixed("maxDuration") else {
+        return;
+    };
+    let Some((first, first_nanos)) = fixed("interval").or_else(|| fixed("minInterval")) else {
+        return;
+    };
+    if first_nanos > max_nanos {
+        ctx.push(
+            Diagnostic::error(
+                Code::InvalidValue,
+                first.value.span,
+                format!(
+                    "`{}` is longer than `maxDuration`: this retry would never run",
+                    first.key.text
+                ),
+            )
+            .with_label(max.value.span, "the retry stops here")
+            .with_help(format!(
+                "make `maxDuration` longer than `{}`, or the wait shorter",
+                first.key.text
+            )),
+        );
     }
 }

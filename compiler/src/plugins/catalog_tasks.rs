@@ -333,24 +333,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("outputs", ValueType::Map(&ValueType::Any)),
         ],
     ),
-    // flow/LoopUntil.java (1.0), formerly flow/WaitFor.java (0.21); 1.0 keeps WaitFor as alias.
-    flowable(
-        "io.kestra.plugin.core.flow.LoopUntil",
-        &["io.kestra.plugin.core.flow.WaitFor"],
-        &[
-            prop("tasks", Tasks).required().not_dynamic(),
-            prop("condition", String).required(),
-            prop("failOnMaxReached", Bool),
-            prop(
-                "checkFrequency",
-                Object(&[prop("maxIterations", Int), prop("maxDuration", Duration), prop("interval", Duration)]),
-            )
-            .not_dynamic(),
-            errors(),
-            finally(),
-        ],
-        &[out("iterationCount", ValueType::Int)],
-    ),
     // flow/Template.java (@Deprecated)
     deprecated(
         flowable(
@@ -369,43 +351,8 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     ),
     // ---- kv ------------------------------------------------------------------------------------
 
-    // kv/Set.java (`kvDescription` added by 1.0)
-    task(
-        "io.kestra.plugin.core.kv.Set",
-        &[],
-        &[
-            prop("key", String).required(),
-            // `Property<String>` in 1.0: a YAML map or list is stored as its JSON text.
-            prop("value", Any).required(),
-            prop("namespace", String),
-            prop("overwrite", Bool),
-            prop("ttl", Duration),
-            prop("kvType", Enum(&["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"])),
-            prop("kvDescription", String),
-        ],
-        &[],
-    ),
-    // kv/Get.java
-    task(
-        "io.kestra.plugin.core.kv.Get",
-        &[],
-        &[prop("key", String).required(), prop("namespace", String), prop("errorOnMissing", Bool)],
-        &[out("value", ValueType::Any)],
-    ),
-    // kv/Delete.java
-    task(
-        "io.kestra.plugin.core.kv.Delete",
-        &[],
-        &[prop("key", String).required(), prop("namespace", String), prop("errorOnMissing", Bool)],
-        &[out("deleted", ValueType::Bool)],
-    ),
-    // kv/GetKeys.java
-    task(
-        "io.kestra.plugin.core.kv.GetKeys",
-        &[],
-        &[prop("prefix", String), prop("namespace", String)],
-        &[out("keys", ValueType::List(&ValueType::String))],
-    ),
+    // kv.Set, Get, Delete and GetKeys run: their definitions are in the runtime
+    // (`kflow_runtime::tasks::kv`).
     // kv/PurgeKV.java (Kestra 1.0; `behavior` added and `expiredOnly` deprecated in 1.1)
     task(
         "io.kestra.plugin.core.kv.PurgeKV",

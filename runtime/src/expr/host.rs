@@ -89,7 +89,7 @@ impl Host for FlowHost {
 
     fn kv(&self, _namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {
         Err(format!(
-            "kv('{key}'): this version of kflow has no KV store yet"
+            "kv('{key}'): the KV store is in a flow's state, read during an execution"
         ))
     }
 

@@ -525,6 +525,7 @@ fn from_text(ty: InputType, text: &str) -> Result<Value, String> {
 /// The checks on a converted value: `values`, `validator`, `min`/`max`.
 fn validate(input: &Input, value: &Value) -> Result<(), String> {
     match input.ty {
+        InputType::Select | InputType::Multiselect if input.allow_custom_value => {}
         InputType::Select if !input.values.is_empty() => {
             let text = value.as_str().unwrap_or_default();
             if !input.values.iter().any(|v| v == text) {

@@ -83,14 +83,14 @@ fn type_schema(ty: InputType, input: &Input) -> Value {
         }
         InputType::Bool => json!({ "type": "boolean" }),
         InputType::Select => {
-            if input.values.is_empty() {
+            if input.values.is_empty() || input.allow_custom_value {
                 json!({ "type": "string" })
             } else {
                 json!({ "type": "string", "enum": input.values })
             }
         }
         InputType::Multiselect => {
-            let items = if input.values.is_empty() {
+            let items = if input.values.is_empty() || input.allow_custom_value {
                 json!({ "type": "string" })
             } else {
                 json!({ "type": "string", "enum": input.values })

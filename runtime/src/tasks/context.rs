@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::execution::State;
+use crate::kv::KvWrite;
 use crate::plan::Level;
 
 /// A runnable task type. `Self` is its properties struct, deserialized from the task's
@@ -62,6 +63,10 @@ pub(crate) trait Port: Sync {
     fn render(&self, template: &str) -> Result<Value, String>;
     fn secret(&self, name: &str) -> Result<String, String>;
     fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String>;
+    fn kv_set(&self, write: &KvWrite<'_>) -> Result<(), String>;
+    fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, String>;
+    fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, String>;
+    fn namespace(&self) -> &str;
     fn add_labels(&self, labels: Map<String, Value>);
     fn exit(&self, state: State);
     fn execution_id(&self) -> &str;
@@ -103,6 +108,29 @@ impl<'a> TaskContext<'a> {
     /// A KV value of the flow's namespace, or of `namespace`.
     pub fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, TaskError> {
         self.port.kv(namespace, key).map_err(TaskError::from)
+    }
+
+    /// Writes a KV value (refused when it holds a secret this execution read: the KV store is
+    /// plain text on disk).
+    pub fn kv_set(&self, write: &KvWrite<'_>) -> Result<(), TaskError> {
+        self.port.kv_set(write).map_err(TaskError::from)
+    }
+
+    /// The unexpired KV keys of `namespace` starting with `prefix`, sorted.
+    pub fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, TaskError> {
+        self.port
+            .kv_keys(namespace, prefix)
+            .map_err(TaskError::from)
+    }
+
+    /// Deletes a KV key; whether it existed.
+    pub fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, TaskError> {
+        self.port.kv_delete(namespace, key).map_err(TaskError::from)
+    }
+
+    /// The flow's namespace.
+    pub fn namespace(&self) -> &str {
+        self.port.namespace()
     }
 
     /// Adds labels to the execution.

@@ -174,6 +174,32 @@ pub const EACH_PARALLEL: PluginDef = PluginDef::flowable_task(
 )
 .deprecated_for("use `io.kestra.plugin.core.flow.ForEach` with `concurrencyLimit`");
 
+/// `flow.LoopUntil` (`flow.WaitFor` before Kestra 0.23): runs its tasks again and again until
+/// `condition` holds after an iteration, waiting `checkFrequency.interval` between iterations,
+/// at most `maxIterations` times and `maxDuration` long (`failOnMaxReached` fails it then).
+pub const LOOP_UNTIL: PluginDef = PluginDef::flowable_task(
+    "io.kestra.plugin.core.flow.LoopUntil",
+    &["io.kestra.plugin.core.flow.WaitFor"],
+    &[
+        prop("tasks", Tasks).required().not_dynamic(),
+        prop("condition", String).required(),
+        prop("failOnMaxReached", Bool),
+        prop(
+            "checkFrequency",
+            Object(&[
+                // A literal: kflow does not render a template here (`check` says so).
+                prop("maxIterations", Int).not_dynamic(),
+                prop("maxDuration", Duration),
+                prop("interval", Duration),
+            ]),
+        )
+        .not_dynamic(),
+        errors(),
+        finally(),
+    ],
+    &[out("iterationCount", ValueType::Int)],
+);
+
 /// `flow.Pause`: waits `delay`/`pauseDuration`, then runs its (deprecated) `tasks`.
 pub const PAUSE: PluginDef = PluginDef::flowable_task(
     "io.kestra.plugin.core.flow.Pause",
@@ -185,7 +211,7 @@ pub const PAUSE: PluginDef = PluginDef::flowable_task(
         prop("onPause", Plugin(PluginKind::Task))
             .not_dynamic()
             .not_run_yet(),
-        prop("onResume", List(&Any)).not_dynamic().not_run_yet(),
+        prop("onResume", List(&Any)).not_dynamic(),
         errors(),
         finally(),
         prop("tasks", Tasks)

@@ -9,6 +9,7 @@
 
 pub mod execution;
 pub mod flow;
+pub mod kv;
 pub mod log;
 pub mod output;
 
@@ -52,7 +53,11 @@ register! {
         execution::Fail,
         execution::Exit,
         execution::Labels,
-        flow::Sleep;
+        flow::Sleep,
+        kv::Set,
+        kv::Get,
+        kv::GetKeys,
+        kv::Delete;
     flowable:
         flow::SEQUENTIAL,
         flow::ALLOW_FAILURE,
@@ -64,6 +69,7 @@ register! {
         flow::EACH_SEQUENTIAL,
         flow::EACH_PARALLEL,
         flow::PAUSE,
+        flow::LOOP_UNTIL,
         flow::WORKING_DIRECTORY,
 }
 

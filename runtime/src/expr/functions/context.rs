@@ -180,7 +180,8 @@ fn path_arg(args: &Args) -> Result<&str, String> {
 fn kv(evaluator: &mut Evaluator, args: &Args) -> Result<Value, String> {
     let key = args.str(0)?.ok_or("argument `key` must not be null")?;
     let namespace = args.str(1)?;
-    let error_on_missing = args.bool(2)?.unwrap_or(false);
+    // `true` by default since Kestra 0.22.
+    let error_on_missing = args.bool(2)?.unwrap_or(true);
     match evaluator.host.kv(namespace, key)? {
         Some(value) => Ok(value),
         None if error_on_missing => Err(match namespace {
