@@ -68,7 +68,8 @@ cancelled, unfinished task runs and the execution are recorded KILLED, the summa
 and the exit status is 1. A second signal exits at once.
 
 Input values: INT, FLOAT, BOOLEAN as text; DATETIME as 2024-01-01T10:00:00Z; DURATION as
-PT1H30M; FILE as a local path; JSON as JSON text; ARRAY and MULTISELECT as a JSON list or
+PT1H30M; FILE as a local path (copied into the state's internal storage; the input is then its
+kestra:/// URI); JSON as JSON text; ARRAY and MULTISELECT as a JSON list or
 comma-separated (repeating --input adds values). `inputs` prints every input as JSON Schema.";
 
 #[derive(Parser, Debug)]
@@ -533,6 +534,7 @@ fn launch_command(
             messages: errors.iter().map(ToString::to_string).collect(),
         },
         LaunchError::State(e) => Failure::failed(e.to_string()),
+        LaunchError::Files(e) => Failure::failed(e),
     })?;
     // An execution whose record is incomplete is not a success, whatever its state says.
     Ok(match summary.state {

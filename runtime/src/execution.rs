@@ -172,7 +172,7 @@ impl Summary {
     }
 }
 
-/// Kestra-style ids: 22 characters of URL-safe base64 from 16 random bytes.
+/// Kestra-style ids: 22 base62 characters from 16 random bytes.
 pub fn new_id() -> String {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
@@ -200,22 +200,16 @@ pub fn new_id() -> String {
             chunk.copy_from_slice(&(z ^ (z >> 31)).to_le_bytes()[..chunk.len()]);
         }
     }
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(22);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for byte in bytes {
-        buffer = (buffer << 8) | u32::from(byte);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(char::from(ALPHABET[((buffer >> bits) & 63) as usize]));
-        }
+    // Base62, as Kestra's ids: letters and digits only, so an id never starts with `-` (which a
+    // command line would take for an option) and reads the same in a URL or a file name.
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut number = u128::from_le_bytes(bytes);
+    let mut out = [0u8; 22];
+    for digit in out.iter_mut().rev() {
+        *digit = ALPHABET[(number % 62) as usize];
+        number /= 62;
     }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[((buffer << (6 - bits)) & 63) as usize]));
-    }
-    out
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// A log line as `run` prints it on stderr and `logs` prints it from the state:
@@ -231,4 +225,20 @@ pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_id;
+
+    /// 22 letters and digits, as Kestra's ids: never a leading `-` a command line would read
+    /// as an option.
+    #[test]
+    fn ids_are_base62() {
+        let ids: std::collections::HashSet<String> = (0..1000).map(|_| new_id()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids
+            .iter()
+            .all(|id| id.len() == 22 && id.chars().all(|c| c.is_ascii_alphanumeric())));
+    }
 }

@@ -26,6 +26,7 @@ use crate::plan::{
     DagNode, DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Sla, SlaBehavior,
     SlaCheck, Task, TaskKind,
 };
+use crate::storage::Storage;
 use crate::tasks::{self, TaskContext};
 
 /// Where an execution's progress goes: the state store, or nowhere.
@@ -59,6 +60,10 @@ pub trait Recorder: Sync {
     /// The KV store that lives beside the record (none by default).
     fn kv_store(&self) -> &dyn KvStore {
         &NoKv
+    }
+    /// The internal storage that lives beside the record (none by default).
+    fn storage(&self) -> Option<&Storage> {
+        None
     }
 }
 
@@ -258,8 +263,23 @@ struct ExecutionHost<'a> {
     base: &'a (dyn Host + Sync),
     shared: &'a Mutex<Shared>,
     kv: &'a dyn KvStore,
+    /// `read()`, `fileSize()` and `fileExists()` of `kestra:///` URIs read it.
+    storage: Option<&'a Storage>,
     /// The flow's namespace: `kv()` reads there unless told another.
     namespace: &'a str,
+}
+
+impl ExecutionHost<'_> {
+    /// The storage that holds `path`, when it is a `kestra:///` URI (an error when this
+    /// execution has none).
+    fn stored(&self, path: &str) -> Result<Option<&Storage>, String> {
+        if !path.starts_with(crate::storage::SCHEME) {
+            return Ok(None);
+        }
+        self.storage
+            .map(Some)
+            .ok_or_else(|| format!("`{path}`: this execution has no internal storage"))
+    }
 }
 
 impl Host for ExecutionHost<'_> {
@@ -276,16 +296,25 @@ impl Host for ExecutionHost<'_> {
         self.kv.kv_get(namespace.unwrap_or(self.namespace), key)
     }
     fn read(&self, path: &str) -> Result<String, String> {
-        self.base.read(path)
+        match self.stored(path)? {
+            Some(storage) => storage.read_text(path, crate::expr::eval::MAX_RENDER_BYTES as u64),
+            None => self.base.read(path),
+        }
     }
     fn now(&self) -> jiff::Timestamp {
         self.base.now()
     }
     fn file_size(&self, path: &str) -> Result<u64, String> {
-        self.base.file_size(path)
+        match self.stored(path)? {
+            Some(storage) => storage.size(path),
+            None => self.base.file_size(path),
+        }
     }
     fn file_exists(&self, path: &str) -> Result<bool, String> {
-        self.base.file_exists(path)
+        match self.stored(path)? {
+            Some(storage) => storage.exists(path),
+            None => self.base.file_exists(path),
+        }
     }
     fn error_logs(&self) -> Result<Value, String> {
         Ok(Value::Array(lock(self.shared).error_logs.clone()))
@@ -1321,6 +1350,7 @@ impl<'f> Executor<'f> {
             base: self.host,
             shared: &self.shared,
             kv: self.recorder.kv_store(),
+            storage: self.recorder.storage(),
             namespace: &self.flow.namespace,
         }
     }
@@ -1622,18 +1652,23 @@ impl tasks::Port for TaskPort<'_, '_> {
     }
     fn kv_set(&self, write: &KvWrite<'_>) -> Result<(), String> {
         // The KV store is plain text on disk, and secrets never reach the state.
-        let shared = self.executor.shared();
-        if !shared.secrets.is_empty() {
-            let text = write.value.to_string();
-            if shared.mask(&text) != text {
-                return Err(format!(
-                    "the value for the KV key `{}` holds a secret; the KV store keeps values in plain text, so it is not written",
-                    write.key
-                ));
-            }
+        if self.holds_secret(&write.value.to_string()) {
+            return Err(format!(
+                "the value for the KV key `{}` holds a secret; the KV store keeps values in plain text, so it is not written",
+                write.key
+            ));
         }
-        drop(shared);
         self.executor.recorder.kv_store().kv_set(write)
+    }
+    fn holds_secret(&self, text: &str) -> bool {
+        let shared = self.executor.shared();
+        !shared.secrets.is_empty() && shared.mask(text) != text
+    }
+    fn flow_id(&self) -> &str {
+        &self.executor.flow.id
+    }
+    fn storage(&self) -> Option<&Storage> {
+        self.executor.recorder.storage()
     }
     fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, String> {
         self.executor.recorder.kv_store().kv_keys(namespace, prefix)

@@ -69,6 +69,8 @@ pub enum LaunchError {
     /// The inputs are wrong: every problem, each naming its input.
     Inputs(Vec<InputError>),
     State(StateError),
+    /// A FILE input could not be copied into internal storage.
+    Files(String),
 }
 
 impl std::fmt::Display for LaunchError {
@@ -79,6 +81,7 @@ impl std::fmt::Display for LaunchError {
                 f.write_str(&lines.join("\n"))
             }
             LaunchError::State(e) => write!(f, "{e}"),
+            LaunchError::Files(e) => f.write_str(e),
         }
     }
 }
@@ -184,9 +187,12 @@ pub async fn launch(
     let chain_start = Instant::now();
     let mut launch = Launch::new(values, request.labels, request.echo_logs);
     launch.revision = revision;
-    if let Some(take_up) = take_up {
-        launch.id = take_up.id;
-        launch.prior = Some(take_up.prior);
+    match take_up {
+        Some(take_up) => {
+            launch.id = take_up.id;
+            launch.prior = Some(take_up.prior);
+        }
+        None => store_input_files(&flow, &mut launch, &store).map_err(LaunchError::Files)?,
     }
     loop {
         let next = Launch {
@@ -222,6 +228,55 @@ pub async fn launch(
             .labels
             .entry("system.correlationId".to_string())
             .or_insert_with(|| Value::String(summary.id.clone()));
+    }
+}
+
+/// FILE inputs are copied into the execution's internal storage (streaming), and their values
+/// become the `kestra:///` URIs of the copies, as Kestra uploads them: tasks, restarts and
+/// replays read the copy, whatever happens to the local file.
+fn store_input_files(flow: &Flow, launch: &mut Launch, store: &Store) -> Result<(), String> {
+    use crate::plan::InputType;
+    use crate::storage::Storage;
+    let Some(storage) = crate::executor::Recorder::storage(store) else {
+        return Ok(());
+    };
+    for input in flow.inputs.iter().filter(|i| i.ty == InputType::File) {
+        // Dotted ids nest: `a.b` is inputs.a.b.
+        let parts: Vec<&str> = input.id.split('.').collect();
+        let Some(slot) = value_at(&mut launch.inputs, &parts) else {
+            continue;
+        };
+        let Value::String(local) = slot else {
+            continue;
+        };
+        let Some(encoded) = local.strip_prefix("file://") else {
+            continue;
+        };
+        let path = percent_encoding::percent_decode_str(encoded)
+            .decode_utf8_lossy()
+            .to_string();
+        let name = std::path::Path::new(&path)
+            .file_name()
+            .map_or_else(|| "file".to_string(), |n| n.to_string_lossy().to_string());
+        let uri = Storage::input_file(&flow.namespace, &flow.id, &launch.id, &input.id, &name);
+        let mut file = std::fs::File::open(&path)
+            .map_err(|e| format!("input `{}`: cannot read {path}: {e}", input.id))?;
+        storage
+            .put(&uri, &mut file)
+            .map_err(|e| format!("input `{}`: {e}", input.id))?;
+        *slot = Value::String(uri);
+    }
+    Ok(())
+}
+
+/// The value at a path of nested objects.
+fn value_at<'a>(map: &'a mut Map<String, Value>, path: &[&str]) -> Option<&'a mut Value> {
+    let (first, rest) = path.split_first()?;
+    let value = map.get_mut(*first)?;
+    if rest.is_empty() {
+        Some(value)
+    } else {
+        value_at(value.as_object_mut()?, rest)
     }
 }
 

@@ -43,6 +43,8 @@ pub mod launch;
 pub mod owner;
 #[cfg(feature = "executor")]
 pub mod state;
+#[cfg(feature = "executor")]
+pub mod storage;
 
 /// A lock that a panic elsewhere cannot poison for good: the data behind it are plain values.
 #[cfg(feature = "executor")]

@@ -59,11 +59,7 @@ impl Drop for Owner {
 /// locked. A token that is not a plain id (a damaged row) counts as gone. A dead owner's file
 /// is removed.
 pub fn alive(state_dir: &Path, token: &str) -> bool {
-    if token.is_empty()
-        || !token
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if token.is_empty() || !token.chars().all(|c| c.is_ascii_alphanumeric()) {
         return false;
     }
     let path = state_dir.join(OWNERS).join(format!("{token}.lock"));

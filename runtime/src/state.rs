@@ -43,6 +43,7 @@ use crate::execution::{Attempt, State, Summary, TaskRun};
 use crate::executor::Recorder;
 use crate::kv::{KvStore, KvWrite};
 use crate::plan::{Flow, InputType, Level};
+use crate::storage::Storage;
 
 /// The database file inside the state directory.
 pub const DB_FILE: &str = "state.db";
@@ -295,6 +296,8 @@ pub struct Store {
     owner: Option<Owner>,
     /// The revision of the flow source last asked for: (source hash, revision).
     revision: Mutex<Option<(String, i64)>>,
+    /// The files of the executions (`storage/` beside the database); `None` read-only.
+    storage: Option<Storage>,
 }
 
 /// Execution states whose process must be alive: an execution left in one of them by a process
@@ -464,6 +467,7 @@ impl Store {
             pending_logs: Mutex::new(Vec::new()),
             owner: None,
             revision: Mutex::new(None),
+            storage: None,
         }))
     }
 
@@ -493,6 +497,7 @@ impl Store {
             pending_logs: Mutex::new(Vec::new()),
             owner: Some(owner),
             revision: Mutex::new(None),
+            storage: Some(Storage::new(&dir)),
         };
         store.recover()?;
         Ok(store)
@@ -1046,6 +1051,10 @@ impl Recorder for Store {
 
     fn kv_store(&self) -> &dyn KvStore {
         self
+    }
+
+    fn storage(&self) -> Option<&Storage> {
+        self.storage.as_ref()
     }
 
     fn execution_ended(&self, summary: &Summary) {

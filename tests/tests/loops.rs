@@ -76,7 +76,10 @@ fn loop_until_stops_on_its_condition_and_at_max_iterations() {
         .collect();
     assert_eq!(counts, ["1", "2", "3"]);
     assert_eq!(task_run(&summary, "until_three")["state"], "SUCCESS");
-    assert_eq!(task_run(&summary, "until_three")["outputs"]["iterationCount"], 3);
+    assert_eq!(
+        task_run(&summary, "until_three")["outputs"]["iterationCount"],
+        3
+    );
     // Iterations are `interval` apart: 2 waits of 0.2 s, then 1 of 0.1 s in each capped loop.
     assert!(summary["duration_ms"].as_u64().unwrap() >= 600, "{summary}");
 

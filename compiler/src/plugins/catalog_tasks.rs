@@ -401,13 +401,8 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     ),
     // ---- storage -------------------------------------------------------------------------------
 
-    // storage/Concat.java: `Object files`, a list of URIs or a JSON array string.
-    task(
-        "io.kestra.plugin.core.storage.Concat",
-        &["io.kestra.core.tasks.storages.Concat"],
-        &[prop("files", STRING_OR_STRINGS).required(), prop("separator", String), prop("extension", String)],
-        &[out("uri", ValueType::Uri)],
-    ),
+    // storage.Write, Size, Delete, Concat, Split and PurgeCurrentExecutionFiles run: their
+    // definitions are in the runtime (`kflow_runtime::tasks::storage`).
     // storage/DeduplicateItems.java
     task(
         "io.kestra.plugin.core.storage.DeduplicateItems",
@@ -419,13 +414,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("processedItemsTotal", ValueType::Int),
             out("droppedItemsTotal", ValueType::Int),
         ],
-    ),
-    // storage/Delete.java
-    task(
-        "io.kestra.plugin.core.storage.Delete",
-        &["io.kestra.core.tasks.storages.Delete"],
-        &[prop("uri", String).required(), prop("errorOnMissing", Bool)],
-        &[out("uri", ValueType::Uri), out("deleted", ValueType::Bool)],
     ),
     // storage/FilterItems.java
     task(
@@ -453,46 +441,11 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ),
         "use `inputFiles`/`outputFiles` of `io.kestra.plugin.core.flow.WorkingDirectory` or of a script task",
     ),
-    // storage/PurgeCurrentExecutionFiles.java
-    task(
-        "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
-        &["io.kestra.core.tasks.storages.PurgeExecution", "io.kestra.plugin.core.storage.PurgeExecution"],
-        &[],
-        &[out("uris", ValueType::List(&ValueType::Uri))],
-    ),
     // storage/Reverse.java
     task(
         "io.kestra.plugin.core.storage.Reverse",
         &["io.kestra.core.tasks.storages.Reverse"],
         &[prop("from", String).required(), prop("separator", String), prop("charset", String)],
-        &[out("uri", ValueType::Uri)],
-    ),
-    // storage/Size.java
-    task(
-        "io.kestra.plugin.core.storage.Size",
-        &["io.kestra.core.tasks.storages.Size"],
-        &[prop("uri", String).required()],
-        &[out("size", ValueType::Int)],
-    ),
-    // storage/Split.java (StorageSplitInterface)
-    task(
-        "io.kestra.plugin.core.storage.Split",
-        &["io.kestra.core.tasks.storages.Split"],
-        &[
-            prop("from", String).required(),
-            prop("bytes", String),
-            prop("partitions", Int),
-            prop("rows", Int),
-            prop("separator", String),
-        ],
-        &[out("uris", ValueType::List(&ValueType::Uri))],
-    ),
-    // storage/Write.java (Kestra 1.0)
-    task(
-        "io.kestra.plugin.core.storage.Write",
-        &[],
-        // `content` is a `Property<String>`: a YAML map or list is written as its JSON text.
-        &[prop("content", Any).required(), prop("extension", String)],
         &[out("uri", ValueType::Uri)],
     ),
     // ---- http (AbstractHttp + HttpInterface) ---------------------------------------------------

@@ -78,8 +78,8 @@ fn secret(key: &str) -> Result<String, String> {
 
 /// The host of a flow's binary: secrets as [`EnvHost`] reads them; `read()`, `fileSize()` and
 /// `fileExists()` refuse local files (they would expose the host's files, `/proc/self/environ`
-/// and its secrets included); they read a flow's internal storage and namespace files, which
-/// arrive with the durable core.
+/// and its secrets included): an execution reads its internal storage (`kestra:///` URIs, see
+/// [`crate::storage`]) before asking this host.
 pub struct FlowHost;
 
 impl Host for FlowHost {
@@ -108,6 +108,6 @@ impl Host for FlowHost {
 
 fn not_local(path: &str) -> String {
     format!(
-        "`{path}`: a flow reads internal storage (`kestra://`) and namespace files only, never the host's files; internal storage arrives with a later version of kflow"
+        "`{path}`: a flow reads its internal storage (`kestra:///...` URIs) only, never the host's files"
     )
 }

@@ -12,6 +12,8 @@ use serde_json::{Map, Value};
 use crate::execution::State;
 use crate::kv::KvWrite;
 use crate::plan::Level;
+use crate::storage::Storage;
+use std::io::Read;
 
 /// A runnable task type. `Self` is its properties struct, deserialized from the task's
 /// properties after their templates are rendered (unknown fields are refused, so every
@@ -67,6 +69,10 @@ pub(crate) trait Port: Sync {
     fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, String>;
     fn kv_delete(&self, namespace: &str, key: &str) -> Result<bool, String>;
     fn namespace(&self) -> &str;
+    fn flow_id(&self) -> &str;
+    fn storage(&self) -> Option<&Storage>;
+    /// Whether `text` holds a secret value this execution read.
+    fn holds_secret(&self, text: &str) -> bool;
     fn add_labels(&self, labels: Map<String, Value>);
     fn exit(&self, state: State);
     fn execution_id(&self) -> &str;
@@ -131,6 +137,48 @@ impl<'a> TaskContext<'a> {
     /// The flow's namespace.
     pub fn namespace(&self) -> &str {
         self.port.namespace()
+    }
+
+    /// The flow's internal storage (see [`crate::storage`]).
+    pub fn storage(&self) -> Result<&Storage, TaskError> {
+        self.port
+            .storage()
+            .ok_or_else(|| TaskError::from("this execution has no internal storage (no state)"))
+    }
+
+    /// Stores a file of this task run under `name`; its `kestra:///` URI.
+    pub fn put_file(&self, name: &str, from: &mut dyn Read) -> Result<String, TaskError> {
+        let uri = Storage::task_file(
+            self.port.namespace(),
+            self.port.flow_id(),
+            self.port.execution_id(),
+            self.port.task_id(),
+            self.port.task_run_id(),
+            name,
+        );
+        self.storage()?.put(&uri, from)?;
+        Ok(uri)
+    }
+
+    /// The URI prefix of this execution's files.
+    pub fn execution_files(&self) -> String {
+        Storage::execution_prefix(
+            self.port.namespace(),
+            self.port.flow_id(),
+            self.port.execution_id(),
+        )
+    }
+
+    /// Refuses text that holds a secret this execution read: the state (KV store, internal
+    /// storage) is plain text on disk.
+    pub fn refuse_secrets(&self, text: &str, what: &str) -> Result<(), TaskError> {
+        if self.port.holds_secret(text) {
+            return Err(format!(
+                "{what} holds a secret; the state keeps it in plain text, so it is not written"
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// Adds labels to the execution.

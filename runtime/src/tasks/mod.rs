@@ -12,6 +12,7 @@ pub mod flow;
 pub mod kv;
 pub mod log;
 pub mod output;
+pub mod storage;
 
 #[cfg(feature = "executor")]
 mod context;
@@ -57,7 +58,13 @@ register! {
         kv::Set,
         kv::Get,
         kv::GetKeys,
-        kv::Delete;
+        kv::Delete,
+        storage::Write,
+        storage::Size,
+        storage::Delete,
+        storage::Concat,
+        storage::Split,
+        storage::PurgeCurrentExecutionFiles;
     flowable:
         flow::SEQUENTIAL,
         flow::ALLOW_FAILURE,

@@ -1,0 +1,146 @@
+//! Internal storage in a built binary: a FILE input is copied in and read through its
+//! `kestra:///` URI; a file one task writes is read by the next (`read()`, `fileSize()`,
+//! `fileExists()`, `storage.Size`); Concat, Split, Delete and PurgeCurrentExecutionFiles work on
+//! the files; a URI that climbs out (`..`) and a host path are refused; a secret is not written.
+
+use std::process::Command;
+
+use kflow_tests::{build_flow, task_run};
+use serde_json::{json, Value};
+
+const FILES: &str = "id: files
+namespace: kflow.tests
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: input_text
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(inputs.data) | trim }}\"
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: |
+      one
+      two
+      three
+    extension: .txt
+  - id: read_back
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(outputs.write.uri) | trim }} / {{ fileSize(outputs.write.uri) }} / {{ fileExists(outputs.write.uri) }}\"
+  - id: size
+    type: io.kestra.plugin.core.storage.Size
+    uri: \"{{ outputs.write.uri }}\"
+  - id: concat
+    type: io.kestra.plugin.core.storage.Concat
+    files:
+      - \"{{ inputs.data }}\"
+      - \"{{ outputs.write.uri }}\"
+    separator: \"--\\n\"
+  - id: joined
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(outputs.concat.uri) }}\"
+  - id: split
+    type: io.kestra.plugin.core.storage.Split
+    from: \"{{ outputs.write.uri }}\"
+    rows: 2
+  - id: parts
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{% for uri in outputs.split.uris %}[{{ read(uri) | trim }}]{% endfor %}\"
+  - id: delete
+    type: io.kestra.plugin.core.storage.Delete
+    uri: \"{{ outputs.concat.uri }}\"
+  - id: gone
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ fileExists(outputs.concat.uri) }}\"
+  - id: climb
+    type: io.kestra.plugin.core.storage.Size
+    uri: kestra:///kflow/tests/files/../../../../../etc/passwd
+    allowFailure: true
+  - id: host
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read('/etc/passwd') }}\"
+    allowFailure: true
+  - id: secret
+    type: io.kestra.plugin.core.storage.Write
+    content: \"token={{ secret('STORAGE_TOKEN') }}\"
+    allowFailure: true
+  - id: purge
+    type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles
+";
+
+#[test]
+fn files_pass_between_tasks_through_internal_storage() {
+    let dir = std::env::temp_dir().join(format!("kflow-storage-e2e-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let flow = dir.join("files.yml");
+    std::fs::write(&flow, FILES).unwrap();
+    let bin = build_flow(&flow).unwrap();
+    let local = dir.join("input.csv");
+    std::fs::write(&local, "a,b\n").unwrap();
+    let state = dir.join("state");
+    let out = Command::new(&bin)
+        .args(["run", "--state", state.to_str().unwrap(), "--input"])
+        .arg(format!("data={}", local.display()))
+        .env("SECRET_STORAGE_TOKEN", "c3RvcmFnZS1zZWNyZXQtOTk=")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap())
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {stderr}"));
+    assert_eq!(summary["state"], "WARNING", "{summary}\n{stderr}");
+
+    // The FILE input was copied in: the local file can go, the copy stays readable.
+    std::fs::remove_file(&local).unwrap();
+    assert_eq!(task_run(&summary, "input_text")["outputs"]["value"], "a,b");
+    let uri = task_run(&summary, "write")["outputs"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        uri.starts_with("kestra:///kflow/tests/files/executions/") && uri.ends_with("/write.txt"),
+        "{uri}"
+    );
+    assert_eq!(
+        task_run(&summary, "read_back")["outputs"]["value"],
+        "one\ntwo\nthree / 14 / true"
+    );
+    assert_eq!(task_run(&summary, "size")["outputs"]["size"], json!(14));
+    assert_eq!(
+        task_run(&summary, "joined")["outputs"]["value"],
+        "a,b\n--\none\ntwo\nthree\n"
+    );
+    assert_eq!(
+        task_run(&summary, "parts")["outputs"]["value"],
+        "[one\ntwo][three]"
+    );
+    assert_eq!(task_run(&summary, "delete")["outputs"]["deleted"], true);
+    assert_eq!(task_run(&summary, "gone")["outputs"]["value"], "false");
+
+    // Out of bounds: a URI that climbs, a host file, a secret.
+    assert_eq!(task_run(&summary, "climb")["state"], "WARNING");
+    assert!(stderr.contains("refused"), "{stderr}");
+    assert_eq!(task_run(&summary, "host")["state"], "WARNING");
+    assert_eq!(task_run(&summary, "secret")["state"], "WARNING");
+    assert!(stderr.contains("holds a secret"), "{stderr}");
+
+    // Purged: the execution's files are listed and gone from the state directory.
+    let purged = task_run(&summary, "purge")["outputs"]["uris"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(purged >= 4, "{summary}");
+    let mut left = Vec::new();
+    let mut folders = vec![state.join("storage")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            if entry.path().is_dir() {
+                folders.push(entry.path());
+            } else {
+                left.push(entry.path());
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:?}");
+    assert!(!stdout.contains("storage-secret-99") && !stderr.contains("storage-secret-99"));
+}
