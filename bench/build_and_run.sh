@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build and run figures for [3/8]: cold and warm builds, binary sizes, start time, a long
-# sequential flow, a wide parallel loop, peak memory. Prints a Markdown table.
+# sequential flow, a wide parallel loop, peak memory; for [6/13]: 1,000 KV sets and gets, a
+# 100 MB file through internal storage. Prints a Markdown table.
 #
 #   bench/build_and_run.sh            # uses a fresh cache (cold build included)
 #   KEEP_CACHE=1 bench/build_and_run.sh   # reuse the cache (skips the cold figure's meaning)
@@ -42,6 +43,44 @@ tasks:
         format: "{{ taskrun.value }}"
 YAML
 
+# 1,000 KV sets then 1,000 gets, one after another; a 100 MB FILE input copied into storage,
+# sized, and copied once more by Concat (both copies stream).
+cat > "$WORK/kv_thousand.yml" <<'YAML'
+id: kv_thousand
+namespace: bench
+tasks:
+  - id: sets
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(1, 1000) }}"
+    tasks:
+      - id: set
+        type: io.kestra.plugin.core.kv.Set
+        key: "key_{{ taskrun.value }}"
+        value: "value {{ taskrun.value }}"
+  - id: gets
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(1, 1000) }}"
+    tasks:
+      - id: get
+        type: io.kestra.plugin.core.kv.Get
+        key: "key_{{ taskrun.value }}"
+YAML
+cat > "$WORK/big_file.yml" <<'YAML'
+id: big_file
+namespace: bench
+inputs:
+  - id: data
+    type: FILE
+tasks:
+  - id: size
+    type: io.kestra.plugin.core.storage.Size
+    uri: "{{ inputs.data }}"
+  - id: copy
+    type: io.kestra.plugin.core.storage.Concat
+    files: ["{{ inputs.data }}"]
+YAML
+head -c 100000000 /dev/urandom > "$WORK/100mb.bin"
+
 cd "$WORK"
 t0=$(ms); "$KFLOWC" build greet.yml -o greet >/dev/null 2>&1; t1=$(ms)
 cold=$((t1 - t0))
@@ -71,6 +110,11 @@ wide_ms=$(run_ms ./wide_loop run --state "$WORK/s2")
 logs_rss=$(rss ./thousand_logs run --state "$WORK/s3")
 wide_rss=$(rss ./wide_loop run --state "$WORK/s4")
 version_rss=$(rss ./greet --version)
+"$KFLOWC" build kv_thousand.yml -o kv_thousand >/dev/null 2>&1
+"$KFLOWC" build big_file.yml -o big_file >/dev/null 2>&1
+kv_ms=$(run_ms ./kv_thousand run --state "$WORK/s5")
+file_ms=$(run_ms ./big_file run --state "$WORK/s6" --input "data=$WORK/100mb.bin")
+file_rss=$(rss ./big_file run --state "$WORK/s7" --input "data=$WORK/100mb.bin")
 
 echo "| measure | figure | target |"
 echo "|---|---|---|"
@@ -84,5 +128,8 @@ echo "| \`--version\` start time (best of 20) | ${start_us} µs | ≤ 5 ms |"
 echo "| 1,000 sequential Log tasks, whole run | ${logs_ms} ms | ≤ 100 ms |"
 echo "| EachParallel over 10,000 values, whole run | ${wide_ms} ms | ≤ 2 s |"
 echo "| peak RSS: \`--version\` / 1,000 logs / 10,000 loop | ${version_rss} KB / ${logs_rss} KB / ${wide_rss} KB | |"
+echo "| 1,000 KV sets then 1,000 gets (2,000 task runs), whole run | ${kv_ms} ms | |"
+echo "| 100 MB FILE input stored, sized, copied (200 MB written), whole run | ${file_ms} ms ($(awk -v t="$file_ms" 'BEGIN { printf "%.0f", 200000 / t }') MB/s) | |"
+echo "| peak RSS of that run | ${file_rss} KB | streaming |"
 echo
 file greet | sed 's/^/file: /'

@@ -20,6 +20,7 @@ use crate::context;
 use crate::execution::{new_id, now_ms, Attempt, State, Summary, TaskRun};
 use crate::expr::{self, walk, Host};
 use crate::formats::iso_instant;
+use crate::history::History;
 use crate::kv::{KvStore, KvWrite, NoKv};
 use crate::lock;
 use crate::plan::{
@@ -63,6 +64,10 @@ pub trait Recorder: Sync {
     }
     /// The internal storage that lives beside the record (none by default).
     fn storage(&self) -> Option<&Storage> {
+        None
+    }
+    /// The recorded history, for tasks that read or prune it (none by default).
+    fn history(&self) -> Option<&dyn History> {
         None
     }
 }
@@ -1669,6 +1674,9 @@ impl tasks::Port for TaskPort<'_, '_> {
     }
     fn storage(&self) -> Option<&Storage> {
         self.executor.recorder.storage()
+    }
+    fn history(&self) -> Option<&dyn History> {
+        self.executor.recorder.history()
     }
     fn kv_keys(&self, namespace: &str, prefix: &str) -> Result<Vec<String>, String> {
         self.executor.recorder.kv_store().kv_keys(namespace, prefix)

@@ -34,6 +34,8 @@ pub mod execution;
 #[cfg(feature = "executor")]
 pub mod executor;
 #[cfg(feature = "executor")]
+pub mod history;
+#[cfg(feature = "executor")]
 pub mod inputs;
 #[cfg(feature = "executor")]
 pub mod kv;

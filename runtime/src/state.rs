@@ -41,6 +41,7 @@ use serde_json::{json, Map, Value};
 
 use crate::execution::{Attempt, State, Summary, TaskRun};
 use crate::executor::Recorder;
+use crate::history::{ExecutionPurge, History, LogLine, LogPurge, Purged};
 use crate::kv::{KvStore, KvWrite};
 use crate::plan::{Flow, InputType, Level};
 use crate::storage::Storage;
@@ -1057,6 +1058,10 @@ impl Recorder for Store {
         self.storage.as_ref()
     }
 
+    fn history(&self) -> Option<&dyn History> {
+        Some(self)
+    }
+
     fn execution_ended(&self, summary: &Summary) {
         let conn = self.conn();
         let result = (|| {
@@ -1214,6 +1219,132 @@ impl KvStore for Store {
         )
         .map_err(|e| self.kv_error(&e))?;
         Ok(live)
+    }
+}
+
+/// The recorded history as tasks read and prune it (`log.Fetch`, `PurgeExecutions`,
+/// `PurgeLogs`).
+impl History for Store {
+    fn fetch_logs(
+        &self,
+        execution_id: &str,
+        min_level: Level,
+        task_ids: &[String],
+    ) -> Result<Vec<LogLine>, String> {
+        // Lines of the task runs still going are in the database first.
+        self.flush_pending_logs();
+        let rows = self
+            .logs_after(execution_id, 0)
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .filter(|row| level_of(&row.level) >= min_level)
+            .filter(|row| {
+                task_ids.is_empty()
+                    || row
+                        .task_id
+                        .as_ref()
+                        .is_some_and(|t| task_ids.iter().any(|w| w == t))
+            })
+            .map(|row| LogLine {
+                task_id: row.task_id,
+                task_run_id: row.task_run_id,
+                level: row.level,
+                message: row.message,
+                at_ms: row.at_ms,
+            })
+            .collect())
+    }
+
+    fn purge_executions(&self, purge: &ExecutionPurge<'_>) -> Result<Purged, String> {
+        let sqlite = |e: rusqlite::Error| format!("purging {}: {e}", self.path.display());
+        let chosen: Vec<(String, String, String, String)> = {
+            let conn = self.conn();
+            let mut query = conn
+                .prepare(
+                    "SELECT id, namespace, flow_id, state FROM executions
+                     WHERE ended_ms IS NOT NULL AND started_ms < ?1
+                       AND (?2 IS NULL OR started_ms >= ?2) AND id <> ?3",
+                )
+                .map_err(sqlite)?;
+            let rows = query
+                .query_map(
+                    params![millis(purge.end_ms), purge.start_ms.map(millis), purge.keep],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .map_err(sqlite)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+        };
+        let mut purged = Purged::default();
+        for (id, namespace, flow_id, state) in chosen {
+            if !purge.states.is_empty()
+                && !State::parse(&state).is_some_and(|s| purge.states.contains(&s))
+            {
+                continue;
+            }
+            {
+                let conn = self.conn();
+                let tx =
+                    rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
+                        .map_err(sqlite)?;
+                if purge.logs {
+                    purged.logs += tx
+                        .execute("DELETE FROM logs WHERE execution_id = ?1", [&id])
+                        .map_err(sqlite)? as u64;
+                }
+                if purge.executions {
+                    tx.execute("DELETE FROM task_runs WHERE execution_id = ?1", [&id])
+                        .map_err(sqlite)?;
+                    tx.execute("DELETE FROM actions WHERE execution_id = ?1", [&id])
+                        .map_err(sqlite)?;
+                    purged.executions += tx
+                        .execute("DELETE FROM executions WHERE id = ?1", [&id])
+                        .map_err(sqlite)? as u64;
+                }
+                tx.commit().map_err(sqlite)?;
+            }
+            if purge.storage {
+                if let Some(storage) = &self.storage {
+                    let prefix = Storage::execution_prefix(&namespace, &flow_id, &id);
+                    purged.files += storage.delete_all(&prefix)?.len() as u64;
+                }
+            }
+        }
+        Ok(purged)
+    }
+
+    fn purge_logs(&self, purge: &LogPurge<'_>) -> Result<u64, String> {
+        let levels: String = purge
+            .levels
+            .iter()
+            .map(|l| format!(",{}", l.as_str()))
+            .collect::<String>()
+            + ",";
+        self.conn()
+            .execute(
+                "DELETE FROM logs WHERE at_ms < ?1 AND (?2 IS NULL OR at_ms >= ?2)
+                   AND (?3 IS NULL OR execution_id = ?3)
+                   AND (?4 = ',' OR instr(?4, ',' || level || ',') > 0)",
+                params![
+                    millis(purge.end_ms),
+                    purge.start_ms.map(millis),
+                    purge.execution_id,
+                    levels
+                ],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| format!("purging logs in {}: {e}", self.path.display()))
+    }
+}
+
+/// A stored level name as a level (an unknown one counts as INFO).
+fn level_of(text: &str) -> Level {
+    match text {
+        "TRACE" => Level::Trace,
+        "DEBUG" => Level::Debug,
+        "WARN" => Level::Warn,
+        "ERROR" => Level::Error,
+        _ => Level::Info,
     }
 }
 

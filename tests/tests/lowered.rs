@@ -27,6 +27,16 @@ fn sample(name: &str, ty: &PropType) -> Value {
     match ty {
         // `condition`s: false, so that Fail does not fail.
         PropType::String if name == "condition" => json!("false"),
+        PropType::String if name.ends_with("Date") => json!("2024-01-01T00:00:00Z"),
+        // A file the flow stored first (see `SEED`).
+        PropType::String if matches!(name, "uri" | "from") => json!("{{ outputs.seed.uri }}"),
+        PropType::OneOf(_) if name == "files" => json!(["{{ outputs.seed.uri }}"]),
+        // `storage.Split` takes one of `rows`, `bytes`, `partitions`: `rows` is set.
+        PropType::String if name == "bytes" => Value::Null,
+        PropType::Int if name == "partitions" => Value::Null,
+        // The sample flow's own (a state holds one flow).
+        PropType::String if name == "namespace" => json!("t"),
+        PropType::String if name == "flowId" => json!("sample"),
         PropType::String | PropType::Any => json!("x"),
         PropType::Int => json!(2),
         PropType::Number => json!(1.5),
@@ -47,6 +57,10 @@ fn sample(name: &str, ty: &PropType) -> Value {
         PropType::Tasks | PropType::TaskMap | PropType::Plugin(_) => Value::Null,
     }
 }
+
+/// A task that stores a file, for the types that read one.
+const SEED: &str =
+    "  - id: seed\n    type: io.kestra.plugin.core.storage.Write\n    content: \"a\\nb\\n\"\n";
 
 fn runnable_types() -> impl Iterator<Item = &'static PluginDef> {
     tasks::DEFINITIONS.iter().filter(|d| !d.flowable)
@@ -97,7 +111,7 @@ fn every_runnable_type_is_its_own_definition_reads_every_property_and_has_its_ou
 
         // A run with every property set: its outputs have the declared names and types.
         let mut yaml = format!(
-            "id: sample\nnamespace: t\ntasks:\n  - id: it\n    type: {}\n",
+            "id: sample\nnamespace: t\ntasks:\n{SEED}  - id: it\n    type: {}\n",
             definition.name
         );
         for (name, value) in &all {

@@ -177,33 +177,6 @@ const fn deprecated(def: PluginDef, why: &'static str) -> PluginDef {
 }
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // log/Fetch.java
-    task(
-        "io.kestra.plugin.core.log.Fetch",
-        &["io.kestra.core.tasks.log.Fetch"],
-        &[
-            prop("namespace", String),
-            prop("flowId", String),
-            prop("executionId", String),
-            prop("tasksId", List(&String)),
-            prop("level", Enum(super::LOG_LEVELS)),
-        ],
-        &[out("size", ValueType::Int), out("uri", ValueType::Uri)],
-    ),
-    // log/PurgeLogs.java (`executionId` added by 1.0)
-    task(
-        "io.kestra.plugin.core.log.PurgeLogs",
-        &[],
-        &[
-            prop("namespace", String),
-            prop("flowId", String),
-            prop("executionId", String),
-            prop("logLevels", List(&Enum(super::LOG_LEVELS))),
-            prop("startDate", String),
-            prop("endDate", String).required(),
-        ],
-        &[out("count", ValueType::Int)],
-    ),
     // execution/Assert.java (Kestra 1.0)
     task(
         "io.kestra.plugin.core.execution.Assert",
@@ -247,29 +220,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
                 ])),
             ),
             out("total", ValueType::Int),
-        ],
-    ),
-    // execution/PurgeExecutions.java (`batchSize` added by 1.0)
-    task(
-        "io.kestra.plugin.core.execution.PurgeExecutions",
-        &["io.kestra.core.tasks.storages.Purge", "io.kestra.plugin.core.storage.Purge"],
-        &[
-            prop("namespace", String),
-            prop("flowId", String),
-            prop("startDate", String),
-            prop("endDate", String).required(),
-            prop("states", List(&Enum(super::STATES))),
-            prop("purgeExecution", Bool),
-            prop("purgeLog", Bool),
-            prop("purgeMetric", Bool),
-            prop("purgeStorage", Bool),
-            prop("batchSize", Int),
-        ],
-        &[
-            out("executionsCount", ValueType::Int),
-            out("logsCount", ValueType::Int),
-            out("storagesCount", ValueType::Int),
-            out("metricsCount", ValueType::Int),
         ],
     ),
     // execution/SetVariables.java (Kestra 1.0)

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::execution::State;
+use crate::history::History;
 use crate::kv::KvWrite;
 use crate::plan::Level;
 use crate::storage::Storage;
@@ -71,6 +72,7 @@ pub(crate) trait Port: Sync {
     fn namespace(&self) -> &str;
     fn flow_id(&self) -> &str;
     fn storage(&self) -> Option<&Storage>;
+    fn history(&self) -> Option<&dyn History>;
     /// Whether `text` holds a secret value this execution read.
     fn holds_secret(&self, text: &str) -> bool;
     fn add_labels(&self, labels: Map<String, Value>);
@@ -158,6 +160,16 @@ impl<'a> TaskContext<'a> {
         );
         self.storage()?.put(&uri, from)?;
         Ok(uri)
+    }
+
+    /// The recorded history (`log.Fetch`, the purges).
+    pub fn history(&self) -> Option<&dyn History> {
+        self.port.history()
+    }
+
+    /// The flow's id.
+    pub fn flow_id(&self) -> &str {
+        self.port.flow_id()
     }
 
     /// The URI prefix of this execution's files.

@@ -9,6 +9,7 @@
 
 pub mod execution;
 pub mod flow;
+pub mod history;
 pub mod kv;
 pub mod log;
 pub mod output;
@@ -64,7 +65,10 @@ register! {
         storage::Delete,
         storage::Concat,
         storage::Split,
-        storage::PurgeCurrentExecutionFiles;
+        storage::PurgeCurrentExecutionFiles,
+        history::Fetch,
+        history::PurgeExecutions,
+        history::PurgeLogs;
     flowable:
         flow::SEQUENTIAL,
         flow::ALLOW_FAILURE,
