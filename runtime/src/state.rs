@@ -1314,12 +1314,12 @@ impl History for Store {
     }
 
     fn purge_logs(&self, purge: &LogPurge<'_>) -> Result<u64, String> {
-        let levels: String = purge
-            .levels
-            .iter()
-            .map(|l| format!(",{}", l.as_str()))
-            .collect::<String>()
-            + ",";
+        // `,INFO,WARN,`: a level is purged when `,LEVEL,` is in it (`,` alone: any level).
+        let mut levels = String::from(",");
+        for level in &purge.levels {
+            levels.push_str(level.as_str());
+            levels.push(',');
+        }
         self.conn()
             .execute(
                 "DELETE FROM logs WHERE at_ms < ?1 AND (?2 IS NULL OR at_ms >= ?2)

@@ -1,6 +1,6 @@
 //! Internal storage in a built binary: a FILE input is copied in and read through its
 //! `kestra:///` URI; a file one task writes is read by the next (`read()`, `fileSize()`,
-//! `fileExists()`, `storage.Size`); Concat, Split, Delete and PurgeCurrentExecutionFiles work on
+//! `fileExists()`, `storage.Size`); `Concat`, `Split`, `Delete` and `PurgeCurrentExecutionFiles` work on
 //! the files; a URI that climbs out (`..`) and a host path are refused; a secret is not written.
 
 use std::process::Command;

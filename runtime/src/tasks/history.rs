@@ -174,9 +174,10 @@ mod run {
         match value {
             Some(Value::Array(items)) => items.iter().map(to_display_string).collect(),
             Some(Value::String(s)) if s.trim_start().starts_with('[') => {
-                serde_json::from_str::<Vec<Value>>(s)
-                    .map(|items| items.iter().map(to_display_string).collect())
-                    .unwrap_or_else(|_| vec![s.clone()])
+                serde_json::from_str::<Vec<Value>>(s).map_or_else(
+                    |_| vec![s.clone()],
+                    |items| items.iter().map(to_display_string).collect(),
+                )
             }
             Some(Value::String(s)) => vec![s.clone()],
             _ => Vec::new(),
