@@ -53,24 +53,94 @@ impl std::fmt::Display for BuildError {
 
 impl std::error::Error for BuildError {}
 
-/// The generated crate of one flow: its `Cargo.toml` and `src/main.rs`.
+/// The generated crate of one flow: its `Cargo.toml`, `src/main.rs` and the namespace files
+/// `main.rs` bundles (`files/<n>`).
 pub struct Crate {
     pub name: String,
     pub bin_name: String,
     pub cargo_toml: String,
     pub main_rs: String,
+    pub files: Vec<NamespaceFile>,
+}
+
+/// A namespace file: its path under `_files/` (with `/`), and its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceFile {
+    pub path: String,
+    pub contents: Vec<u8>,
+}
+
+/// The folder of namespace files beside a flow file.
+pub const NAMESPACE_FILES: &str = "_files";
+
+/// At most this many namespace files, and this many bytes in all, are bundled into a binary.
+const MAX_NAMESPACE_FILES: usize = 10_000;
+const MAX_NAMESPACE_BYTES: u64 = 256 << 20;
+
+/// The namespace files of the flow at `flow_path`: every regular file under `_files/` beside
+/// it, sorted. Links are not followed (a link could bundle any file of the build machine);
+/// devices, FIFOs and sockets are skipped.
+pub fn namespace_files(flow_path: &Path) -> Result<Vec<NamespaceFile>, BuildError> {
+    let root = flow_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(NAMESPACE_FILES);
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    let mut total = 0u64;
+    let mut pending = vec![(root.clone(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| BuildError(format!("cannot read {}: {e}", dir.display())))?;
+        for entry in entries {
+            let entry =
+                entry.map_err(|e| BuildError(format!("cannot read {}: {e}", dir.display())))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            let path = format!("{prefix}{name}");
+            let kind = entry
+                .file_type()
+                .map_err(|e| BuildError(format!("cannot read {}: {e}", entry.path().display())))?;
+            if kind.is_dir() {
+                pending.push((entry.path(), format!("{path}/")));
+            } else if kind.is_file() {
+                let contents = std::fs::read(entry.path()).map_err(|e| {
+                    BuildError(format!("cannot read {}: {e}", entry.path().display()))
+                })?;
+                total += contents.len() as u64;
+                if files.len() >= MAX_NAMESPACE_FILES || total > MAX_NAMESPACE_BYTES {
+                    return Err(BuildError(format!(
+                        "{}: more than {MAX_NAMESPACE_FILES} files or {} MiB of namespace files; a binary bundles them all",
+                        root.display(),
+                        MAX_NAMESPACE_BYTES >> 20
+                    )));
+                }
+                files.push(NamespaceFile { path, contents });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 /// Lower a checked flow and render its crate. `runtime_path` is where its `Cargo.toml` finds
 /// the runtime. The flow must have passed `check` with [`crate::Options::runnable`].
-pub fn generate(flow: &Flow, source_text: &str, source_name: &str, runtime_path: &str) -> Crate {
+pub fn generate(
+    flow: &Flow,
+    source_text: &str,
+    source_name: &str,
+    runtime_path: &str,
+    files: Vec<NamespaceFile>,
+) -> Crate {
     let plan = plan(flow, source_text, source_name);
     let provenance = emit::Provenance {
         kflowc_version: KFLOWC_VERSION,
         source_hash: &plan.source_hash,
         source_name,
     };
-    let main_rs = emit::main_rs(&plan, &provenance);
+    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let main_rs = emit::main_rs(&plan, &provenance, &paths);
     let bin_name = flow.id.value.clone();
     let name = format!(
         "kflow-flow-{}",
@@ -94,6 +164,7 @@ pub fn generate(flow: &Flow, source_text: &str, source_name: &str, runtime_path:
         bin_name,
         cargo_toml,
         main_rs,
+        files,
     }
 }
 
@@ -156,7 +227,28 @@ fn write_flow(krate: &Crate, workspace: &Path) -> Result<PathBuf, BuildError> {
     let dir = workspace.join("flows").join(&krate.bin_name);
     write_if_changed(&dir.join("Cargo.toml"), &krate.cargo_toml)?;
     write_if_changed(&dir.join("src/main.rs"), &krate.main_rs)?;
+    // `files/<n>`, as `main.rs` includes them; files of an earlier build beyond them go.
+    let folder = dir.join("files");
+    for (n, file) in krate.files.iter().enumerate() {
+        write_bytes_if_changed(&folder.join(n.to_string()), &file.contents)?;
+    }
+    for n in krate.files.len().. {
+        let stale = folder.join(n.to_string());
+        if std::fs::remove_file(&stale).is_err() {
+            break;
+        }
+    }
     Ok(dir)
+}
+
+fn write_bytes_if_changed(path: &Path, contents: &[u8]) -> Result<(), BuildError> {
+    if std::fs::read(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io_error(parent))?;
+    }
+    std::fs::write(path, contents).map_err(io_error(path))
 }
 
 /// Build one flow; returns the path of the binary in the shared target directory.

@@ -15,13 +15,21 @@ pub struct Provenance<'a> {
     pub source_name: &'a str,
 }
 
-/// The generated `src/main.rs`.
-pub fn main_rs(plan: &Flow, provenance: &Provenance<'_>) -> String {
+/// The generated `src/main.rs`. `files` are the namespace files' paths; the build writes the
+/// n-th one's contents to `files/<n>` beside `src/`, and the binary bundles them.
+pub fn main_rs(plan: &Flow, provenance: &Provenance<'_>, files: &[&str]) -> String {
     let inputs_struct = inputs_struct(plan);
     let kflowc = provenance.kflowc_version;
     let hash = provenance.source_hash;
+    let entries = files.iter().enumerate().map(|(n, path)| {
+        let include = format!("../files/{n}");
+        quote! { (#path, include_bytes!(#include)) }
+    });
     let tokens = quote! {
         #inputs_struct
+
+        /// The namespace files (`_files/` beside the flow): path and contents.
+        static NAMESPACE_FILES: &[(&str, &[u8])] = &[#(#entries),*];
 
         fn main() -> ::std::process::ExitCode {
             ::kflow_runtime::cli::main(
@@ -29,6 +37,7 @@ pub fn main_rs(plan: &Flow, provenance: &Provenance<'_>) -> String {
                 &::kflow_runtime::cli::VersionInfo {
                     kflowc: #kflowc,
                     source_hash: #hash,
+                    namespace_files: NAMESPACE_FILES,
                 },
             )
         }

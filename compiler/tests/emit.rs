@@ -12,7 +12,7 @@ fn emitted(relative: &str) -> String {
     let checked = check_source(SourceFile::new(relative, text.clone()), Options::default());
     assert_eq!(checked.report.error_count(), 0);
     let flow = checked.flow.expect("flow");
-    build::generate(&flow, &text, relative, build::RUNTIME_FROM_FLOW).main_rs
+    build::generate(&flow, &text, relative, build::RUNTIME_FROM_FLOW, Vec::new()).main_rs
 }
 
 #[test]

@@ -43,6 +43,8 @@ pub struct VersionInfo {
     pub kflowc: &'static str,
     /// SHA-256 (hex) of the flow's source text.
     pub source_hash: &'static str,
+    /// The namespace files bundled into the binary: path under `_files/`, contents.
+    pub namespace_files: &'static [(&'static str, &'static [u8])],
 }
 
 const DURABILITY: &str = "\
@@ -310,8 +312,12 @@ where
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
+    let shown = Shown {
+        terminal,
+        namespace_files: version.namespace_files,
+    };
     let result = match cli.command {
-        Command::Run(args) => run_command(flow, &args, terminal, out, err),
+        Command::Run(args) => run_command(flow, &args, &shown, out, err),
         Command::Serve(_) => Err(Failure::usage(format!(
             "`serve` is not available yet: this kflow runtime cannot run triggers{}; use `{} run` to start one execution",
             if flow.triggers.is_empty() {
@@ -334,9 +340,9 @@ where
             .map(|()| 0)
             .map_err(|e| Failure::failed(format!("cannot write: {e}"))),
         Command::Executions(args) => executions_command(flow, &args, out),
-        Command::Resume(args) => resume_command(flow, &args, terminal, out, err),
-        Command::Restart(args) => restart_command(flow, &args, terminal, out, err),
-        Command::Replay(args) => replay_command(flow, &args, terminal, out, err),
+        Command::Resume(args) => resume_command(flow, &args, &shown, out, err),
+        Command::Restart(args) => restart_command(flow, &args, &shown, out, err),
+        Command::Replay(args) => replay_command(flow, &args, &shown, out, err),
         Command::Kill(args) => kill_command(flow, &args, out),
         Command::Logs(args) => logs_command(flow, &args, out),
     };
@@ -418,7 +424,7 @@ fn print_json(out: &mut dyn Write, value: &Value) -> Result<u8, Failure> {
 fn run_command(
     flow: &Flow,
     args: &RunArgs,
-    terminal: bool,
+    shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -449,7 +455,7 @@ fn run_command(
         messages: errors.iter().map(ToString::to_string).collect(),
     })?;
     let store = open_store(flow, args.state.as_deref())?;
-    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
 }
 
 /// The state for writing: executions whose process is gone are marked on the way (see
@@ -465,7 +471,7 @@ fn launch_command(
     flow: &Flow,
     store: Store,
     request: LaunchRequest,
-    human: bool,
+    shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -484,7 +490,7 @@ fn launch_command(
     let result = runtime.block_on(launch(
         Arc::new(flow.clone()),
         request,
-        Arc::new(FlowHost),
+        Arc::new(FlowHost::new(&flow.namespace, shown.namespace_files)),
         Arc::new(store),
         |event| match event {
             LaunchEvent::Queued { limit } => {
@@ -508,7 +514,7 @@ fn launch_command(
                 );
             }
             LaunchEvent::Ended(summary) => {
-                let text = if human {
+                let text = if shown.terminal {
                     human_summary(summary)
                 } else {
                     summary.to_json().to_string()
@@ -542,6 +548,24 @@ fn launch_command(
         State::Paused if !unrecorded => PAUSED_EXIT,
         _ => 1,
     })
+}
+
+/// What a command that runs an execution needs beyond its arguments.
+struct Shown {
+    /// Print the summary for people (stdout is a terminal, or `--format human`).
+    terminal: bool,
+    /// The namespace files bundled into the binary.
+    namespace_files: &'static [(&'static str, &'static [u8])],
+}
+
+impl Shown {
+    /// As `--format` says, or as the terminal says without it.
+    fn with(&self, summary: &SummaryArgs) -> Shown {
+        Shown {
+            terminal: summary.human(self.terminal),
+            namespace_files: self.namespace_files,
+        }
+    }
 }
 
 /// The exit status of a `run` (or `resume`, ...) that left its execution PAUSED.
@@ -596,7 +620,7 @@ fn take_up(
 fn resume_command(
     flow: &Flow,
     args: &ResumeArgs,
-    terminal: bool,
+    shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -649,14 +673,14 @@ fn resume_command(
         .record_action(&row.id, "resume", &format!("inputs: {}", names.join(", ")))
         .map_err(|e| Failure::failed(e.to_string()))?;
     take_up.prior.resume_inputs = Some(values);
-    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
 }
 
 /// `restart ID`: a FAILED or KILLED execution runs again, keeping what succeeded.
 fn restart_command(
     flow: &Flow,
     args: &RestartArgs,
-    terminal: bool,
+    shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -682,7 +706,7 @@ fn restart_command(
     store
         .record_action(&row.id, "restart", "")
         .map_err(|e| Failure::failed(e.to_string()))?;
-    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
 }
 
 /// `replay ID [--from TASK_RUN_ID]`: a new execution with the same inputs, keeping the task
@@ -690,7 +714,7 @@ fn restart_command(
 fn replay_command(
     flow: &Flow,
     args: &ReplayArgs,
-    terminal: bool,
+    shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -737,7 +761,7 @@ fn replay_command(
     };
     record(&row.id, "replayed", format!("as {new_id} from {from}"))?;
     record(&new_id, "replay", format!("of {} from {from}", row.id))?;
-    launch_command(flow, store, request, args.summary.human(terminal), out, err)
+    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
 }
 
 /// How long `kill` waits for the running process to record the kill.

@@ -278,7 +278,8 @@ impl ExecutionHost<'_> {
     /// The storage that holds `path`, when it is a `kestra:///` URI (an error when this
     /// execution has none).
     fn stored(&self, path: &str) -> Result<Option<&Storage>, String> {
-        if !path.starts_with(crate::storage::SCHEME) {
+        // Namespace files are the binary's (see `FlowHost`), not the storage's.
+        if !path.starts_with(crate::storage::SCHEME) || path.contains("/_files/") {
             return Ok(None);
         }
         self.storage

@@ -476,9 +476,23 @@ impl Store {
         let sqlite = |e| StateError::Sqlite(path.clone(), e);
         let mut conn = Connection::open(&path).map_err(sqlite)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(sqlite)?;
+        // Switching a new database to WAL takes an exclusive lock and does not wait for one:
+        // another process opening the same new state at this moment makes it fail at once, so
+        // it is retried for as long as any other wait.
+        let started = std::time::Instant::now();
+        let mode: String = loop {
+            match conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)) {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                result => break result.map_err(sqlite)?,
+            }
+        };
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StateError::Corrupt(
                 path.clone(),

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 const VERSION: VersionInfo = VersionInfo {
     kflowc: "9.8.7",
     source_hash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    namespace_files: &[],
 };
 
 /// A fresh directory, removed when dropped.

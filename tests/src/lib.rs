@@ -57,7 +57,8 @@ pub fn build_flow(path: &Path) -> Result<PathBuf, String> {
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
-    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW);
+    let files = build::namespace_files(path).map_err(|e| e.to_string())?;
+    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW, files);
     let binary = build::build(
         &krate,
         &BuildOptions {
@@ -125,6 +126,7 @@ pub fn run_in_process(
     let version = kflow_runtime::cli::VersionInfo {
         kflowc: "test",
         source_hash: "",
+        namespace_files: &[],
     };
     let code = kflow_runtime::cli::run_cli(flow, &version, argv, &mut out, &mut err);
     let _ = std::fs::remove_dir_all(&dir);

@@ -415,3 +415,37 @@ fn kill_stops_a_run_from_another_process_and_logs_follow_it() {
     assert!(text.contains("the execution was killed"), "{text}");
     assert_eq!(actions(&executions(&bin, &state)[0]), ["kill"]);
 }
+
+/// Several processes starting on the same new state at once all run: creating the database,
+/// switching it to WAL and migrating it wait for each other (switching to WAL does not wait by
+/// itself, and used to fail one run in two with "database is locked").
+#[test]
+fn runs_starting_together_on_a_new_state_all_run() {
+    let bin = binary(
+        "together",
+        "id: together\nnamespace: kflow.tests\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+    );
+    for round in 0..5 {
+        let state = scratch(&format!("together-{round}"));
+        let children: Vec<_> = (0..4)
+            .map(|_| {
+                Command::new(&bin)
+                    .args(["run", "--state", state.to_str().unwrap()])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(executions(&bin, &state).as_array().unwrap().len(), 4);
+    }
+}

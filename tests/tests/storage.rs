@@ -144,3 +144,53 @@ fn files_pass_between_tasks_through_internal_storage() {
     assert!(left.is_empty(), "{left:?}");
     assert!(!stdout.contains("storage-secret-99") && !stderr.contains("storage-secret-99"));
 }
+
+const NAMESPACE: &str = "id: bundled
+namespace: kflow.tests
+tasks:
+  - id: by_path
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read('scripts/hello.txt') | trim }}\"
+  - id: by_uri
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(fileURI('scripts/hello.txt')) | trim }} {{ fileSize('/scripts/hello.txt') }}\"
+  - id: missing
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ fileExists('nope.txt') }}\"
+  - id: host
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read('/etc/hostname') }}\"
+    allowFailure: true
+";
+
+/// Namespace files: `_files/` beside the flow is bundled into the binary when it is built and
+/// read from there, by path or by `fileURI()`, even once the folder is gone.
+#[test]
+fn namespace_files_are_bundled_into_the_binary() {
+    let dir = std::env::temp_dir().join(format!("kflow-nsfiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("_files/scripts")).unwrap();
+    std::fs::write(dir.join("_files/scripts/hello.txt"), "hello from _files\n").unwrap();
+    let flow = dir.join("bundled.yml");
+    std::fs::write(&flow, NAMESPACE).unwrap();
+    let bin = build_flow(&flow).unwrap();
+    std::fs::remove_dir_all(dir.join("_files")).unwrap();
+    let out = Command::new(&bin)
+        .args(["run", "--state", dir.join("state").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["state"], "WARNING", "{summary}");
+    assert_eq!(
+        task_run(&summary, "by_path")["outputs"]["value"],
+        "hello from _files"
+    );
+    assert_eq!(
+        task_run(&summary, "by_uri")["outputs"]["value"],
+        "hello from _files 18"
+    );
+    assert_eq!(task_run(&summary, "missing")["outputs"]["value"], "false");
+    assert_eq!(task_run(&summary, "host")["state"], "WARNING");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no such namespace file"));
+}

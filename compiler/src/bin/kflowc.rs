@@ -324,11 +324,13 @@ fn checked_crate(path: &std::path::Path) -> Result<build::Crate, ExitCode> {
     let Some(flow) = checked.flow.filter(|_| checked.report.error_count() == 0) else {
         return Err(ExitCode::from(1));
     };
+    let files = build::namespace_files(path).map_err(|e| fail(&e.to_string()))?;
     Ok(build::generate(
         &flow,
         &text,
         &name,
         build::RUNTIME_FROM_FLOW,
+        files,
     ))
 }
 

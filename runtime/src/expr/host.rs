@@ -77,10 +77,54 @@ fn secret(key: &str) -> Result<String, String> {
 }
 
 /// The host of a flow's binary: secrets as [`EnvHost`] reads them; `read()`, `fileSize()` and
-/// `fileExists()` refuse local files (they would expose the host's files, `/proc/self/environ`
-/// and its secrets included): an execution reads its internal storage (`kestra:///` URIs, see
-/// [`crate::storage`]) before asking this host.
-pub struct FlowHost;
+/// `fileExists()` read the namespace files bundled into the binary (`_files/` beside the flow
+/// when it was built), by path (`scripts/etl.py`) or URI (`kestra:///<namespace>/_files/...`,
+/// as `fileURI()` gives it), and never the host's files (`/etc/passwd`, `/proc/self/environ`
+/// and its secrets). An execution reads its internal storage (other `kestra:///` URIs, see
+/// `crate::storage`) before asking this host.
+#[derive(Debug, Clone, Default)]
+pub struct FlowHost {
+    /// The flow's namespace (`kestra:///<namespace as folders>/_files/`).
+    namespace: String,
+    files: &'static [(&'static str, &'static [u8])],
+}
+
+impl FlowHost {
+    pub fn new(namespace: &str, files: &'static [(&'static str, &'static [u8])]) -> FlowHost {
+        FlowHost {
+            namespace: namespace.to_string(),
+            files,
+        }
+    }
+
+    /// A namespace file's contents by path or URI.
+    fn file(&self, path: &str) -> Result<Option<&'static [u8]>, String> {
+        let relative = if let Some(rest) = path.strip_prefix("kestra:///") {
+            let prefix = format!("{}/_files/", self.namespace.replace('.', "/"));
+            match rest.strip_prefix(&prefix) {
+                Some(relative) => relative,
+                None => return Err(not_local(path)),
+            }
+        } else if path.contains("://") {
+            return Err(not_local(path));
+        } else {
+            path.trim_start_matches('/')
+        };
+        let relative = relative.strip_prefix("./").unwrap_or(relative);
+        Ok(self
+            .files
+            .iter()
+            .find(|(name, _)| *name == relative)
+            .map(|(_, contents)| *contents))
+    }
+
+    fn missing(&self, path: &str) -> String {
+        format!(
+            "`{path}`: no such namespace file ({} bundled from `_files/` beside the flow); a flow never reads the host's files",
+            self.files.len()
+        )
+    }
+}
 
 impl Host for FlowHost {
     fn secret(&self, key: &str) -> Result<String, String> {
@@ -94,20 +138,22 @@ impl Host for FlowHost {
     }
 
     fn read(&self, path: &str) -> Result<String, String> {
-        Err(not_local(path))
+        let contents = self.file(path)?.ok_or_else(|| self.missing(path))?;
+        String::from_utf8(contents.to_vec()).map_err(|_| format!("`{path}` is not UTF-8 text"))
     }
 
     fn file_size(&self, path: &str) -> Result<u64, String> {
-        Err(not_local(path))
+        let contents = self.file(path)?.ok_or_else(|| self.missing(path))?;
+        Ok(contents.len() as u64)
     }
 
     fn file_exists(&self, path: &str) -> Result<bool, String> {
-        Err(not_local(path))
+        Ok(self.file(path)?.is_some())
     }
 }
 
 fn not_local(path: &str) -> String {
     format!(
-        "`{path}`: a flow reads its internal storage (`kestra:///...` URIs) only, never the host's files"
+        "`{path}`: a flow reads its internal storage and its namespace files only, never the host's files"
     )
 }
