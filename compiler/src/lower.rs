@@ -222,6 +222,13 @@ impl Lower<'_> {
                     .map(|n| self.duration(n)),
                 tasks: branch("tasks"),
                 on_resume: task.on_resume.iter().map(input).collect(),
+                behavior: match node("behavior").and_then(Node::as_text) {
+                    Some("WARN") => P::PauseBehavior::Warn,
+                    Some("CANCEL") => P::PauseBehavior::Cancel,
+                    Some("FAIL") => P::PauseBehavior::Fail,
+                    _ => P::PauseBehavior::Resume,
+                },
+                on_pause: branch("onPause"),
             },
             _ => P::TaskKind::Run {
                 properties: task

@@ -24,8 +24,8 @@ use crate::history::History;
 use crate::kv::{KvStore, KvWrite, NoKv};
 use crate::lock;
 use crate::plan::{
-    DagNode, DurationProp, Flow, Level, Prop, RenderError, Retry, RetryKind, Sla, SlaBehavior,
-    SlaCheck, Task, TaskKind,
+    DagNode, DurationProp, Flow, Level, PauseBehavior, Prop, RenderError, Retry, RetryKind, Sla,
+    SlaBehavior, SlaCheck, Task, TaskKind,
 };
 use crate::storage::Storage;
 use crate::tasks::{self, TaskContext};
@@ -948,7 +948,13 @@ impl<'f> Executor<'f> {
                     }
                 }
             }
-            TaskKind::Pause { delay, tasks, .. } => match delay {
+            TaskKind::Pause {
+                delay,
+                tasks,
+                behavior,
+                on_pause,
+                ..
+            } => match delay {
                 // A pause taken up again by a restart or resume has paused already.
                 _ if self.taken_up(run_id).is_some() => {
                     let resumed = self.taken_up(run_id) == Some(State::Paused);
@@ -968,14 +974,44 @@ impl<'f> Executor<'f> {
                 }
                 None => {
                     self.set_state(run_id, State::Paused);
+                    let paused = self.branch(on_pause, &inner).await;
+                    if paused.is_failure() {
+                        return paused;
+                    }
                     return State::Paused;
                 }
                 Some(delay) => match self.duration(delay, task, run_id, frame) {
                     Ok(delay) => {
                         self.set_state(run_id, State::Paused);
+                        let paused = self.branch(on_pause, &inner).await;
+                        if paused.is_failure() {
+                            return paused;
+                        }
                         tokio::time::sleep(delay).await;
                         self.set_state(run_id, State::Running);
-                        self.branch(tasks, &inner).await
+                        match behavior {
+                            PauseBehavior::Resume => self.branch(tasks, &inner).await,
+                            PauseBehavior::Warn => {
+                                self.branch(tasks, &inner).await.worst(State::Warning)
+                            }
+                            PauseBehavior::Cancel => {
+                                self.log(
+                                    Some(run_id),
+                                    Level::Warn,
+                                    "the pause ended: the execution is cancelled (`behavior: CANCEL`)",
+                                );
+                                self.shared().exit = Some(State::Cancelled);
+                                State::Cancelled
+                            }
+                            PauseBehavior::Fail => {
+                                self.log(
+                                    Some(run_id),
+                                    Level::Error,
+                                    "the pause ended without a resume (`behavior: FAIL`)",
+                                );
+                                State::Failed
+                            }
+                        }
                     }
                     Err(message) => {
                         self.log(Some(run_id), Level::Error, &format!("delay: {message}"));

@@ -530,8 +530,10 @@ impl Task {
             | TaskKind::WorkingDirectory { tasks }
             | TaskKind::Parallel { tasks, .. }
             | TaskKind::ForEach { tasks, .. }
-            | TaskKind::LoopUntil { tasks, .. }
-            | TaskKind::Pause { tasks, .. } => out.extend(tasks),
+            | TaskKind::LoopUntil { tasks, .. } => out.extend(tasks),
+            TaskKind::Pause {
+                tasks, on_pause, ..
+            } => out.extend(on_pause.iter().chain(tasks)),
             TaskKind::If {
                 then, otherwise, ..
             } => out.extend(then.iter().chain(otherwise)),
@@ -543,6 +545,25 @@ impl Task {
         }
         out.extend(self.errors.iter().chain(&self.finally));
         out
+    }
+}
+
+/// What a Pause with a duration does once it has passed (Kestra 1.0): go on (`RESUME`), go on
+/// with the pause WARNING (`WARN`), end the execution CANCELLED (`CANCEL`) or fail the pause
+/// (`FAIL`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PauseBehavior {
+    #[default]
+    Resume,
+    Warn,
+    Cancel,
+    Fail,
+}
+
+impl PauseBehavior {
+    fn is_resume(&self) -> bool {
+        *self == PauseBehavior::Resume
     }
 }
 
@@ -624,5 +645,11 @@ pub enum TaskKind {
         tasks: Vec<Task>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         on_resume: Vec<Input>,
+        /// What happens when `delay` has passed.
+        #[serde(default, skip_serializing_if = "PauseBehavior::is_resume")]
+        behavior: PauseBehavior,
+        /// Runs when the pause starts.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        on_pause: Vec<Task>,
     },
 }

@@ -240,6 +240,15 @@ fn typed_property(ctx: &mut Ctx, task: &mut Task, entry: &Entry, prop: &PropDef,
             }
         }
         _ if is_dag && name == "tasks" => dag_tasks(ctx, task, entry),
+        // One task, checked and run as a branch of its own.
+        _ if name == "onPause" && task.checked_as.is_some_and(|p| p.name == PAUSE_TYPE) => {
+            let tasks = self::task(ctx, &entry.value).into_iter().collect();
+            task.branches.push(Branch {
+                role: name.to_string(),
+                span: entry.key.span,
+                tasks,
+            });
+        }
         // Checked as the flow's inputs are; the values a resume gives are validated by them.
         _ if name == "onResume" && task.checked_as.is_some_and(|p| p.name == PAUSE_TYPE) => {
             task.on_resume = super::input::inputs(ctx, entry);

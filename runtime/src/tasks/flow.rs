@@ -200,17 +200,17 @@ pub const LOOP_UNTIL: PluginDef = PluginDef::flowable_task(
     &[out("iterationCount", ValueType::Int)],
 );
 
-/// `flow.Pause`: waits `delay`/`pauseDuration`, then runs its (deprecated) `tasks`.
+/// `flow.Pause`: runs `onPause`, then waits `delay`/`pauseDuration` (then goes on as `behavior`
+/// says) or, without a duration, until `resume`; then runs its (deprecated) `tasks`.
 pub const PAUSE: PluginDef = PluginDef::flowable_task(
     "io.kestra.plugin.core.flow.Pause",
     &["io.kestra.core.tasks.flows.Pause"],
     &[
         prop("delay", Duration).deprecated("use `pauseDuration`"),
         prop("pauseDuration", Duration),
-        prop("behavior", Enum(&["RESUME", "WARN", "CANCEL", "FAIL"])).not_run_yet(),
-        prop("onPause", Plugin(PluginKind::Task))
-            .not_dynamic()
-            .not_run_yet(),
+        prop("behavior", Enum(&["RESUME", "WARN", "CANCEL", "FAIL"])).not_dynamic(),
+        // One task, read as a branch of its own (`onPause`).
+        prop("onPause", Plugin(PluginKind::Task)).not_dynamic(),
         prop("onResume", List(&Any)).not_dynamic(),
         errors(),
         finally(),
