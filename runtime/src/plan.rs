@@ -562,6 +562,8 @@ pub enum PauseBehavior {
 }
 
 impl PauseBehavior {
+    // serde's `skip_serializing_if` passes a reference.
+    #[allow(clippy::trivially_copy_pass_by_ref)]
     fn is_resume(&self) -> bool {
         *self == PauseBehavior::Resume
     }
