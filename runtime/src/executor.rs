@@ -212,6 +212,9 @@ struct Shared {
     taken_up: HashMap<String, (String, State)>,
     /// `resume`: the paused task's `onResume` values, for the Pause task that was PAUSED.
     resume_inputs: Option<Map<String, Value>>,
+    /// `vars` once `SetVariables`/`UnsetVariables` changed them (the flow's `variables` until
+    /// then, in the constant layer).
+    vars: Option<Map<String, Value>>,
 }
 
 impl Shared {
@@ -436,6 +439,7 @@ impl<'f> Executor<'f> {
                 prior,
                 taken_up: HashMap::new(),
                 resume_inputs,
+                vars: None,
             }),
             original_id,
             same_execution,
@@ -1426,6 +1430,10 @@ impl<'f> Executor<'f> {
         if wants("tasks") {
             vars.insert("tasks".into(), Value::Object(shared.states.clone()));
         }
+        if let Some(changed) = shared.vars.as_ref().filter(|_| wants("vars")) {
+            // Shadows the constant layer's `vars`.
+            vars.insert("vars".into(), Value::Object(changed.clone()));
+        }
         let Some((task, run_id)) = task else {
             return vars;
         };
@@ -1701,6 +1709,39 @@ impl tasks::Port for TaskPort<'_, '_> {
             ));
         }
         self.executor.recorder.kv_store().kv_set(write)
+    }
+    fn set_variables(&self, variables: Map<String, Value>, overwrite: bool) -> Result<(), String> {
+        let mut shared = self.executor.shared();
+        let mut current = shared
+            .vars
+            .clone()
+            .unwrap_or_else(|| self.executor.flow.variables.clone());
+        for (name, value) in variables {
+            if !overwrite && current.contains_key(&name) {
+                return Err(format!(
+                    "the variable `{name}` exists and `overwrite` is false"
+                ));
+            }
+            current.insert(name, value);
+        }
+        shared.vars = Some(current);
+        Ok(())
+    }
+    fn unset_variables(&self, names: &[String], ignore_missing: bool) -> Result<(), String> {
+        let mut shared = self.executor.shared();
+        let mut current = shared
+            .vars
+            .clone()
+            .unwrap_or_else(|| self.executor.flow.variables.clone());
+        for name in names {
+            if current.remove(name).is_none() && !ignore_missing {
+                return Err(format!(
+                    "there is no variable `{name}` to unset (`ignoreMissing: true` allows it)"
+                ));
+            }
+        }
+        shared.vars = Some(current);
+        Ok(())
     }
     fn holds_secret(&self, text: &str) -> bool {
         let shared = self.executor.shared();

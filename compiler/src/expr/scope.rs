@@ -61,6 +61,19 @@ pub struct FlowScope<'f> {
     task_states: std::cell::OnceCell<Ty>,
 }
 
+/// Whether a task of the flow sets or unsets execution variables.
+fn changes_variables(flow: &Flow) -> bool {
+    flow.all_tasks().iter().any(|t| {
+        t.plugin.is_some_and(|p| {
+            matches!(
+                p.name,
+                "io.kestra.plugin.core.execution.SetVariables"
+                    | "io.kestra.plugin.core.execution.UnsetVariables"
+            )
+        })
+    })
+}
+
 impl<'f> FlowScope<'f> {
     pub fn new(flow: &'f Flow) -> Self {
         let mut tasks = Vec::new();
@@ -83,10 +96,16 @@ impl<'f> FlowScope<'f> {
             .collect();
         FlowScope {
             inputs: inputs_type(flow),
-            vars: flow.variables.as_ref().map_or_else(
-                || Ty::object("`vars`", "variable", Vec::new()),
-                |v| yaml_type(v, "`vars`", "variable"),
-            ),
+            // `SetVariables`/`UnsetVariables` change `vars` while the flow runs: its names are
+            // then not known before.
+            vars: if changes_variables(flow) {
+                Ty::Any
+            } else {
+                flow.variables.as_ref().map_or_else(
+                    || Ty::object("`vars`", "variable", Vec::new()),
+                    |v| yaml_type(v, "`vars`", "variable"),
+                )
+            },
             flow,
             tasks,
             by_id,

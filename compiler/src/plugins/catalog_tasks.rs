@@ -222,20 +222,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("total", ValueType::Int),
         ],
     ),
-    // execution/SetVariables.java (Kestra 1.0)
-    task(
-        "io.kestra.plugin.core.execution.SetVariables",
-        &[],
-        &[prop("variables", Map(&Any)).required(), prop("overwrite", Bool)],
-        &[],
-    ),
-    // execution/UnsetVariables.java (Kestra 1.0)
-    task(
-        "io.kestra.plugin.core.execution.UnsetVariables",
-        &[],
-        &[prop("variables", List(&String)).required(), prop("ignoreMissing", Bool)],
-        &[],
-    ),
     // flow/ForEachItem.java. Its outputs live on the generated child task runs
     // `<id>_split` (`splits`: URI), `<id>_items` (`iterations`, `numberOfBatches`, `uri`) and
     // `<id>_merge` (`subflowOutputs`: URI), not on `<id>` itself.

@@ -75,6 +75,10 @@ pub(crate) trait Port: Sync {
     fn history(&self) -> Option<&dyn History>;
     /// Whether `text` holds a secret value this execution read.
     fn holds_secret(&self, text: &str) -> bool;
+    /// Execution variables (`vars`): set (refused for an existing one unless `overwrite`),
+    /// removed (refused for a missing one unless `ignore_missing`).
+    fn set_variables(&self, variables: Map<String, Value>, overwrite: bool) -> Result<(), String>;
+    fn unset_variables(&self, names: &[String], ignore_missing: bool) -> Result<(), String>;
     fn add_labels(&self, labels: Map<String, Value>);
     fn exit(&self, state: State);
     fn execution_id(&self) -> &str;
@@ -191,6 +195,24 @@ impl<'a> TaskContext<'a> {
             .into());
         }
         Ok(())
+    }
+
+    /// Sets execution variables, read by later tasks as `vars.<name>`.
+    pub fn set_variables(
+        &self,
+        variables: Map<String, Value>,
+        overwrite: bool,
+    ) -> Result<(), TaskError> {
+        self.port
+            .set_variables(variables, overwrite)
+            .map_err(TaskError::from)
+    }
+
+    /// Removes execution variables.
+    pub fn unset_variables(&self, names: &[String], ignore_missing: bool) -> Result<(), TaskError> {
+        self.port
+            .unset_variables(names, ignore_missing)
+            .map_err(TaskError::from)
     }
 
     /// Adds labels to the execution.

@@ -73,6 +73,59 @@ impl Labels {
     );
 }
 
+/// `execution.SetVariables`: adds (or, with `overwrite`, the default, replaces) execution
+/// variables: later tasks read them as `vars.<name>`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SetVariables {
+    pub variables: Value,
+    #[serde(default)]
+    pub overwrite: Option<Value>,
+}
+
+impl SetVariables {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.execution.SetVariables",
+        &[],
+        &[
+            prop("variables", Map(&Any)).required(),
+            prop("overwrite", Bool),
+        ],
+        &[],
+    );
+}
+
+/// `execution.UnsetVariables`: removes execution variables (a missing one is an error unless
+/// `ignoreMissing`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UnsetVariables {
+    pub variables: Value,
+    #[serde(default)]
+    pub ignore_missing: Option<Value>,
+}
+
+impl UnsetVariables {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.execution.UnsetVariables",
+        &[],
+        &[
+            prop("variables", List(&String)).required(),
+            prop("ignoreMissing", Bool),
+        ],
+        &[],
+    );
+}
+
+/// A rendered boolean property: `true`/`false` or their text.
+fn flag(value: Option<&Value>, default: bool) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.trim() == "true",
+        _ => default,
+    }
+}
+
 /// `execution.Labels.labels`: a map, a list of `{key, value}`, or JSON text of either.
 pub fn labels(value: Value) -> Result<Map<std::string::String, Value>, std::string::String> {
     let value = match value {
@@ -112,11 +165,12 @@ pub fn labels(value: Value) -> Result<Map<std::string::String, Value>, std::stri
 
 #[cfg(feature = "executor")]
 mod run {
-    use super::{labels, Exit, Fail, Labels};
+    use super::{flag, labels, Exit, Fail, Labels, SetVariables, UnsetVariables};
     use crate::execution::State;
     use crate::executor::is_truthy;
     use crate::expr::value::to_display_string;
     use crate::tasks::{Task, TaskContext, TaskError};
+    use serde_json::Value;
 
     impl Task for Fail {
         type Output = ();
@@ -165,6 +219,29 @@ mod run {
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
             ctx.add_labels(labels(self.labels.clone())?);
             Ok(())
+        }
+    }
+
+    impl Task for SetVariables {
+        type Output = ();
+        const INSTANT: bool = true;
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let Value::Object(variables) = &self.variables else {
+                return Err("`variables` must be a map of names to values".into());
+            };
+            ctx.set_variables(variables.clone(), flag(self.overwrite.as_ref(), true))
+        }
+    }
+
+    impl Task for UnsetVariables {
+        type Output = ();
+        const INSTANT: bool = true;
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let names: Vec<String> = match &self.variables {
+                Value::Array(items) => items.iter().map(to_display_string).collect(),
+                other => vec![to_display_string(other)],
+            };
+            ctx.unset_variables(&names, flag(self.ignore_missing.as_ref(), false))
         }
     }
 }

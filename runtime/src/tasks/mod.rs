@@ -55,6 +55,8 @@ register! {
         execution::Fail,
         execution::Exit,
         execution::Labels,
+        execution::SetVariables,
+        execution::UnsetVariables,
         flow::Sleep,
         kv::Set,
         kv::Get,
