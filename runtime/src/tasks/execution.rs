@@ -117,15 +117,6 @@ impl UnsetVariables {
     );
 }
 
-/// A rendered boolean property: `true`/`false` or their text.
-fn flag(value: Option<&Value>, default: bool) -> bool {
-    match value {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) => s.trim() == "true",
-        _ => default,
-    }
-}
-
 /// `execution.Labels.labels`: a map, a list of `{key, value}`, or JSON text of either.
 pub fn labels(value: Value) -> Result<Map<std::string::String, Value>, std::string::String> {
     let value = match value {
@@ -165,12 +156,21 @@ pub fn labels(value: Value) -> Result<Map<std::string::String, Value>, std::stri
 
 #[cfg(feature = "executor")]
 mod run {
-    use super::{flag, labels, Exit, Fail, Labels, SetVariables, UnsetVariables};
+    use super::{labels, Exit, Fail, Labels, SetVariables, UnsetVariables};
     use crate::execution::State;
     use crate::executor::is_truthy;
     use crate::expr::value::to_display_string;
     use crate::tasks::{Task, TaskContext, TaskError};
     use serde_json::Value;
+
+    /// A rendered boolean property: `true`/`false` or their text.
+    fn flag(value: Option<&Value>, default: bool) -> bool {
+        match value {
+            Some(Value::Bool(b)) => *b,
+            Some(Value::String(s)) => s.trim() == "true",
+            _ => default,
+        }
+    }
 
     impl Task for Fail {
         type Output = ();
