@@ -28,6 +28,10 @@ fn sample(name: &str, ty: &PropType) -> Value {
         // `condition`s: false, so that Fail does not fail.
         PropType::String if name == "condition" => json!("false"),
         PropType::String if name.ends_with("Date") => json!("2024-01-01T00:00:00Z"),
+        // TemplatedTask: one runnable task, as YAML.
+        PropType::String if name == "spec" => {
+            json!("id: inner\ntype: io.kestra.plugin.core.debug.Return\nformat: ok")
+        }
         // A file the flow stored first (see `SEED`).
         PropType::String if matches!(name, "uri" | "from") => json!("{{ outputs.seed.uri }}"),
         PropType::OneOf(_) if name == "files" => json!(["{{ outputs.seed.uri }}"]),
@@ -126,6 +130,12 @@ fn every_runnable_type_is_its_own_definition_reads_every_property_and_has_its_ou
             definition.name
         );
         let outputs = it["outputs"].clone();
+        if definition.name == "io.kestra.plugin.core.templating.TemplatedTask" {
+            // Its outputs are the templated task's: here Return's.
+            assert_eq!(outputs, json!({"value": "ok"}));
+            checked += 1;
+            continue;
+        }
         assert!(
             conforms(&outputs, &ValueType::Object(definition.outputs)),
             "{}: outputs {outputs} do not match the definition",

@@ -451,14 +451,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     ),
     // ---- misc ----------------------------------------------------------------------------------
 
-    // templating/TemplatedTask.java: renders `spec` into a runnable task and runs it; its outputs
-    // are those of that task (not expressible here, so none are declared).
-    task(
-        "io.kestra.plugin.core.templating.TemplatedTask",
-        &["io.kestra.core.tasks.templating.TemplatedTask"],
-        &[prop("spec", String).required()],
-        &[],
-    ),
     // trigger/Toggle.java (a task, despite its package)
     task(
         "io.kestra.plugin.core.trigger.Toggle",

@@ -14,6 +14,7 @@ pub mod kv;
 pub mod log;
 pub mod output;
 pub mod storage;
+pub mod templating;
 
 #[cfg(feature = "executor")]
 mod context;
@@ -70,7 +71,8 @@ register! {
         storage::PurgeCurrentExecutionFiles,
         history::Fetch,
         history::PurgeExecutions,
-        history::PurgeLogs;
+        history::PurgeLogs,
+        templating::TemplatedTask;
     flowable:
         flow::SEQUENTIAL,
         flow::ALLOW_FAILURE,

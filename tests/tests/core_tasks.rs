@@ -1,0 +1,102 @@
+//! Core runnable tasks of [6/13], in process: `execution.SetVariables` and `UnsetVariables`
+//! (later tasks read the changed `vars`; `overwrite: false` and a missing name without
+//! `ignoreMissing` fail; `check` accepts names that only exist once the flow has set them) and
+//! `templating.TemplatedTask`.
+
+use kflow_tests::{lowered, run_in_process, task_run};
+
+#[test]
+fn set_and_unset_execution_variables() {
+    let plan = lowered(
+        "id: vars
+namespace: kflow.tests
+variables:
+  region: eu
+tasks:
+  - id: before
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ vars.region }}\"
+  - id: set
+    type: io.kestra.plugin.core.execution.SetVariables
+    variables:
+      region: us
+      replicas: \"{{ 1 + 2 }}\"
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ vars.region }} x{{ vars.replicas }}\"
+  - id: keep
+    type: io.kestra.plugin.core.execution.SetVariables
+    overwrite: false
+    variables:
+      region: asia
+    allowFailure: true
+  - id: unset
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables: [replicas]
+  - id: gone
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ vars.replicas ?? 'none' }} {{ vars.region }}\"
+  - id: missing
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables: [replicas]
+    allowFailure: true
+  - id: tolerant
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables: [replicas]
+    ignoreMissing: true
+",
+    );
+    let (_, summary, stderr) = run_in_process(&plan, &[]);
+    assert_eq!(summary["state"], "WARNING", "{summary} {stderr}");
+    let value = |task: &str| task_run(&summary, task)["outputs"]["value"].clone();
+    assert_eq!(value("before"), "eu");
+    assert_eq!(value("after"), "us x3");
+    assert_eq!(task_run(&summary, "keep")["state"], "WARNING");
+    assert_eq!(value("gone"), "none us");
+    assert_eq!(task_run(&summary, "missing")["state"], "WARNING");
+    assert_eq!(task_run(&summary, "tolerant")["state"], "SUCCESS");
+}
+
+/// `TemplatedTask`: the rendered `spec` runs as this task run, with the templated task's
+/// outputs; flowable types and nested TemplatedTasks are refused.
+#[test]
+fn templated_task_runs_the_task_its_spec_renders_to() {
+    let plan = lowered(
+        "id: templated
+namespace: kflow.tests
+inputs:
+  - id: kind
+    type: STRING
+    defaults: Return
+tasks:
+  - id: generated
+    type: io.kestra.plugin.core.templating.TemplatedTask
+    spec: |
+      id: inner
+      type: io.kestra.plugin.core.debug.{{ inputs.kind }}
+      format: \"{% raw %}{{ task.id }} in {{ flow.id }}{% endraw %}\"
+  - id: reads
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ outputs.generated.value }}\"
+  - id: flowable
+    type: io.kestra.plugin.core.templating.TemplatedTask
+    spec: |
+      id: seq
+      type: io.kestra.plugin.core.flow.Sequential
+      tasks: []
+    allowFailure: true
+",
+    );
+    let (_, summary, stderr) = run_in_process(&plan, &[]);
+    assert_eq!(summary["state"], "WARNING", "{summary} {stderr}");
+    // The templated task's properties render as this task's: `task.id` is `generated`.
+    assert_eq!(
+        task_run(&summary, "generated")["outputs"]["value"],
+        "generated in templated"
+    );
+    assert_eq!(
+        task_run(&summary, "reads")["outputs"]["value"],
+        "generated in templated"
+    );
+    assert_eq!(task_run(&summary, "flowable")["state"], "WARNING");
+}
