@@ -58,7 +58,7 @@ tasks:
 }
 
 /// `TemplatedTask`: the rendered `spec` runs as this task run, with the templated task's
-/// outputs; flowable types and nested TemplatedTasks are refused.
+/// outputs; flowable types and nested `TemplatedTask`s are refused.
 #[test]
 fn templated_task_runs_the_task_its_spec_renders_to() {
     let plan = lowered(

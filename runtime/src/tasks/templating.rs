@@ -77,9 +77,8 @@ mod run {
             let Value::Object(mut spec) = spec else {
                 return Err("spec: must be one task (a mapping with `id` and `type`)".into());
             };
-            let type_name = match spec.remove("type") {
-                Some(Value::String(t)) => t,
-                _ => return Err("spec: the task has no `type`".into()),
+            let Some(Value::String(type_name)) = spec.remove("type") else {
+                return Err("spec: the task has no `type`".into());
             };
             if TemplatedTask::DEFINITION.answers_to(&type_name) {
                 return Err("spec: a TemplatedTask cannot template another one".into());
