@@ -123,6 +123,8 @@ impl Lower<'_> {
             },
             "io.kestra.plugin.core.flow.WorkingDirectory" => P::TaskKind::WorkingDirectory {
                 tasks: branch("tasks"),
+                input_files: node("inputFiles").map(|n| Box::new(self.prop(n, true))),
+                output_files: node("outputFiles").map(|n| Box::new(self.prop(n, true))),
             },
             // AllowFailure is a Sequential whose failure ends WARNING (see `task`).
             "io.kestra.plugin.core.flow.AllowFailure" => P::TaskKind::Sequential {

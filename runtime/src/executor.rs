@@ -29,6 +29,8 @@ use crate::plan::{
 };
 use crate::storage::Storage;
 use crate::tasks::{self, TaskContext};
+use crate::workdir;
+use std::path::Path;
 
 /// Where an execution's progress goes: the state store, or nowhere.
 pub trait Recorder: Sync {
@@ -834,12 +836,46 @@ impl<'f> Executor<'f> {
         };
         let mut state = match &task.kind {
             TaskKind::Sequential { tasks } => self.branch(tasks, &inner).await,
-            TaskKind::WorkingDirectory { tasks } => {
-                let state = self.branch(tasks, &inner).await;
-                // The folder lives as long as the WorkingDirectory runs.
-                if let Some(dir) = &inner.working_dir {
-                    let _ = std::fs::remove_dir_all(&**dir);
+            TaskKind::WorkingDirectory {
+                tasks,
+                input_files,
+                output_files,
+            } => {
+                let dir = inner.working_dir.clone().unwrap_or_else(|| Arc::from(""));
+                let folder = Path::new(&*dir);
+                let mut state = match self.write_input_files(
+                    input_files.as_deref(),
+                    task,
+                    run_id,
+                    frame,
+                    folder,
+                ) {
+                    Ok(()) => self.branch(tasks, &inner).await,
+                    Err(message) => {
+                        self.log(
+                            Some(run_id),
+                            Level::Error,
+                            &format!("inputFiles: {message}"),
+                        );
+                        State::Failed
+                    }
+                };
+                if state != State::Paused {
+                    if let Some(patterns) = output_files {
+                        if let Err(message) =
+                            self.store_output_files(patterns, task, run_id, frame, folder)
+                        {
+                            self.log(
+                                Some(run_id),
+                                Level::Error,
+                                &format!("outputFiles: {message}"),
+                            );
+                            state = state.worst(State::Failed);
+                        }
+                    }
                 }
+                // The folder lives as long as the WorkingDirectory runs.
+                let _ = std::fs::remove_dir_all(folder);
                 state
             }
             TaskKind::Parallel { tasks, concurrent } => {
@@ -1087,6 +1123,60 @@ impl<'f> Executor<'f> {
             state = state.worst(ended_state);
         }
         state
+    }
+
+    /// A `WorkingDirectory`'s `inputFiles`, written into its folder.
+    fn write_input_files(
+        &self,
+        files: Option<&Prop>,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+        folder: &Path,
+    ) -> Result<(), String> {
+        let Some(files) = files else {
+            return Ok(());
+        };
+        let files = workdir::input_files(self.render(files, task, run_id, frame)?)?;
+        workdir::write_inputs(folder, &files, self.recorder.storage())
+    }
+
+    /// A `WorkingDirectory`'s files matching `outputFiles`, stored; `outputs.<id>.outputFiles`
+    /// maps each name to its URI.
+    fn store_output_files(
+        &self,
+        patterns: &Prop,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+        folder: &Path,
+    ) -> Result<(), String> {
+        let patterns: Vec<String> = match self.render(patterns, task, run_id, frame)? {
+            Value::Array(items) => items.iter().map(expr::value::to_display_string).collect(),
+            Value::Null => Vec::new(),
+            other => vec![expr::value::to_display_string(&other)],
+        };
+        let storage = self
+            .recorder
+            .storage()
+            .ok_or("this execution has no internal storage")?;
+        let mut stored = Map::new();
+        for name in workdir::matching(folder, &patterns)? {
+            let uri = Storage::task_file(
+                &self.flow.namespace,
+                &self.flow.id,
+                &self.id,
+                &task.id,
+                run_id,
+                &name,
+            );
+            let mut file =
+                std::fs::File::open(folder.join(&name)).map_err(|e| format!("`{name}`: {e}"))?;
+            storage.put(&uri, &mut file)?;
+            stored.insert(name, Value::String(uri));
+        }
+        self.set_outputs(run_id, &task.id, frame, json!({ "outputFiles": stored }));
+        Ok(())
     }
 
     /// `LoopUntil`: iterations of `tasks` (`outputs.<loop>.iterationCount` counts them from 1)

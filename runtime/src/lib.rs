@@ -47,6 +47,8 @@ pub mod owner;
 pub mod state;
 #[cfg(feature = "executor")]
 pub mod storage;
+#[cfg(feature = "executor")]
+pub mod workdir;
 
 /// A lock that a panic elsewhere cannot poison for good: the data behind it are plain values.
 #[cfg(feature = "executor")]

@@ -527,7 +527,7 @@ impl Task {
         let mut out: Vec<&Task> = Vec::new();
         match &self.kind {
             TaskKind::Sequential { tasks }
-            | TaskKind::WorkingDirectory { tasks }
+            | TaskKind::WorkingDirectory { tasks, .. }
             | TaskKind::Parallel { tasks, .. }
             | TaskKind::ForEach { tasks, .. }
             | TaskKind::LoopUntil { tasks, .. } => out.extend(tasks),
@@ -590,8 +590,14 @@ pub enum TaskKind {
     Sequential {
         tasks: Vec<Task>,
     },
+    /// Its tasks share a folder: `input_files` are written into it first, files matching
+    /// `output_files` are stored after.
     WorkingDirectory {
         tasks: Vec<Task>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input_files: Option<Box<Prop>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_files: Option<Box<Prop>>,
     },
     /// `concurrent`: children at once (0: all).
     Parallel {

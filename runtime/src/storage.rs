@@ -42,7 +42,8 @@ impl Storage {
         )
     }
 
-    /// The URI of a file a task run writes.
+    /// The URI of a file a task run writes; `name` may have folders (`out/report.csv`), each
+    /// segment made plain.
     pub fn task_file(
         namespace: &str,
         flow_id: &str,
@@ -51,10 +52,19 @@ impl Storage {
         task_run_id: &str,
         name: &str,
     ) -> String {
+        let path: Vec<String> = name
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(file_name)
+            .collect();
         format!(
             "{}/tasks/{task_id}/{task_run_id}/{}",
             Storage::execution_prefix(namespace, flow_id, execution_id),
-            file_name(name)
+            if path.is_empty() {
+                "file".to_string()
+            } else {
+                path.join("/")
+            }
         )
     }
 

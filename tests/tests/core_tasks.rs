@@ -100,3 +100,65 @@ tasks:
     );
     assert_eq!(task_run(&summary, "flowable")["state"], "WARNING");
 }
+
+/// `WorkingDirectory`: `inputFiles` (text, or a stored file by URI) are in its folder for its
+/// tasks; files matching `outputFiles` are stored and their URIs are its outputs; a name that
+/// climbs out of the folder fails it.
+#[test]
+fn working_directory_input_and_output_files() {
+    let plan = lowered(
+        "id: workdir
+namespace: kflow.tests
+tasks:
+  - id: seed
+    type: io.kestra.plugin.core.storage.Write
+    content: stored before
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      data/a.csv: \"x,y\"
+      copy.txt: \"{{ outputs.seed.uri }}\"
+      ignored.log: not an output
+    outputFiles:
+      - \"**.csv\"
+      - copy.txt
+    tasks:
+      - id: inside
+        type: io.kestra.plugin.core.debug.Return
+        format: \"{{ workingDir }}\"
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(outputs.wd.outputFiles['data/a.csv']) }} / {{ read(outputs.wd.outputFiles['copy.txt']) }}\"
+  - id: escape
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    allowFailure: true
+    inputFiles:
+      ../outside.txt: nope
+    tasks:
+      - id: never
+        type: io.kestra.plugin.core.log.Log
+        message: never
+",
+    );
+    let (_, summary, stderr) = run_in_process(&plan, &[]);
+    assert_eq!(summary["state"], "WARNING", "{summary} {stderr}");
+    let files = &task_run(&summary, "wd")["outputs"]["outputFiles"];
+    assert_eq!(
+        files.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["copy.txt", "data/a.csv"]
+    );
+    assert!(files["data/a.csv"]
+        .as_str()
+        .unwrap()
+        .ends_with("/data/a.csv"));
+    assert_eq!(
+        task_run(&summary, "read")["outputs"]["value"],
+        "x,y / stored before"
+    );
+    assert_eq!(task_run(&summary, "escape")["state"], "WARNING");
+    assert!(summary["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["task_id"] != "never"));
+}

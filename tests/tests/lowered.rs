@@ -212,6 +212,8 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
                         })
                         .collect(),
                 ),
+                // A list of strings (`outputFiles`).
+                PropType::List(PropType::String) => json!([format!("marker-{}", property.name)]),
                 // Input declarations (a Pause's `onResume`).
                 _ if property.name == "onResume" => {
                     json!([{"id": format!("marker-{}", property.name), "type": "STRING"}])

@@ -254,8 +254,8 @@ pub const WORKING_DIRECTORY: PluginDef = PluginDef::flowable_task(
         prop("namespaceFiles", Object(NAMESPACE_FILES))
             .not_dynamic()
             .not_run_yet(),
-        prop("inputFiles", FILES_MAP).not_run_yet(),
-        prop("outputFiles", List(&String)).not_run_yet(),
+        prop("inputFiles", FILES_MAP),
+        prop("outputFiles", List(&String)),
     ],
     &[out("outputFiles", ValueType::Map(&ValueType::Uri))],
 );
