@@ -584,6 +584,13 @@ fn recorded(store: &Store, id: &str) -> Result<state::ExecutionRow, Failure> {
         })
 }
 
+/// The state for writing and the recorded execution an action names.
+fn open_execution(flow: &Flow, args: &IdArgs) -> Result<(Store, ExecutionRow), Failure> {
+    let store = open_store(flow, args.state.as_deref())?;
+    let row = recorded(&store, &args.id)?;
+    Ok((store, row))
+}
+
 /// A request that takes up `row` (see [`TakeUp`]).
 fn take_up(
     row: &state::ExecutionRow,
@@ -624,8 +631,7 @@ fn resume_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let store = open_store(flow, args.execution.state.as_deref())?;
-    let row = recorded(&store, &args.execution.id)?;
+    let (store, row) = open_execution(flow, &args.execution)?;
     if row.state != State::Paused {
         return Err(Failure::usage(format!(
             "execution {} is {}, not PAUSED: only a paused execution can be resumed{}",
@@ -684,8 +690,7 @@ fn restart_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let store = open_store(flow, args.execution.state.as_deref())?;
-    let row = recorded(&store, &args.execution.id)?;
+    let (store, row) = open_execution(flow, &args.execution)?;
     if !row.state.is_failure() {
         return Err(Failure::usage(format!(
             "execution {} is {}: only a FAILED or KILLED execution can be restarted{}",
@@ -718,8 +723,7 @@ fn replay_command(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let store = open_store(flow, args.execution.state.as_deref())?;
-    let row = recorded(&store, &args.execution.id)?;
+    let (store, row) = open_execution(flow, &args.execution)?;
     if !row.state.is_terminal() {
         return Err(Failure::usage(format!(
             "execution {} is {}: only an ended execution can be replayed",
@@ -770,8 +774,7 @@ const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// `kill ID`: a running execution is killed by its process (asked through the state); a
 /// paused one, or one whose process is gone, is ended KILLED here.
 fn kill_command(flow: &Flow, args: &IdArgs, out: &mut dyn Write) -> Result<u8, Failure> {
-    let store = open_store(flow, args.state.as_deref())?;
-    let row = recorded(&store, &args.id)?;
+    let (store, row) = open_execution(flow, args)?;
     let failed = |e: state::StateError| Failure::failed(e.to_string());
     if row.state.is_terminal() {
         return Err(Failure::failed(format!(

@@ -131,16 +131,7 @@ pub async fn launch(
                         if request.kill.as_ref().is_some_and(|k| *k.borrow()) =>
                     {
                         // Killed while waiting for a slot: it never started.
-                        let summary = Summary::refused(&flow, State::Killed);
-                        let recorder: &dyn Recorder = store.as_ref();
-                        recorder.execution_started(
-                            &summary.id,
-                            &flow,
-                            &values,
-                            now_ms(),
-                            &summary.id,
-                        );
-                        recorder.execution_ended(&summary);
+                        let summary = record_refused(&store, &flow, &values, State::Killed);
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
                     }
@@ -163,17 +154,7 @@ pub async fn launch(
                             limit: concurrency.limit,
                             state,
                         });
-                        // Recorded like any execution, so `executions` shows it with its state.
-                        let summary = Summary::refused(&flow, state);
-                        let recorder: &dyn Recorder = store.as_ref();
-                        recorder.execution_started(
-                            &summary.id,
-                            &flow,
-                            &values,
-                            now_ms(),
-                            &summary.id,
-                        );
-                        recorder.execution_ended(&summary);
+                        let summary = record_refused(&store, &flow, &values, state);
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
                     }
@@ -229,6 +210,21 @@ pub async fn launch(
             .entry("system.correlationId".to_string())
             .or_insert_with(|| Value::String(summary.id.clone()));
     }
+}
+
+/// An execution that never ran (the concurrency limit said no, or it was killed waiting),
+/// recorded like any execution, so that `executions` shows it with its state.
+fn record_refused(
+    store: &Store,
+    flow: &Flow,
+    inputs: &Map<String, Value>,
+    state: State,
+) -> Summary {
+    let summary = Summary::refused(flow, state);
+    let recorder: &dyn Recorder = store;
+    recorder.execution_started(&summary.id, flow, inputs, now_ms(), &summary.id);
+    recorder.execution_ended(&summary);
+    summary
 }
 
 /// FILE inputs are copied into the execution's internal storage (streaming), and their values
