@@ -55,6 +55,8 @@ pub trait Recorder: Sync {
     ) {
     }
     fn execution_ended(&self, _summary: &Summary) {}
+    /// The execution waits (PAUSED: a Pause with a duration) or runs again (RUNNING).
+    fn execution_state(&self, _id: &str, _state: State) {}
     /// Why recording failed, once it has (a full disk, a damaged file): the executor then
     /// starts no further task, since nothing may run that is not recorded.
     fn failure(&self) -> Option<String> {
@@ -1027,7 +1029,11 @@ impl<'f> Executor<'f> {
                         if paused.is_failure() {
                             return paused;
                         }
+                        // The execution shows PAUSED while it waits, as Kestra shows it; its
+                        // process stays its owner (a kill reaches it).
+                        self.recorder.execution_state(&self.id, State::Paused);
                         tokio::time::sleep(delay).await;
+                        self.recorder.execution_state(&self.id, State::Running);
                         self.set_state(run_id, State::Running);
                         match behavior {
                             PauseBehavior::Resume => self.branch(tasks, &inner).await,

@@ -302,8 +302,9 @@ pub struct Store {
 }
 
 /// Execution states whose process must be alive: an execution left in one of them by a process
-/// that is gone was interrupted.
-const UNFINISHED: &str = "'CREATED', 'RUNNING', 'RETRYING'";
+/// that is gone was interrupted. A PAUSED execution has a process while a Pause waits its
+/// duration (its owner is recorded), none while it waits for `resume` (no owner).
+const UNFINISHED: &str = "'CREATED', 'RUNNING', 'RETRYING', 'PAUSED'";
 
 struct PendingLog {
     execution_id: String,
@@ -528,7 +529,8 @@ impl Store {
             let conn = self.conn();
             let mut query = conn
                 .prepare(&format!(
-                    "SELECT id, owner FROM executions WHERE ended_ms IS NULL AND state IN ({UNFINISHED})"
+                    "SELECT id, owner FROM executions WHERE ended_ms IS NULL AND state IN ({UNFINISHED})
+                       AND NOT (state = 'PAUSED' AND owner IS NULL)"
                 ))
                 .map_err(sqlite)?;
             let rows = query
@@ -634,11 +636,10 @@ impl Store {
             .unwrap_or(false)
     }
 
-    /// Whether the process running this execution is alive (false when none runs it).
+    /// Whether a live process runs this execution (false when none does: it ended, waits for
+    /// `resume`, or its process is gone).
     pub fn running_alive(&self, row: &ExecutionRow) -> bool {
-        row.ended_ms.is_none()
-            && row.state != State::Paused
-            && row.owner.as_deref().is_some_and(|t| self.owner_alive(t))
+        row.ended_ms.is_none() && row.owner.as_deref().is_some_and(|t| self.owner_alive(t))
     }
 
     /// The revision of a flow source in this state: 1 for the first source it ran, one more for
@@ -1068,6 +1069,17 @@ impl Recorder for Store {
         self
     }
 
+    fn execution_state(&self, id: &str, state: State) {
+        let result = self
+            .conn()
+            .execute(
+                "UPDATE executions SET state = ?2 WHERE id = ?1 AND ended_ms IS NULL",
+                params![id, state.as_str()],
+            )
+            .map(drop);
+        self.note("the execution's state", result);
+    }
+
     fn storage(&self) -> Option<&Storage> {
         self.storage.as_ref()
     }
@@ -1087,9 +1099,11 @@ impl Recorder for Store {
                 .state
                 .is_terminal()
                 .then_some(millis(summary.duration_ms));
+            // No process holds it any more, PAUSED or ended.
             tx.prepare_cached(
                 "UPDATE executions SET state = ?2, outputs = ?3, labels = ?4,
-                    ended_ms = started_ms + ?5, kill_requested_ms = NULL WHERE id = ?1",
+                    ended_ms = started_ms + ?5, kill_requested_ms = NULL, owner = NULL
+                 WHERE id = ?1",
             )?
             .execute(params![
                 summary.id,

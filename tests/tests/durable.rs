@@ -449,3 +449,53 @@ fn runs_starting_together_on_a_new_state_all_run() {
         assert_eq!(executions(&bin, &state).as_array().unwrap().len(), 4);
     }
 }
+
+const TIMED_PAUSE: &str = "id: timed_pause
+namespace: kflow.tests
+tasks:
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT60S
+  - id: last
+    type: io.kestra.plugin.core.log.Log
+    message: not reached
+";
+
+/// A Pause with a duration shows the execution PAUSED while it waits (as Kestra does), and a
+/// `kill` reaches the process waiting at once, not when the duration ends (Kestra's
+/// `PauseTest#killTimedPause`).
+#[test]
+fn a_timed_pause_shows_paused_and_is_killed_at_once() {
+    let bin = binary("timed_pause", TIMED_PAUSE);
+    let state = scratch("timed-pause");
+    let child = Command::new(&bin)
+        .args(["run", "--state", state.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        assert!(Instant::now() < deadline, "never PAUSED");
+        if state.join("state.db").exists() {
+            let listed = executions(&bin, &state);
+            if listed[0]["state"] == "PAUSED" {
+                break listed[0]["id"].as_str().unwrap().to_string();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let started = Instant::now();
+    let killed = call(&bin, &state, &["kill", &id]);
+    assert_eq!(killed.status.code(), Some(0));
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let summary = summary(&out);
+    assert_eq!(summary["state"], "KILLED");
+    assert_eq!(run_of(&summary, "pause")["state"], "KILLED");
+    assert!(summary["task_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["task_id"] != "last"));
+}
