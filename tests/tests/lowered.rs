@@ -114,12 +114,21 @@ fn every_runnable_type_is_its_own_definition_reads_every_property_and_has_its_ou
             .unwrap_or_else(|e| panic!("{}: {e}", definition.name));
 
         // A run with every property set: its outputs have the declared names and types.
+        // LocalFiles works in a WorkingDirectory's folder: it runs inside one.
+        let (open, indent) = if definition.name.ends_with(".LocalFiles") {
+            (
+                "  - id: folder\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    tasks:\n",
+                "    ",
+            )
+        } else {
+            ("", "")
+        };
         let mut yaml = format!(
-            "id: sample\nnamespace: t\ntasks:\n{SEED}  - id: it\n    type: {}\n",
+            "id: sample\nnamespace: t\ntasks:\n{SEED}{open}{indent}  - id: it\n{indent}    type: {}\n",
             definition.name
         );
         for (name, value) in &all {
-            let _ = writeln!(yaml, "    {name}: {value}");
+            let _ = writeln!(yaml, "{indent}    {name}: {value}");
         }
         let flow = lowered(&yaml);
         let (_, summary, err) = run(&flow, &[]);

@@ -181,14 +181,22 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.core.execution.Assert",
         &[],
-        &[prop("conditions", List(&String)).required(), prop("errorMessage", String)],
+        &[
+            prop("conditions", List(&String)).required(),
+            prop("errorMessage", String),
+        ],
         &[],
     ),
     // execution/Resume.java
     task(
         "io.kestra.plugin.core.execution.Resume",
         &[],
-        &[prop("namespace", String), prop("flowId", String), prop("executionId", String), prop("inputs", Map(&Any))],
+        &[
+            prop("namespace", String),
+            prop("flowId", String),
+            prop("executionId", String),
+            prop("inputs", Map(&Any)),
+        ],
         &[],
     ),
     // execution/Count.java (`flows` items: io.kestra.core.models.executions.statistics.Flow)
@@ -249,7 +257,10 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     // flow/Subflow.java (ExecutableTask, not flowable)
     task(
         "io.kestra.plugin.core.flow.Subflow",
-        &["io.kestra.core.tasks.flows.Subflow", "io.kestra.core.tasks.flows.Flow"],
+        &[
+            "io.kestra.core.tasks.flows.Subflow",
+            "io.kestra.core.tasks.flows.Flow",
+        ],
         &[
             prop("namespace", String).required(),
             prop("flowId", String).required(),
@@ -310,7 +321,12 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         task(
             "io.kestra.plugin.core.state.Set",
             &["io.kestra.core.tasks.states.Set"],
-            &[prop("name", String), prop("namespace", Bool), prop("taskrunValue", Bool), prop("data", Map(&Any))],
+            &[
+                prop("name", String),
+                prop("namespace", Bool),
+                prop("taskrunValue", Bool),
+                prop("data", Map(&Any)),
+            ],
             &[out("count", ValueType::Int), out("key", ValueType::String)],
         ),
         "use the KV store (`io.kestra.plugin.core.kv.Set`)",
@@ -320,8 +336,16 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         task(
             "io.kestra.plugin.core.state.Get",
             &["io.kestra.core.tasks.states.Get"],
-            &[prop("name", String), prop("namespace", Bool), prop("taskrunValue", Bool), prop("errorOnMissing", Bool)],
-            &[out("count", ValueType::Int), out("data", ValueType::Map(&ValueType::Any))],
+            &[
+                prop("name", String),
+                prop("namespace", Bool),
+                prop("taskrunValue", Bool),
+                prop("errorOnMissing", Bool),
+            ],
+            &[
+                out("count", ValueType::Int),
+                out("data", ValueType::Map(&ValueType::Any)),
+            ],
         ),
         "use the KV store (`io.kestra.plugin.core.kv.Get`)",
     ),
@@ -330,7 +354,12 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         task(
             "io.kestra.plugin.core.state.Delete",
             &["io.kestra.core.tasks.states.Delete"],
-            &[prop("name", String), prop("namespace", Bool), prop("taskrunValue", Bool), prop("errorOnMissing", Bool)],
+            &[
+                prop("name", String),
+                prop("namespace", Bool),
+                prop("taskrunValue", Bool),
+                prop("errorOnMissing", Bool),
+            ],
             &[out("deleted", ValueType::Bool)],
         ),
         "use the KV store (`io.kestra.plugin.core.kv.Delete`)",
@@ -343,7 +372,10 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.core.storage.DeduplicateItems",
         &["io.kestra.core.tasks.storages.DeduplicateItems"],
-        &[prop("from", String).required(), prop("expr", String).required().not_dynamic()],
+        &[
+            prop("from", String).required(),
+            prop("expr", String).required().not_dynamic(),
+        ],
         &[
             out("uri", ValueType::Uri),
             out("numKeys", ValueType::Int),
@@ -367,21 +399,15 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("droppedItemsTotal", ValueType::Int),
         ],
     ),
-    // storage/LocalFiles.java (@Deprecated)
-    deprecated(
-        task(
-            "io.kestra.plugin.core.storage.LocalFiles",
-            &["io.kestra.core.tasks.storages.LocalFiles"],
-            &[prop("inputs", FILES_MAP), prop("outputs", List(&String))],
-            &[out("uris", ValueType::Map(&ValueType::Uri))],
-        ),
-        "use `inputFiles`/`outputFiles` of `io.kestra.plugin.core.flow.WorkingDirectory` or of a script task",
-    ),
     // storage/Reverse.java
     task(
         "io.kestra.plugin.core.storage.Reverse",
         &["io.kestra.core.tasks.storages.Reverse"],
-        &[prop("from", String).required(), prop("separator", String), prop("charset", String)],
+        &[
+            prop("from", String).required(),
+            prop("separator", String),
+            prop("charset", String),
+        ],
         &[out("uri", ValueType::Uri)],
     ),
     // ---- http (AbstractHttp + HttpInterface) ---------------------------------------------------
@@ -394,7 +420,10 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[
             out("uri", ValueType::String),
             out("code", ValueType::Int),
-            out("headers", ValueType::Map(&ValueType::List(&ValueType::String))),
+            out(
+                "headers",
+                ValueType::Map(&ValueType::List(&ValueType::String)),
+            ),
             out("body", ValueType::Any),
             out("encryptedBody", ValueType::Any),
             out("formData", ValueType::Map(&ValueType::Any)),
@@ -409,7 +438,10 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("uri", ValueType::Uri),
             out("code", ValueType::Int),
             out("length", ValueType::Int),
-            out("headers", ValueType::Map(&ValueType::List(&ValueType::String))),
+            out(
+                "headers",
+                ValueType::Map(&ValueType::List(&ValueType::String)),
+            ),
         ],
     ),
     // ---- namespace files -----------------------------------------------------------------------
@@ -464,5 +496,10 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[],
     ),
     // metric/Publish.java (Kestra 1.0): `metrics` is a list of counter/timer/gauge objects.
-    task("io.kestra.plugin.core.metric.Publish", &[], &[prop("metrics", List(&Any))], &[]),
+    task(
+        "io.kestra.plugin.core.metric.Publish",
+        &[],
+        &[prop("metrics", List(&Any))],
+        &[],
+    ),
 ];

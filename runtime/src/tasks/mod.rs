@@ -69,6 +69,7 @@ register! {
         storage::Concat,
         storage::Split,
         storage::PurgeCurrentExecutionFiles,
+        storage::LocalFiles,
         history::Fetch,
         history::PurgeExecutions,
         history::PurgeLogs,

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::definition::shapes::STRING_OR_STRINGS;
+use crate::definition::shapes::{FILES_MAP, STRING_OR_STRINGS};
 use crate::definition::{out, prop, PluginDef, PropType::*, ValueType};
 
 /// `storage.Write`: `content` into a new file; `outputs.<id>.uri`.
@@ -138,6 +138,34 @@ pub struct UrisOutput {
     pub uris: Vec<std::string::String>,
 }
 
+/// `storage.LocalFiles` (deprecated): inside a `WorkingDirectory`, writes `inputs` into its
+/// folder and stores the files matching `outputs`; `outputs.<id>.uris` maps each to its URI.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LocalFiles {
+    #[serde(default)]
+    pub inputs: Option<Value>,
+    #[serde(default)]
+    pub outputs: Option<Value>,
+}
+
+impl LocalFiles {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.storage.LocalFiles",
+        &["io.kestra.core.tasks.storages.LocalFiles"],
+        &[prop("inputs", FILES_MAP), prop("outputs", List(&String))],
+        &[out("uris", ValueType::Map(&ValueType::Uri))],
+    )
+    .deprecated_for(
+        "use `inputFiles`/`outputFiles` of `io.kestra.plugin.core.flow.WorkingDirectory` or of a script task",
+    );
+}
+
+#[derive(Debug, Serialize)]
+pub struct UrisMapOutput {
+    pub uris: serde_json::Map<std::string::String, Value>,
+}
+
 /// `storage.PurgeCurrentExecutionFiles`: deletes every file of this execution.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -162,8 +190,8 @@ mod run {
     use serde_json::Value;
 
     use super::{
-        Concat, Delete, DeleteOutput, PurgeCurrentExecutionFiles, Size, SizeOutput, Split,
-        UriOutput, UrisOutput, Write,
+        Concat, Delete, DeleteOutput, LocalFiles, PurgeCurrentExecutionFiles, Size, SizeOutput,
+        Split, UriOutput, UrisMapOutput, UrisOutput, Write,
     };
     use crate::expr::value::to_display_string;
     use crate::tasks::{Task, TaskContext, TaskError};
@@ -383,6 +411,40 @@ mod run {
             Ok(UrisOutput {
                 uris: ctx.storage()?.delete_all(&prefix)?,
             })
+        }
+    }
+
+    impl Task for LocalFiles {
+        type Output = UrisMapOutput;
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<UrisMapOutput, TaskError> {
+            // The folder of the WorkingDirectory around this task.
+            let folder =
+                match ctx.render("{{ workingDir ?? '' }}")? {
+                    Value::String(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
+                    _ => return Err(
+                        "LocalFiles works in the folder of a WorkingDirectory; put it inside one"
+                            .into(),
+                    ),
+                };
+            if let Some(inputs) = self.inputs.clone() {
+                let files = crate::workdir::input_files(inputs)?;
+                crate::workdir::write_inputs(&folder, &files, ctx.storage().ok())?;
+            }
+            let patterns: Vec<String> = match &self.outputs {
+                Some(Value::Array(items)) => items.iter().map(text).collect(),
+                Some(Value::Null) | None => Vec::new(),
+                Some(other) => vec![text(other)],
+            };
+            let mut uris = serde_json::Map::new();
+            if !patterns.is_empty() {
+                for name in crate::workdir::matching(&folder, &patterns)? {
+                    let mut file = std::fs::File::open(folder.join(&name))
+                        .map_err(|e| TaskError::from(format!("`{name}`: {e}")))?;
+                    let uri = ctx.put_file(&name, &mut file)?;
+                    uris.insert(name, Value::String(uri));
+                }
+            }
+            Ok(UrisMapOutput { uris })
         }
     }
 }
