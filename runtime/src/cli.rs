@@ -828,10 +828,11 @@ fn logs_command(flow: &Flow, args: &LogsArgs, out: &mut dyn Write) -> Result<u8,
     recorded(&store, &args.execution.id)?;
     let mut after = 0;
     loop {
-        // Whether it had ended before reading: then these are its last lines.
+        // Whether it had ended (or waits for `resume`, or its process is gone) before
+        // reading: then these are its last lines.
         let ended = {
             let row = recorded(&store, &args.execution.id)?;
-            row.ended_ms.is_some() || row.state == State::Paused
+            row.ended_ms.is_some() || !store.running_alive(&row)
         };
         for line in store
             .logs_after(&args.execution.id, after)
