@@ -210,7 +210,8 @@ struct Shared {
     /// summary (values pass between tasks unmasked).
     secrets: Vec<String>,
     /// Prior task runs not taken up yet (see [`Prior`]).
-    prior: HashMap<PriorKey, TaskRun>,
+    /// Several for one key when a `LoopUntil` ran its tasks again: taken in creation order.
+    prior: HashMap<PriorKey, std::collections::VecDeque<TaskRun>>,
     /// For each task run taken up: its id in the prior run (the same for a restart or resume),
     /// and its state there.
     taken_up: HashMap<String, (String, State)>,
@@ -384,17 +385,14 @@ impl<'f> Executor<'f> {
             .map_or_else(|| id.clone(), |p| p.original_id.clone());
         let (prior, resume_inputs) = match launch.prior {
             Some(prior) => {
-                let runs = prior
-                    .task_runs
-                    .iter()
-                    .map(|run| {
-                        let value = run.value.as_ref().map(Value::to_string).unwrap_or_default();
-                        (
-                            (run.task_id.clone(), run.parent_id.clone(), value),
-                            run.clone(),
-                        )
-                    })
-                    .collect();
+                let mut runs: HashMap<PriorKey, std::collections::VecDeque<TaskRun>> =
+                    HashMap::new();
+                for run in &prior.task_runs {
+                    let value = run.value.as_ref().map(Value::to_string).unwrap_or_default();
+                    runs.entry((run.task_id.clone(), run.parent_id.clone(), value))
+                        .or_default()
+                        .push_back(run.clone());
+                }
                 (runs, prior.resume_inputs)
             }
             None => (HashMap::new(), None),
@@ -1605,7 +1603,10 @@ impl<'f> Executor<'f> {
                 parent,
                 value.as_ref().map(Value::to_string).unwrap_or_default(),
             );
-            shared.prior.remove(&key)
+            shared
+                .prior
+                .get_mut(&key)
+                .and_then(std::collections::VecDeque::pop_front)
         };
         let run = match &prior {
             Some(before) => TaskRun {

@@ -91,3 +91,59 @@ fn loop_until_stops_on_its_condition_and_at_max_iterations() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("Max iterations reached"), "{stderr}");
 }
+
+/// A restart takes each iteration of a `LoopUntil` up in order: the first iteration's task run
+/// is kept, the second's failed one gets a new attempt (in process, through the binary's
+/// command line, on one state).
+#[test]
+fn a_restart_takes_loop_iterations_up_in_order() {
+    let flow = kflow_tests::lowered(
+        "id: flaky_loop
+namespace: kflow.tests
+tasks:
+  - id: loop
+    type: io.kestra.plugin.core.flow.LoopUntil
+    condition: \"{{ outputs.loop.iterationCount == 2 }}\"
+    checkFrequency:
+      interval: PT0.05S
+    tasks:
+      - id: step
+        type: io.kestra.plugin.core.execution.Fail
+        condition: \"{{ outputs.loop.iterationCount == 2 and taskrun.attemptsCount == 0 }}\"
+",
+    );
+    let state = std::env::temp_dir().join(format!("kflow-loop-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&state);
+    let version = kflow_runtime::cli::VersionInfo {
+        kflowc: "test",
+        source_hash: "",
+        namespace_files: &[],
+    };
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["flaky_loop"];
+        argv.extend(args);
+        argv.extend(["--state", state.to_str().unwrap(), "--format", "json"]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = kflow_runtime::cli::run_cli(&flow, &version, argv, &mut out, &mut err);
+        let out = String::from_utf8_lossy(&out).to_string();
+        let summary: Value = serde_json::from_str(out.lines().last().unwrap_or("null")).unwrap();
+        (code, summary)
+    };
+    let (code, first) = cli(&["run"]);
+    assert_eq!(code, 1, "{first}");
+    assert_eq!(runs(&first, "step").len(), 2);
+    let id = first["id"].as_str().unwrap().to_string();
+    let (code, restarted) = cli(&["restart", &id]);
+    assert_eq!(code, 0, "{restarted}");
+    let steps = runs(&restarted, "step");
+    assert_eq!(steps.len(), 2, "{restarted}");
+    // The first iteration kept as it was; the second one attempted again.
+    assert_eq!(
+        steps[0]["task_run_id"],
+        runs(&first, "step")[0]["task_run_id"]
+    );
+    assert_eq!(steps[0]["attempts"].as_array().unwrap().len(), 1);
+    assert_eq!(steps[1]["attempts"].as_array().unwrap().len(), 2);
+    assert_eq!(steps[1]["state"], "SUCCESS");
+    let _ = std::fs::remove_dir_all(&state);
+}
