@@ -1791,6 +1791,14 @@ impl tasks::Port for TaskPort<'_, '_> {
         self.executor
             .render(&prop, self.task, self.run_id, self.frame)
     }
+    fn render_with(&self, template: &str, extra: &Map<String, Value>) -> Result<Value, String> {
+        let prop = Prop::text(template)?;
+        let executor = self.executor;
+        let mut vars = executor.variables(&prop, self.frame, Some((self.task, self.run_id)));
+        vars.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        prop.render_layered(&vars, &executor.constant_vars, &executor.host())
+            .map_err(|e| executor.describe(&e))
+    }
     fn secret(&self, name: &str) -> Result<String, String> {
         self.executor.host().secret(name)
     }

@@ -162,3 +162,55 @@ tasks:
         .iter()
         .all(|r| r["task_id"] != "never"));
 }
+
+/// `storage.FilterItems` and `DeduplicateItems` over the rows of an Ion file: each row's
+/// fields are variables of the template.
+#[test]
+fn filter_and_deduplicate_the_items_of_a_file() {
+    let plan = lowered(
+        "id: items
+namespace: kflow.tests
+tasks:
+  - id: rows
+    type: io.kestra.plugin.core.storage.Write
+    content: |
+      {key:\"a\",value:1}
+      {key:\"b\",value:5}
+      {key:\"a\",value:7}
+      {key:\"c\",value:null}
+  - id: big
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: \"{{ outputs.rows.uri }}\"
+    filterCondition: \"{{ value > 2 }}\"
+    errorOrNullBehavior: EXCLUDE
+  - id: small
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: \"{{ outputs.rows.uri }}\"
+    filterCondition: \"{{ value > 2 }}\"
+    filterType: EXCLUDE
+    errorOrNullBehavior: INCLUDE
+  - id: unique
+    type: io.kestra.plugin.core.storage.DeduplicateItems
+    from: \"{{ outputs.rows.uri }}\"
+    expr: \"{{ key }}\"
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(outputs.big.uri) | trim }} | {{ read(outputs.small.uri) | trim }} | {{ read(outputs.unique.uri) | trim }}\"
+",
+    );
+    let (_, summary, stderr) = run_in_process(&plan, &[]);
+    assert_eq!(summary["state"], "SUCCESS", "{summary} {stderr}");
+    let outputs = |task: &str| task_run(&summary, task)["outputs"].clone();
+    assert_eq!(outputs("big")["processedItemsTotal"], 4);
+    assert_eq!(outputs("big")["droppedItemsTotal"], 2);
+    assert_eq!(outputs("unique")["numKeys"], 3);
+    assert_eq!(outputs("unique")["droppedItemsTotal"], 1);
+    assert_eq!(
+        outputs("read")["value"],
+        concat!(
+            "{key:\"b\",value:5}\n{key:\"a\",value:7}",
+            " | {key:\"a\",value:1}\n{key:\"c\",value:null}",
+            " | {key:\"b\",value:5}\n{key:\"a\",value:7}\n{key:\"c\",value:null}"
+        )
+    );
+}

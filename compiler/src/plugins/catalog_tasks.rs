@@ -368,37 +368,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
 
     // storage.Write, Size, Delete, Concat, Split and PurgeCurrentExecutionFiles run: their
     // definitions are in the runtime (`kflow_runtime::tasks::storage`).
-    // storage/DeduplicateItems.java
-    task(
-        "io.kestra.plugin.core.storage.DeduplicateItems",
-        &["io.kestra.core.tasks.storages.DeduplicateItems"],
-        &[
-            prop("from", String).required(),
-            prop("expr", String).required().not_dynamic(),
-        ],
-        &[
-            out("uri", ValueType::Uri),
-            out("numKeys", ValueType::Int),
-            out("processedItemsTotal", ValueType::Int),
-            out("droppedItemsTotal", ValueType::Int),
-        ],
-    ),
-    // storage/FilterItems.java
-    task(
-        "io.kestra.plugin.core.storage.FilterItems",
-        &["io.kestra.core.tasks.storages.FilterItems"],
-        &[
-            prop("from", String).required(),
-            prop("filterCondition", String).required().not_dynamic(),
-            prop("filterType", Enum(&["INCLUDE", "EXCLUDE"])),
-            prop("errorOrNullBehavior", Enum(&["FAIL", "INCLUDE", "EXCLUDE"])),
-        ],
-        &[
-            out("uri", ValueType::Uri),
-            out("processedItemsTotal", ValueType::Int),
-            out("droppedItemsTotal", ValueType::Int),
-        ],
-    ),
     // storage/Reverse.java
     task(
         "io.kestra.plugin.core.storage.Reverse",

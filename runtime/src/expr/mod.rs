@@ -26,6 +26,10 @@ pub use parser::{parse, parse_expression, SyntaxError};
 #[cfg(feature = "executor")]
 pub(crate) use functions::yaml::parse as parse_yaml;
 
+/// The first value of Ion text as a JSON value (one row of an Ion file).
+#[cfg(feature = "executor")]
+pub(crate) use functions::ion::parse as parse_ion;
+
 /// An evaluation error as `kflowc eval` prints it: the message, then the template line with a
 /// caret under the failing part.
 pub fn describe_error(template: &str, error: &EvalError) -> String {

@@ -64,6 +64,8 @@ impl From<&str> for TaskError {
 pub(crate) trait Port: Sync {
     fn log(&self, level: Level, message: &str);
     fn render(&self, template: &str) -> Result<Value, String>;
+    /// As `render`, with `extra` variables on top (an item's fields).
+    fn render_with(&self, template: &str, extra: &Map<String, Value>) -> Result<Value, String>;
     fn secret(&self, name: &str) -> Result<String, String>;
     fn kv(&self, namespace: Option<&str>, key: &str) -> Result<Option<Value>, String>;
     fn kv_set(&self, write: &KvWrite<'_>) -> Result<(), String>;
@@ -110,6 +112,18 @@ impl<'a> TaskContext<'a> {
     /// Renders a template with the variables this task sees (as Kestra's `runContext.render`).
     pub fn render(&self, template: &str) -> Result<Value, TaskError> {
         self.port.render(template).map_err(TaskError::from)
+    }
+
+    /// Renders a template with the variables this task sees and `extra` on top (Kestra's
+    /// `runContext.render(template, item)` for the items of a file).
+    pub fn render_with(
+        &self,
+        template: &str,
+        extra: &Map<String, Value>,
+    ) -> Result<Value, TaskError> {
+        self.port
+            .render_with(template, extra)
+            .map_err(TaskError::from)
     }
 
     /// A secret's value (`secret('NAME')`).

@@ -70,6 +70,8 @@ register! {
         storage::Split,
         storage::PurgeCurrentExecutionFiles,
         storage::LocalFiles,
+        storage::FilterItems,
+        storage::DeduplicateItems,
         history::Fetch,
         history::PurgeExecutions,
         history::PurgeLogs,

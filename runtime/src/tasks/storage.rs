@@ -166,6 +166,81 @@ pub struct UrisMapOutput {
     pub uris: serde_json::Map<std::string::String, Value>,
 }
 
+/// `storage.FilterItems`: the items (rows) of an Ion file for which `filterCondition`, rendered
+/// with the item's fields, holds (`INCLUDE`, the default) or does not (`EXCLUDE`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterItems {
+    pub from: Value,
+    pub filter_condition: Value,
+    #[serde(default)]
+    pub filter_type: Option<Value>,
+    #[serde(default)]
+    pub error_or_null_behavior: Option<Value>,
+}
+
+impl FilterItems {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.storage.FilterItems",
+        &["io.kestra.core.tasks.storages.FilterItems"],
+        &[
+            prop("from", String).required(),
+            // A template rendered once per item, with the item's fields.
+            prop("filterCondition", String).required().not_dynamic(),
+            prop("filterType", Enum(&["INCLUDE", "EXCLUDE"])),
+            prop("errorOrNullBehavior", Enum(&["FAIL", "INCLUDE", "EXCLUDE"])),
+        ],
+        &[
+            out("uri", ValueType::Uri),
+            out("processedItemsTotal", ValueType::Int),
+            out("droppedItemsTotal", ValueType::Int),
+        ],
+    );
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterItemsOutput {
+    pub uri: std::string::String,
+    pub processed_items_total: u64,
+    pub dropped_items_total: u64,
+}
+
+/// `storage.DeduplicateItems`: one item per key (`expr`, rendered with the item's fields): the
+/// last one, in the order the last ones come.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeduplicateItems {
+    pub from: Value,
+    pub expr: Value,
+}
+
+impl DeduplicateItems {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.storage.DeduplicateItems",
+        &["io.kestra.core.tasks.storages.DeduplicateItems"],
+        &[
+            prop("from", String).required(),
+            prop("expr", String).required().not_dynamic(),
+        ],
+        &[
+            out("uri", ValueType::Uri),
+            out("numKeys", ValueType::Int),
+            out("processedItemsTotal", ValueType::Int),
+            out("droppedItemsTotal", ValueType::Int),
+        ],
+    );
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeduplicateItemsOutput {
+    pub uri: std::string::String,
+    pub num_keys: u64,
+    pub processed_items_total: u64,
+    pub dropped_items_total: u64,
+}
+
 /// `storage.PurgeCurrentExecutionFiles`: deletes every file of this execution.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -190,8 +265,9 @@ mod run {
     use serde_json::Value;
 
     use super::{
-        Concat, Delete, DeleteOutput, LocalFiles, PurgeCurrentExecutionFiles, Size, SizeOutput,
-        Split, UriOutput, UrisMapOutput, UrisOutput, Write,
+        Concat, DeduplicateItems, DeduplicateItemsOutput, Delete, DeleteOutput, FilterItems,
+        FilterItemsOutput, LocalFiles, PurgeCurrentExecutionFiles, Size, SizeOutput, Split,
+        UriOutput, UrisMapOutput, UrisOutput, Write,
     };
     use crate::expr::value::to_display_string;
     use crate::tasks::{Task, TaskContext, TaskError};
@@ -445,6 +521,155 @@ mod run {
                 }
             }
             Ok(UrisMapOutput { uris })
+        }
+    }
+
+    /// The items of an Ion file, one per line, each with its line as written.
+    fn items(
+        ctx: &TaskContext<'_>,
+        from: &str,
+    ) -> Result<impl Iterator<Item = Result<(String, Value), TaskError>>, TaskError> {
+        let reader = BufReader::new(ctx.storage()?.open(from)?);
+        let from = from.to_string();
+        Ok(reader
+            .lines()
+            .filter(|line| line.as_ref().map_or(true, |l| !l.trim().is_empty()))
+            .map(move |line| {
+                let line = line.map_err(|e| TaskError::from(format!("reading `{from}`: {e}")))?;
+                let item = crate::expr::parse_ion(&line)
+                    .map_err(|e| TaskError::from(format!("`{from}`: not Ion: {e}")))?;
+                Ok((line, item))
+            }))
+    }
+
+    /// The fields a template sees for an item: an object's fields, or `value` for anything
+    /// else.
+    fn fields(item: &Value) -> serde_json::Map<String, Value> {
+        match item {
+            Value::Object(map) => map.clone(),
+            other => std::iter::once(("value".to_string(), other.clone())).collect(),
+        }
+    }
+
+    /// Lines collected in a temporary file, then stored (memory stays flat).
+    struct Lines {
+        path: std::path::PathBuf,
+        file: std::io::BufWriter<std::fs::File>,
+    }
+
+    impl Lines {
+        fn new() -> Result<Lines, TaskError> {
+            let path = std::env::temp_dir()
+                .join(format!("kflow-items-{}.ion", crate::execution::new_id()));
+            let file = std::fs::File::create(&path)
+                .map_err(|e| TaskError::from(format!("a temporary file: {e}")))?;
+            Ok(Lines {
+                path,
+                file: std::io::BufWriter::new(file),
+            })
+        }
+
+        fn push(&mut self, line: &str) -> Result<(), TaskError> {
+            writeln!(self.file, "{line}").map_err(|e| TaskError::from(e.to_string()))
+        }
+
+        fn store(mut self, ctx: &TaskContext<'_>, name: &str) -> Result<String, TaskError> {
+            self.file
+                .flush()
+                .map_err(|e| TaskError::from(e.to_string()))?;
+            let mut file =
+                std::fs::File::open(&self.path).map_err(|e| TaskError::from(e.to_string()))?;
+            ctx.put_file(name, &mut file)
+        }
+    }
+
+    impl Drop for Lines {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    impl Task for FilterItems {
+        type Output = FilterItemsOutput;
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<FilterItemsOutput, TaskError> {
+            let from = text(&self.from);
+            let condition = text(&self.filter_condition);
+            let include = optional_text(self.filter_type.as_ref()).as_deref() != Some("EXCLUDE");
+            let on_error = optional_text(self.error_or_null_behavior.as_ref())
+                .unwrap_or_else(|| "FAIL".into());
+            let mut kept = Lines::new()?;
+            let (mut processed, mut dropped) = (0u64, 0u64);
+            for item in items(ctx, &from)? {
+                let (line, item) = item?;
+                processed += 1;
+                let holds = match ctx.render_with(&condition, &fields(&item)) {
+                    Ok(Value::Null) | Err(_) if on_error != "FAIL" => None,
+                    Ok(Value::Null) => {
+                        return Err(format!(
+                            "filterCondition is null for item {processed} (`errorOrNullBehavior: FAIL`)"
+                        )
+                        .into())
+                    }
+                    Err(e) => {
+                        return Err(format!("filterCondition, item {processed}: {e}").into())
+                    }
+                    Ok(value) => Some(crate::executor::is_truthy(&value)),
+                };
+                let keep = match holds {
+                    Some(holds) => holds == include,
+                    None => on_error == "INCLUDE",
+                };
+                if keep {
+                    kept.push(&line)?;
+                } else {
+                    dropped += 1;
+                }
+            }
+            let uri = kept.store(ctx, &format!("{}.ion", ctx.task_id()))?;
+            Ok(FilterItemsOutput {
+                uri,
+                processed_items_total: processed,
+                dropped_items_total: dropped,
+            })
+        }
+    }
+
+    impl Task for DeduplicateItems {
+        type Output = DeduplicateItemsOutput;
+        async fn run(
+            &self,
+            ctx: &mut TaskContext<'_>,
+        ) -> Result<DeduplicateItemsOutput, TaskError> {
+            let from = text(&self.from);
+            let expr = text(&self.expr);
+            // First pass: the last item number of each key (memory grows with the keys, not
+            // the items).
+            let mut last: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+            let mut processed = 0u64;
+            for item in items(ctx, &from)? {
+                let (_, item) = item?;
+                let key = ctx
+                    .render_with(&expr, &fields(&item))
+                    .map_err(|e| TaskError::from(format!("expr, item {}: {e}", processed + 1)))?;
+                last.insert(to_display_string(&key), processed);
+                processed += 1;
+            }
+            // Second pass: the items that are the last of their key, in file order.
+            let keep: std::collections::HashSet<u64> = last.values().copied().collect();
+            let mut kept = Lines::new()?;
+            for (n, item) in items(ctx, &from)?.enumerate() {
+                let (line, _) = item?;
+                if keep.contains(&(n as u64)) {
+                    kept.push(&line)?;
+                }
+            }
+            let uri = kept.store(ctx, &format!("{}.ion", ctx.task_id()))?;
+            Ok(DeduplicateItemsOutput {
+                uri,
+                num_keys: last.len() as u64,
+                processed_items_total: processed,
+                dropped_items_total: processed - last.len() as u64,
+            })
         }
     }
 }

@@ -11,7 +11,7 @@ mod core;
 mod data;
 mod dates;
 mod hashes;
-mod ion;
+pub(super) mod ion;
 mod strings;
 pub(super) mod yaml;
 
