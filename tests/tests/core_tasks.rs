@@ -163,8 +163,8 @@ tasks:
         .all(|r| r["task_id"] != "never"));
 }
 
-/// `storage.FilterItems` and `DeduplicateItems` over the rows of an Ion file: each row's
-/// fields are variables of the template.
+/// `storage.FilterItems` and `DeduplicateItems` over the rows of an Ion file (each row's fields
+/// are variables of the template), and `Reverse`.
 #[test]
 fn filter_and_deduplicate_the_items_of_a_file() {
     let plan = lowered(
@@ -196,6 +196,12 @@ tasks:
   - id: read
     type: io.kestra.plugin.core.debug.Return
     format: \"{{ read(outputs.big.uri) | trim }} | {{ read(outputs.small.uri) | trim }} | {{ read(outputs.unique.uri) | trim }}\"
+  - id: reversed
+    type: io.kestra.plugin.core.storage.Reverse
+    from: \"{{ outputs.rows.uri }}\"
+  - id: read_reversed
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(outputs.reversed.uri) }}\"
 ",
     );
     let (_, summary, stderr) = run_in_process(&plan, &[]);
@@ -213,4 +219,38 @@ tasks:
             " | {key:\"b\",value:5}\n{key:\"a\",value:7}\n{key:\"c\",value:null}"
         )
     );
+    assert_eq!(
+        outputs("read_reversed")["value"],
+        "{key:\"c\",value:null}\n{key:\"a\",value:7}\n{key:\"b\",value:5}\n{key:\"a\",value:1}\n"
+    );
+}
+
+/// `Reverse` reads a file from its end a chunk at a time: lines that straddle chunks (here
+/// 20,000 lines, about 190 KiB, three chunks) come out whole and in reverse order.
+#[test]
+fn reverse_keeps_lines_whole_across_chunks() {
+    let plan = lowered(
+        "id: reverse
+namespace: kflow.tests
+tasks:
+  - id: lines
+    type: io.kestra.plugin.core.storage.Write
+    content: \"{% for i in range(1, 20000) %}line {{ i }}\\n{% endfor %}\"
+  - id: reversed
+    type: io.kestra.plugin.core.storage.Reverse
+    from: \"{{ outputs.lines.uri }}\"
+  - id: text
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read(outputs.reversed.uri) }}\"
+",
+    );
+    let (_, summary, stderr) = run_in_process(&plan, &[]);
+    assert_eq!(summary["state"], "SUCCESS", "{summary} {stderr}");
+    let text = task_run(&summary, "text")["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    let expected: Vec<String> = (1..=20_000).rev().map(|i| format!("line {i}")).collect();
+    assert_eq!(lines, expected);
 }

@@ -368,17 +368,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
 
     // storage.Write, Size, Delete, Concat, Split and PurgeCurrentExecutionFiles run: their
     // definitions are in the runtime (`kflow_runtime::tasks::storage`).
-    // storage/Reverse.java
-    task(
-        "io.kestra.plugin.core.storage.Reverse",
-        &["io.kestra.core.tasks.storages.Reverse"],
-        &[
-            prop("from", String).required(),
-            prop("separator", String),
-            prop("charset", String),
-        ],
-        &[out("uri", ValueType::Uri)],
-    ),
     // ---- http (AbstractHttp + HttpInterface) ---------------------------------------------------
 
     // http/Request.java. Output `uri` is the requested URL, not an internal-storage file.

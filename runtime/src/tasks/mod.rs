@@ -72,6 +72,7 @@ register! {
         storage::LocalFiles,
         storage::FilterItems,
         storage::DeduplicateItems,
+        storage::Reverse,
         history::Fetch,
         history::PurgeExecutions,
         history::PurgeLogs,

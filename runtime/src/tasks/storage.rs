@@ -241,6 +241,31 @@ pub struct DeduplicateItemsOutput {
     pub dropped_items_total: u64,
 }
 
+/// `storage.Reverse`: the lines of a file in reverse order, in a new file.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Reverse {
+    pub from: Value,
+    #[serde(default)]
+    pub separator: Option<Value>,
+    #[serde(default)]
+    pub charset: Option<Value>,
+}
+
+impl Reverse {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.storage.Reverse",
+        &["io.kestra.core.tasks.storages.Reverse"],
+        &[
+            prop("from", String).required(),
+            prop("separator", String),
+            // Bytes are kept as they are, whatever the charset.
+            prop("charset", String),
+        ],
+        &[out("uri", ValueType::Uri)],
+    );
+}
+
 /// `storage.PurgeCurrentExecutionFiles`: deletes every file of this execution.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -266,8 +291,8 @@ mod run {
 
     use super::{
         Concat, DeduplicateItems, DeduplicateItemsOutput, Delete, DeleteOutput, FilterItems,
-        FilterItemsOutput, LocalFiles, PurgeCurrentExecutionFiles, Size, SizeOutput, Split,
-        UriOutput, UrisMapOutput, UrisOutput, Write,
+        FilterItemsOutput, LocalFiles, PurgeCurrentExecutionFiles, Reverse, Size, SizeOutput,
+        Split, UriOutput, UrisMapOutput, UrisOutput, Write,
     };
     use crate::expr::value::to_display_string;
     use crate::tasks::{Task, TaskContext, TaskError};
@@ -570,7 +595,14 @@ mod run {
         }
 
         fn push(&mut self, line: &str) -> Result<(), TaskError> {
-            writeln!(self.file, "{line}").map_err(|e| TaskError::from(e.to_string()))
+            self.push_bytes(line.as_bytes(), b'\n')
+        }
+
+        fn push_bytes(&mut self, line: &[u8], end: u8) -> Result<(), TaskError> {
+            self.file
+                .write_all(line)
+                .and_then(|()| self.file.write_all(&[end]))
+                .map_err(|e| TaskError::from(e.to_string()))
         }
 
         fn store(mut self, ctx: &TaskContext<'_>, name: &str) -> Result<String, TaskError> {
@@ -670,6 +702,65 @@ mod run {
                 processed_items_total: processed,
                 dropped_items_total: processed - last.len() as u64,
             })
+        }
+    }
+
+    /// How much of the file `Reverse` reads at a time, from its end.
+    const REVERSE_CHUNK: u64 = 64 * 1024;
+
+    /// The longest line `Reverse` holds in memory.
+    const MAX_LINE: usize = 16 * 1024 * 1024;
+
+    impl Task for Reverse {
+        type Output = UriOutput;
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<UriOutput, TaskError> {
+            use std::io::{Seek, SeekFrom};
+            let from = text(&self.from);
+            let _ = &self.charset;
+            let separator = optional_text(self.separator.as_ref()).unwrap_or_else(|| "\n".into());
+            let [sep] = separator.as_bytes() else {
+                return Err("`separator` must be one byte".into());
+            };
+            let mut file = ctx.storage()?.open(&from)?;
+            let io = |e: std::io::Error| TaskError::from(format!("reading `{from}`: {e}"));
+            let mut pos = file.seek(SeekFrom::End(0)).map_err(io)?;
+            let mut out = Lines::new()?;
+            // The bytes after the last separator seen so far (the start of the file's end).
+            let mut tail: Vec<u8> = Vec::new();
+            let mut first = true;
+            while pos > 0 {
+                let start = pos.saturating_sub(REVERSE_CHUNK);
+                let mut chunk = vec![0u8; usize::try_from(pos - start).unwrap_or(0)];
+                file.seek(SeekFrom::Start(start)).map_err(io)?;
+                file.read_exact(&mut chunk).map_err(io)?;
+                chunk.extend_from_slice(&tail);
+                let mut end = chunk.len();
+                for i in (0..chunk.len()).rev() {
+                    if chunk[i] == *sep {
+                        let line = &chunk[i + 1..end];
+                        // A separator ending the file ends its last line; it opens no empty one.
+                        if !(first && line.is_empty()) {
+                            out.push_bytes(line, *sep)?;
+                        }
+                        first = false;
+                        end = i;
+                    }
+                }
+                tail = chunk[..end].to_vec();
+                if tail.len() > MAX_LINE {
+                    return Err(format!("`{from}` has a line longer than {MAX_LINE} bytes").into());
+                }
+                pos = start;
+            }
+            if !tail.is_empty() || !first {
+                out.push_bytes(&tail, *sep)?;
+            }
+            let suffix = std::path::Path::new(&from)
+                .extension()
+                .map(|e| format!(".{}", e.to_string_lossy()))
+                .unwrap_or_default();
+            let uri = out.store(ctx, &format!("{}{suffix}", ctx.task_id()))?;
+            Ok(UriOutput { uri })
         }
     }
 }
