@@ -98,7 +98,7 @@ impl Lower<'_> {
             allow_failure: task.allow_failure
                 || definition.is_some_and(|d| d.name == "io.kestra.plugin.core.flow.AllowFailure"),
             allow_warning: task.allow_warning,
-            log_level: task.log_level.as_deref().and_then(level),
+            log_level: task.log_level.as_deref().and_then(P::Level::parse),
             errors: self.branch(task, "errors", retry),
             finally: self.branch(task, "finally", retry),
         }
@@ -454,10 +454,6 @@ fn concurrency(node: &Node) -> P::Concurrency {
 }
 
 /// A log level's name as the runtime's level.
-fn level(name: &str) -> Option<P::Level> {
-    serde_json::from_value(Value::String(name.to_string())).ok()
-}
-
 fn int(node: &Node) -> Option<i64> {
     match node.as_scalar()?.kind {
         ScalarKind::Int(i) => Some(i),

@@ -1155,30 +1155,24 @@ impl<'f> Executor<'f> {
         frame: &Frame,
         folder: &Path,
     ) -> Result<(), String> {
-        let patterns: Vec<String> = match self.render(patterns, task, run_id, frame)? {
-            Value::Array(items) => items.iter().map(expr::value::to_display_string).collect(),
-            Value::Null => Vec::new(),
-            other => vec![expr::value::to_display_string(&other)],
-        };
+        let rendered = self.render(patterns, task, run_id, frame)?;
+        let patterns = tasks::props::list(Some(&rendered), "outputFiles").map_err(|e| e.message)?;
         let storage = self
             .recorder
             .storage()
             .ok_or("this execution has no internal storage")?;
-        let mut stored = Map::new();
-        for name in workdir::matching(folder, &patterns)? {
+        let stored = workdir::store_matching(folder, &patterns, |name, file| {
             let uri = Storage::task_file(
                 &self.flow.namespace,
                 &self.flow.id,
                 &self.id,
                 &task.id,
                 run_id,
-                &name,
+                name,
             );
-            let mut file =
-                std::fs::File::open(folder.join(&name)).map_err(|e| format!("`{name}`: {e}"))?;
-            storage.put(&uri, &mut file)?;
-            stored.insert(name, Value::String(uri));
-        }
+            storage.put(&uri, file)?;
+            Ok(uri)
+        })?;
         self.set_outputs(run_id, &task.id, frame, json!({ "outputFiles": stored }));
         Ok(())
     }

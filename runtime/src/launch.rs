@@ -237,9 +237,7 @@ fn store_input_files(flow: &Flow, launch: &mut Launch, store: &Store) -> Result<
         return Ok(());
     };
     for input in flow.inputs.iter().filter(|i| i.ty == InputType::File) {
-        // Dotted ids nest: `a.b` is inputs.a.b.
-        let parts: Vec<&str> = input.id.split('.').collect();
-        let Some(slot) = value_at(&mut launch.inputs, &parts) else {
+        let Some(slot) = inputs::value_mut(&mut launch.inputs, &input.id) else {
             continue;
         };
         let Value::String(local) = slot else {
@@ -263,17 +261,6 @@ fn store_input_files(flow: &Flow, launch: &mut Launch, store: &Store) -> Result<
         *slot = Value::String(uri);
     }
     Ok(())
-}
-
-/// The value at a path of nested objects.
-fn value_at<'a>(map: &'a mut Map<String, Value>, path: &[&str]) -> Option<&'a mut Value> {
-    let (first, rest) = path.split_first()?;
-    let value = map.get_mut(*first)?;
-    if rest.is_empty() {
-        Some(value)
-    } else {
-        value_at(value.as_object_mut()?, rest)
-    }
 }
 
 /// One execution, killed when `kill` turns `true` or when another process asks the state to

@@ -461,6 +461,11 @@ pub enum Level {
 }
 
 impl Level {
+    /// A level by its name (`INFO`, ...), as the plan spells it.
+    pub fn parse(text: &str) -> Option<Level> {
+        serde_json::from_value(serde_json::Value::String(text.to_string())).ok()
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Trace => "TRACE",

@@ -1130,19 +1130,10 @@ impl Recorder for Store {
 fn masked_inputs(flow: &Flow, inputs: &Map<String, Value>) -> Map<String, Value> {
     let mut masked = inputs.clone();
     for input in flow.inputs.iter().filter(|i| i.ty == InputType::Secret) {
-        let mut parts = input.id.split('.').peekable();
-        let mut node = &mut masked;
-        while let Some(part) = parts.next() {
-            if parts.peek().is_none() {
-                if let Some(value) = node.get_mut(part).filter(|v| !v.is_null()) {
-                    *value = Value::String("******".into());
-                }
-                break;
-            }
-            match node.get_mut(part) {
-                Some(Value::Object(inner)) => node = inner,
-                _ => break,
-            }
+        if let Some(value) =
+            crate::inputs::value_mut(&mut masked, &input.id).filter(|v| !v.is_null())
+        {
+            *value = Value::String("******".into());
         }
     }
     masked
@@ -1367,13 +1358,7 @@ impl History for Store {
 
 /// A stored level name as a level (an unknown one counts as INFO).
 fn level_of(text: &str) -> Level {
-    match text {
-        "TRACE" => Level::Trace,
-        "DEBUG" => Level::Debug,
-        "WARN" => Level::Warn,
-        "ERROR" => Level::Error,
-        _ => Level::Info,
-    }
+    Level::parse(text).unwrap_or(Level::Info)
 }
 
 impl Store {

@@ -103,6 +103,26 @@ pub fn matching(folder: &Path, patterns: &[String]) -> Result<Vec<String>, Strin
     Ok(found)
 }
 
+/// Stores the files under `folder` that match `patterns` with `put` (which gives each its URI);
+/// a map of each name to its URI.
+pub fn store_matching(
+    folder: &Path,
+    patterns: &[String],
+    mut put: impl FnMut(&str, &mut std::fs::File) -> Result<String, String>,
+) -> Result<Map<String, Value>, String> {
+    let mut stored = Map::new();
+    if patterns.is_empty() {
+        return Ok(stored);
+    }
+    for name in matching(folder, patterns)? {
+        let mut file =
+            std::fs::File::open(folder.join(&name)).map_err(|e| format!("`{name}`: {e}"))?;
+        let uri = put(&name, &mut file)?;
+        stored.insert(name, Value::String(uri));
+    }
+    Ok(stored)
+}
+
 /// Java's `glob:` syntax on `/`-separated paths: `**` matches across `/`, `*` and `?` do not.
 /// Dynamic programming over the characters: time is pattern length × path length.
 pub fn glob_matches(pattern: &str, path: &str) -> bool {

@@ -522,6 +522,19 @@ fn from_text(ty: InputType, text: &str) -> Result<Value, String> {
     }
 }
 
+/// The value of input `id` in resolved inputs, where dotted ids nest (`a.b` is `inputs.a.b`).
+pub(crate) fn value_mut<'a>(inputs: &'a mut Map<String, Value>, id: &str) -> Option<&'a mut Value> {
+    let (first, rest) = match id.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (id, None),
+    };
+    let value = inputs.get_mut(first)?;
+    match rest {
+        None => Some(value),
+        Some(rest) => value_mut(value.as_object_mut()?, rest),
+    }
+}
+
 /// The checks on a converted value: `values`, `validator`, `min`/`max`.
 fn validate(input: &Input, value: &Value) -> Result<(), String> {
     match input.ty {

@@ -160,17 +160,9 @@ mod run {
     use crate::execution::State;
     use crate::executor::is_truthy;
     use crate::expr::value::to_display_string;
+    use crate::tasks::props::{flag, list};
     use crate::tasks::{Task, TaskContext, TaskError};
     use serde_json::Value;
-
-    /// A rendered boolean property: `true`/`false` or their text.
-    fn flag(value: Option<&Value>, default: bool) -> bool {
-        match value {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => s.trim() == "true",
-            _ => default,
-        }
-    }
 
     impl Task for Fail {
         type Output = ();
@@ -229,7 +221,10 @@ mod run {
             let Value::Object(variables) = &self.variables else {
                 return Err("`variables` must be a map of names to values".into());
             };
-            ctx.set_variables(variables.clone(), flag(self.overwrite.as_ref(), true))
+            ctx.set_variables(
+                variables.clone(),
+                flag(self.overwrite.as_ref(), "overwrite", true)?,
+            )
         }
     }
 
@@ -237,11 +232,11 @@ mod run {
         type Output = ();
         const INSTANT: bool = true;
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
-            let names: Vec<String> = match &self.variables {
-                Value::Array(items) => items.iter().map(to_display_string).collect(),
-                other => vec![to_display_string(other)],
-            };
-            ctx.unset_variables(&names, flag(self.ignore_missing.as_ref(), false))
+            let names = list(Some(&self.variables), "variables")?;
+            ctx.unset_variables(
+                &names,
+                flag(self.ignore_missing.as_ref(), "ignoreMissing", false)?,
+            )
         }
     }
 }

@@ -160,41 +160,14 @@ mod run {
         CountOutput, Fetch, FetchOutput, PurgeExecutions, PurgeExecutionsOutput, PurgeLogs,
     };
     use crate::execution::State;
-    use crate::expr::value::to_display_string;
     use crate::formats::iso_instant;
     use crate::history::{ExecutionPurge, History, LogPurge};
     use crate::plan::Level;
+    use crate::tasks::props::{flag, list, optional_text as text};
     use crate::tasks::{Task, TaskContext, TaskError};
 
-    fn text(value: Option<&Value>) -> Option<String> {
-        value.filter(|v| !v.is_null()).map(to_display_string)
-    }
-
-    fn list(value: Option<&Value>) -> Vec<String> {
-        match value {
-            Some(Value::Array(items)) => items.iter().map(to_display_string).collect(),
-            Some(Value::String(s)) if s.trim_start().starts_with('[') => {
-                serde_json::from_str::<Vec<Value>>(s).map_or_else(
-                    |_| vec![s.clone()],
-                    |items| items.iter().map(to_display_string).collect(),
-                )
-            }
-            Some(Value::String(s)) => vec![s.clone()],
-            _ => Vec::new(),
-        }
-    }
-
-    fn flag(value: Option<&Value>, default: bool) -> bool {
-        match value {
-            Some(Value::Bool(b)) => *b,
-            Some(Value::String(s)) => s.trim() == "true",
-            _ => default,
-        }
-    }
-
     fn level(text: &str) -> Result<Level, TaskError> {
-        serde_json::from_value(Value::String(text.to_string()))
-            .map_err(|_| format!("unknown log level `{text}`").into())
+        Level::parse(text).ok_or_else(|| format!("unknown log level `{text}`").into())
     }
 
     /// A date as Kestra's tasks take them (ISO-8601 with an offset), in epoch milliseconds.
@@ -249,7 +222,11 @@ mod run {
                 Some(l) => level(&l)?,
                 None => Level::Info,
             };
-            let lines = history(ctx)?.fetch_logs(&execution, min, &list(self.tasks_id.as_ref()))?;
+            let lines = history(ctx)?.fetch_logs(
+                &execution,
+                min,
+                &list(self.tasks_id.as_ref(), "tasksId")?,
+            )?;
             // One Ion struct per line, as Kestra writes fetched logs.
             let mut ion = String::new();
             for line in &lines {
@@ -281,7 +258,7 @@ mod run {
             this_flow(ctx, self.namespace.as_ref(), self.flow_id.as_ref())?;
             let end_ms = millis(Some(&self.end_date), "endDate")?
                 .ok_or_else(|| TaskError::from("`endDate` is required"))?;
-            let states = list(self.states.as_ref())
+            let states = list(self.states.as_ref(), "states")?
                 .iter()
                 .map(|s| {
                     State::parse(s).ok_or_else(|| TaskError::from(format!("unknown state `{s}`")))
@@ -292,9 +269,9 @@ mod run {
                 end_ms,
                 states,
                 keep: ctx.execution_id(),
-                executions: flag(self.purge_execution.as_ref(), true),
-                logs: flag(self.purge_log.as_ref(), true),
-                storage: flag(self.purge_storage.as_ref(), true),
+                executions: flag(self.purge_execution.as_ref(), "purgeExecution", true)?,
+                logs: flag(self.purge_log.as_ref(), "purgeLog", true)?,
+                storage: flag(self.purge_storage.as_ref(), "purgeStorage", true)?,
             })?;
             Ok(PurgeExecutionsOutput {
                 executions_count: purged.executions,
@@ -311,7 +288,7 @@ mod run {
             this_flow(ctx, self.namespace.as_ref(), self.flow_id.as_ref())?;
             let end_ms = millis(Some(&self.end_date), "endDate")?
                 .ok_or_else(|| TaskError::from("`endDate` is required"))?;
-            let levels = list(self.log_levels.as_ref())
+            let levels = list(self.log_levels.as_ref(), "logLevels")?
                 .iter()
                 .map(|l| level(l))
                 .collect::<Result<Vec<_>, _>>()?;

@@ -136,34 +136,17 @@ mod run {
     use super::{Delete, DeleteOutput, Get, GetKeys, GetKeysOutput, GetOutput, Set};
     use crate::expr::value::{duration_of, to_display_string};
     use crate::kv::{check_key, typed, KvWrite};
+    use crate::tasks::props::{flag, optional_text};
     use crate::tasks::{Task, TaskContext, TaskError};
     use serde_json::Value;
 
-    /// A rendered text property.
-    fn text(value: &Value) -> String {
-        to_display_string(value)
-    }
-
-    /// A rendered boolean property (`true`, `false`, or their text).
-    fn flag(value: Option<&Value>, name: &str, default: bool) -> Result<bool, TaskError> {
-        match value {
-            None | Some(Value::Null) => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(Value::String(s)) if s.trim() == "true" => Ok(true),
-            Some(Value::String(s)) if s.trim() == "false" => Ok(false),
-            Some(other) => Err(format!("`{name}` must be true or false, got {other}").into()),
-        }
-    }
-
     /// The namespace named, or the flow's.
     fn namespace(ctx: &TaskContext<'_>, given: Option<&Value>) -> String {
-        given
-            .filter(|v| !v.is_null())
-            .map_or_else(|| ctx.namespace().to_string(), text)
+        optional_text(given).unwrap_or_else(|| ctx.namespace().to_string())
     }
 
     fn key(value: &Value) -> Result<String, TaskError> {
-        let key = text(value);
+        let key = to_display_string(value);
         check_key(&key)?;
         Ok(key)
     }
@@ -174,7 +157,7 @@ mod run {
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
             let key = key(&self.key)?;
             let namespace = namespace(ctx, self.namespace.as_ref());
-            let kv_type = self.kv_type.as_ref().filter(|v| !v.is_null()).map(text);
+            let kv_type = optional_text(self.kv_type.as_ref());
             let value = typed(self.value.clone(), kv_type.as_deref())?;
             let ttl = self
                 .ttl
@@ -183,11 +166,7 @@ mod run {
                 .map(duration_of)
                 .transpose()
                 .map_err(|e| TaskError::from(format!("ttl: {e}")))?;
-            let description = self
-                .kv_description
-                .as_ref()
-                .filter(|v| !v.is_null())
-                .map(text);
+            let description = optional_text(self.kv_description.as_ref());
             ctx.kv_set(&KvWrite {
                 namespace: &namespace,
                 key: &key,
@@ -221,7 +200,7 @@ mod run {
         const INSTANT: bool = true;
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<GetKeysOutput, TaskError> {
             let namespace = namespace(ctx, self.namespace.as_ref());
-            let prefix = self.prefix.as_ref().map(text).unwrap_or_default();
+            let prefix = optional_text(self.prefix.as_ref()).unwrap_or_default();
             Ok(GetKeysOutput {
                 keys: ctx.kv_keys(&namespace, &prefix)?,
             })

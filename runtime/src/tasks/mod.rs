@@ -18,6 +18,8 @@ pub mod templating;
 
 #[cfg(feature = "executor")]
 mod context;
+#[cfg(feature = "executor")]
+pub(crate) mod props;
 
 #[cfg(feature = "executor")]
 pub(crate) use context::{DynTask, Port};

@@ -297,12 +297,15 @@ mod run {
     use crate::expr::value::to_display_string;
     use crate::tasks::{Task, TaskContext, TaskError};
 
-    fn text(value: &Value) -> String {
-        to_display_string(value)
-    }
+    use crate::expr::value::to_display_string as text;
+    use crate::tasks::props::{flag, list, optional_text};
 
-    fn optional_text(value: Option<&Value>) -> Option<String> {
-        value.filter(|v| !v.is_null()).map(text)
+    /// The extension of a stored file (with its dot), for the files made from it.
+    fn suffix(uri: &str) -> String {
+        std::path::Path::new(uri)
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default()
     }
 
     /// An extension as Kestra takes it, with or without its dot.
@@ -362,36 +365,17 @@ mod run {
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<DeleteOutput, TaskError> {
             let uri = text(&self.uri);
             let deleted = ctx.storage()?.delete(&uri)?;
-            let strict = match self.error_on_missing.as_ref() {
-                Some(Value::Bool(b)) => *b,
-                Some(Value::String(s)) => s.trim() == "true",
-                _ => false,
-            };
-            if !deleted && strict {
+            if !deleted && flag(self.error_on_missing.as_ref(), "errorOnMissing", false)? {
                 return Err(format!("`{uri}` does not exist in internal storage").into());
             }
             Ok(DeleteOutput { uri, deleted })
         }
     }
 
-    /// `files` as a list: a list, or JSON text of one (as Kestra accepts both).
-    fn uris(files: &Value) -> Result<Vec<String>, TaskError> {
-        let list = match files {
-            Value::Array(items) => items.clone(),
-            Value::String(s) if s.trim_start().starts_with('[') => {
-                serde_json::from_str::<Vec<Value>>(s)
-                    .map_err(|e| TaskError::from(format!("`files` is not a JSON list: {e}")))?
-            }
-            Value::String(s) => vec![Value::String(s.clone())],
-            other => return Err(format!("`files` must be a list of URIs, got {other}").into()),
-        };
-        Ok(list.iter().map(text).collect())
-    }
-
     impl Task for Concat {
         type Output = UriOutput;
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<UriOutput, TaskError> {
-            let files = uris(&self.files)?;
+            let files = list(Some(&self.files), "files")?;
             let separator = optional_text(self.separator.as_ref()).unwrap_or_default();
             let storage = ctx.storage()?;
             // Open everything first: a missing file fails the task before anything is written.
@@ -442,14 +426,13 @@ mod run {
                 }
                 _ => return Err("give exactly one of `rows`, `bytes` or `partitions`".into()),
             };
-            let suffix = std::path::Path::new(&from)
-                .extension()
-                .map(|e| format!(".{}", e.to_string_lossy()))
-                .unwrap_or_default();
+            let suffix = suffix(&from);
             let mut reader = BufReader::new(storage.open(&from)?);
             let mut uris = Vec::new();
-            let mut part = Vec::new();
-            let mut part_rows = 0u64;
+            // The part being written, in a temporary file: a part of `bytes: 1GB` does not
+            // live in memory.
+            let mut part: Option<TempFile> = None;
+            let (mut part_rows, mut part_bytes) = (0u64, 0u64);
             let mut row = Vec::new();
             loop {
                 row.clear();
@@ -458,20 +441,26 @@ mod run {
                     .map_err(|e| TaskError::from(format!("reading `{from}`: {e}")))?;
                 let full = match limit {
                     Limit::Rows(n) => part_rows >= n,
-                    Limit::Bytes(n) => !part.is_empty() && (part.len() + row.len()) as u64 > n,
+                    Limit::Bytes(n) => part_bytes > 0 && part_bytes + row.len() as u64 > n,
                 };
-                if (full || read == 0) && !part.is_empty() {
-                    let name = format!("{}-{}{suffix}", ctx.task_id(), uris.len());
-                    uris.push(ctx.put_file(&name, &mut part.as_slice())?);
-                    part.clear();
-                    part_rows = 0;
+                if full || read == 0 {
+                    if let Some(done) = part.take() {
+                        let name = format!("{}-{}{suffix}", ctx.task_id(), uris.len());
+                        uris.push(done.store(ctx, &name)?);
+                        (part_rows, part_bytes) = (0, 0);
+                    }
                 }
                 if read == 0 {
                     break;
                 }
-                part.write_all(&row)
-                    .map_err(|e| TaskError::from(e.to_string()))?;
+                if part.is_none() {
+                    part = Some(TempFile::new()?);
+                }
+                if let Some(part) = part.as_mut() {
+                    part.write(&row)?;
+                }
                 part_rows += 1;
+                part_bytes += row.len() as u64;
             }
             Ok(UrisOutput { uris })
         }
@@ -531,20 +520,10 @@ mod run {
                 let files = crate::workdir::input_files(inputs)?;
                 crate::workdir::write_inputs(&folder, &files, ctx.storage().ok())?;
             }
-            let patterns: Vec<String> = match &self.outputs {
-                Some(Value::Array(items)) => items.iter().map(text).collect(),
-                Some(Value::Null) | None => Vec::new(),
-                Some(other) => vec![text(other)],
-            };
-            let mut uris = serde_json::Map::new();
-            if !patterns.is_empty() {
-                for name in crate::workdir::matching(&folder, &patterns)? {
-                    let mut file = std::fs::File::open(folder.join(&name))
-                        .map_err(|e| TaskError::from(format!("`{name}`: {e}")))?;
-                    let uri = ctx.put_file(&name, &mut file)?;
-                    uris.insert(name, Value::String(uri));
-                }
-            }
+            let patterns = list(self.outputs.as_ref(), "outputs")?;
+            let uris = crate::workdir::store_matching(&folder, &patterns, |name, file| {
+                ctx.put_file(name, file).map_err(|e| e.message)
+            })?;
             Ok(UrisMapOutput { uris })
         }
     }
@@ -576,33 +555,34 @@ mod run {
         }
     }
 
-    /// Lines collected in a temporary file, then stored (memory stays flat).
-    struct Lines {
+    /// A file written to a temporary place, then stored (memory stays flat).
+    struct TempFile {
         path: std::path::PathBuf,
         file: std::io::BufWriter<std::fs::File>,
     }
 
-    impl Lines {
-        fn new() -> Result<Lines, TaskError> {
+    impl TempFile {
+        fn new() -> Result<TempFile, TaskError> {
             let path = std::env::temp_dir()
                 .join(format!("kflow-items-{}.ion", crate::execution::new_id()));
             let file = std::fs::File::create(&path)
                 .map_err(|e| TaskError::from(format!("a temporary file: {e}")))?;
-            Ok(Lines {
+            Ok(TempFile {
                 path,
                 file: std::io::BufWriter::new(file),
             })
         }
 
-        fn push(&mut self, line: &str) -> Result<(), TaskError> {
-            self.push_bytes(line.as_bytes(), b'\n')
+        fn write(&mut self, bytes: &[u8]) -> Result<(), TaskError> {
+            self.file
+                .write_all(bytes)
+                .map_err(|e| TaskError::from(format!("a temporary file: {e}")))
         }
 
-        fn push_bytes(&mut self, line: &[u8], end: u8) -> Result<(), TaskError> {
-            self.file
-                .write_all(line)
-                .and_then(|()| self.file.write_all(&[end]))
-                .map_err(|e| TaskError::from(e.to_string()))
+        /// A line and the byte that ends it.
+        fn line(&mut self, line: &[u8], end: u8) -> Result<(), TaskError> {
+            self.write(line)?;
+            self.write(&[end])
         }
 
         fn store(mut self, ctx: &TaskContext<'_>, name: &str) -> Result<String, TaskError> {
@@ -615,7 +595,7 @@ mod run {
         }
     }
 
-    impl Drop for Lines {
+    impl Drop for TempFile {
         fn drop(&mut self) {
             let _ = std::fs::remove_file(&self.path);
         }
@@ -629,7 +609,7 @@ mod run {
             let include = optional_text(self.filter_type.as_ref()).as_deref() != Some("EXCLUDE");
             let on_error = optional_text(self.error_or_null_behavior.as_ref())
                 .unwrap_or_else(|| "FAIL".into());
-            let mut kept = Lines::new()?;
+            let mut kept = TempFile::new()?;
             let (mut processed, mut dropped) = (0u64, 0u64);
             for item in items(ctx, &from)? {
                 let (line, item) = item?;
@@ -652,7 +632,7 @@ mod run {
                     None => on_error == "INCLUDE",
                 };
                 if keep {
-                    kept.push(&line)?;
+                    kept.line(line.as_bytes(), b'\n')?;
                 } else {
                     dropped += 1;
                 }
@@ -688,11 +668,11 @@ mod run {
             }
             // Second pass: the items that are the last of their key, in file order.
             let keep: std::collections::HashSet<u64> = last.values().copied().collect();
-            let mut kept = Lines::new()?;
+            let mut kept = TempFile::new()?;
             for (n, item) in items(ctx, &from)?.enumerate() {
                 let (line, _) = item?;
                 if keep.contains(&(n as u64)) {
-                    kept.push(&line)?;
+                    kept.line(line.as_bytes(), b'\n')?;
                 }
             }
             let uri = kept.store(ctx, &format!("{}.ion", ctx.task_id()))?;
@@ -724,7 +704,7 @@ mod run {
             let mut file = ctx.storage()?.open(&from)?;
             let io = |e: std::io::Error| TaskError::from(format!("reading `{from}`: {e}"));
             let mut pos = file.seek(SeekFrom::End(0)).map_err(io)?;
-            let mut out = Lines::new()?;
+            let mut out = TempFile::new()?;
             // The bytes after the last separator seen so far (the start of the file's end).
             let mut tail: Vec<u8> = Vec::new();
             let mut first = true;
@@ -740,7 +720,7 @@ mod run {
                         let line = &chunk[i + 1..end];
                         // A separator ending the file ends its last line; it opens no empty one.
                         if !(first && line.is_empty()) {
-                            out.push_bytes(line, *sep)?;
+                            out.line(line, *sep)?;
                         }
                         first = false;
                         end = i;
@@ -753,13 +733,9 @@ mod run {
                 pos = start;
             }
             if !tail.is_empty() || !first {
-                out.push_bytes(&tail, *sep)?;
+                out.line(&tail, *sep)?;
             }
-            let suffix = std::path::Path::new(&from)
-                .extension()
-                .map(|e| format!(".{}", e.to_string_lossy()))
-                .unwrap_or_default();
-            let uri = out.store(ctx, &format!("{}{suffix}", ctx.task_id()))?;
+            let uri = out.store(ctx, &format!("{}{}", ctx.task_id(), suffix(&from)))?;
             Ok(UriOutput { uri })
         }
     }
