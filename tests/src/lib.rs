@@ -86,6 +86,50 @@ pub fn build_flow(path: &Path) -> Result<PathBuf, String> {
     Ok(binary)
 }
 
+/// A fresh folder under the system temp dir for one test (removed first; made by its user).
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kflow-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Builds the flow `yaml`, written as `<name>.yml` in a scratch folder, with [`build_flow`];
+/// panics naming the flow when it does not build.
+pub fn build_yaml(name: &str, yaml: &str) -> PathBuf {
+    let dir = scratch_dir(&format!("flow-{name}"));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let path = dir.join(format!("{name}.yml"));
+    std::fs::write(&path, yaml).expect("the flow file");
+    build_flow(&path).unwrap_or_else(|e| panic!("building {name}: {e}"))
+}
+
+/// The summary a binary's `run` (or `resume`, ...) printed: its last stdout line.
+pub fn summary_of(out: &std::process::Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {stdout}\nstderr {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Every file under `dir` (links not followed).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => folders.push(entry.path()),
+                Ok(t) if t.is_file() => files.push(entry.path()),
+                _ => {}
+            }
+        }
+    }
+    files
+}
+
 /// Checks `yaml` as `kflowc build` does (no errors allowed), lowers it and reads the plan back
 /// from its JSON, as the built binary does: a flow ready to run in process.
 pub fn lowered(yaml: &str) -> kflow_runtime::plan::Flow {

@@ -3,8 +3,7 @@
 
 use std::process::Command;
 
-use kflow_tests::build_flow;
-use serde_json::Value;
+use kflow_tests::{build_yaml, scratch_dir, summary_of};
 
 const DAG: &str = "id: diamond
 namespace: kflow.tests
@@ -57,19 +56,13 @@ fn at<'a>(logs: &'a str, text: &str) -> &'a str {
 
 #[test]
 fn a_dag_runs_independent_tasks_together_and_waits_for_dependencies() {
-    let dir = std::env::temp_dir().join(format!("kflow-dag-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let flow = dir.join("diamond.yml");
-    std::fs::write(&flow, DAG).unwrap();
-    let bin = build_flow(&flow).unwrap();
-    let state = dir.join("state");
+    let bin = build_yaml("diamond", DAG);
+    let state = scratch_dir("dag");
     let out = Command::new(&bin)
         .args(["run", "--state", state.to_str().unwrap()])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary = summary_of(&out);
     assert_eq!(summary["state"], "SUCCESS", "{summary}");
     let logs = Command::new(&bin)
         .args(["logs", summary["id"].as_str().unwrap(), "--state"])

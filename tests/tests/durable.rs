@@ -6,30 +6,17 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use kflow_tests::build_flow;
+use kflow_tests::{build_yaml, scratch_dir, summary_of};
 use serde_json::Value;
 
-/// A flow built from `yaml` (written to a temporary file named after the flow).
 fn binary(name: &str, yaml: &str) -> PathBuf {
-    static LOCK: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
-    let _guard = LOCK
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let dir = scratch(&format!("flow-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yml"));
-    std::fs::write(&path, yaml).unwrap();
-    build_flow(&path).unwrap_or_else(|e| panic!("building {name}: {e}"))
+    build_yaml(name, yaml)
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kflow-durable-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    scratch_dir(&format!("durable-{name}"))
 }
 
 /// `binary ARGS --state STATE`, waited for.
@@ -41,14 +28,18 @@ fn call(binary: &Path, state: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `binary run --state STATE` in the background (its summary on a pipe).
+fn start_run(binary: &Path, state: &Path) -> std::process::Child {
+    Command::new(binary)
+        .args(["run", "--state", state.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts")
+}
+
 fn summary(out: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {stdout}\nstderr {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    summary_of(out)
 }
 
 fn run_of<'a>(summary: &'a Value, task: &str) -> &'a Value {
@@ -126,12 +117,7 @@ tasks:
 fn a_run_killed_with_sigkill_is_marked_failed_and_restart_finishes_it() {
     let bin = binary("interrupted", INTERRUPTED);
     let state = scratch("sigkill");
-    let mut child = Command::new(&bin)
-        .args(["run", "--state", state.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = start_run(&bin, &state);
     // The log line of `started` is in the state while `wait` runs (`logs` reads it there).
     let id = wait_for_log(&bin, &state, "waiting now");
     std::thread::sleep(Duration::from_millis(300));
@@ -378,12 +364,7 @@ tasks:
 fn kill_stops_a_run_from_another_process_and_logs_follow_it() {
     let bin = binary("long", LONG);
     let state = scratch("kill");
-    let child = Command::new(&bin)
-        .args(["run", "--state", state.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = start_run(&bin, &state);
     let id = wait_for_log(&bin, &state, "sleeping now");
     let follower = Command::new(&bin)
         .args(["logs", &id, "--follow", "--state", state.to_str().unwrap()])
@@ -468,12 +449,7 @@ tasks:
 fn a_timed_pause_shows_paused_and_is_killed_at_once() {
     let bin = binary("timed_pause", TIMED_PAUSE);
     let state = scratch("timed-pause");
-    let child = Command::new(&bin)
-        .args(["run", "--state", state.to_str().unwrap()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = start_run(&bin, &state);
     let deadline = Instant::now() + Duration::from_secs(30);
     let id = loop {
         assert!(Instant::now() < deadline, "never PAUSED");

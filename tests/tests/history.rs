@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use kflow_tests::{build_flow, task_run};
+use kflow_tests::{build_yaml, files_under, scratch_dir, summary_of, task_run};
 use serde_json::Value;
 
 const KEEPER: &str = "id: keeper
@@ -48,40 +48,19 @@ fn run(bin: &Path, state: &Path, purge: bool) -> Value {
         .arg(format!("purge={purge}"))
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{stdout}\n{}",
+        "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
-}
-
-fn files_under(dir: &Path) -> usize {
-    let mut count = 0;
-    let mut folders = vec![dir.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                folders.push(entry.path());
-            } else {
-                count += 1;
-            }
-        }
-    }
-    count
+    summary_of(&out)
 }
 
 #[test]
 fn fetch_and_purge_the_recorded_history() {
-    let dir = std::env::temp_dir().join(format!("kflow-history-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let flow = dir.join("keeper.yml");
-    std::fs::write(&flow, KEEPER).unwrap();
-    let bin = build_flow(&flow).unwrap();
-    let state = dir.join("state");
+    let bin = build_yaml("keeper", KEEPER);
+    let state = scratch_dir("history");
 
     let first = run(&bin, &state, false);
     // WARN and above only: one line, as an Ion struct naming its task.
@@ -93,7 +72,7 @@ fn fetch_and_purge_the_recorded_history() {
     assert!(fetched.contains("taskId:\"warn\""), "{fetched}");
     assert!(fetched.contains("message:\"watch out\""), "{fetched}");
     assert!(!fetched.contains("just saying"), "{fetched}");
-    assert_eq!(files_under(&state.join("storage")), 2);
+    assert_eq!(files_under(&state.join("storage")).len(), 2);
 
     let second = run(&bin, &state, true);
     // The first execution goes, with its logs and its two files; the running one stays.
@@ -125,5 +104,5 @@ fn fetch_and_purge_the_recorded_history() {
         logs.contains("watch out") && !logs.contains("just saying"),
         "{logs}"
     );
-    assert_eq!(files_under(&state.join("storage")), 2);
+    assert_eq!(files_under(&state.join("storage")).len(), 2);
 }

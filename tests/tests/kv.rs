@@ -2,11 +2,11 @@
 //! next (through `kv()` and `kv.Get`), namespaces keep keys apart, a `ttl` expires the value;
 //! in one execution, `overwrite: false`, `kv.Delete` and the refusal to store a secret.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use kflow_tests::{build_flow, task_run};
+use kflow_tests::{build_yaml, scratch_dir, summary_of, task_run};
 use serde_json::{json, Value};
 
 const COUNTER: &str = "id: kv_counter
@@ -40,20 +40,6 @@ tasks:
     format: \"{{ kv('count') }} / {{ kv('count', 'another.team') }}\"
 ";
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("kflow-kv-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn binary(name: &str, yaml: &str) -> PathBuf {
-    let dir = scratch(&format!("flow-{name}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let flow = dir.join(format!("{name}.yml"));
-    std::fs::write(&flow, yaml).unwrap();
-    build_flow(&flow).unwrap()
-}
-
 /// `binary run ARGS`: the exit code, the summary and stderr.
 fn execute(binary: &Path, state: &Path, args: &[&str]) -> (Option<i32>, Value, String) {
     let out = Command::new(binary)
@@ -63,11 +49,8 @@ fn execute(binary: &Path, state: &Path, args: &[&str]) -> (Option<i32>, Value, S
         .env("SECRET_KV_TOKEN", "c2VjcmV0LXZhbHVlLTQy")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    let summary = serde_json::from_str(stdout.lines().last().unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
-    (out.status.code(), summary, stderr)
+    (out.status.code(), summary_of(&out), stderr)
 }
 
 fn run(binary: &Path, state: &Path, args: &[&str]) -> Value {
@@ -78,8 +61,8 @@ fn run(binary: &Path, state: &Path, args: &[&str]) -> Value {
 
 #[test]
 fn a_value_set_by_one_execution_is_read_by_the_next_until_it_expires() {
-    let bin = binary("kv_counter", COUNTER);
-    let state = scratch("state");
+    let bin = build_yaml("kv_counter", COUNTER);
+    let state = scratch_dir("kv-state");
 
     let first = run(&bin, &state, &[]);
     assert_eq!(task_run(&first, "read")["outputs"]["value"], "0");
@@ -107,7 +90,7 @@ fn a_value_set_by_one_execution_is_read_by_the_next_until_it_expires() {
 
 #[test]
 fn overwrite_delete_missing_keys_and_secrets() {
-    let bin = binary(
+    let bin = build_yaml(
         "kv_rules",
         "id: kv_rules
 namespace: kflow.tests
@@ -144,7 +127,7 @@ tasks:
     format: \"{{ kv('token') }}\"
 ",
     );
-    let state = scratch("rules");
+    let state = scratch_dir("kv-rules");
     let (code, summary, stderr) = execute(&bin, &state, &[]);
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(task_run(&summary, "keep")["state"], "WARNING");

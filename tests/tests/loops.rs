@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use kflow_tests::{build_flow, task_run};
+use kflow_tests::{build_yaml, scratch_dir, summary_of, task_run};
 use serde_json::Value;
 
 const LOOPS: &str = "id: loops
@@ -54,18 +54,12 @@ fn runs<'a>(summary: &'a Value, task: &str) -> Vec<&'a Value> {
 
 #[test]
 fn loop_until_stops_on_its_condition_and_at_max_iterations() {
-    let dir = std::env::temp_dir().join(format!("kflow-loops-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let flow = dir.join("loops.yml");
-    std::fs::write(&flow, LOOPS).unwrap();
-    let bin = build_flow(&flow).unwrap();
+    let bin = build_yaml("loops", LOOPS);
     let out = Command::new(&bin)
-        .args(["run", "--state", dir.join("state").to_str().unwrap()])
+        .args(["run", "--state", scratch_dir("loops").to_str().unwrap()])
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary = summary_of(&out);
     // `strict` fails at its maximum (allowed to: WARNING), so the execution ends WARNING.
     assert_eq!(summary["state"], "WARNING", "{summary}");
 

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use kflow_tests::{build_flow, task_run};
+use kflow_tests::{build_flow, build_yaml, files_under, scratch_dir, task_run};
 use serde_json::{json, Value};
 
 const FILES: &str = "id: files
@@ -70,12 +70,9 @@ tasks:
 
 #[test]
 fn files_pass_between_tasks_through_internal_storage() {
-    let dir = std::env::temp_dir().join(format!("kflow-storage-e2e-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let bin = build_yaml("files", FILES);
+    let dir = scratch_dir("storage");
     std::fs::create_dir_all(&dir).unwrap();
-    let flow = dir.join("files.yml");
-    std::fs::write(&flow, FILES).unwrap();
-    let bin = build_flow(&flow).unwrap();
     let local = dir.join("input.csv");
     std::fs::write(&local, "a,b\n").unwrap();
     let state = dir.join("state");
@@ -130,17 +127,7 @@ fn files_pass_between_tasks_through_internal_storage() {
         .unwrap()
         .len();
     assert!(purged >= 4, "{summary}");
-    let mut left = Vec::new();
-    let mut folders = vec![state.join("storage")];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            if entry.path().is_dir() {
-                folders.push(entry.path());
-            } else {
-                left.push(entry.path());
-            }
-        }
-    }
+    let left = files_under(&state.join("storage"));
     assert!(left.is_empty(), "{left:?}");
     assert!(!stdout.contains("storage-secret-99") && !stderr.contains("storage-secret-99"));
 }
