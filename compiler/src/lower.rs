@@ -125,6 +125,8 @@ impl Lower<'_> {
                 tasks: branch("tasks"),
                 input_files: node("inputFiles").map(|n| Box::new(self.prop(n, true))),
                 output_files: node("outputFiles").map(|n| Box::new(self.prop(n, true))),
+                namespace_files: node("namespaceFiles").map(|n| Box::new(self.prop(n, false))),
+                cache: node("cache").map(|n| Box::new(self.prop(n, false))),
             },
             // AllowFailure is a Sequential whose failure ends WARNING (see `task`).
             "io.kestra.plugin.core.flow.AllowFailure" => P::TaskKind::Sequential {

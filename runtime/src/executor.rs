@@ -23,6 +23,7 @@ use crate::formats::iso_instant;
 use crate::history::History;
 use crate::kv::{KvStore, KvWrite, NoKv};
 use crate::lock;
+use crate::namespace_files::NamespaceFiles;
 use crate::plan::{
     DagNode, DurationProp, Flow, Level, PauseBehavior, Prop, RenderError, Retry, RetryKind, Sla,
     SlaBehavior, SlaCheck, Task, TaskKind,
@@ -283,16 +284,19 @@ struct ExecutionHost<'a> {
 }
 
 impl ExecutionHost<'_> {
-    /// The storage that holds `path`, when it is a `kestra:///` URI (an error when this
-    /// execution has none).
+    /// The storage that holds `path`, when it is a `kestra:///` URI of a file that is not a
+    /// namespace file (an error when this execution has none).
     fn stored(&self, path: &str) -> Result<Option<&Storage>, String> {
-        // Namespace files are the binary's (see `FlowHost`), not the storage's.
-        if !path.starts_with(crate::storage::SCHEME) || path.contains("/_files/") {
+        if NamespaceFiles::names_one(path) {
             return Ok(None);
         }
         self.storage
             .map(Some)
             .ok_or_else(|| format!("`{path}`: this execution has no internal storage"))
+    }
+
+    fn namespace_files(&self) -> NamespaceFiles<'_> {
+        NamespaceFiles::new(self.namespace, self.base.bundled_files(), self.storage)
     }
 }
 
@@ -310,9 +314,10 @@ impl Host for ExecutionHost<'_> {
         self.kv.kv_get(namespace.unwrap_or(self.namespace), key)
     }
     fn read(&self, path: &str) -> Result<String, String> {
+        let limit = crate::expr::eval::MAX_RENDER_BYTES as u64;
         match self.stored(path)? {
-            Some(storage) => storage.read_text(path, crate::expr::eval::MAX_RENDER_BYTES as u64),
-            None => self.base.read(path),
+            Some(storage) => storage.read_text(path, limit),
+            None => self.namespace_files().read_text(path, limit),
         }
     }
     fn now(&self) -> jiff::Timestamp {
@@ -321,17 +326,20 @@ impl Host for ExecutionHost<'_> {
     fn file_size(&self, path: &str) -> Result<u64, String> {
         match self.stored(path)? {
             Some(storage) => storage.size(path),
-            None => self.base.file_size(path),
+            None => self.namespace_files().size(path),
         }
     }
     fn file_exists(&self, path: &str) -> Result<bool, String> {
         match self.stored(path)? {
             Some(storage) => storage.exists(path),
-            None => self.base.file_exists(path),
+            None => self.namespace_files().exists(path),
         }
     }
     fn error_logs(&self) -> Result<Value, String> {
         Ok(Value::Array(lock(self.shared).error_logs.clone()))
+    }
+    fn bundled_files(&self) -> &'static [(&'static str, &'static [u8])] {
+        self.base.bundled_files()
     }
 }
 
@@ -840,23 +848,40 @@ impl<'f> Executor<'f> {
                 tasks,
                 input_files,
                 output_files,
+                namespace_files,
+                cache,
             } => {
                 let dir = inner.working_dir.clone().unwrap_or_else(|| Arc::from(""));
                 let folder = Path::new(&*dir);
-                let mut state = match self.write_input_files(
-                    input_files.as_deref(),
-                    task,
-                    run_id,
-                    frame,
-                    folder,
-                ) {
-                    Ok(()) => self.branch(tasks, &inner).await,
+                let prepared = cache
+                    .as_deref()
+                    .map(|c| self.working_directory_cache(c, task, run_id, frame))
+                    .transpose()
+                    .map_err(|e| format!("cache: {e}"))
+                    .and_then(|cache| {
+                        let restored = self.prepare_working_directory(
+                            cache.as_ref(),
+                            namespace_files.as_deref(),
+                            input_files.as_deref(),
+                            task,
+                            run_id,
+                            frame,
+                            folder,
+                        )?;
+                        Ok((cache, restored))
+                    });
+                let mut state = match prepared {
+                    Ok((cache, restored)) => {
+                        let state = self.branch(tasks, &inner).await;
+                        if let Some(cache) =
+                            cache.filter(|_| matches!(state, State::Success | State::Warning))
+                        {
+                            self.save_cache(&cache, run_id, folder, restored);
+                        }
+                        state
+                    }
                     Err(message) => {
-                        self.log(
-                            Some(run_id),
-                            Level::Error,
-                            &format!("inputFiles: {message}"),
-                        );
+                        self.log(Some(run_id), Level::Error, &message);
                         State::Failed
                     }
                 };
@@ -1129,20 +1154,103 @@ impl<'f> Executor<'f> {
         state
     }
 
-    /// A `WorkingDirectory`'s `inputFiles`, written into its folder.
-    fn write_input_files(
+    /// A `WorkingDirectory`'s folder made ready, in Kestra's order: its cache restored, the
+    /// namespace files copied, the `inputFiles` written. When the cache was restored.
+    #[allow(clippy::too_many_arguments)]
+    fn prepare_working_directory(
         &self,
-        files: Option<&Prop>,
+        cache: Option<&workdir::Cache>,
+        namespace_files: Option<&Prop>,
+        input_files: Option<&Prop>,
         task: &Task,
         run_id: &str,
         frame: &Frame,
         folder: &Path,
-    ) -> Result<(), String> {
-        let Some(files) = files else {
-            return Ok(());
+    ) -> Result<Option<std::time::SystemTime>, String> {
+        let mut restored = None;
+        if let (Some(cache), Some(storage)) = (cache, self.recorder.storage()) {
+            restored = cache
+                .restore(folder, storage)
+                .map_err(|e| format!("cache: {e}"))?;
+            if restored.is_some() {
+                self.log(Some(run_id), Level::Debug, "cache restored");
+            }
+        }
+        if let Some(spec) = namespace_files {
+            let spec = self.render(spec, task, run_id, frame)?;
+            let spec = workdir::NamespaceFilesSpec::parse(&spec, &self.flow.namespace)
+                .map_err(|e| format!("namespaceFiles: {e}"))?;
+            if let Some(spec) = spec {
+                let copied = workdir::write_namespace_files(
+                    folder,
+                    &spec,
+                    &self.namespace_files(),
+                    |warning| self.log(Some(run_id), Level::Warn, warning),
+                )
+                .map_err(|e| format!("namespaceFiles: {e}"))?;
+                self.log(
+                    Some(run_id),
+                    Level::Debug,
+                    &format!("{copied} namespace file(s) copied into the working directory"),
+                );
+            }
+        }
+        if let Some(files) = input_files {
+            let files = workdir::input_files(self.render(files, task, run_id, frame)?)
+                .map_err(|e| format!("inputFiles: {e}"))?;
+            workdir::write_inputs(folder, &files, self.recorder.storage())
+                .map_err(|e| format!("inputFiles: {e}"))?;
+        }
+        Ok(restored)
+    }
+
+    /// A `WorkingDirectory`'s `cache`: one per task and loop value.
+    fn working_directory_cache(
+        &self,
+        cache: &Prop,
+        task: &Task,
+        run_id: &str,
+        frame: &Frame,
+    ) -> Result<workdir::Cache, String> {
+        let value = frame
+            .values
+            .last()
+            .map(|(v, _)| expr::value::to_display_string(v));
+        let prefix = workdir::Cache::prefix(
+            &self.flow.namespace,
+            &self.flow.id,
+            &task.id,
+            value.as_deref(),
+        );
+        workdir::Cache::parse(&self.render(cache, task, run_id, frame)?, prefix)
+    }
+
+    /// Keeps the cached files for the next run; a failure to is a warning, not the task's.
+    fn save_cache(
+        &self,
+        cache: &workdir::Cache,
+        run_id: &str,
+        folder: &Path,
+        restored: Option<std::time::SystemTime>,
+    ) {
+        let Some(storage) = self.recorder.storage() else {
+            return;
         };
-        let files = workdir::input_files(self.render(files, task, run_id, frame)?)?;
-        workdir::write_inputs(folder, &files, self.recorder.storage())
+        match cache.save(folder, storage, restored) {
+            Ok(Some(count)) => {
+                self.log(
+                    Some(run_id),
+                    Level::Debug,
+                    &format!("{count} file(s) cached"),
+                );
+            }
+            Ok(None) => {}
+            Err(message) => self.log(
+                Some(run_id),
+                Level::Warn,
+                &format!("cache not updated: {message}"),
+            ),
+        }
     }
 
     /// A `WorkingDirectory`'s files matching `outputFiles`, stored; `outputs.<id>.outputFiles`
@@ -1487,6 +1595,15 @@ impl<'f> Executor<'f> {
             storage: self.recorder.storage(),
             namespace: &self.flow.namespace,
         }
+    }
+
+    /// Namespace files: uploaded to the storage, then bundled into the binary.
+    fn namespace_files(&self) -> NamespaceFiles<'_> {
+        NamespaceFiles::new(
+            &self.flow.namespace,
+            self.host.bundled_files(),
+            self.recorder.storage(),
+        )
     }
 
     /// The variables a template sees at this task, beyond the execution's constant ones: only
@@ -1851,6 +1968,12 @@ impl tasks::Port for TaskPort<'_, '_> {
     }
     fn storage(&self) -> Option<&Storage> {
         self.executor.recorder.storage()
+    }
+    fn namespace_files(&self) -> NamespaceFiles<'_> {
+        self.executor.namespace_files()
+    }
+    fn working_dir(&self) -> Option<&str> {
+        self.frame.working_dir.as_deref()
     }
     fn history(&self) -> Option<&dyn History> {
         self.executor.recorder.history()

@@ -42,6 +42,8 @@ pub mod kv;
 #[cfg(feature = "executor")]
 pub mod launch;
 #[cfg(feature = "executor")]
+pub mod namespace_files;
+#[cfg(feature = "executor")]
 pub mod owner;
 #[cfg(feature = "executor")]
 pub mod state;

@@ -595,14 +595,19 @@ pub enum TaskKind {
     Sequential {
         tasks: Vec<Task>,
     },
-    /// Its tasks share a folder: `input_files` are written into it first, files matching
-    /// `output_files` are stored after.
+    /// Its tasks share a folder: the `cache` is restored into it, then `namespace_files` and
+    /// `input_files` are written; after them, files matching `output_files` are stored and the
+    /// cache updated.
     WorkingDirectory {
         tasks: Vec<Task>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         input_files: Option<Box<Prop>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output_files: Option<Box<Prop>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace_files: Option<Box<Prop>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache: Option<Box<Prop>>,
     },
     /// `concurrent`: children at once (0: all).
     Parallel {

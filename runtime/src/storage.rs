@@ -196,31 +196,62 @@ impl Storage {
     /// Deletes every file under a URI prefix (an execution's folder); the URIs deleted.
     pub fn delete_all(&self, prefix: &str) -> Result<Vec<String>, String> {
         let folder = self.path(prefix)?;
+        let prefix = prefix.trim_end_matches('/');
         let mut deleted = Vec::new();
-        let mut pending = vec![(folder.clone(), prefix.trim_end_matches('/').to_string())];
-        while let Some((dir, uri)) = pending.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().to_string();
-                let child = format!("{uri}/{name}");
-                // Links are removed, never followed.
-                match entry.file_type() {
-                    Ok(t) if t.is_dir() => pending.push((entry.path(), child)),
-                    Ok(_) => {
-                        std::fs::remove_file(entry.path())
-                            .map_err(|e| format!("deleting `{child}`: {e}"))?;
-                        deleted.push(child);
-                    }
-                    Err(_) => {}
-                }
-            }
+        // Links are removed, never followed.
+        for (path, name, _) in walk(&folder, usize::MAX)? {
+            let uri = format!("{prefix}/{name}");
+            std::fs::remove_file(path).map_err(|e| format!("deleting `{uri}`: {e}"))?;
+            deleted.push(uri);
         }
         let _ = std::fs::remove_dir_all(&folder);
         deleted.sort();
         Ok(deleted)
     }
+
+    /// The files under a URI prefix, as paths relative to it (`a/b.txt`), sorted; links are
+    /// skipped. At most [`MAX_LISTED`] are listed, more is an error.
+    pub fn list(&self, prefix: &str) -> Result<Vec<String>, String> {
+        let folder = self.path(prefix.trim_end_matches('/'))?;
+        let mut names: Vec<String> = walk(&folder, MAX_LISTED)
+            .map_err(|e| format!("`{prefix}`: {e}"))?
+            .into_iter()
+            .filter(|(_, _, regular)| *regular)
+            .map(|(_, name, _)| name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+/// At most this many files are listed under one prefix.
+pub const MAX_LISTED: usize = 10_000;
+
+/// Every non-folder entry under `folder` (path, `/`-joined name relative to it, whether it is
+/// a regular file), links not followed; more than `limit` is an error. A missing folder holds
+/// nothing.
+pub(crate) fn walk(folder: &Path, limit: usize) -> Result<Vec<(PathBuf, String, bool)>, String> {
+    let mut found = Vec::new();
+    let mut pending = vec![(folder.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => pending.push((entry.path(), format!("{name}/"))),
+                Ok(t) => {
+                    if found.len() == limit {
+                        return Err(format!("more than {limit} files"));
+                    }
+                    found.push((entry.path(), name, t.is_file()));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The path of a `kestra:///...` URI relative to the storage root, every segment checked.

@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::expr::value::to_display_string;
+use crate::namespace_files::NamespaceFiles;
 use crate::storage::Storage;
 
 /// At most this many files are looked at for `outputFiles`.
@@ -75,30 +76,12 @@ pub fn write_inputs(
 /// The files under `folder` (relative paths with `/`) that match one of `patterns`, sorted;
 /// links are not followed.
 pub fn matching(folder: &Path, patterns: &[String]) -> Result<Vec<String>, String> {
-    let mut found = Vec::new();
-    let mut seen = 0usize;
-    let mut pending = vec![(folder.to_path_buf(), String::new())];
-    while let Some((dir, prefix)) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            seen += 1;
-            if seen > MAX_WALK {
-                return Err(format!(
-                    "the working directory holds more than {MAX_WALK} files; `outputFiles` looks at no more"
-                ));
-            }
-            let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => pending.push((entry.path(), format!("{name}/"))),
-                Ok(t) if t.is_file() && patterns.iter().any(|p| glob_matches(p, &name)) => {
-                    found.push(name);
-                }
-                _ => {}
-            }
-        }
-    }
+    let mut found: Vec<String> = crate::storage::walk(folder, MAX_WALK)
+        .map_err(|e| format!("the working directory holds {e}; no more are looked at"))?
+        .into_iter()
+        .filter(|(_, name, regular)| *regular && patterns.iter().any(|p| glob_matches(p, name)))
+        .map(|(_, name, _)| name)
+        .collect();
     found.sort();
     Ok(found)
 }
@@ -123,6 +106,231 @@ pub fn store_matching(
     Ok(stored)
 }
 
+/// `namespaceFiles` of a `WorkingDirectory`, as rendered.
+#[derive(Debug, Default)]
+pub struct NamespaceFilesSpec {
+    /// The namespaces whose files are copied, in order (later ones win on the same path).
+    pub namespaces: Vec<String>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub if_exists: IfExists,
+    pub folder_per_namespace: bool,
+}
+
+/// What to do when a namespace file's path is already in the folder (`ifExists`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum IfExists {
+    #[default]
+    Overwrite,
+    Fail,
+    Warn,
+    Ignore,
+}
+
+impl NamespaceFilesSpec {
+    /// The rendered property; `None` when `enabled` is false. Kestra's defaults: enabled, the
+    /// flow's namespace, every file, OVERWRITE.
+    pub fn parse(value: &Value, flow_namespace: &str) -> Result<Option<Self>, String> {
+        let Value::Object(map) = value else {
+            return Err("`namespaceFiles` must be a map (enabled, include, exclude, ...)".into());
+        };
+        let strings = |name: &str| -> Result<Vec<String>, String> {
+            crate::tasks::props::list(map.get(name), name).map_err(|e| e.message)
+        };
+        if !crate::tasks::props::flag(map.get("enabled"), "enabled", true).map_err(|e| e.message)? {
+            return Ok(None);
+        }
+        let mut namespaces = strings("namespaces")?;
+        if namespaces.is_empty() {
+            namespaces.push(flow_namespace.to_string());
+        }
+        let if_exists = match map.get("ifExists").and_then(Value::as_str) {
+            None | Some("OVERWRITE") => IfExists::Overwrite,
+            Some("FAIL") => IfExists::Fail,
+            Some("WARN") => IfExists::Warn,
+            Some("IGNORE") => IfExists::Ignore,
+            Some(other) => {
+                return Err(format!(
+                    "`ifExists` is OVERWRITE, FAIL, WARN or IGNORE, not `{other}`"
+                ))
+            }
+        };
+        Ok(Some(NamespaceFilesSpec {
+            namespaces,
+            include: strings("include")?,
+            exclude: strings("exclude")?,
+            if_exists,
+            folder_per_namespace: crate::tasks::props::flag(
+                map.get("folderPerNamespace"),
+                "folderPerNamespace",
+                false,
+            )
+            .map_err(|e| e.message)?,
+        }))
+    }
+
+    fn wanted(&self, path: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|p| glob_matches(p, path)))
+            && !self.exclude.iter().any(|p| glob_matches(p, path))
+    }
+}
+
+/// Copies the namespace files `spec` selects into `folder`; the number copied. `warn` gets
+/// the files skipped under `ifExists: WARN`.
+pub fn write_namespace_files(
+    folder: &Path,
+    spec: &NamespaceFilesSpec,
+    files: &NamespaceFiles<'_>,
+    mut warn: impl FnMut(&str),
+) -> Result<usize, String> {
+    let mut copied = 0;
+    for namespace in &spec.namespaces {
+        for path in files.list(namespace)? {
+            if !spec.wanted(&path) {
+                continue;
+            }
+            let name = if spec.folder_per_namespace {
+                format!("{namespace}/{path}")
+            } else {
+                path.clone()
+            };
+            let target = inside(folder, &name)?;
+            if target.exists() {
+                match spec.if_exists {
+                    IfExists::Overwrite => {}
+                    IfExists::Ignore => continue,
+                    IfExists::Warn => {
+                        warn(&format!("`{name}` already exists in the working directory; namespace file not copied"));
+                        continue;
+                    }
+                    IfExists::Fail => {
+                        return Err(format!(
+                            "`{name}` already exists in the working directory (ifExists: FAIL)"
+                        ))
+                    }
+                }
+            }
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("`{name}`: {e}"))?;
+            }
+            let mut from = files.open(namespace, &path)?;
+            std::fs::File::create(&target)
+                .and_then(|mut to| std::io::copy(&mut from, &mut to))
+                .map_err(|e| format!("`{name}`: {e}"))?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
+/// `cache` of a `WorkingDirectory`: the files matching `patterns` are kept in internal storage
+/// after a run that did not fail, and put back into the folder at the start of the next one,
+/// unless older than `ttl`. (Kestra keeps a zip; kflow keeps the files themselves.)
+#[derive(Debug)]
+pub struct Cache {
+    patterns: Vec<String>,
+    ttl: Option<std::time::Duration>,
+    /// `kestra:///<namespace>/<flow>/_cache/<task>/<value>`: one cache per task and loop value.
+    prefix: String,
+}
+
+/// Marks a complete cache; its modification time is the cache's age. Written last, removed
+/// first, so a cache cut short by a crash is never restored.
+const CACHE_STAMP: &str = "complete";
+
+impl Cache {
+    pub fn parse(value: &Value, prefix: String) -> Result<Cache, String> {
+        let Value::Object(map) = value else {
+            return Err("`cache` must be a map (patterns, ttl)".into());
+        };
+        let patterns =
+            crate::tasks::props::list(map.get("patterns"), "patterns").map_err(|e| e.message)?;
+        let ttl = map
+            .get("ttl")
+            .filter(|v| !v.is_null())
+            .map(crate::expr::value::duration_of)
+            .transpose()
+            .map_err(|e| format!("ttl: {e}"))?;
+        Ok(Cache {
+            patterns,
+            ttl,
+            prefix,
+        })
+    }
+
+    /// The cache's URI prefix for a task (and loop value) of a flow.
+    pub fn prefix(namespace: &str, flow_id: &str, task_id: &str, value: Option<&str>) -> String {
+        format!(
+            "{}/{}/{flow_id}/_cache/{task_id}/{}",
+            crate::storage::SCHEME,
+            namespace.replace('.', "/"),
+            value.map_or_else(|| "_".to_string(), crate::storage::file_name)
+        )
+    }
+
+    /// Puts a cache that is not expired back into `folder`; the time it did, if it did.
+    pub fn restore(
+        &self,
+        folder: &Path,
+        storage: &Storage,
+    ) -> Result<Option<std::time::SystemTime>, String> {
+        let stamp = format!("{}/{CACHE_STAMP}", self.prefix);
+        let Ok(created) = storage
+            .path(&stamp)
+            .and_then(|p| std::fs::metadata(p).map_err(|e| e.to_string()))
+            .and_then(|m| m.modified().map_err(|e| e.to_string()))
+        else {
+            return Ok(None);
+        };
+        let age = created.elapsed().unwrap_or_default();
+        if self.ttl.is_some_and(|ttl| age > ttl) {
+            storage.delete_all(&self.prefix)?;
+            return Ok(None);
+        }
+        let files = format!("{}/files", self.prefix);
+        for name in storage.list(&files)? {
+            let target = inside(folder, &name)?;
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("cache `{name}`: {e}"))?;
+            }
+            let mut from = storage.open(&format!("{files}/{name}"))?;
+            std::fs::File::create(&target)
+                .and_then(|mut to| std::io::copy(&mut from, &mut to))
+                .map_err(|e| format!("cache `{name}`: {e}"))?;
+        }
+        Ok(Some(std::time::SystemTime::now()))
+    }
+
+    /// Replaces the cache with the files of `folder` matching the patterns, unless none
+    /// changed since `restored`; the number stored (`None` when kept as it was).
+    pub fn save(
+        &self,
+        folder: &Path,
+        storage: &Storage,
+        restored: Option<std::time::SystemTime>,
+    ) -> Result<Option<usize>, String> {
+        let names = matching(folder, &self.patterns)?;
+        if let Some(restored) = restored {
+            let changed = names.iter().any(|name| {
+                std::fs::metadata(folder.join(name))
+                    .and_then(|m| m.modified())
+                    .map_or(true, |modified| modified > restored)
+            });
+            if !changed {
+                return Ok(None);
+            }
+        }
+        storage.delete_all(&self.prefix)?;
+        for name in &names {
+            let mut file =
+                std::fs::File::open(folder.join(name)).map_err(|e| format!("`{name}`: {e}"))?;
+            storage.put(&format!("{}/files/{name}", self.prefix), &mut file)?;
+        }
+        storage.put(&format!("{}/{CACHE_STAMP}", self.prefix), &mut &b""[..])?;
+        Ok(Some(names.len()))
+    }
+}
+
 /// Java's `glob:` syntax on `/`-separated paths: `**` matches across `/`, `*` and `?` do not.
 /// Dynamic programming over the characters: time is pattern length × path length.
 pub fn glob_matches(pattern: &str, path: &str) -> bool {
@@ -133,7 +341,9 @@ pub fn glob_matches(pattern: &str, path: &str) -> bool {
         One,
         Char(char),
     }
-    let chars: Vec<char> = pattern.trim_start_matches("./").chars().collect();
+    // `./a` and `/a` name `a` of the folder, as Kestra's patterns do.
+    let pattern = pattern.trim_start_matches("./").trim_start_matches('/');
+    let chars: Vec<char> = pattern.chars().collect();
     let mut tokens = Vec::with_capacity(chars.len());
     let mut i = 0;
     while i < chars.len() {
@@ -184,6 +394,49 @@ mod tests {
         // Linear in the inputs: a pathological pattern ends at once.
         let long = "a".repeat(2000);
         assert!(!glob_matches(&"*a".repeat(200), &format!("{long}b")));
+    }
+
+    #[test]
+    fn a_cache_comes_back_until_it_expires() {
+        let dir = std::env::temp_dir().join(format!("kflow-cache-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let storage = Storage::new(&dir.join("state"));
+        let prefix = Cache::prefix("a.b", "f", "wd", None);
+        assert_eq!(prefix, "kestra:///a/b/f/_cache/wd/_");
+        let spec = |ttl: &str| {
+            Cache::parse(
+                &serde_json::json!({"patterns": ["*.txt"], "ttl": ttl}),
+                prefix.clone(),
+            )
+            .unwrap()
+        };
+        let first = dir.join("first");
+        std::fs::create_dir_all(first.join("deps")).unwrap();
+        std::fs::write(first.join("kept.txt"), "kept").unwrap();
+        std::fs::write(first.join("deps/not.bin"), "not kept").unwrap();
+        assert_eq!(spec("PT1H").save(&first, &storage, None).unwrap(), Some(1));
+        let second = dir.join("second");
+        std::fs::create_dir_all(&second).unwrap();
+        let restored = spec("PT1H").restore(&second, &storage).unwrap();
+        assert!(restored.is_some());
+        assert_eq!(
+            std::fs::read_to_string(second.join("kept.txt")).unwrap(),
+            "kept"
+        );
+        assert!(!second.join("deps").exists());
+        // Nothing changed since it was restored: the cache is kept as it was.
+        assert_eq!(
+            spec("PT1H").save(&second, &storage, restored).unwrap(),
+            None
+        );
+        // Past its ttl it is dropped, not restored.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let third = dir.join("third");
+        std::fs::create_dir_all(&third).unwrap();
+        assert_eq!(spec("PT0.01S").restore(&third, &storage).unwrap(), None);
+        assert!(!third.join("kept.txt").exists());
+        assert_eq!(spec("PT1H").restore(&third, &storage).unwrap(), None);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

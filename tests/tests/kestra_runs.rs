@@ -55,8 +55,9 @@ fn check_entry(entry: &Value, binary: &Path, n: usize) -> Vec<String> {
         return problems;
     };
     problems.extend(check_summary(entry, &summary));
-    // What the test does next to the recorded execution (`restart`, `resume`, `replay`, `kill`),
-    // each with what Kestra asserts once it has ended.
+    // What the test does next: to the recorded execution (`restart`, `resume`, `replay`,
+    // `kill`), or a new `run` of the flow on the same state, each with what Kestra asserts once
+    // it has ended.
     for (index, step) in entry
         .get("then")
         .and_then(Value::as_array)
@@ -67,7 +68,11 @@ fn check_entry(entry: &Value, binary: &Path, n: usize) -> Vec<String> {
         let action = step["action"].as_str().unwrap_or_default();
         let id = summary["id"].as_str().unwrap_or_default();
         let mut command = Command::new(binary);
-        command.arg(action).arg(id).arg("--state").arg(&state);
+        command.arg(action);
+        if action != "run" {
+            command.arg(id);
+        }
+        command.arg("--state").arg(&state);
         if action != "kill" {
             command.args(["--format", "json"]);
         }

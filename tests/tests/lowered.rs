@@ -35,6 +35,7 @@ fn sample(name: &str, ty: &PropType) -> Value {
         // A file the flow stored first (see `SEED`).
         PropType::String if matches!(name, "uri" | "from") => json!("{{ outputs.seed.uri }}"),
         PropType::OneOf(_) if name == "files" => json!(["{{ outputs.seed.uri }}"]),
+        PropType::OneOf(_) if name == "filesMap" => json!({ "k.txt": "{{ outputs.seed.uri }}" }),
         // `storage.Split` takes one of `rows`, `bytes`, `partitions`: `rows` is set.
         PropType::String if name == "bytes" => Value::Null,
         PropType::Int if name == "partitions" => Value::Null,
@@ -114,8 +115,11 @@ fn every_runnable_type_is_its_own_definition_reads_every_property_and_has_its_ou
             .unwrap_or_else(|e| panic!("{}: {e}", definition.name));
 
         // A run with every property set: its outputs have the declared names and types.
-        // LocalFiles works in a WorkingDirectory's folder: it runs inside one.
-        let (open, indent) = if definition.name.ends_with(".LocalFiles") {
+        // LocalFiles and UploadFiles's `files` work in a WorkingDirectory's folder: they run
+        // inside one.
+        let (open, indent) = if definition.name.ends_with(".LocalFiles")
+            || definition.name.ends_with(".UploadFiles")
+        {
             (
                 "  - id: folder\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    tasks:\n",
                 "    ",
@@ -208,13 +212,17 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
                 PropType::Enum(values) => json!(values[values.len() - 1]),
                 // A template, which a dynamic boolean may be.
                 PropType::Bool => json!(format!("{{{{ 'marker-{}' == 'x' }}}}", property.name)),
-                // An object of numbers and durations (`checkFrequency`): each field marked.
+                // An object (`checkFrequency`, `cache`, `namespaceFiles`): each field marked.
                 PropType::Object(fields) => Value::Object(
                     fields
                         .iter()
                         .map(|f| {
                             let value = match f.ty {
                                 PropType::Int => json!(7),
+                                PropType::Bool => json!(true),
+                                PropType::Enum(values) => json!(values[values.len() - 1]),
+                                PropType::List(_) => json!([format!("marker-{}", f.name)]),
+                                PropType::String => json!(format!("marker-{}", f.name)),
                                 _ => json!("PT7S"),
                             };
                             (f.name.to_string(), value)
@@ -253,7 +261,15 @@ fn no_property_of_a_flowable_type_is_dropped_silently() {
                 Value::Object(fields) if matches!(property.ty, PropType::Object(_)) => {
                     fields.values().all(|v| match v {
                         Value::Number(_) => plan.contains(":7"),
-                        _ => plan.matches("\"secs\":7").count() >= 2,
+                        Value::Bool(_) => true,
+                        Value::String(text) if text == "PT7S" => {
+                            plan.contains("\"secs\":7") || plan.contains("PT7S")
+                        }
+                        Value::String(text) => plan.contains(text.as_str()),
+                        Value::Array(items) => items
+                            .iter()
+                            .all(|i| plan.contains(i.as_str().unwrap_or("marker"))),
+                        _ => false,
                     })
                 }
                 _ => plan.contains("marker"),

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use kflow_tests::{build_flow, build_yaml, files_under, scratch_dir, task_run};
+use kflow_tests::{build_flow, build_yaml, files_under, scratch_dir, summary_of, task_run};
 use serde_json::{json, Value};
 
 const FILES: &str = "id: files
@@ -180,4 +180,115 @@ fn namespace_files_are_bundled_into_the_binary() {
     assert_eq!(task_run(&summary, "missing")["outputs"]["value"], "false");
     assert_eq!(task_run(&summary, "host")["state"], "WARNING");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such namespace file"));
+}
+
+const UPLOADS: &str = "id: uploads
+namespace: kflow.tests
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    namespaceFiles:
+      enabled: true
+      exclude:
+        - /private/**
+    inputFiles:
+      made/here.txt: made in the working directory
+    tasks:
+      - id: listed
+        type: io.kestra.plugin.core.storage.LocalFiles
+        outputs:
+          - \"**.txt\"
+      - id: upload
+        type: io.kestra.plugin.core.namespace.UploadFiles
+        namespace: kflow.tests
+        files:
+          - \"made/*.txt\"
+        destination: /uploaded
+  - id: upload_map
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: other.team
+    filesMap:
+      notes/a.txt: \"{{ outputs.listed.uris['made/here.txt'] }}\"
+  - id: read_uploaded
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ read('uploaded/made/here.txt') }} | {{ read('kestra:///other/team/_files/notes/a.txt') }}\"
+  - id: download
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: kflow.tests
+    files:
+      - /scripts/**
+      - uploaded/**
+  - id: downloaded
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ outputs.download.files | keys | sort | join(',') }}: {{ read(outputs.download.files['/scripts/hello.txt']) | trim }}\"
+  - id: refused
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: kflow.tests
+    conflict: ERROR
+    filesMap:
+      scripts/hello.txt: \"{{ outputs.listed.uris['made/here.txt'] }}\"
+    allowFailure: true
+  - id: escape
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: kflow.tests
+    filesMap:
+      ../../../escaped.txt: \"{{ outputs.listed.uris['made/here.txt'] }}\"
+    allowFailure: true
+";
+
+/// Namespace files beyond the bundled ones: a `WorkingDirectory`'s `namespaceFiles` copies them
+/// into its folder (`exclude` honoured), `UploadFiles` stores files of the folder and of
+/// storage as namespace files (any namespace) that `read()` and `DownloadFiles` then see before
+/// the bundled ones, and the next execution still sees; `conflict: ERROR` and a path that
+/// climbs out are refused.
+#[test]
+fn namespace_files_are_uploaded_downloaded_and_copied_into_working_directories() {
+    let dir = scratch_dir("uploads");
+    std::fs::create_dir_all(dir.join("_files/scripts")).unwrap();
+    std::fs::create_dir_all(dir.join("_files/private")).unwrap();
+    std::fs::write(dir.join("_files/scripts/hello.txt"), "hello from _files\n").unwrap();
+    std::fs::write(dir.join("_files/private/key.txt"), "not copied\n").unwrap();
+    let flow = dir.join("uploads.yml");
+    std::fs::write(&flow, UPLOADS).unwrap();
+    let bin = build_flow(&flow).unwrap();
+    let state = dir.join("state");
+    let run = || {
+        Command::new(&bin)
+            .args(["run", "--state", state.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let summary = summary_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary["state"], "WARNING", "{summary}\n{stderr}");
+    let listed = &task_run(&summary, "listed")["outputs"]["uris"];
+    let mut names: Vec<&String> = listed.as_object().unwrap().keys().collect();
+    names.sort();
+    assert_eq!(names, ["made/here.txt", "scripts/hello.txt"], "{listed}");
+    assert_eq!(
+        task_run(&summary, "upload")["outputs"]["files"],
+        json!({"/uploaded/made/here.txt": "kestra:///kflow/tests/_files/uploaded/made/here.txt"})
+    );
+    assert_eq!(
+        task_run(&summary, "read_uploaded")["outputs"]["value"],
+        "made in the working directory | made in the working directory"
+    );
+    assert_eq!(
+        task_run(&summary, "downloaded")["outputs"]["value"],
+        "/scripts/hello.txt,/uploaded/made/here.txt: hello from _files"
+    );
+    assert_eq!(task_run(&summary, "refused")["state"], "WARNING");
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert_eq!(task_run(&summary, "escape")["state"], "WARNING");
+    assert!(stderr.contains("not a plain path"), "{stderr}");
+    assert!(files_under(&dir)
+        .iter()
+        .all(|f| !f.ends_with("escaped.txt")));
+    // The uploads outlive the execution: the next one reads them too.
+    let again = summary_of(&run());
+    assert_eq!(
+        task_run(&again, "read_uploaded")["outputs"]["value"],
+        "made in the working directory | made in the working directory"
+    );
 }

@@ -10,7 +10,7 @@
 //! The properties every task has (`id`, `type`, `retry`, `timeout`, `runIf`, ...) are not listed:
 //! the model handles them.
 
-use super::shapes::{errors, finally, FILES_MAP, STRING_OR_STRINGS};
+use super::shapes::{errors, finally, STRING_OR_STRINGS};
 use super::{out, prop, OutputDef, PluginDef, PropDef, PropType, PropType::*, ValueType};
 
 // ---- shapes shared by several entries ------------------------------------------------------
@@ -404,30 +404,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     ),
     // ---- namespace files -----------------------------------------------------------------------
 
-    // namespace/UploadFiles.java
-    task(
-        "io.kestra.plugin.core.namespace.UploadFiles",
-        &[],
-        &[
-            prop("namespace", String).required(),
-            prop("files", List(&String)),
-            prop("filesMap", FILES_MAP),
-            prop("destination", String),
-            prop("conflict", Enum(&["OVERWRITE", "ERROR", "SKIP"])),
-        ],
-        &[out("files", ValueType::Map(&ValueType::Uri))],
-    ),
-    // namespace/DownloadFiles.java
-    task(
-        "io.kestra.plugin.core.namespace.DownloadFiles",
-        &[],
-        &[
-            prop("namespace", String).required(),
-            prop("files", STRING_OR_STRINGS).required(),
-            prop("destination", String),
-        ],
-        &[out("files", ValueType::Map(&ValueType::Uri))],
-    ),
     // namespace/DeleteFiles.java (`deleteParentFolder` added by 1.0)
     task(
         "io.kestra.plugin.core.namespace.DeleteFiles",

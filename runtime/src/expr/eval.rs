@@ -69,6 +69,10 @@ pub trait Host {
     fn error_logs(&self) -> std::result::Result<Value, String> {
         Err("the execution's logs are not available here".into())
     }
+    /// The namespace files bundled into the binary (path, contents): none but a flow's.
+    fn bundled_files(&self) -> &'static [(&'static str, &'static [u8])] {
+        &[]
+    }
 }
 
 /// A host with no secrets, no KV store and no files: every such call fails clearly.

@@ -78,54 +78,32 @@ fn secret(key: &str) -> Result<String, String> {
 
 /// The host of a flow's binary: secrets as [`EnvHost`] reads them; `read()`, `fileSize()` and
 /// `fileExists()` read the namespace files bundled into the binary (`_files/` beside the flow
-/// when it was built), by path (`scripts/etl.py`) or URI (`kestra:///<namespace>/_files/...`,
-/// as `fileURI()` gives it), and never the host's files (`/etc/passwd`, `/proc/self/environ`
-/// and its secrets). An execution reads its internal storage (other `kestra:///` URIs, see
-/// `crate::storage`) before asking this host.
+/// when it was built; see [`crate::namespace_files`]), and never the host's files
+/// (`/etc/passwd`, `/proc/self/environ` and its secrets). An execution reads its internal
+/// storage and uploaded namespace files before the bundled ones.
+#[cfg(feature = "executor")]
 #[derive(Debug, Clone, Default)]
 pub struct FlowHost {
-    /// The flow's namespace (`kestra:///<namespace as folders>/_files/`).
+    /// The flow's namespace: the bundled files are its.
     namespace: String,
-    files: &'static [(&'static str, &'static [u8])],
+    files: crate::namespace_files::Bundled,
 }
 
+#[cfg(feature = "executor")]
 impl FlowHost {
-    pub fn new(namespace: &str, files: &'static [(&'static str, &'static [u8])]) -> FlowHost {
+    pub fn new(namespace: &str, files: crate::namespace_files::Bundled) -> FlowHost {
         FlowHost {
             namespace: namespace.to_string(),
             files,
         }
     }
 
-    /// A namespace file's contents by path or URI.
-    fn file(&self, path: &str) -> Result<Option<&'static [u8]>, String> {
-        let relative = if let Some(rest) = path.strip_prefix("kestra:///") {
-            let prefix = format!("{}/_files/", self.namespace.replace('.', "/"));
-            match rest.strip_prefix(&prefix) {
-                Some(relative) => relative,
-                None => return Err(not_local(path)),
-            }
-        } else if path.contains("://") {
-            return Err(not_local(path));
-        } else {
-            path.trim_start_matches('/')
-        };
-        let relative = relative.strip_prefix("./").unwrap_or(relative);
-        Ok(self
-            .files
-            .iter()
-            .find(|(name, _)| *name == relative)
-            .map(|(_, contents)| *contents))
-    }
-
-    fn missing(&self, path: &str) -> String {
-        format!(
-            "`{path}`: no such namespace file ({} bundled from `_files/` beside the flow); a flow never reads the host's files",
-            self.files.len()
-        )
+    fn files(&self) -> crate::namespace_files::NamespaceFiles<'_> {
+        crate::namespace_files::NamespaceFiles::new(&self.namespace, self.files, None)
     }
 }
 
+#[cfg(feature = "executor")]
 impl Host for FlowHost {
     fn secret(&self, key: &str) -> Result<String, String> {
         secret(key)
@@ -138,22 +116,19 @@ impl Host for FlowHost {
     }
 
     fn read(&self, path: &str) -> Result<String, String> {
-        let contents = self.file(path)?.ok_or_else(|| self.missing(path))?;
-        String::from_utf8(contents.to_vec()).map_err(|_| format!("`{path}` is not UTF-8 text"))
+        self.files()
+            .read_text(path, super::eval::MAX_RENDER_BYTES as u64)
     }
 
     fn file_size(&self, path: &str) -> Result<u64, String> {
-        let contents = self.file(path)?.ok_or_else(|| self.missing(path))?;
-        Ok(contents.len() as u64)
+        self.files().size(path)
     }
 
     fn file_exists(&self, path: &str) -> Result<bool, String> {
-        Ok(self.file(path)?.is_some())
+        self.files().exists(path)
     }
-}
 
-fn not_local(path: &str) -> String {
-    format!(
-        "`{path}`: a flow reads its internal storage and its namespace files only, never the host's files"
-    )
+    fn bundled_files(&self) -> &'static [(&'static str, &'static [u8])] {
+        self.files
+    }
 }

@@ -19,7 +19,9 @@ pub use eval::{
     evaluate, render, render_layered, render_str, with_deadline, EvalError, Host, NoHost,
     INTERRUPTED,
 };
-pub use host::{EnvHost, FlowHost};
+pub use host::EnvHost;
+#[cfg(feature = "executor")]
+pub use host::FlowHost;
 pub use parser::{parse, parse_expression, SyntaxError};
 
 /// YAML text as a JSON value, resolved as Kestra (Jackson's YAML parser) resolves scalars.

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::execution::State;
 use crate::history::History;
 use crate::kv::KvWrite;
+use crate::namespace_files::NamespaceFiles;
 use crate::plan::Level;
 use crate::storage::Storage;
 use std::io::Read;
@@ -74,6 +75,9 @@ pub(crate) trait Port: Sync {
     fn namespace(&self) -> &str;
     fn flow_id(&self) -> &str;
     fn storage(&self) -> Option<&Storage>;
+    fn namespace_files(&self) -> NamespaceFiles<'_>;
+    /// Inside a `WorkingDirectory`: its folder.
+    fn working_dir(&self) -> Option<&str>;
     fn history(&self) -> Option<&dyn History>;
     /// Whether `text` holds a secret value this execution read.
     fn holds_secret(&self, text: &str) -> bool;
@@ -178,6 +182,16 @@ impl<'a> TaskContext<'a> {
         );
         self.storage()?.put(&uri, from)?;
         Ok(uri)
+    }
+
+    /// Namespace files: uploaded ones, then those bundled into the binary.
+    pub fn namespace_files(&self) -> NamespaceFiles<'_> {
+        self.port.namespace_files()
+    }
+
+    /// Inside a `WorkingDirectory`: the folder its tasks share.
+    pub fn working_dir(&self) -> Option<&std::path::Path> {
+        self.port.working_dir().map(std::path::Path::new)
     }
 
     /// The recorded history (`log.Fetch`, the purges).

@@ -249,11 +249,8 @@ pub const WORKING_DIRECTORY: PluginDef = PluginDef::flowable_task(
                 prop("patterns", List(&String)).required(),
             ]),
         )
-        .not_dynamic()
-        .not_run_yet(),
-        prop("namespaceFiles", Object(NAMESPACE_FILES))
-            .not_dynamic()
-            .not_run_yet(),
+        .not_dynamic(),
+        prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
         prop("inputFiles", FILES_MAP),
         prop("outputFiles", List(&String)),
     ],

@@ -12,6 +12,7 @@ pub mod flow;
 pub mod history;
 pub mod kv;
 pub mod log;
+pub mod namespace;
 pub mod output;
 pub mod storage;
 pub mod templating;
@@ -78,6 +79,8 @@ register! {
         history::Fetch,
         history::PurgeExecutions,
         history::PurgeLogs,
+        namespace::UploadFiles,
+        namespace::DownloadFiles,
         templating::TemplatedTask;
     flowable:
         flow::SEQUENTIAL,

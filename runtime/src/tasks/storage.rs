@@ -508,14 +508,10 @@ mod run {
         type Output = UrisMapOutput;
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<UrisMapOutput, TaskError> {
             // The folder of the WorkingDirectory around this task.
-            let folder =
-                match ctx.render("{{ workingDir ?? '' }}")? {
-                    Value::String(dir) if !dir.is_empty() => std::path::PathBuf::from(dir),
-                    _ => return Err(
-                        "LocalFiles works in the folder of a WorkingDirectory; put it inside one"
-                            .into(),
-                    ),
-                };
+            let folder = ctx
+                .working_dir()
+                .ok_or("LocalFiles works in the folder of a WorkingDirectory; put it inside one")?
+                .to_path_buf();
             if let Some(inputs) = self.inputs.clone() {
                 let files = crate::workdir::input_files(inputs)?;
                 crate::workdir::write_inputs(&folder, &files, ctx.storage().ok())?;
