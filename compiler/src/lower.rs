@@ -11,8 +11,8 @@ use kflow_runtime::tasks;
 use serde_json::Value;
 
 use crate::expr::offsets;
-use crate::model::{Flow, FlowOutput, Input, Task};
-use crate::plugins::{PluginDef, PropType};
+use crate::model::{Flow, FlowOutput, Input, Task, Trigger};
+use crate::plugins::{self, PluginDef, PluginKind, PropType};
 use crate::source::SourceFile;
 use crate::yaml::{Node, ScalarKind, Value as YamlValue};
 
@@ -48,17 +48,7 @@ pub fn lower(flow: &Flow, source: &SourceFile, source_hash: &str) -> P::Flow {
             .and_then(Node::as_seq)
             .map(|items| items.iter().filter_map(|n| lower.sla(n)).collect())
             .unwrap_or_default(),
-        triggers: flow
-            .triggers
-            .iter()
-            .map(|t| P::TriggerInfo {
-                id: t.id.value.clone(),
-                type_name: t
-                    .plugin
-                    .map_or(t.type_name.value.as_str(), |p| p.name)
-                    .to_string(),
-            })
-            .collect(),
+        triggers: flow.triggers.iter().map(|t| lower.trigger(t)).collect(),
     }
 }
 
@@ -386,6 +376,100 @@ impl Lower<'_> {
         })
     }
 
+    /// A trigger: what `serve` runs of it, or why it does not ([`P::TriggerKind::NotServed`]).
+    fn trigger(&self, trigger: &Trigger) -> P::Trigger {
+        let type_name = trigger
+            .plugin
+            .map_or(trigger.type_name.value.as_str(), |p| p.name)
+            .to_string();
+        let property = |name: &str| {
+            trigger
+                .properties
+                .iter()
+                .find(|p| p.name.value == name)
+                .map(|p| &p.value)
+        };
+        let text = |name: &str| property(name).and_then(Node::as_text).map(str::to_string);
+        let recover_missed = match text("recoverMissedSchedules").as_deref() {
+            Some("LAST") => P::RecoverMissed::Last,
+            Some("NONE") => P::RecoverMissed::None,
+            _ => P::RecoverMissed::All,
+        };
+        let conditions: Vec<P::Condition> = ["conditions", "scheduleConditions"]
+            .iter()
+            .filter_map(|name| property(name).and_then(Node::as_seq))
+            .flatten()
+            .map(|node| self.condition(node))
+            .collect();
+        let mut kind = match type_name.as_str() {
+            "io.kestra.plugin.core.trigger.Schedule" => P::TriggerKind::Schedule(P::Schedule {
+                cron: text("cron").unwrap_or_default(),
+                with_seconds: property("withSeconds")
+                    .and_then(Node::as_scalar)
+                    .is_some_and(|s| matches!(s.kind, ScalarKind::Bool(true))),
+                timezone: text("timezone"),
+                inputs: property("inputs").map(|n| self.prop(n, true)),
+                late_maximum_delay: text("lateMaximumDelay")
+                    .as_deref()
+                    .and_then(kflow_runtime::expr::value::parse_iso_duration),
+                recover_missed,
+            }),
+            "io.kestra.plugin.core.trigger.ScheduleOnDates" => P::TriggerKind::ScheduleOnDates {
+                dates: property("dates").map_or(P::Prop::Value(Value::Array(Vec::new())), |n| {
+                    self.prop(n, true)
+                }),
+                timezone: text("timezone"),
+                inputs: property("inputs").map(|n| self.prop(n, true)),
+                recover_missed,
+            },
+            _ => P::TriggerKind::NotServed { why: String::new() },
+        };
+        if let Some(why) = not_served(trigger) {
+            kind = P::TriggerKind::NotServed { why };
+        }
+        P::Trigger {
+            id: trigger.id.value.clone(),
+            type_name,
+            disabled: trigger.disabled,
+            stop_after: property("stopAfter")
+                .and_then(Node::as_seq)
+                .into_iter()
+                .flatten()
+                .filter_map(Node::as_text)
+                .map(str::to_string)
+                .collect(),
+            conditions,
+            kind,
+        }
+    }
+
+    /// A condition, by its canonical type; `Not`'s and `Or`'s own conditions inside.
+    fn condition(&self, node: &Node) -> P::Condition {
+        let written = node
+            .get("type")
+            .and_then(|e| e.value.as_text())
+            .unwrap_or_default();
+        let type_name = plugins::lookup(PluginKind::Condition, written)
+            .map_or(written, |p| p.name)
+            .to_string();
+        let entries = node.as_map().unwrap_or_default();
+        P::Condition {
+            type_name,
+            properties: entries
+                .iter()
+                .filter(|e| !matches!(e.key.text.as_str(), "type" | "conditions"))
+                .map(|e| (e.key.text.clone(), self.prop(&e.value, true)))
+                .collect(),
+            conditions: node
+                .get("conditions")
+                .and_then(|e| e.value.as_seq())
+                .into_iter()
+                .flatten()
+                .map(|n| self.condition(n))
+                .collect(),
+        }
+    }
+
     fn output(&self, output: &FlowOutput) -> P::FlowOutput {
         P::FlowOutput {
             id: output.id.value.clone(),
@@ -393,6 +477,36 @@ impl Lower<'_> {
             value: self.prop(&output.value, true),
         }
     }
+}
+
+/// Why `serve` does not run a trigger: its type, or a condition type (nested ones included),
+/// that this version does not run; `None` when it does.
+pub fn not_served(trigger: &Trigger) -> Option<String> {
+    let type_name = trigger
+        .plugin
+        .map_or(trigger.type_name.value.as_str(), |p| p.name);
+    if !P::SERVED_TRIGGERS.contains(&type_name) {
+        return Some(format!(
+            "`serve` does not run `{type_name}` triggers in this version"
+        ));
+    }
+    fn unserved(nodes: &[Node]) -> Option<String> {
+        nodes.iter().find_map(|node| {
+            let written = node.get("type")?.value.as_text()?;
+            let name = plugins::lookup(PluginKind::Condition, written).map_or(written, |p| p.name);
+            if P::SERVED_CONDITIONS.contains(&name) {
+                unserved(node.get("conditions").and_then(|e| e.value.as_seq())?)
+            } else {
+                Some(name.to_string())
+            }
+        })
+    }
+    trigger
+        .properties
+        .iter()
+        .filter(|p| matches!(p.name.value.as_str(), "conditions" | "scheduleConditions"))
+        .find_map(|p| unserved(p.value.as_seq()?))
+        .map(|name| format!("`serve` does not evaluate `{name}` conditions in this version"))
 }
 
 /// Whether the runtime of this kflowc runs `definition` (a type the registry knows only as

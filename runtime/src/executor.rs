@@ -100,6 +100,8 @@ pub struct Launch {
     pub chain_elapsed: Duration,
     /// Set to `true` to kill the execution (SIGTERM, `kill`): see [`KillSignal`].
     pub kill: Option<KillSignal>,
+    /// The `trigger` variable, when a trigger started the execution.
+    pub trigger: Option<Value>,
 }
 
 /// Kills an execution when it turns `true`: the running tasks are cancelled (their futures,
@@ -141,6 +143,7 @@ impl Launch {
             attempt: 1,
             chain_elapsed: Duration::ZERO,
             kill: None,
+            trigger: None,
         }
     }
 }
@@ -420,7 +423,12 @@ impl<'f> Executor<'f> {
             flow,
             host,
             recorder,
-            constant_vars: constant_vars(flow, &launch.inputs, launch.revision),
+            constant_vars: constant_vars(
+                flow,
+                &launch.inputs,
+                launch.revision,
+                launch.trigger.as_ref(),
+            ),
             execution_var: context::object(context::EXECUTION, |name| match name {
                 "id" => Value::String(id.clone()),
                 "originalId" => Value::String(original_id.clone()),
@@ -2005,7 +2013,12 @@ impl tasks::Port for TaskPort<'_, '_> {
 }
 
 /// The variables that stay the same for a whole execution.
-fn constant_vars(flow: &Flow, inputs: &Map<String, Value>, revision: i64) -> Map<String, Value> {
+fn constant_vars(
+    flow: &Flow,
+    inputs: &Map<String, Value>,
+    revision: i64,
+    trigger: Option<&Value>,
+) -> Map<String, Value> {
     let mut vars = Map::new();
     let flow_var = context::object(context::FLOW, |name| match name {
         "id" => Value::String(flow.id.clone()),
@@ -2021,6 +2034,9 @@ fn constant_vars(flow: &Flow, inputs: &Map<String, Value>, revision: i64) -> Map
     vars.insert("envs".into(), envs());
     vars.insert("globals".into(), Value::Object(Map::new()));
     vars.insert("kestra".into(), kestra());
+    if let Some(trigger) = trigger {
+        vars.insert("trigger".into(), trigger.clone());
+    }
     vars
 }
 

@@ -35,6 +35,44 @@ pub struct LaunchRequest {
     /// Take up a recorded execution (restart, resume, replay) instead of starting anew: the
     /// input pairs and values above are then not read.
     pub take_up: Option<TakeUp>,
+    /// A new execution already recorded CREATED under this id (a trigger's tick: see
+    /// [`crate::state::Store::handle_tick`]), with these validated inputs.
+    pub created: Option<(String, Map<String, Value>)>,
+    /// The `trigger` variable (a trigger started it, or the execution taken up).
+    pub trigger: Option<Value>,
+}
+
+impl LaunchRequest {
+    /// A request that takes up the recorded execution `row`: the same execution (`restart`,
+    /// `resume`) or a new one from it (`replay`).
+    pub fn taking_up(
+        row: &crate::state::ExecutionRow,
+        store: &Store,
+        same_execution: bool,
+    ) -> Result<LaunchRequest, StateError> {
+        let task_runs = store.task_runs(&row.id)?;
+        Ok(LaunchRequest {
+            labels: row.labels.clone(),
+            echo_logs: true,
+            take_up: Some(TakeUp {
+                id: if same_execution {
+                    row.id.clone()
+                } else {
+                    new_id()
+                },
+                inputs: row.inputs.clone(),
+                prior: Prior {
+                    same_execution,
+                    task_runs,
+                    started_ms: row.started_ms,
+                    original_id: row.original_id.clone().unwrap_or_else(|| row.id.clone()),
+                    resume_inputs: None,
+                },
+            }),
+            trigger: row.trigger.clone(),
+            ..LaunchRequest::default()
+        })
+    }
 }
 
 /// A recorded execution taken up again (see [`Prior`]).
@@ -102,9 +140,10 @@ pub async fn launch(
     store: Arc<Store>,
     mut on_event: impl FnMut(LaunchEvent<'_>),
 ) -> Result<Summary, LaunchError> {
-    let (values, take_up) = match request.take_up {
-        Some(take_up) => (take_up.inputs.clone(), Some(take_up)),
-        None => (
+    let (values, take_up) = match (request.take_up, request.created.as_ref()) {
+        (Some(take_up), _) => (take_up.inputs.clone(), Some(take_up)),
+        (None, Some((_, inputs))) => (inputs.clone(), None),
+        (None, None) => (
             inputs::resolve(&flow, request.input_pairs, request.input_values)
                 .map_err(LaunchError::Inputs)?,
             None,
@@ -168,12 +207,16 @@ pub async fn launch(
     let chain_start = Instant::now();
     let mut launch = Launch::new(values, request.labels, request.echo_logs);
     launch.revision = revision;
-    match take_up {
-        Some(take_up) => {
+    launch.trigger = request.trigger;
+    match (take_up, request.created) {
+        (Some(take_up), _) => {
             launch.id = take_up.id;
             launch.prior = Some(take_up.prior);
         }
-        None => store_input_files(&flow, &mut launch, &store).map_err(LaunchError::Files)?,
+        (None, Some((id, _))) => launch.id = id,
+        (None, None) => {
+            store_input_files(&flow, &mut launch, &store).map_err(LaunchError::Files)?;
+        }
     }
     loop {
         let next = Launch {
@@ -182,6 +225,7 @@ pub async fn launch(
             inputs: launch.inputs.clone(),
             labels: launch.labels.clone(),
             kill: None,
+            trigger: launch.trigger.clone(),
             ..launch
         };
         let summary = watched(&flow, launch, host.as_ref(), &store, request.kill.clone()).await;

@@ -17,6 +17,7 @@
 //! compiling tokio or `SQLite`.
 
 pub mod context;
+pub mod cron;
 pub mod definition;
 pub mod expr;
 pub mod formats;
@@ -45,6 +46,10 @@ pub mod launch;
 pub mod namespace_files;
 #[cfg(feature = "executor")]
 pub mod owner;
+#[cfg(feature = "executor")]
+pub mod schedule;
+#[cfg(feature = "executor")]
+pub mod serve;
 #[cfg(feature = "executor")]
 pub mod state;
 #[cfg(feature = "executor")]

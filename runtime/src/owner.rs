@@ -55,6 +55,21 @@ impl Drop for Owner {
     }
 }
 
+/// The lock that one `serve` holds on a state, so that two never fire the same ticks: `None`
+/// when another process holds it. Released when the file is dropped (or the process ends).
+pub fn serve_lock(state_dir: &Path) -> std::io::Result<Option<File>> {
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(state_dir.join("serve.lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Whether the process that took `token` in `state_dir` is alive: its lock file exists and is
 /// locked. A token that is not a plain id (a damaged row) counts as gone. A dead owner's file
 /// is removed.

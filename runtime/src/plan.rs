@@ -251,7 +251,7 @@ pub struct Flow {
     /// `sla`: what the execution must meet, and what happens when it does not.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sla: Vec<Sla>,
-    pub triggers: Vec<TriggerInfo>,
+    pub triggers: Vec<Trigger>,
 }
 
 /// One service-level agreement of the flow.
@@ -349,11 +349,114 @@ pub struct Concurrency {
     pub behavior: ConcurrencyBehavior,
 }
 
-/// A trigger, for `info` (triggers run with `serve`, [7/13]).
+/// The trigger types `serve` runs (canonical names); a flow's other triggers are listed by
+/// `info` and `triggers` but not run, and `kflowc check` warns about them (KF112).
+pub const SERVED_TRIGGERS: &[&str] = &[
+    "io.kestra.plugin.core.trigger.Schedule",
+    "io.kestra.plugin.core.trigger.ScheduleOnDates",
+];
+
+/// The condition types a served trigger evaluates (canonical names).
+pub const SERVED_CONDITIONS: &[&str] = &[
+    "io.kestra.plugin.core.condition.DayWeek",
+    "io.kestra.plugin.core.condition.DayWeekInMonth",
+    "io.kestra.plugin.core.condition.Weekend",
+    "io.kestra.plugin.core.condition.DateTimeBetween",
+    "io.kestra.plugin.core.condition.TimeBetween",
+    "io.kestra.plugin.core.condition.Expression",
+    "io.kestra.plugin.core.condition.Not",
+    "io.kestra.plugin.core.condition.Or",
+];
+
+/// A trigger of the flow.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TriggerInfo {
+pub struct Trigger {
     pub id: String,
+    /// The canonical type name.
     pub type_name: String,
+    /// `disabled: true` in the flow (`triggers enable` cannot override it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
+    /// `stopAfter`: once an execution it started ends in one of these states, the trigger
+    /// disables itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop_after: Vec<String>,
+    /// All must hold for a tick to start an execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    pub kind: TriggerKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    Schedule(Schedule),
+    /// `ScheduleOnDates`: fixed instants (rendered when `serve` starts).
+    ScheduleOnDates {
+        dates: Prop,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Prop>,
+        recover_missed: RecoverMissed,
+    },
+    /// A type (or a condition) `serve` does not run in this version.
+    NotServed {
+        why: String,
+    },
+}
+
+/// `Schedule`: an execution at each tick of `cron`, in `timezone` (the host's zone when unset,
+/// UTC where it has none).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Schedule {
+    pub cron: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_seconds: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// The execution's inputs, rendered with `trigger.*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Prop>,
+    /// A tick handled later than this after its time is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_maximum_delay: Option<Duration>,
+    pub recover_missed: RecoverMissed,
+}
+
+/// `recoverMissedSchedules`: what happens to the ticks that passed while `serve` was not
+/// running. Kestra's default is ALL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecoverMissed {
+    /// Every missed tick runs, oldest first.
+    #[default]
+    All,
+    /// Only the most recent missed tick runs.
+    Last,
+    /// None run; the schedule resumes from now.
+    None,
+}
+
+impl RecoverMissed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoverMissed::All => "ALL",
+            RecoverMissed::Last => "LAST",
+            RecoverMissed::None => "NONE",
+        }
+    }
+}
+
+/// A condition of a trigger: its canonical type, its properties, and the conditions it holds
+/// (`Not`, `Or`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Condition {
+    pub type_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<(String, Prop)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }
 
 /// Kestra's input types, as the runtime reads them; the deprecated spellings (`BOOL`, `ENUM`)

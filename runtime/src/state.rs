@@ -130,6 +130,19 @@ pub const MIGRATIONS: &[&str] = &[
         updated_ms  INTEGER NOT NULL,
         PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;",
+    // 4: triggers. `triggers` keeps each trigger's position (the last tick handled: an
+    // execution created for it, or skipped) and whether it was disabled from the command line
+    // or by `stopAfter`; `executions.trigger` is the `trigger` variable of an execution a
+    // trigger started (JSON), kept for restarts.
+    "ALTER TABLE executions ADD COLUMN trigger TEXT;
+    CREATE TABLE triggers (
+        flow_id      TEXT NOT NULL,
+        trigger_id   TEXT NOT NULL,
+        last_tick_ms INTEGER,              -- NULL: no tick handled yet
+        disabled     INTEGER NOT NULL DEFAULT 0,
+        updated_ms   INTEGER NOT NULL,
+        PRIMARY KEY (flow_id, trigger_id)
+    ) WITHOUT ROWID;",
 ];
 
 /// What went wrong with the state.
@@ -232,6 +245,8 @@ pub struct ExecutionRow {
     pub owner: Option<String>,
     /// What was done to it after it started, oldest first.
     pub actions: Vec<Action>,
+    /// The `trigger` variable, when a trigger started it.
+    pub trigger: Option<Value>,
 }
 
 /// Something done to an execution from outside: `restart`, `resume`, `replay` (on the new
@@ -262,6 +277,7 @@ impl ExecutionRow {
             "duration_ms": self.duration_ms(),
             "revision": self.revision,
             "original_id": self.original_id,
+            "trigger": self.trigger,
             "actions": self.actions.iter().map(|a| json!({
                 "action": a.action,
                 "detail": a.detail,
@@ -269,6 +285,25 @@ impl ExecutionRow {
             })).collect::<Vec<_>>(),
         })
     }
+}
+
+/// A trigger's position in the state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TriggerState {
+    /// The last tick handled (its execution created, or skipped); `None` before the first.
+    pub last_tick_ms: Option<u64>,
+    /// Disabled by `triggers disable` or by `stopAfter`.
+    pub disabled: bool,
+}
+
+/// The execution a trigger's tick starts, created with the tick's position.
+#[derive(Debug, Clone)]
+pub struct TriggeredExecution {
+    pub id: String,
+    pub inputs: Map<String, Value>,
+    pub labels: Map<String, Value>,
+    /// The `trigger` variable its tasks see.
+    pub trigger: Value,
 }
 
 /// One stored log line.
@@ -589,6 +624,141 @@ impl Store {
         tx.commit().map_err(sqlite)
     }
 
+    /// A trigger's position: the last tick handled and whether it is disabled.
+    pub fn trigger_state(
+        &self,
+        flow_id: &str,
+        trigger_id: &str,
+    ) -> Result<TriggerState, StateError> {
+        self.conn()
+            .query_row(
+                "SELECT last_tick_ms, disabled FROM triggers WHERE flow_id = ?1 AND trigger_id = ?2",
+                params![flow_id, trigger_id],
+                |row| {
+                    Ok(TriggerState {
+                        last_tick_ms: row
+                            .get::<_, Option<i64>>(0)?
+                            .map(|t| u64::try_from(t).unwrap_or(0)),
+                        disabled: row.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
+    /// Disables or enables a trigger (`triggers disable|enable`, `stopAfter`).
+    pub fn set_trigger_disabled(
+        &self,
+        flow_id: &str,
+        trigger_id: &str,
+        disabled: bool,
+    ) -> Result<(), StateError> {
+        self.conn()
+            .execute(
+                "INSERT INTO triggers (flow_id, trigger_id, disabled, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (flow_id, trigger_id) DO UPDATE
+                 SET disabled = excluded.disabled, updated_ms = excluded.updated_ms",
+                params![flow_id, trigger_id, disabled, millis(crate::execution::now_ms())],
+            )
+            .map(drop)
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
+    /// Marks `tick_ms` handled for a trigger and, in the same transaction, creates the
+    /// execution it starts (CREATED, owned by this process): `Ok(false)`, with nothing written,
+    /// when the trigger's position is already at or past the tick. The commit is fsynced
+    /// (`synchronous=FULL`): a tick acknowledged as handled survives a power cut, and its
+    /// execution with it (`serve` restarts it if this process dies before it ends).
+    pub fn handle_tick(
+        &self,
+        flow: &Flow,
+        trigger_id: &str,
+        tick_ms: u64,
+        start: Option<&TriggeredExecution>,
+    ) -> Result<bool, StateError> {
+        let revision = match start {
+            Some(_) => Some(self.revision(&flow.source_hash)?),
+            None => None,
+        };
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        let result = (|| {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+            let last: Option<i64> = tx
+                .query_row(
+                    "SELECT last_tick_ms FROM triggers WHERE flow_id = ?1 AND trigger_id = ?2",
+                    params![flow.id, trigger_id],
+                    |row| row.get(0),
+                )
+                .optional()?
+                .flatten();
+            if last.is_some_and(|last| last >= millis(tick_ms)) {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO triggers (flow_id, trigger_id, last_tick_ms, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (flow_id, trigger_id) DO UPDATE
+                 SET last_tick_ms = excluded.last_tick_ms, updated_ms = excluded.updated_ms",
+                params![flow.id, trigger_id, millis(tick_ms), millis(crate::execution::now_ms())],
+            )?;
+            if let (Some(start), Some(revision)) = (start, revision) {
+                tx.execute(
+                    "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms,
+                        owner, revision, trigger)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        start.id,
+                        flow.namespace,
+                        flow.id,
+                        State::Created.as_str(),
+                        Value::Object(masked_inputs(flow, &start.inputs)).to_string(),
+                        Value::Object(start.labels.clone()).to_string(),
+                        millis(crate::execution::now_ms()),
+                        self.token(),
+                        revision,
+                        start.trigger.to_string(),
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })();
+        let restored = conn.pragma_update(None, "synchronous", "NORMAL");
+        let handled = result.map_err(sqlite)?;
+        restored.map_err(sqlite)?;
+        Ok(handled)
+    }
+
+    /// Executions that the last process running them left unfinished (marked FAILED by
+    /// [`Store::recover`]) and that nothing was done to since: `serve` restarts them.
+    pub fn crashed_executions(&self) -> Result<Vec<ExecutionRow>, StateError> {
+        let ids: Vec<String> = {
+            let conn = self.conn();
+            let mut query = conn
+                .prepare(
+                    "SELECT e.id FROM executions e WHERE e.state = 'FAILED' AND (
+                       SELECT action FROM actions a WHERE a.execution_id = e.id
+                       ORDER BY seq DESC LIMIT 1) = 'marked-failed'
+                     ORDER BY e.started_ms",
+                )
+                .map_err(|e| StateError::Sqlite(self.path.clone(), e))?;
+            let rows = query
+                .query_map([], |row| row.get(0))
+                .map_err(|e| StateError::Sqlite(self.path.clone(), e))?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(|e| StateError::Sqlite(self.path.clone(), e))?
+        };
+        let mut rows = Vec::new();
+        for id in ids {
+            rows.extend(self.execution(&id)?);
+        }
+        Ok(rows)
+    }
+
     /// Record something done to an execution (shown by `executions`).
     pub fn record_action(&self, id: &str, action: &str, detail: &str) -> Result<(), StateError> {
         Store::insert_action(&self.conn(), id, action, detail)
@@ -737,7 +907,7 @@ impl Store {
         let mut statement = conn
             .prepare_cached(&format!(
                 "SELECT id, namespace, flow_id, state, inputs, labels, outputs, started_ms, ended_ms,
-                        revision, original_id, owner
+                        revision, original_id, owner, trigger
                  FROM executions {tail}"
             ))
             .map_err(sqlite)?;
@@ -765,6 +935,7 @@ impl Store {
                         row.get::<_, i64>(9)?,
                         row.get::<_, Option<String>>(10)?,
                         row.get::<_, Option<String>>(11)?,
+                        row.get::<_, Option<String>>(12)?,
                     ),
                 ))
             })
@@ -774,7 +945,7 @@ impl Store {
             let (
                 (id, namespace, flow_id, state),
                 (inputs, labels, outputs),
-                (started, ended, revision, original_id, owner),
+                (started, ended, revision, original_id, owner, trigger),
             ) = row.map_err(sqlite)?;
             out.push(ExecutionRow {
                 state: self.state(&state)?,
@@ -787,6 +958,7 @@ impl Store {
                 original_id,
                 owner,
                 actions: Vec::new(),
+                trigger: trigger.map(|t| self.json(&t)).transpose()?,
                 id,
                 namespace,
                 flow_id,

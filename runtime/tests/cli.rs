@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use kflow_runtime::cli::{run_cli, VersionInfo};
-use kflow_runtime::plan::{Flow, Input, InputType, Prop, Task, TaskKind, TriggerInfo};
+use kflow_runtime::plan::{
+    Flow, Input, InputType, Prop, RecoverMissed, Schedule, Task, TaskKind, Trigger, TriggerKind,
+};
 use serde_json::{json, Value};
 
 const VERSION: VersionInfo = VersionInfo {
@@ -74,9 +76,20 @@ fn hello(tasks: Vec<Task>) -> Flow {
         inputs: vec![input("name", InputType::String), count],
         labels: vec![("team".into(), "data".into())],
         tasks,
-        triggers: vec![TriggerInfo {
+        triggers: vec![Trigger {
             id: "daily".into(),
             type_name: "io.kestra.plugin.core.trigger.Schedule".into(),
+            disabled: false,
+            stop_after: Vec::new(),
+            conditions: Vec::new(),
+            kind: TriggerKind::Schedule(Schedule {
+                cron: "@daily".into(),
+                with_seconds: false,
+                timezone: None,
+                inputs: None,
+                late_maximum_delay: None,
+                recover_missed: RecoverMissed::All,
+            }),
         }],
         ..Flow::new("hello", "company.team")
     }
@@ -477,20 +490,73 @@ fn version_help_and_bad_arguments() {
     assert_eq!(out.code, 2);
 }
 
+/// `triggers` lists each trigger with its next tick; `disable`/`enable` keep a switch in the
+/// state; an unknown trigger is a usage error naming the ones there are.
 #[test]
-fn serve_is_not_there_yet() {
-    let out = cli(&greeting_flow(), &["serve", "--listen", "127.0.0.1:8080"]);
+fn triggers_are_listed_disabled_and_enabled() {
+    let state = TempDir::new();
+    let dir = state.0.to_str().unwrap();
+    let out = cli(
+        &greeting_flow(),
+        &["triggers", "--format", "json", "--state", dir],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(listed[0]["id"], "daily");
+    assert_eq!(listed[0]["status"], "enabled");
+    assert!(listed[0]["last"].is_null());
+    // @daily: the next midnight, in the host's zone.
+    assert!(
+        listed[0]["next"].as_str().unwrap().contains("T00:00:00"),
+        "{listed}"
+    );
+
+    let out = cli(
+        &greeting_flow(),
+        &["triggers", "disable", "daily", "--state", dir],
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "trigger `daily` disabled\n")
+    );
+    let out = cli(&greeting_flow(), &["triggers", "--state", dir]);
+    assert!(out.stdout.contains("disabled"), "{}", out.stdout);
+    let out = cli(
+        &greeting_flow(),
+        &["triggers", "enable", "daily", "--state", dir],
+    );
+    assert_eq!(out.code, 0);
+    let out = cli(&greeting_flow(), &["triggers", "--state", dir]);
+    assert!(out.stdout.contains("enabled"), "{}", out.stdout);
+
+    let out = cli(
+        &greeting_flow(),
+        &["triggers", "disable", "hourly", "--state", dir],
+    );
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .starts_with("error: `serve` is not available yet"),
+            .contains("no trigger `hourly` in the flow (its triggers: daily)"),
         "{}",
         out.stderr
     );
-    // It names the triggers it cannot run yet.
+    let out = cli(
+        &greeting_flow(),
+        &[
+            "backfill",
+            "--trigger",
+            "daily",
+            "--start",
+            "tomorrow",
+            "--end",
+            "2024-01-01",
+            "--state",
+            dir,
+        ],
+    );
+    assert_eq!(out.code, 2);
     assert!(
-        out.stderr
-            .contains("(`daily` of type `io.kestra.plugin.core.trigger.Schedule`)"),
+        out.stderr.contains("--start `tomorrow` is not a date"),
         "{}",
         out.stderr
     );

@@ -23,5 +23,6 @@ pub fn check(flow: &Flow) -> Vec<Diagnostic> {
     subflow::check(flow, &mut diagnostics);
     structure::check(flow, &mut diagnostics);
     runnable::check(flow, &mut diagnostics);
+    runnable::triggers(flow, &mut diagnostics);
     diagnostics
 }

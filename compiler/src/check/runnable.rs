@@ -32,6 +32,24 @@ pub fn check(flow: &Flow, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// A warning at the `type` of each enabled trigger that `serve` would not run.
+pub fn triggers(flow: &Flow, diagnostics: &mut Vec<Diagnostic>) {
+    for trigger in flow.triggers.iter().filter(|t| !t.disabled) {
+        if let Some(why) = crate::lower::not_served(trigger) {
+            diagnostics.push(
+                Diagnostic::warning(
+                    Code::Ignored,
+                    trigger.type_name.span,
+                    format!("trigger `{}`: {why}", trigger.id.value),
+                )
+                .with_help(
+                    "`run` still starts executions by hand; the trigger itself does nothing yet",
+                ),
+            );
+        }
+    }
+}
+
 /// An error at the `type` of each enabled task whose type the runtime cannot run: exactly what
 /// `kflowc build` refuses.
 pub fn not_runnable(flow: &Flow) -> Vec<Diagnostic> {

@@ -548,13 +548,19 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
             "labels" => {
                 super::flow::labels(ctx, value);
             }
-            "stopAfter" => check(
-                ctx,
-                value,
-                &PropType::List(&PropType::Enum(STATES)),
-                false,
-                "`stopAfter`",
-            ),
+            "stopAfter" => {
+                check(
+                    ctx,
+                    value,
+                    &PropType::List(&PropType::Enum(STATES)),
+                    false,
+                    "`stopAfter`",
+                );
+                trigger.properties.push(Property {
+                    name: Spanned::new("stopAfter".to_string(), entry.key.span),
+                    value: value.clone(),
+                });
+            }
             "logToFile" | "failOnTriggerError" => {
                 ctx.bool(value, &format!("`{}`", entry.key.text));
             }

@@ -28,13 +28,14 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::execution::State;
-use crate::executor::Prior;
 use crate::expr::FlowHost;
 use crate::formats::iso_instant;
 use crate::inputs;
-use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest, TakeUp};
+use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest};
 use crate::plan::Flow;
 use crate::state::{self, ExecutionRow, Store};
+
+mod triggers;
 
 /// What the generated code knows about its own making.
 #[derive(Debug, Clone, Copy)]
@@ -90,8 +91,13 @@ enum Command {
     /// Run the flow once and print its summary
     #[command(after_help = RUN_HELP)]
     Run(RunArgs),
-    /// Run the flow's triggers until SIGTERM/SIGINT (not available yet)
-    Serve(ServeArgs),
+    /// Run the flow's triggers (schedules) until SIGTERM/SIGINT, then drain
+    #[command(after_help = triggers::SERVE_HELP)]
+    Serve(triggers::ServeArgs),
+    /// List the flow's triggers with their last and next tick; enable or disable one
+    Triggers(triggers::TriggersArgs),
+    /// Run a schedule's ticks between two dates, in order, one execution each
+    Backfill(triggers::BackfillArgs),
     /// Print the flow's inputs as JSON Schema
     Inputs,
     /// Print the flow's id, namespace, source hash, kflowc version and triggers as JSON
@@ -206,16 +212,6 @@ struct RunArgs {
 }
 
 #[derive(Args, Debug)]
-struct ServeArgs {
-    /// The state directory
-    #[arg(long, value_name = "DIR")]
-    state: Option<PathBuf>,
-    /// The address webhooks listen on
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
-}
-
-#[derive(Args, Debug)]
 struct ExecutionsArgs {
     /// The state directory
     #[arg(long, value_name = "DIR")]
@@ -318,22 +314,9 @@ where
     };
     let result = match cli.command {
         Command::Run(args) => run_command(flow, &args, &shown, out, err),
-        Command::Serve(_) => Err(Failure::usage(format!(
-            "`serve` is not available yet: this kflow runtime cannot run triggers{}; use `{} run` to start one execution",
-            if flow.triggers.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({})",
-                    flow.triggers
-                        .iter()
-                        .map(|t| format!("`{}` of type `{}`", t.id, t.type_name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            },
-            flow.id
-        ))),
+        Command::Serve(args) => triggers::serve_command(flow, &args, &shown),
+        Command::Triggers(args) => triggers::triggers_command(flow, &args, out),
+        Command::Backfill(args) => triggers::backfill_command(flow, &args, &shown, out),
         Command::Inputs => print_json(out, &inputs::json_schema(flow)),
         Command::Info => print_json(out, &info(flow, version)),
         Command::Plan => writeln!(out, "{}", flow.to_json())
@@ -441,8 +424,7 @@ fn run_command(
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect(),
         echo_logs: true,
-        kill: None,
-        take_up: None,
+        ..LaunchRequest::default()
     };
     // Inputs are checked before the state is touched: bad inputs leave no trace.
     inputs::resolve(
@@ -597,29 +579,7 @@ fn take_up(
     store: &Store,
     same_execution: bool,
 ) -> Result<LaunchRequest, Failure> {
-    let task_runs = store
-        .task_runs(&row.id)
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    Ok(LaunchRequest {
-        labels: row.labels.clone(),
-        echo_logs: true,
-        take_up: Some(TakeUp {
-            id: if same_execution {
-                row.id.clone()
-            } else {
-                crate::execution::new_id()
-            },
-            inputs: row.inputs.clone(),
-            prior: Prior {
-                same_execution,
-                task_runs,
-                started_ms: row.started_ms,
-                original_id: row.original_id.clone().unwrap_or_else(|| row.id.clone()),
-                resume_inputs: None,
-            },
-        }),
-        ..LaunchRequest::default()
-    })
+    LaunchRequest::taking_up(row, store, same_execution).map_err(|e| Failure::failed(e.to_string()))
 }
 
 /// `resume ID`: a PAUSED execution continues after its Pause, with the `onResume` inputs given
@@ -859,6 +819,13 @@ fn logs_command(flow: &Flow, args: &LogsArgs, out: &mut dyn Write) -> Result<u8,
 /// Turns the first SIGTERM, SIGINT or SIGHUP into a kill of the running execution (its summary
 /// is still printed, its state recorded KILLED, exit 1); a second signal exits at once.
 async fn kill_on_signals(kill: tokio::sync::watch::Sender<bool>) {
+    on_signals(kill, "killing the execution").await;
+}
+
+/// Sets `flag` on the first SIGTERM, SIGINT or SIGHUP (saying `what` it does then); exits at
+/// once on the second.
+async fn on_signals(flag: tokio::sync::watch::Sender<bool>, what: &str) {
+    let kill = flag;
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -883,7 +850,7 @@ async fn kill_on_signals(kill: tokio::sync::watch::Sender<bool>) {
             }
         }
         let (name, _) = next_signal(&mut streams).await;
-        eprintln!("{name} received: killing the execution (send it again to exit at once)");
+        eprintln!("{name} received: {what} (send it again to exit at once)");
         let _ = kill.send(true);
         let (name, number) = next_signal(&mut streams).await;
         eprintln!("{name} received again: exiting now");
@@ -891,7 +858,7 @@ async fn kill_on_signals(kill: tokio::sync::watch::Sender<bool>) {
     }
     #[cfg(not(unix))]
     {
-        let _ = kill;
+        let _ = (kill, what);
         std::future::pending::<()>().await;
     }
 }
@@ -1182,6 +1149,7 @@ mod tests {
             original_id: None,
             owner: None,
             actions: Vec::new(),
+            trigger: None,
         };
         let text = table(&[
             row("abc", State::Success, Some(1_704_103_201_500)),

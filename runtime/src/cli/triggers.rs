@@ -1,0 +1,292 @@
+//! `serve`, `triggers` and `backfill`: the command-line side of [`crate::serve`].
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use jiff::Timestamp;
+use serde_json::{json, Value};
+
+use super::{human_summary, on_signals, open_store, Failure, Format, Shown, SummaryArgs};
+use crate::expr::FlowHost;
+use crate::plan::{Flow, Trigger, TriggerKind};
+use crate::schedule::{self, Ticks};
+use crate::serve::{backfill, serve, ServeOptions};
+use crate::state::{self, Store};
+
+pub(super) const SERVE_HELP: &str = "\
+Runs the flow's Schedule and ScheduleOnDates triggers (other trigger types are listed by
+`triggers` and not run yet). Each trigger's last tick is in the state: a tick's execution is
+created in the same fsynced commit that marks the tick handled, so every tick runs exactly
+once across crashes and restarts. Ticks missed while serve was not running run as the
+trigger's recoverMissedSchedules says (ALL, the default: every one, oldest first; LAST: the
+newest; NONE: none). Executions a crash left unfinished are restarted when serve starts.
+
+SIGTERM or SIGINT: no new executions start; running ones get --grace to end, then are killed
+(recorded KILLED); exit 0. A second signal exits at once. One serve per state directory.";
+
+#[derive(Args, Debug)]
+pub(super) struct ServeArgs {
+    /// The state directory
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// The address webhooks and the API will listen on (not served in this version: only
+    /// schedules run)
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    /// Seconds running executions get to end after SIGTERM/SIGINT before they are killed
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    grace: u64,
+    /// Executions running at once (0: no limit); more wait for a place
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_executions: usize,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct TriggersArgs {
+    /// The state directory
+    #[arg(long, value_name = "DIR", global = true)]
+    state: Option<PathBuf>,
+    /// One line per trigger, or one JSON list
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(subcommand)]
+    action: Option<TriggerAction>,
+}
+
+#[derive(Subcommand, Debug)]
+enum TriggerAction {
+    /// Stop a trigger from firing (kept in the state; its ticks pass unrun until enabled)
+    Disable { id: String },
+    /// Let a disabled trigger fire again
+    Enable { id: String },
+}
+
+#[derive(Args, Debug)]
+pub(super) struct BackfillArgs {
+    /// The trigger whose ticks run
+    #[arg(long, value_name = "ID")]
+    trigger: String,
+    /// The first date (2024-01-01T00:00:00Z, or a wall-clock time in the trigger's zone)
+    #[arg(long, value_name = "DATE")]
+    start: String,
+    /// The last date (included)
+    #[arg(long, value_name = "DATE")]
+    end: String,
+    /// The state directory
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    #[command(flatten)]
+    summary: SummaryArgs,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .enable_io()
+        .build()
+        .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// `serve`: the triggers until SIGTERM/SIGINT.
+pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Result<u8, Failure> {
+    if let Some(listen) = &args.listen {
+        crate::serve::say(
+            "WARN",
+            &format!("--listen {listen}: webhooks and the REST API are not served by this version; only schedules run"),
+        );
+    }
+    let store = Arc::new(open_store(flow, args.state.as_deref())?);
+    let runtime = runtime()?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    runtime.spawn(on_signals(stop, "stopping"));
+    runtime
+        .block_on(serve(
+            Arc::new(flow.clone()),
+            store,
+            Arc::new(FlowHost::new(&flow.namespace, shown.namespace_files)),
+            ServeOptions {
+                grace: Duration::from_secs(args.grace),
+                max_executions: args.max_executions,
+            },
+            stopped,
+        ))
+        .map_err(Failure::failed)?;
+    Ok(0)
+}
+
+fn find<'f>(flow: &'f Flow, id: &str) -> Result<&'f Trigger, Failure> {
+    flow.triggers.iter().find(|t| t.id == id).ok_or_else(|| {
+        let ids: Vec<&str> = flow.triggers.iter().map(|t| t.id.as_str()).collect();
+        Failure::usage(format!(
+            "no trigger `{id}` in the flow (its triggers: {})",
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                ids.join(", ")
+            }
+        ))
+    })
+}
+
+/// `triggers`: each trigger with its status, last and next tick; `disable`/`enable ID`.
+pub(super) fn triggers_command(
+    flow: &Flow,
+    args: &TriggersArgs,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    if let Some(action) = &args.action {
+        let (id, disabled) = match action {
+            TriggerAction::Disable { id } => (id, true),
+            TriggerAction::Enable { id } => (id, false),
+        };
+        let trigger = find(flow, id)?;
+        let store = open_store(flow, args.state.as_deref())?;
+        store
+            .set_trigger_disabled(&flow.id, &trigger.id, disabled)
+            .map_err(|e| Failure::failed(e.to_string()))?;
+        let note = if trigger.disabled && !disabled {
+            " (but `disabled: true` in the flow still keeps it from firing)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "trigger `{}` {}{note}",
+            trigger.id,
+            if disabled { "disabled" } else { "enabled" }
+        )
+        .map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+        return Ok(0);
+    }
+    let dir =
+        state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
+    let store = Store::open_read_only(&dir).map_err(|e| Failure::failed(e.to_string()))?;
+    let now = Timestamp::now();
+    let mut rows = Vec::new();
+    for trigger in &flow.triggers {
+        let position = match &store {
+            Some(store) => store
+                .trigger_state(&flow.id, &trigger.id)
+                .map_err(|e| Failure::failed(e.to_string()))?,
+            None => state::TriggerState::default(),
+        };
+        let ticks = Ticks::of(trigger);
+        let status = match (&trigger.kind, &ticks) {
+            _ if trigger.disabled => "disabled in the flow".to_string(),
+            _ if position.disabled => "disabled".to_string(),
+            (TriggerKind::NotServed { why }, _) => format!("not run: {why}"),
+            (_, Err(e)) => format!("not run: {e}"),
+            _ => "enabled".to_string(),
+        };
+        let last = position.last_tick_ms.map(crate::formats::iso_instant);
+        let next = ticks.ok().flatten().and_then(|ticks| {
+            let from = position
+                .last_tick_ms
+                .and_then(|ms| Timestamp::from_millisecond(i64::try_from(ms).ok()?).ok())
+                .map_or(now, |last| last.max(now));
+            ticks.next_after(from).map(|t| schedule::iso(&t))
+        });
+        rows.push(json!({
+            "id": trigger.id,
+            "type": trigger.type_name,
+            "status": status,
+            "last": last,
+            "next": next,
+        }));
+    }
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&rows).unwrap_or_default(),
+        Format::Table => {
+            let cell = |row: &Value, key: &str| row[key].as_str().unwrap_or("-").to_string();
+            let short = |row: &Value| {
+                cell(row, "type")
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let mut lines = vec![format!(
+                "{:<20} {:<16} {:<28} {:<26} {}",
+                "TRIGGER", "TYPE", "LAST TICK", "NEXT TICK", "STATUS"
+            )];
+            for row in &rows {
+                lines.push(format!(
+                    "{:<20} {:<16} {:<28} {:<26} {}",
+                    cell(row, "id"),
+                    short(row),
+                    cell(row, "last"),
+                    cell(row, "next"),
+                    cell(row, "status")
+                ));
+            }
+            lines.join("\n")
+        }
+    };
+    writeln!(out, "{text}").map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+    Ok(0)
+}
+
+/// `backfill --trigger ID --start DATE --end DATE`: each tick in the range, in order.
+pub(super) fn backfill_command(
+    flow: &Flow,
+    args: &BackfillArgs,
+    shown: &Shown,
+    out: &mut dyn Write,
+) -> Result<u8, Failure> {
+    let trigger = find(flow, &args.trigger)?;
+    let ticks = Ticks::of(trigger).map_err(Failure::usage)?.ok_or_else(|| {
+        Failure::usage(format!(
+            "trigger `{}` ({}) has no ticks to backfill: only Schedule and ScheduleOnDates do",
+            trigger.id, trigger.type_name
+        ))
+    })?;
+    let date = |name: &str, text: &str| {
+        schedule::instant(text, ticks.zone()).ok_or_else(|| {
+            Failure::usage(format!(
+                "--{name} `{text}` is not a date (2024-01-01T00:00:00Z, 2024-01-01T00:00:00 in the trigger's zone, or 2024-01-01)"
+            ))
+        })
+    };
+    let (start, end) = (date("start", &args.start)?, date("end", &args.end)?);
+    if end < start {
+        return Err(Failure::usage("--end is before --start".into()));
+    }
+    let store = Arc::new(open_store(flow, args.state.as_deref())?);
+    let runtime = runtime()?;
+    let (kill, killed) = tokio::sync::watch::channel(false);
+    runtime.spawn(on_signals(kill, "killing the backfill's execution"));
+    let human = args.summary.human(shown.terminal);
+    let mut worst = 0u8;
+    let mut write_error = None;
+    let count = runtime
+        .block_on(backfill(
+            Arc::new(flow.clone()),
+            store,
+            Arc::new(FlowHost::new(&flow.namespace, shown.namespace_files)),
+            trigger,
+            start..=end,
+            killed,
+            |summary| {
+                if summary.state.is_failure() {
+                    worst = 1;
+                }
+                let text = if human {
+                    human_summary(summary)
+                } else {
+                    summary.to_json().to_string()
+                };
+                if let Err(e) = writeln!(out, "{text}") {
+                    write_error.get_or_insert(e);
+                }
+            },
+        ))
+        .map_err(Failure::failed)?;
+    if let Some(e) = write_error {
+        return Err(Failure::failed(format!("cannot write: {e}")));
+    }
+    crate::serve::say("INFO", &format!("backfill: {count} execution(s)"));
+    Ok(worst)
+}

@@ -1,0 +1,574 @@
+//! `serve`: the flow's triggers run until the process is told to stop, and `backfill`.
+//!
+//! - One `serve` per state (a lock file): two would fire the same ticks.
+//! - At start, the executions a crash left unfinished (marked FAILED by the state's recovery)
+//!   are restarted from their last recorded task run.
+//! - Each served trigger keeps its position (the last tick handled) in the state. A tick is
+//!   marked handled in the same fsynced transaction that creates its execution
+//!   ([`Store::handle_tick`]), so each tick runs exactly once across crashes: a tick whose
+//!   commit happened has its execution (restarted at the next start if the process died), one
+//!   whose commit did not is still ahead of the position.
+//! - Ticks missed while `serve` was not running are run as `recoverMissedSchedules` says.
+//! - SIGTERM or SIGINT: no new tick fires; running executions get `grace` to end, then are
+//!   killed (recorded KILLED); the process exits 0. A second signal exits at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{Timestamp, Zoned};
+use serde_json::{Map, Value};
+use tokio::sync::{mpsc, watch, Semaphore};
+
+use crate::execution::{log_line, new_id, now_ms, Summary};
+use crate::expr::Host;
+use crate::inputs;
+use crate::launch::{launch, LaunchEvent, LaunchRequest};
+use crate::plan::{Flow, Trigger, TriggerKind};
+use crate::schedule::{self, Ticks, MAX_MISSED};
+use crate::state::{Store, TriggeredExecution};
+
+/// The knobs of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How long running executions may take to end after a stop signal before they are killed.
+    pub grace: Duration,
+    /// Executions running at once (0: no limit); more wait, CREATED, for a place.
+    pub max_executions: usize,
+}
+
+/// The longest a scheduler sleeps before it looks at the clock and the state again (a clock
+/// change, a suspended machine, `triggers disable` from another shell).
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// What the schedulers and restarts share.
+struct Served {
+    flow: Arc<Flow>,
+    store: Arc<Store>,
+    host: Arc<dyn Host + Send + Sync>,
+    /// Turns `true` when the grace period is over: running executions are killed.
+    kill: watch::Receiver<bool>,
+    places: Arc<Semaphore>,
+    /// Every execution started, to wait for when stopping.
+    started: mpsc::UnboundedSender<tokio::task::JoinHandle<()>>,
+}
+
+/// A line of `serve`'s own log, on stderr.
+pub fn say(level: &str, message: &str) {
+    eprint!("{}", log_line(now_ms(), level, "serve", message));
+}
+
+/// Runs the flow's triggers until `stop` turns `true`, then drains. An error when `serve`
+/// cannot start (another one holds the state).
+pub async fn serve(
+    flow: Arc<Flow>,
+    store: Arc<Store>,
+    host: Arc<dyn Host + Send + Sync>,
+    options: ServeOptions,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let dir = store.path().parent().unwrap_or(std::path::Path::new("."));
+    let _lock = crate::owner::serve_lock(dir)
+        .map_err(|e| format!("cannot lock the state {}: {e}", dir.display()))?
+        .ok_or_else(|| {
+            format!(
+                "another `serve` runs on the state {}: one at a time, or ticks would run twice",
+                dir.display()
+            )
+        })?;
+    let (kill_all, kill) = watch::channel(false);
+    let (started, mut handles) = mpsc::unbounded_channel();
+    let places = if options.max_executions == 0 {
+        Semaphore::MAX_PERMITS
+    } else {
+        options.max_executions
+    };
+    let served = Arc::new(Served {
+        flow: Arc::clone(&flow),
+        store: Arc::clone(&store),
+        host,
+        kill,
+        places: Arc::new(Semaphore::new(places)),
+        started,
+    });
+
+    for row in store.crashed_executions().map_err(|e| e.to_string())? {
+        let request = LaunchRequest::taking_up(&row, &store, true).map_err(|e| e.to_string())?;
+        store
+            .record_action(
+                &row.id,
+                "restart",
+                "by serve: its process had ended before it did",
+            )
+            .map_err(|e| e.to_string())?;
+        say(
+            "INFO",
+            &format!(
+                "restarting execution {} (left unfinished by a crash)",
+                row.id
+            ),
+        );
+        served.start(request, None);
+    }
+
+    let mut schedulers = tokio::task::JoinSet::new();
+    for trigger in &flow.triggers {
+        if trigger.disabled {
+            say(
+                "INFO",
+                &format!("trigger `{}` is disabled in the flow", trigger.id),
+            );
+            continue;
+        }
+        match Ticks::of(trigger) {
+            Ok(Some(ticks)) => {
+                let served = Arc::clone(&served);
+                let trigger = trigger.clone();
+                let stop = stop.clone();
+                schedulers.spawn(async move { served.schedule(&trigger, &ticks, stop).await });
+            }
+            Ok(None) => {
+                let why = match &trigger.kind {
+                    TriggerKind::NotServed { why } => why.as_str(),
+                    _ => "",
+                };
+                say(
+                    "WARN",
+                    &format!("trigger `{}` is not run: {why}", trigger.id),
+                );
+            }
+            Err(e) => say(
+                "ERROR",
+                &format!("trigger `{}` is not run: {e}", trigger.id),
+            ),
+        }
+    }
+    drop(served);
+
+    let _ = stop.wait_for(|s| *s).await;
+    schedulers.shutdown().await;
+    let mut running = Vec::new();
+    while let Ok(handle) = handles.try_recv() {
+        if !handle.is_finished() {
+            running.push(handle);
+        }
+    }
+    say(
+        "INFO",
+        &format!(
+            "stopping: no new executions; {} running, given {} s to end",
+            running.len(),
+            options.grace.as_secs()
+        ),
+    );
+    let all = futures_util::future::join_all(running);
+    tokio::pin!(all);
+    if tokio::time::timeout(options.grace, &mut all).await.is_err() {
+        say(
+            "WARN",
+            "grace period over: killing the executions still running",
+        );
+        let _ = kill_all.send(true);
+        all.await;
+    }
+    say("INFO", "stopped");
+    Ok(())
+}
+
+impl Served {
+    /// Launches an execution in the background, within the places `max_executions` gives.
+    fn start(self: &Arc<Self>, mut request: LaunchRequest, trigger: Option<Trigger>) {
+        request.kill = Some(self.kill.clone());
+        let served = Arc::clone(self);
+        let handle = tokio::spawn(async move {
+            let Ok(_place) = Arc::clone(&served.places).acquire_owned().await else {
+                return;
+            };
+            let result = launch(
+                Arc::clone(&served.flow),
+                request,
+                Arc::clone(&served.host),
+                Arc::clone(&served.store),
+                |event| {
+                    if let LaunchEvent::Ended(summary) = event {
+                        served.ended(summary, trigger.as_ref());
+                    }
+                },
+            )
+            .await;
+            if let Err(e) = result {
+                say("ERROR", &format!("an execution could not start: {e}"));
+            }
+        });
+        let _ = self.started.send(handle);
+    }
+
+    fn ended(&self, summary: &Summary, trigger: Option<&Trigger>) {
+        say(
+            "INFO",
+            &format!("execution {} ended {}", summary.id, summary.state.as_str()),
+        );
+        let Some(trigger) = trigger else { return };
+        if trigger
+            .stop_after
+            .iter()
+            .any(|s| s == summary.state.as_str())
+        {
+            match self
+                .store
+                .set_trigger_disabled(&self.flow.id, &trigger.id, true)
+            {
+                Ok(()) => say(
+                    "INFO",
+                    &format!(
+                        "trigger `{}` disabled: an execution it started ended {} (stopAfter)",
+                        trigger.id,
+                        summary.state.as_str()
+                    ),
+                ),
+                Err(e) => say("ERROR", &format!("trigger `{}`: {e}", trigger.id)),
+            }
+        }
+    }
+
+    /// One trigger's ticks, from its position in the state, until `stop`.
+    async fn schedule(
+        self: Arc<Self>,
+        trigger: &Trigger,
+        ticks: &Ticks,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let flow = &self.flow;
+        let position = loop {
+            match self.position(trigger) {
+                Ok(position) => break position,
+                Err(e) => {
+                    say(
+                        "ERROR",
+                        &format!("trigger `{}`: {e}; trying again", trigger.id),
+                    );
+                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                        return;
+                    }
+                }
+            }
+        };
+        let mut last = position;
+        let mut previous: Option<Zoned> = None;
+        // The ticks missed while no `serve` ran.
+        let missed = ticks.between(last, Timestamp::now(), MAX_MISSED);
+        if let Some(newest) = missed.last().cloned() {
+            let run = ticks.recovered(missed.clone());
+            say(
+                "INFO",
+                &format!(
+                    "trigger `{}`: {} tick(s) missed while serve was not running; recoverMissedSchedules {} runs {}",
+                    trigger.id,
+                    missed.len(),
+                    ticks.recover.as_str(),
+                    run.len()
+                ),
+            );
+            for tick in run {
+                while self.fire(trigger, ticks, &tick, previous.as_ref()).is_err() {
+                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                        return;
+                    }
+                }
+                previous = Some(tick);
+            }
+            // The ones not run are handled too: the position moves past them.
+            while let Err(e) = self
+                .store
+                .handle_tick(flow, &trigger.id, millis(&newest), None)
+            {
+                say(
+                    "ERROR",
+                    &format!("trigger `{}`: {e}; trying again", trigger.id),
+                );
+                if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                    return;
+                }
+            }
+            last = newest.timestamp();
+        }
+        if let Some(next) = ticks.next_after(last) {
+            say(
+                "INFO",
+                &format!(
+                    "trigger `{}`: next tick {}",
+                    trigger.id,
+                    schedule::iso(&next)
+                ),
+            );
+        }
+        loop {
+            let Some(next) = ticks.next_after(last) else {
+                say("INFO", &format!("trigger `{}`: no more ticks", trigger.id));
+                let _ = stop.wait_for(|s| *s).await;
+                return;
+            };
+            let now = Timestamp::now();
+            if next.timestamp() > now {
+                let wait = Duration::try_from(next.timestamp() - now)
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_SLEEP);
+                if sleep_or_stop(wait, &mut stop).await {
+                    return;
+                }
+                continue;
+            }
+            if *stop.borrow() {
+                return;
+            }
+            let disabled = self
+                .store
+                .trigger_state(&flow.id, &trigger.id)
+                .is_ok_and(|s| s.disabled);
+            let fired = if disabled {
+                self.store
+                    .handle_tick(flow, &trigger.id, millis(&next), None)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            } else {
+                self.fire(trigger, ticks, &next, previous.as_ref())
+            };
+            match fired {
+                Ok(()) => {
+                    last = next.timestamp();
+                    previous = Some(next);
+                }
+                Err(e) => {
+                    say(
+                        "ERROR",
+                        &format!("trigger `{}`: {e}; trying again", trigger.id),
+                    );
+                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where the trigger stands: its last tick handled, or now on its first start (the ticks
+    /// before a trigger was first served are not missed ones).
+    fn position(&self, trigger: &Trigger) -> Result<Timestamp, String> {
+        let state = self
+            .store
+            .trigger_state(&self.flow.id, &trigger.id)
+            .map_err(|e| e.to_string())?;
+        if let Some(ms) = state.last_tick_ms {
+            return Ok(timestamp(ms));
+        }
+        let now = now_ms();
+        self.store
+            .handle_tick(&self.flow, &trigger.id, now, None)
+            .map_err(|e| e.to_string())?;
+        Ok(timestamp(now))
+    }
+
+    /// Handles one tick: skipped when too late or when the conditions do not hold, else its
+    /// execution created (with the tick, in one fsynced commit) and launched. An error when
+    /// the state could not record it (the tick is then still ahead).
+    fn fire(
+        self: &Arc<Self>,
+        trigger: &Trigger,
+        ticks: &Ticks,
+        tick: &Zoned,
+        previous: Option<&Zoned>,
+    ) -> Result<(), String> {
+        let flow = &self.flow;
+        let variables = ticks.variables(tick, previous);
+        let skip = |why: String| -> Result<(), String> {
+            say(
+                "INFO",
+                &format!(
+                    "trigger `{}`: tick {} skipped: {why}",
+                    trigger.id,
+                    schedule::iso(tick)
+                ),
+            );
+            self.store
+                .handle_tick(flow, &trigger.id, millis(tick), None)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        if let TriggerKind::Schedule(schedule) = &trigger.kind {
+            if let Some(max) = schedule.late_maximum_delay {
+                let late =
+                    Duration::try_from(Timestamp::now() - tick.timestamp()).unwrap_or_default();
+                if late > max {
+                    return skip(format!(
+                        "{} s late, more than lateMaximumDelay ({} s)",
+                        late.as_secs(),
+                        max.as_secs()
+                    ));
+                }
+            }
+        }
+        match schedule::conditions_hold(&trigger.conditions, flow, &variables, self.host.as_ref()) {
+            Ok(true) => {}
+            Ok(false) => return skip("its conditions do not hold".into()),
+            Err(e) => return skip(format!("a condition failed: {e}")),
+        }
+        let inputs = match self.inputs(trigger, &variables) {
+            Ok(inputs) => inputs,
+            Err(e) => return skip(format!("its inputs are not valid: {e}")),
+        };
+        let id = new_id();
+        let start = TriggeredExecution {
+            id: id.clone(),
+            inputs: inputs.clone(),
+            labels: Map::new(),
+            trigger: variables.clone(),
+        };
+        let created = self
+            .store
+            .handle_tick(flow, &trigger.id, millis(tick), Some(&start))
+            .map_err(|e| e.to_string())?;
+        if created {
+            say(
+                "INFO",
+                &format!(
+                    "trigger `{}`: tick {} started execution {id}",
+                    trigger.id,
+                    schedule::iso(tick)
+                ),
+            );
+            let request = LaunchRequest {
+                created: Some((id, inputs)),
+                trigger: Some(variables),
+                echo_logs: true,
+                ..LaunchRequest::default()
+            };
+            self.start(request, Some(trigger.clone()));
+        }
+        Ok(())
+    }
+
+    /// The trigger's `inputs`, rendered with `trigger.*` and validated as the flow's inputs.
+    fn inputs(&self, trigger: &Trigger, variables: &Value) -> Result<Map<String, Value>, String> {
+        let prop = match &trigger.kind {
+            TriggerKind::Schedule(schedule) => schedule.inputs.as_ref(),
+            TriggerKind::ScheduleOnDates { inputs, .. } => inputs.as_ref(),
+            TriggerKind::NotServed { .. } => None,
+        };
+        let given = match prop {
+            Some(prop) => {
+                let mut vars = Map::new();
+                vars.insert("trigger".into(), variables.clone());
+                match prop
+                    .render(&vars, self.host.as_ref())
+                    .map_err(|e| e.to_string())?
+                {
+                    Value::Object(map) => Some(map),
+                    Value::Null => None,
+                    other => return Err(format!("`inputs` must be a map, got {other}")),
+                }
+            }
+            None => None,
+        };
+        inputs::resolve(&self.flow, Vec::new(), given).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// Sleeps `wait`, or less when `stop` turns `true`: whether it did.
+async fn sleep_or_stop(wait: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    if *stop.borrow() {
+        return true;
+    }
+    let woke = {
+        let sleep = std::pin::pin!(tokio::time::sleep(wait));
+        let stopped = std::pin::pin!(stop.wait_for(|s| *s));
+        matches!(
+            futures_util::future::select(sleep, stopped).await,
+            futures_util::future::Either::Right(_)
+        )
+    };
+    woke || *stop.borrow()
+}
+
+fn millis(time: &Zoned) -> u64 {
+    u64::try_from(time.timestamp().as_millisecond()).unwrap_or(0)
+}
+
+fn timestamp(ms: u64) -> Timestamp {
+    Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or(Timestamp::MAX)
+}
+
+/// `backfill`: every tick of `trigger` in `[start, end]`, in order, each run to its end before
+/// the next; the trigger's position is not moved. `on_end` gets each execution's summary.
+pub async fn backfill(
+    flow: Arc<Flow>,
+    store: Arc<Store>,
+    host: Arc<dyn Host + Send + Sync>,
+    trigger: &Trigger,
+    range: std::ops::RangeInclusive<Timestamp>,
+    kill: watch::Receiver<bool>,
+    mut on_end: impl FnMut(&Summary),
+) -> Result<usize, String> {
+    let ticks = Ticks::of(trigger)?.ok_or_else(|| {
+        format!(
+            "trigger `{}` is not one `backfill` can run (a Schedule or ScheduleOnDates)",
+            trigger.id
+        )
+    })?;
+    let just_before = range
+        .start()
+        .checked_sub(jiff::SignedDuration::from_nanos(1))
+        .map_err(|e| e.to_string())?;
+    let all = ticks.between(just_before, *range.end(), usize::MAX);
+    let served = Served {
+        flow: Arc::clone(&flow),
+        store: Arc::clone(&store),
+        host: Arc::clone(&host),
+        kill: kill.clone(),
+        places: Arc::new(Semaphore::new(1)),
+        started: mpsc::unbounded_channel().0,
+    };
+    let mut previous: Option<&Zoned> = None;
+    let mut count = 0;
+    for tick in &all {
+        if *kill.borrow() {
+            break;
+        }
+        let variables = ticks.variables(tick, previous);
+        previous = Some(tick);
+        if !schedule::conditions_hold(&trigger.conditions, &flow, &variables, host.as_ref())? {
+            say(
+                "INFO",
+                &format!(
+                    "tick {}: conditions do not hold; skipped",
+                    schedule::iso(tick)
+                ),
+            );
+            continue;
+        }
+        let inputs = served.inputs(trigger, &variables)?;
+        let request = LaunchRequest {
+            input_values: Some(inputs),
+            trigger: Some(variables),
+            echo_logs: true,
+            kill: Some(kill.clone()),
+            ..LaunchRequest::default()
+        };
+        let summary = launch(
+            Arc::clone(&flow),
+            request,
+            Arc::clone(&host),
+            Arc::clone(&store),
+            |_| {},
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        on_end(&summary);
+        count += 1;
+    }
+    Ok(count)
+}
