@@ -390,6 +390,11 @@ impl Lower<'_> {
                 .map(|p| &p.value)
         };
         let text = |name: &str| property(name).and_then(Node::as_text).map(str::to_string);
+        let flag = |name: &str| {
+            property(name)
+                .and_then(Node::as_scalar)
+                .is_some_and(|s| matches!(s.kind, ScalarKind::Bool(true)))
+        };
         let recover_missed = match text("recoverMissedSchedules").as_deref() {
             Some("LAST") => P::RecoverMissed::Last,
             Some("NONE") => P::RecoverMissed::None,
@@ -404,9 +409,7 @@ impl Lower<'_> {
         let mut kind = match type_name.as_str() {
             "io.kestra.plugin.core.trigger.Schedule" => P::TriggerKind::Schedule(P::Schedule {
                 cron: text("cron").unwrap_or_default(),
-                with_seconds: property("withSeconds")
-                    .and_then(Node::as_scalar)
-                    .is_some_and(|s| matches!(s.kind, ScalarKind::Bool(true))),
+                with_seconds: flag("withSeconds"),
                 timezone: text("timezone"),
                 inputs: property("inputs").map(|n| self.prop(n, true)),
                 late_maximum_delay: text("lateMaximumDelay")
@@ -422,6 +425,16 @@ impl Lower<'_> {
                 inputs: property("inputs").map(|n| self.prop(n, true)),
                 recover_missed,
             },
+            "io.kestra.plugin.core.trigger.Webhook" => P::TriggerKind::Webhook(P::Webhook {
+                key: property("key").map_or(P::Prop::Value(Value::String(String::new())), |n| {
+                    self.prop(n, true)
+                }),
+                wait: flag("wait"),
+                return_outputs: flag("returnOutputs"),
+                response_content_type: text("responseContentType"),
+                inputs: property("inputs").map(|n| self.prop(n, true)),
+                store_body: text("fetchType").as_deref() == Some("STORE"),
+            }),
             _ => P::TriggerKind::NotServed { why: String::new() },
         };
         if let Some(why) = not_served(trigger) {

@@ -354,6 +354,7 @@ pub struct Concurrency {
 pub const SERVED_TRIGGERS: &[&str] = &[
     "io.kestra.plugin.core.trigger.Schedule",
     "io.kestra.plugin.core.trigger.ScheduleOnDates",
+    "io.kestra.plugin.core.trigger.Webhook",
 ];
 
 /// The condition types a served trigger evaluates (canonical names).
@@ -400,10 +401,34 @@ pub enum TriggerKind {
         inputs: Option<Prop>,
         recover_missed: RecoverMissed,
     },
+    /// `Webhook`: an execution per request to Kestra's webhook paths with this `key`.
+    Webhook(Webhook),
     /// A type (or a condition) `serve` does not run in this version.
     NotServed {
         why: String,
     },
+}
+
+/// A webhook trigger (see `serve`'s HTTP server).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Webhook {
+    /// Rendered once when `serve` starts (it may read a secret).
+    pub key: Prop,
+    /// Answer when the execution has ended (500 when it failed), not when it is created.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait: bool,
+    /// With `wait`: the answer carries the flow's outputs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub return_outputs: bool,
+    /// With `wait` and `returnOutputs`: the answer's content type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_content_type: Option<String>,
+    /// The execution's inputs, rendered with `trigger.*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Prop>,
+    /// `fetchType: STORE`: the body goes to internal storage (`trigger.uri`), streamed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub store_body: bool,
 }
 
 /// `Schedule`: an execution at each tick of `cron`, in `timezone` (the host's zone when unset,

@@ -71,7 +71,7 @@ impl Ticks {
                     recover: *recover_missed,
                 }))
             }
-            TriggerKind::NotServed { .. } => Ok(None),
+            TriggerKind::Webhook(_) | TriggerKind::NotServed { .. } => Ok(None),
         }
     }
 

@@ -133,7 +133,8 @@ pub const MIGRATIONS: &[&str] = &[
     // 4: triggers. `triggers` keeps each trigger's position (the last tick handled: an
     // execution created for it, or skipped) and whether it was disabled from the command line
     // or by `stopAfter`; `executions.trigger` is the `trigger` variable of an execution a
-    // trigger started (JSON), kept for restarts.
+    // trigger started (JSON), kept for restarts; `idempotency` maps a request's
+    // `Idempotency-Key` to the execution it started.
     "ALTER TABLE executions ADD COLUMN trigger TEXT;
     CREATE TABLE triggers (
         flow_id      TEXT NOT NULL,
@@ -142,6 +143,13 @@ pub const MIGRATIONS: &[&str] = &[
         disabled     INTEGER NOT NULL DEFAULT 0,
         updated_ms   INTEGER NOT NULL,
         PRIMARY KEY (flow_id, trigger_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE idempotency (
+        flow_id      TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        execution_id TEXT NOT NULL,
+        at_ms        INTEGER NOT NULL,
+        PRIMARY KEY (flow_id, key)
     ) WITHOUT ROWID;",
 ];
 
@@ -294,6 +302,17 @@ pub struct TriggerState {
     pub last_tick_ms: Option<u64>,
     /// Disabled by `triggers disable` or by `stopAfter`.
     pub disabled: bool,
+}
+
+/// How long an `Idempotency-Key` is remembered: a retry within a day gets the first execution.
+pub const IDEMPOTENCY_WINDOW_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// What [`Store::create_requested`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    New,
+    /// The idempotency key was seen: this execution was started by the first request.
+    Existing(String),
 }
 
 /// The execution a trigger's tick starts, created with the tick's position.
@@ -682,12 +701,7 @@ impl Store {
             Some(_) => Some(self.revision(&flow.source_hash)?),
             None => None,
         };
-        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
-        let conn = self.conn();
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(sqlite)?;
-        let result = (|| {
-            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        self.durably(|tx| {
             let last: Option<i64> = tx
                 .query_row(
                     "SELECT last_tick_ms FROM triggers WHERE flow_id = ?1 AND trigger_id = ?2",
@@ -706,31 +720,96 @@ impl Store {
                 params![flow.id, trigger_id, millis(tick_ms), millis(crate::execution::now_ms())],
             )?;
             if let (Some(start), Some(revision)) = (start, revision) {
+                self.insert_created(tx, flow, start, revision)?;
+            }
+            Ok(true)
+        })
+    }
+
+    /// Creates the execution a request starts (a webhook's), fsynced before this returns, so
+    /// that a client told it exists finds it after a power cut. With an `idempotency_key`
+    /// seen in the last [`IDEMPOTENCY_WINDOW_MS`], nothing is created: the first execution's
+    /// id is returned instead.
+    pub fn create_requested(
+        &self,
+        flow: &Flow,
+        start: &TriggeredExecution,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created, StateError> {
+        let revision = self.revision(&flow.source_hash)?;
+        let now = crate::execution::now_ms();
+        self.durably(|tx| {
+            if let Some(key) = idempotency_key {
+                let first: Option<String> = tx
+                    .query_row(
+                        "SELECT execution_id FROM idempotency WHERE flow_id = ?1 AND key = ?2 AND at_ms > ?3",
+                        params![flow.id, key, millis(now.saturating_sub(IDEMPOTENCY_WINDOW_MS))],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(first) = first {
+                    return Ok(Created::Existing(first));
+                }
                 tx.execute(
-                    "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms,
-                        owner, revision, trigger)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        start.id,
-                        flow.namespace,
-                        flow.id,
-                        State::Created.as_str(),
-                        Value::Object(masked_inputs(flow, &start.inputs)).to_string(),
-                        Value::Object(start.labels.clone()).to_string(),
-                        millis(crate::execution::now_ms()),
-                        self.token(),
-                        revision,
-                        start.trigger.to_string(),
-                    ],
+                    "INSERT INTO idempotency (flow_id, key, execution_id, at_ms) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (flow_id, key) DO UPDATE
+                     SET execution_id = excluded.execution_id, at_ms = excluded.at_ms",
+                    params![flow.id, key, start.id, millis(now)],
                 )?;
             }
+            self.insert_created(tx, flow, start, revision)?;
+            Ok(Created::New)
+        })
+    }
+
+    /// A new execution's row, CREATED and owned by this process.
+    fn insert_created(
+        &self,
+        tx: &Connection,
+        flow: &Flow,
+        start: &TriggeredExecution,
+        revision: i64,
+    ) -> rusqlite::Result<()> {
+        tx.execute(
+            "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms,
+                owner, revision, trigger)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                start.id,
+                flow.namespace,
+                flow.id,
+                State::Created.as_str(),
+                Value::Object(masked_inputs(flow, &start.inputs)).to_string(),
+                Value::Object(start.labels.clone()).to_string(),
+                millis(crate::execution::now_ms()),
+                self.token(),
+                revision,
+                start.trigger.to_string(),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Runs `write` in one transaction committed with `synchronous=FULL` (fsynced: it survives
+    /// a power cut), the connection's usual `NORMAL` restored after.
+    fn durably<T>(
+        &self,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let conn = self.conn();
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sqlite)?;
+        let result = (|| {
+            let tx = rusqlite::Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+            let value = write(&tx)?;
             tx.commit()?;
-            Ok(true)
+            Ok(value)
         })();
         let restored = conn.pragma_update(None, "synchronous", "NORMAL");
-        let handled = result.map_err(sqlite)?;
+        let value = result.map_err(sqlite)?;
         restored.map_err(sqlite)?;
-        Ok(handled)
+        Ok(value)
     }
 
     /// Executions that the last process running them left unfinished (marked FAILED by

@@ -204,9 +204,21 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         flowable: false,
         properties: &[
             prop("key", String).required(), // @Size(max = 256)
+            // Later than 1.0: answer when the execution ends, with its outputs.
+            prop("wait", Bool).not_dynamic(),
+            prop("returnOutputs", Bool).not_dynamic(),
+            prop("responseContentType", String).not_dynamic(),
+            prop("inputs", Map(&Any)),
+            // Later than 1.0: STORE writes the body to internal storage (`trigger.uri`).
+            prop("fetchType", Enum(&["FETCH", "STORE"])).not_dynamic(),
         ],
         outputs: &[
             out("body", ValueType::Any),
+            // With fetchType STORE: the stored body.
+            out("uri", ValueType::String),
+            // A multipart/form-data body: its text fields, and its files (stored).
+            out("formFields", ValueType::Map(&ValueType::String)),
+            out("parts", ValueType::List(&ValueType::Map(&ValueType::Any))),
             out(
                 "headers",
                 ValueType::Map(&ValueType::List(&ValueType::String)),

@@ -17,8 +17,11 @@ use crate::serve::{backfill, serve, ServeOptions};
 use crate::state::{self, Store};
 
 pub(super) const SERVE_HELP: &str = "\
-Runs the flow's Schedule and ScheduleOnDates triggers (other trigger types are listed by
-`triggers` and not run yet). Each trigger's last tick is in the state: a tick's execution is
+Runs the flow's Schedule and ScheduleOnDates triggers, and answers its Webhook triggers on
+Kestra's paths (/api/v1/main/executions/webhook/NAMESPACE/FLOW/KEY and the older one without
+main/) on --listen; other trigger types are listed by `triggers` and not run yet. A webhook
+request is answered once its execution is committed with an fsync; a request repeating an
+Idempotency-Key seen in the last 24 hours gets the first execution. Each trigger's last tick is in the state: a tick's execution is
 created in the same fsynced commit that marks the tick handled, so every tick runs exactly
 once across crashes and restarts. Ticks missed while serve was not running run as the
 trigger's recoverMissedSchedules says (ALL, the default: every one, oldest first; LAST: the
@@ -32,10 +35,16 @@ pub(super) struct ServeArgs {
     /// The state directory
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// The address webhooks and the API will listen on (not served in this version: only
-    /// schedules run)
+    /// The address the HTTP server (webhooks, /health) listens on [default: 127.0.0.1:8080;
+    /// the server runs when the flow has a webhook trigger or this is given]
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
+    /// The largest request body read into memory, in bytes (a larger one gets 413)
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    max_body: usize,
+    /// The largest body a `fetchType: STORE` webhook streams to storage, in bytes (413 beyond)
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    max_stored_body: u64,
     /// Seconds running executions get to end after SIGTERM/SIGINT before they are killed
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     grace: u64,
@@ -92,12 +101,6 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// `serve`: the triggers until SIGTERM/SIGINT.
 pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Result<u8, Failure> {
-    if let Some(listen) = &args.listen {
-        crate::serve::say(
-            "WARN",
-            &format!("--listen {listen}: webhooks and the REST API are not served by this version; only schedules run"),
-        );
-    }
     let store = Arc::new(open_store(flow, args.state.as_deref())?);
     let runtime = runtime()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -110,6 +113,9 @@ pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Res
             ServeOptions {
                 grace: Duration::from_secs(args.grace),
                 max_executions: args.max_executions,
+                listen: args.listen.clone(),
+                max_body: args.max_body,
+                max_stored_body: args.max_stored_body,
             },
             stopped,
         ))

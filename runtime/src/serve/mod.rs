@@ -9,8 +9,13 @@
 //!   commit happened has its execution (restarted at the next start if the process died), one
 //!   whose commit did not is still ahead of the position.
 //! - Ticks missed while `serve` was not running are run as `recoverMissedSchedules` says.
-//! - SIGTERM or SIGINT: no new tick fires; running executions get `grace` to end, then are
-//!   killed (recorded KILLED); the process exits 0. A second signal exits at once.
+//! - Webhook triggers are answered by an HTTP server ([`webhook`]) on `listen`.
+//! - SIGTERM or SIGINT: no new tick fires and no request is taken; running executions get
+//!   `grace` to end, then are killed (recorded KILLED); the process exits 0. A second signal
+//!   exits at once.
+
+mod multipart;
+mod webhook;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +31,7 @@ use crate::launch::{launch, LaunchEvent, LaunchRequest};
 use crate::plan::{Flow, Trigger, TriggerKind};
 use crate::schedule::{self, Ticks, MAX_MISSED};
 use crate::state::{Store, TriggeredExecution};
+use crate::storage::Storage;
 
 /// The knobs of `serve`.
 #[derive(Debug, Clone)]
@@ -34,7 +40,17 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Executions running at once (0: no limit); more wait, CREATED, for a place.
     pub max_executions: usize,
+    /// Where the HTTP server listens (webhooks, `/health`); it runs when the flow has a
+    /// webhook trigger or this is given.
+    pub listen: Option<String>,
+    /// The largest request body read into memory (413 beyond).
+    pub max_body: usize,
+    /// The largest body a `fetchType: STORE` webhook streams to storage (413 beyond).
+    pub max_stored_body: u64,
 }
+
+/// Where the HTTP server listens when `--listen` is not given: loopback, Kestra's port.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The longest a scheduler sleeps before it looks at the clock and the state again (a clock
 /// change, a suspended machine, `triggers disable` from another shell).
@@ -44,6 +60,8 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 struct Served {
     flow: Arc<Flow>,
     store: Arc<Store>,
+    /// The state's internal storage (webhook bodies and files are written there).
+    storage: Storage,
     host: Arc<dyn Host + Send + Sync>,
     /// Turns `true` when the grace period is over: running executions are killed.
     kill: watch::Receiver<bool>,
@@ -85,6 +103,7 @@ pub async fn serve(
     let served = Arc::new(Served {
         flow: Arc::clone(&flow),
         store: Arc::clone(&store),
+        storage: Storage::new(dir),
         host,
         kill,
         places: Arc::new(Semaphore::new(places)),
@@ -107,16 +126,27 @@ pub async fn serve(
                 row.id
             ),
         );
-        served.start(request, None);
+        drop(served.start(request, None));
     }
 
     let mut schedulers = tokio::task::JoinSet::new();
+    let mut webhooks = Vec::new();
     for trigger in &flow.triggers {
         if trigger.disabled {
             say(
                 "INFO",
                 &format!("trigger `{}` is disabled in the flow", trigger.id),
             );
+            continue;
+        }
+        if let TriggerKind::Webhook(webhook) = &trigger.kind {
+            match webhook::Hook::new(trigger, webhook, served.host.as_ref()) {
+                Ok(hook) => webhooks.push(hook),
+                Err(e) => say(
+                    "ERROR",
+                    &format!("trigger `{}` is not run: {e}", trigger.id),
+                ),
+            }
             continue;
         }
         match Ticks::of(trigger) {
@@ -142,6 +172,34 @@ pub async fn serve(
             ),
         }
     }
+    let server = if webhooks.is_empty() && options.listen.is_none() {
+        None
+    } else {
+        let listen = options.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        say(
+            "INFO",
+            &format!(
+                "listening on http://{} ({} webhook trigger(s))",
+                listener
+                    .local_addr()
+                    .map_or_else(|_| listen.to_string(), |a| a.to_string()),
+                webhooks.len()
+            ),
+        );
+        Some(tokio::spawn(webhook::run(
+            listener,
+            Arc::clone(&served),
+            webhooks,
+            webhook::Limits {
+                memory: options.max_body,
+                stored: options.max_stored_body,
+            },
+            stop.clone(),
+        )))
+    };
     drop(served);
 
     let _ = stop.wait_for(|s| *s).await;
@@ -170,15 +228,26 @@ pub async fn serve(
         let _ = kill_all.send(true);
         all.await;
     }
+    if let Some(server) = server {
+        // No new request was taken since the signal; the answers waiting for an execution
+        // have theirs now.
+        let _ = server.await;
+    }
     say("INFO", "stopped");
     Ok(())
 }
 
 impl Served {
     /// Launches an execution in the background, within the places `max_executions` gives.
-    fn start(self: &Arc<Self>, mut request: LaunchRequest, trigger: Option<Trigger>) {
+    /// Its last summary arrives on the receiver when it ends.
+    fn start(
+        self: &Arc<Self>,
+        mut request: LaunchRequest,
+        trigger: Option<Trigger>,
+    ) -> tokio::sync::oneshot::Receiver<Summary> {
         request.kill = Some(self.kill.clone());
         let served = Arc::clone(self);
+        let (ended, summary) = tokio::sync::oneshot::channel();
         let handle = tokio::spawn(async move {
             let Ok(_place) = Arc::clone(&served.places).acquire_owned().await else {
                 return;
@@ -195,11 +264,15 @@ impl Served {
                 },
             )
             .await;
-            if let Err(e) = result {
-                say("ERROR", &format!("an execution could not start: {e}"));
+            match result {
+                Ok(summary) => {
+                    let _ = ended.send(summary);
+                }
+                Err(e) => say("ERROR", &format!("an execution could not start: {e}")),
             }
         });
         let _ = self.started.send(handle);
+        summary
     }
 
     fn ended(&self, summary: &Summary, trigger: Option<&Trigger>) {
@@ -441,7 +514,7 @@ impl Served {
                 echo_logs: true,
                 ..LaunchRequest::default()
             };
-            self.start(request, Some(trigger.clone()));
+            drop(self.start(request, Some(trigger.clone())));
         }
         Ok(())
     }
@@ -451,6 +524,7 @@ impl Served {
         let prop = match &trigger.kind {
             TriggerKind::Schedule(schedule) => schedule.inputs.as_ref(),
             TriggerKind::ScheduleOnDates { inputs, .. } => inputs.as_ref(),
+            TriggerKind::Webhook(webhook) => webhook.inputs.as_ref(),
             TriggerKind::NotServed { .. } => None,
         };
         let given = match prop {
@@ -527,6 +601,7 @@ pub async fn backfill(
     let served = Served {
         flow: Arc::clone(&flow),
         store: Arc::clone(&store),
+        storage: Storage::new(store.path().parent().unwrap_or(std::path::Path::new("."))),
         host: Arc::clone(&host),
         kill: kill.clone(),
         places: Arc::new(Semaphore::new(1)),

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# What the tests need beyond the Rust toolchain, from Debian: strace (a test traces `serve`'s
+# system calls to show each acknowledged webhook fsynced before its answer) and curl (the
+# REST API is driven with the curl commands of Kestra's documentation).
+set -euo pipefail
+missing=()
+for tool in strace curl; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
