@@ -215,7 +215,10 @@ pub async fn launch(
         }
         (None, Some((id, _))) => launch.id = id,
         (None, None) => {
-            store_input_files(&flow, &mut launch, &store).map_err(LaunchError::Files)?;
+            if let Some(storage) = crate::executor::Recorder::storage(store.as_ref()) {
+                store_input_files(&flow, &launch.id, &mut launch.inputs, storage)
+                    .map_err(LaunchError::Files)?;
+            }
         }
     }
     loop {
@@ -274,14 +277,16 @@ fn record_refused(
 /// FILE inputs are copied into the execution's internal storage (streaming), and their values
 /// become the `kestra:///` URIs of the copies, as Kestra uploads them: tasks, restarts and
 /// replays read the copy, whatever happens to the local file.
-fn store_input_files(flow: &Flow, launch: &mut Launch, store: &Store) -> Result<(), String> {
+pub fn store_input_files(
+    flow: &Flow,
+    execution_id: &str,
+    values: &mut Map<String, Value>,
+    storage: &crate::storage::Storage,
+) -> Result<(), String> {
     use crate::plan::InputType;
     use crate::storage::Storage;
-    let Some(storage) = crate::executor::Recorder::storage(store) else {
-        return Ok(());
-    };
     for input in flow.inputs.iter().filter(|i| i.ty == InputType::File) {
-        let Some(slot) = inputs::value_mut(&mut launch.inputs, &input.id) else {
+        let Some(slot) = inputs::value_mut(values, &input.id) else {
             continue;
         };
         let Value::String(local) = slot else {
@@ -296,7 +301,7 @@ fn store_input_files(flow: &Flow, launch: &mut Launch, store: &Store) -> Result<
         let name = std::path::Path::new(&path)
             .file_name()
             .map_or_else(|| "file".to_string(), |n| n.to_string_lossy().to_string());
-        let uri = Storage::input_file(&flow.namespace, &flow.id, &launch.id, &input.id, &name);
+        let uri = Storage::input_file(&flow.namespace, &flow.id, execution_id, &input.id, &name);
         let mut file = std::fs::File::open(&path)
             .map_err(|e| format!("input `{}`: cannot read {path}: {e}", input.id))?;
         storage

@@ -29,6 +29,8 @@ pub mod tasks;
 pub use serde_json;
 
 #[cfg(feature = "executor")]
+pub mod actions;
+#[cfg(feature = "executor")]
 pub mod cli;
 #[cfg(feature = "executor")]
 pub mod execution;

@@ -967,6 +967,50 @@ impl Store {
         )
     }
 
+    /// A page of executions, newest first, and how many there are in all; only those in
+    /// `state` when it is given.
+    pub fn search(
+        &self,
+        state: Option<State>,
+        limit: usize,
+        offset: usize,
+    ) -> Result<(Vec<ExecutionRow>, u64), StateError> {
+        let wanted = Value::from(state.map_or("", State::as_str));
+        let rows = self.select_executions(
+            &format!(
+                "WHERE (?1 = '' OR state = ?1) ORDER BY started_ms DESC, rowid DESC LIMIT {limit} OFFSET {offset}"
+            ),
+            &wanted,
+        )?;
+        let total: i64 = self
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM executions WHERE (?1 = '' OR state = ?1)",
+                [wanted.as_str().unwrap_or_default()],
+                |row| row.get(0),
+            )
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))?;
+        Ok((rows, u64::try_from(total).unwrap_or(0)))
+    }
+
+    /// How many executions are in each state.
+    pub fn count_by_state(&self) -> Result<Vec<(String, u64)>, StateError> {
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached("SELECT state, COUNT(*) FROM executions GROUP BY state ORDER BY state")
+            .map_err(sqlite)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                ))
+            })
+            .map_err(sqlite)?;
+        rows.collect::<Result<_, _>>().map_err(sqlite)
+    }
+
     /// One execution by id.
     pub fn execution(&self, id: &str) -> Result<Option<ExecutionRow>, StateError> {
         Ok(self

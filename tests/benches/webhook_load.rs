@@ -3,7 +3,9 @@
 //! not hide the ones queued behind it). Prints a Markdown table: requests acknowledged and
 //! executions recorded for them (none may be lost), latency from the request to its answer
 //! (sent after the fsynced commit), to the execution's first task run, and to its end; idle
-//! and peak RSS of `serve`.
+//! and peak RSS of `serve`. First, what one commit costs in the state with each
+//! `synchronous` mode: an execution created as a request's (FULL, fsynced) and an action
+//! recorded (NORMAL).
 //!
 //! ```sh
 //! cargo bench -p kflow-tests --bench webhook_load            # 500 requests/s for 20 s
@@ -17,7 +19,9 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use kflow_runtime::state::Store;
+use kflow_runtime::execution::new_id;
+use kflow_runtime::serde_json::{Map, Value};
+use kflow_runtime::state::{Store, TriggeredExecution};
 use kflow_tests::{build_yaml, http, scratch_dir, wait_for_log};
 
 const FLOW: &str = r#"id: load_hooks
@@ -83,7 +87,40 @@ struct Sent {
     id: Option<String>,
 }
 
+/// Microseconds per commit: FULL (an execution created as a request's) and NORMAL (an
+/// action recorded), 1,000 each in a fresh state.
+fn commit_costs() -> (u64, u64) {
+    let dir = scratch_dir("commit-cost");
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Store::open(&dir).unwrap();
+    let flow = kflow_tests::lowered(FLOW);
+    let n = 1_000u32;
+    let mut last = String::new();
+    let started = Instant::now();
+    for _ in 0..n {
+        last = new_id();
+        let start = TriggeredExecution {
+            id: last.clone(),
+            inputs: Map::new(),
+            labels: Map::new(),
+            trigger: Value::Null,
+        };
+        store.create_requested(&flow, &start, None).unwrap();
+    }
+    let full = started.elapsed() / n;
+    let started = Instant::now();
+    for _ in 0..n {
+        store.record_action(&last, "bench", "").unwrap();
+    }
+    let normal = started.elapsed() / n;
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    let us = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    (us(full), us(normal))
+}
+
 fn main() {
+    let (full, normal) = commit_costs();
     let rate = setting("RATE", 500, 5_000);
     let seconds = setting("SECONDS", 20, 120);
     let total = rate * seconds;
@@ -244,6 +281,7 @@ fn main() {
         percentile(&to_end, 99) / 1000
     );
     println!("| serve RSS: idle / peak under load | {idle_rss} / {peak_rss} MB |");
+    println!("| one commit in the state: FULL (fsynced) / NORMAL | {full} / {normal} µs |");
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(lost, 0, "acknowledged executions lost");
 }

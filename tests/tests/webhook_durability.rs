@@ -209,7 +209,10 @@ fn each_acknowledged_request_is_fsynced_before_its_answer() {
         strace.is_ok_and(|o| o.status.success()),
         "strace is needed for this test: `tests/setup.sh` installs it"
     );
-    let bin = build_yaml("durable_hooks", FLOW);
+    let bin = build_yaml(
+        "traced_hooks",
+        &FLOW.replace("id: durable_hooks", "id: traced_hooks"),
+    );
     let dir = scratch_dir("webhook-strace");
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("state");
@@ -232,6 +235,7 @@ fn each_acknowledged_request_is_fsynced_before_its_answer() {
             "127.0.0.1:0",
         ]);
     let (mut strace, addr) = start(command, &log);
+    let path = PATH.replace("durable_hooks", "traced_hooks");
 
     // One request at a time, so that each answer's window holds only its own commit.
     let requests = 20;
@@ -240,7 +244,7 @@ fn each_acknowledged_request_is_fsynced_before_its_answer() {
         let reply = http(
             &addr,
             "POST",
-            PATH,
+            &path,
             &[("content-type", "application/json")],
             body.as_bytes(),
         )

@@ -27,6 +27,7 @@ use serde_json::{json, Map, Value};
 
 use std::sync::Arc;
 
+use crate::actions;
 use crate::execution::State;
 use crate::expr::FlowHost;
 use crate::formats::iso_instant;
@@ -592,54 +593,21 @@ fn resume_command(
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
     let (store, row) = open_execution(flow, &args.execution)?;
-    if row.state != State::Paused {
-        return Err(Failure::usage(format!(
-            "execution {} is {}, not PAUSED: only a paused execution can be resumed{}",
-            row.id,
-            row.state.as_str(),
-            if row.state.is_failure() {
-                " (`restart` runs a failed or killed one again)"
-            } else {
-                ""
-            }
-        )));
-    }
-    let mut request = take_up(&row, &store, true)?;
-    let Some(take_up) = request.take_up.as_mut() else {
-        return Err(Failure::failed("nothing to resume".into()));
-    };
-    // The inputs of the Pause that waits (the first, if branches paused at several).
-    let paused_task = take_up
-        .prior
-        .task_runs
-        .iter()
-        .find(|r| r.state == State::Paused)
-        .map(|r| r.task_id.clone());
-    let on_resume = paused_task
-        .as_deref()
-        .and_then(|id| flow.find_task(id))
-        .map(|task| match &task.kind {
-            crate::plan::TaskKind::Pause { on_resume, .. } => on_resume.clone(),
-            _ => Vec::new(),
-        })
-        .unwrap_or_default();
     let file = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path).map_err(Failure::usage)?),
         None => None,
     };
-    let mut declared = Flow::new(&flow.id, &flow.namespace);
-    declared.inputs = on_resume;
-    let values =
-        inputs::resolve(&declared, args.input.clone(), file).map_err(|errors| Failure {
-            code: 2,
-            messages: errors.iter().map(|e| format!("onResume: {e}")).collect(),
-        })?;
-    let names: Vec<&str> = values.keys().map(String::as_str).collect();
-    store
-        .record_action(&row.id, "resume", &format!("inputs: {}", names.join(", ")))
-        .map_err(|e| Failure::failed(e.to_string()))?;
-    take_up.prior.resume_inputs = Some(values);
+    let request = actions::resume(flow, &store, &row, args.input.clone(), file).map_err(refused)?;
     launch_command(flow, store, request, &shown.with(&args.summary), out, err)
+}
+
+/// An action refused: a usage error (exit 2) for the execution's state or bad values.
+fn refused(refused: actions::Refused) -> Failure {
+    match refused {
+        actions::Refused::State(message) => Failure::usage(message),
+        actions::Refused::Invalid(messages) => Failure { code: 2, messages },
+        actions::Refused::Failed(message) => Failure::failed(message),
+    }
 }
 
 /// `restart ID`: a FAILED or KILLED execution runs again, keeping what succeeded.
@@ -651,26 +619,7 @@ fn restart_command(
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
     let (store, row) = open_execution(flow, &args.execution)?;
-    if !row.state.is_failure() {
-        return Err(Failure::usage(format!(
-            "execution {} is {}: only a FAILED or KILLED execution can be restarted{}",
-            row.id,
-            row.state.as_str(),
-            if row.state.is_terminal() {
-                " (`replay` runs any ended one again as a new execution)"
-            } else {
-                ""
-            }
-        )));
-    }
-    let mut request = take_up(&row, &store, true)?;
-    // As Kestra marks a restarted execution.
-    request
-        .labels
-        .insert("system.restarted".into(), Value::String("true".into()));
-    store
-        .record_action(&row.id, "restart", "")
-        .map_err(|e| Failure::failed(e.to_string()))?;
+    let request = actions::restart(&store, &row).map_err(refused)?;
     launch_command(flow, store, request, &shown.with(&args.summary), out, err)
 }
 
@@ -735,19 +684,9 @@ const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// paused one, or one whose process is gone, is ended KILLED here.
 fn kill_command(flow: &Flow, args: &IdArgs, out: &mut dyn Write) -> Result<u8, Failure> {
     let (store, row) = open_execution(flow, args)?;
-    let failed = |e: state::StateError| Failure::failed(e.to_string());
-    if row.state.is_terminal() {
-        return Err(Failure::failed(format!(
-            "execution {} has already ended {}",
-            row.id,
-            row.state.as_str()
-        )));
-    }
-    if store.running_alive(&row) {
-        store.request_kill(&row.id).map_err(failed)?;
-        store
-            .record_action(&row.id, "kill", "asked of the running process")
-            .map_err(failed)?;
+    if actions::kill(&store, &row).map_err(|e| Failure::failed(e.to_string()))?
+        == actions::Kill::Asked
+    {
         let deadline = std::time::Instant::now() + KILL_WAIT;
         loop {
             let now = recorded(&store, &row.id)?;
@@ -763,10 +702,6 @@ fn kill_command(flow: &Flow, args: &IdArgs, out: &mut dyn Write) -> Result<u8, F
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-    } else {
-        store
-            .end_unowned(&row.id, State::Killed, "kill", "killed by `kill`")
-            .map_err(failed)?;
     }
     let now = recorded(&store, &row.id)?;
     writeln!(out, "execution {} {}", now.id, now.state.as_str())

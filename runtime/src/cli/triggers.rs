@@ -13,13 +13,15 @@ use super::{human_summary, on_signals, open_store, Failure, Format, Shown, Summa
 use crate::expr::FlowHost;
 use crate::plan::{Flow, Trigger, TriggerKind};
 use crate::schedule::{self, Ticks};
-use crate::serve::{backfill, serve, ServeOptions};
+use crate::serve::{backfill, serve, ApiAuth, ServeOptions};
 use crate::state::{self, Store};
 
 pub(super) const SERVE_HELP: &str = "\
 Runs the flow's Schedule and ScheduleOnDates triggers, and answers its Webhook triggers on
 Kestra's paths (/api/v1/main/executions/webhook/NAMESPACE/FLOW/KEY and the older one without
-main/) on --listen; other trigger types are listed by `triggers` and not run yet. A webhook
+main/) and Kestra's REST API for executions (start, get, search, logs and their follow,
+resume, restart, kill) on --listen, with /health and /metrics; other trigger types are listed
+by `triggers` and not run yet. A webhook
 request is answered once its execution is committed with an fsync; a request repeating an
 Idempotency-Key seen in the last 24 hours gets the first execution. Each trigger's last tick is in the state: a tick's execution is
 created in the same fsynced commit that marks the tick handled, so every tick runs exactly
@@ -35,8 +37,9 @@ pub(super) struct ServeArgs {
     /// The state directory
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
-    /// The address the HTTP server (webhooks, /health) listens on [default: 127.0.0.1:8080;
-    /// the server runs when the flow has a webhook trigger or this is given]
+    /// The address the HTTP server (webhooks, the REST API, /health, /metrics) listens on
+    /// [default: 127.0.0.1:8080; the server runs when the flow has a webhook trigger or this is
+    /// given]. Off the loopback the API needs `KFLOW_API_TOKEN` or `KFLOW_API_BASIC_AUTH`
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// The largest request body read into memory, in bytes (a larger one gets 413)
@@ -116,6 +119,10 @@ pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Res
                 listen: args.listen.clone(),
                 max_body: args.max_body,
                 max_stored_body: args.max_stored_body,
+                auth: Arc::new(ApiAuth::new(
+                    std::env::var("KFLOW_API_TOKEN").ok().as_deref(),
+                    std::env::var("KFLOW_API_BASIC_AUTH").ok().as_deref(),
+                )),
             },
             stopped,
         ))

@@ -14,15 +14,20 @@
 //!   `grace` to end, then are killed (recorded KILLED); the process exits 0. A second signal
 //!   exits at once.
 
+mod api;
+mod http;
+mod metrics;
 mod multipart;
 mod webhook;
+
+pub use http::ApiAuth;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{Timestamp, Zoned};
 use serde_json::{Map, Value};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 
 use crate::execution::{log_line, new_id, now_ms, Summary};
 use crate::expr::Host;
@@ -47,6 +52,8 @@ pub struct ServeOptions {
     pub max_body: usize,
     /// The largest body a `fetchType: STORE` webhook streams to storage (413 beyond).
     pub max_stored_body: u64,
+    /// The credentials the REST API asks for (required to listen off the loopback).
+    pub auth: Arc<ApiAuth>,
 }
 
 /// Where the HTTP server listens when `--listen` is not given: loopback, Kestra's port.
@@ -66,8 +73,9 @@ struct Served {
     /// Turns `true` when the grace period is over: running executions are killed.
     kill: watch::Receiver<bool>,
     places: Arc<Semaphore>,
-    /// Every execution started, to wait for when stopping.
-    started: mpsc::UnboundedSender<tokio::task::JoinHandle<()>>,
+    /// How many executions started have not ended: stopping waits for none.
+    active: watch::Sender<usize>,
+    metrics: metrics::Metrics,
 }
 
 /// A line of `serve`'s own log, on stderr.
@@ -94,7 +102,6 @@ pub async fn serve(
             )
         })?;
     let (kill_all, kill) = watch::channel(false);
-    let (started, mut handles) = mpsc::unbounded_channel();
     let places = if options.max_executions == 0 {
         Semaphore::MAX_PERMITS
     } else {
@@ -107,7 +114,8 @@ pub async fn serve(
         host,
         kill,
         places: Arc::new(Semaphore::new(places)),
-        started,
+        active: watch::channel(0).0,
+        metrics: metrics::Metrics::default(),
     });
 
     for row in store.crashed_executions().map_err(|e| e.to_string())? {
@@ -179,6 +187,13 @@ pub async fn serve(
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+        if !loopback && !options.auth.is_set() {
+            return Err(format!(
+                "listening on {listen}, off the loopback, the REST API needs credentials: set \
+                 KFLOW_API_TOKEN (a bearer token) or KFLOW_API_BASIC_AUTH (user:password)"
+            ));
+        }
         say(
             "INFO",
             &format!(
@@ -189,44 +204,43 @@ pub async fn serve(
                 webhooks.len()
             ),
         );
-        Some(tokio::spawn(webhook::run(
+        Some(tokio::spawn(http::run(
             listener,
-            Arc::clone(&served),
-            webhooks,
-            webhook::Limits {
-                memory: options.max_body,
-                stored: options.max_stored_body,
+            http::App {
+                served: Arc::clone(&served),
+                hooks: webhooks,
+                limits: http::Limits {
+                    memory: options.max_body,
+                    stored: options.max_stored_body,
+                },
+                auth: Arc::clone(&options.auth),
+                stop: stop.clone(),
             },
-            stop.clone(),
         )))
     };
+    let mut active = served.active.subscribe();
     drop(served);
 
     let _ = stop.wait_for(|s| *s).await;
     schedulers.shutdown().await;
-    let mut running = Vec::new();
-    while let Ok(handle) = handles.try_recv() {
-        if !handle.is_finished() {
-            running.push(handle);
-        }
-    }
     say(
         "INFO",
         &format!(
             "stopping: no new executions; {} running, given {} s to end",
-            running.len(),
+            *active.borrow(),
             options.grace.as_secs()
         ),
     );
-    let all = futures_util::future::join_all(running);
-    tokio::pin!(all);
-    if tokio::time::timeout(options.grace, &mut all).await.is_err() {
+    let ended = tokio::time::timeout(options.grace, active.wait_for(|n| *n == 0))
+        .await
+        .is_ok();
+    if !ended {
         say(
             "WARN",
             "grace period over: killing the executions still running",
         );
         let _ = kill_all.send(true);
-        all.await;
+        let _ = active.wait_for(|n| *n == 0).await;
     }
     if let Some(server) = server {
         // No new request was taken since the signal; the answers waiting for an execution
@@ -235,6 +249,15 @@ pub async fn serve(
     }
     say("INFO", "stopped");
     Ok(())
+}
+
+/// An execution started and not ended, counted in [`Served::active`] until dropped.
+struct Counted(Arc<Served>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.active.send_modify(|n| *n = n.saturating_sub(1));
+    }
 }
 
 impl Served {
@@ -246,12 +269,17 @@ impl Served {
         trigger: Option<Trigger>,
     ) -> tokio::sync::oneshot::Receiver<Summary> {
         request.kill = Some(self.kill.clone());
-        let served = Arc::clone(self);
         let (ended, summary) = tokio::sync::oneshot::channel();
-        let handle = tokio::spawn(async move {
+        self.metrics.waiting();
+        self.active.send_modify(|n| *n += 1);
+        let counted = Counted(Arc::clone(self));
+        tokio::spawn(async move {
+            let served = &counted.0;
             let Ok(_place) = Arc::clone(&served.places).acquire_owned().await else {
+                served.metrics.gave_up();
                 return;
             };
+            let _running = served.metrics.runs();
             let result = launch(
                 Arc::clone(&served.flow),
                 request,
@@ -271,11 +299,11 @@ impl Served {
                 Err(e) => say("ERROR", &format!("an execution could not start: {e}")),
             }
         });
-        let _ = self.started.send(handle);
         summary
     }
 
     fn ended(&self, summary: &Summary, trigger: Option<&Trigger>) {
+        self.metrics.ended(summary);
         say(
             "INFO",
             &format!("execution {} ended {}", summary.id, summary.state.as_str()),
@@ -500,6 +528,9 @@ impl Served {
             .handle_tick(flow, &trigger.id, millis(tick), Some(&start))
             .map_err(|e| e.to_string())?;
         if created {
+            let late = Timestamp::now().as_millisecond() - tick.timestamp().as_millisecond();
+            self.metrics
+                .lag(&trigger.id, u64::try_from(late).unwrap_or(0));
             say(
                 "INFO",
                 &format!(
@@ -605,7 +636,8 @@ pub async fn backfill(
         host: Arc::clone(&host),
         kill: kill.clone(),
         places: Arc::new(Semaphore::new(1)),
-        started: mpsc::unbounded_channel().0,
+        active: watch::channel(0).0,
+        metrics: metrics::Metrics::default(),
     };
     let mut previous: Option<&Zoned> = None;
     let mut count = 0;

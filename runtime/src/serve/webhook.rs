@@ -1,5 +1,5 @@
-//! `serve`'s HTTP server: Kestra's webhook paths for the flow's `Webhook` triggers, and
-//! `/health`.
+//! The webhook routes of `serve`'s HTTP server ([`super::http`]): Kestra's webhook paths for
+//! the flow's `Webhook` triggers.
 //!
 //! `GET`, `POST` and `PUT` on `/api/v1/main/executions/webhook/{namespace}/{flowId}/{key}` (the
 //! tenant `main`) and on the older path without `main/`. Answers, as Kestra gives them:
@@ -20,19 +20,20 @@
 //! already seen (within a day) gets the first request's execution instead of a second one.
 //! Keys are compared in constant time (as SHA-256 digests, so their lengths do not show).
 
+// Helpers return the answer to give as their error (`Result<_, Response>`): its size is
+// nothing next to a request's.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use tokio::sync::watch;
 
+use super::http::{check_length, digest, error, json_body, read_body, same, too_large, App};
 use super::{multipart, say, Served};
 use crate::execution::{new_id, State as ExecutionState, Summary};
 use crate::expr::Host;
@@ -80,80 +81,7 @@ impl Hook {
     }
 }
 
-fn digest(text: &str) -> [u8; 32] {
-    Sha256::digest(text.as_bytes()).into()
-}
-
-/// Equal digests, in time that does not depend on where they differ.
-fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The largest bodies taken: read into memory, and streamed to storage (`fetchType: STORE`).
-pub(super) struct Limits {
-    pub memory: usize,
-    pub stored: u64,
-}
-
-struct App {
-    served: Arc<Served>,
-    hooks: Vec<Hook>,
-    limits: Limits,
-}
-
-/// Serves until `stop` turns `true`; the answers being written are finished first.
-pub(super) async fn run(
-    listener: tokio::net::TcpListener,
-    served: Arc<Served>,
-    hooks: Vec<Hook>,
-    limits: Limits,
-    mut stop: watch::Receiver<bool>,
-) {
-    let app = Arc::new(App {
-        served,
-        hooks,
-        limits,
-    });
-    let hook = get(webhook).post(webhook).put(webhook);
-    let router = Router::new()
-        .route(
-            "/api/v1/main/executions/webhook/{namespace}/{flow_id}/{key}",
-            hook.clone(),
-        )
-        .route(
-            "/api/v1/executions/webhook/{namespace}/{flow_id}/{key}",
-            hook,
-        )
-        .route("/health", get(health))
-        .with_state(app);
-    let shutdown = async move {
-        let _ = stop.wait_for(|s| *s).await;
-    };
-    if let Err(e) = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        say("ERROR", &format!("the HTTP server stopped: {e}"));
-    }
-}
-
-async fn health() -> Response {
-    (StatusCode::OK, json_body(&json!({"status": "UP"}))).into_response()
-}
-
-/// A JSON body (axum's `json` feature would add a dependency for this).
-fn json_body(value: &Value) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        value.to_string(),
-    )
-}
-
-fn error(status: StatusCode, message: &str) -> Response {
-    (status, json_body(&json!({ "message": message }))).into_response()
-}
-
-async fn webhook(
+pub(super) async fn webhook(
     State(app): State<Arc<App>>,
     Path((namespace, flow_id, key)): Path<(String, String, String)>,
     headers: HeaderMap,
@@ -180,18 +108,10 @@ async fn webhook(
             "Webhook not found (the trigger is disabled)",
         );
     }
-    let idempotency = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-    if idempotency.as_ref().is_some_and(|k| k.len() > MAX_KEY) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!("Idempotency-Key is longer than {MAX_KEY} characters"),
-        );
-    }
+    let idempotency = match idempotency_key(&headers) {
+        Ok(key) => key,
+        Err(answer) => return answer,
+    };
     let id = new_id();
     let mut variables = match receive(&app, hook, &id, &headers, body).await {
         Ok(variables) => variables,
@@ -284,6 +204,22 @@ async fn webhook(
     waited(served, hook, &summary, &variables)
 }
 
+/// The `Idempotency-Key` header, or the 400 for one over 256 characters.
+pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Response> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    if key.is_some_and(|k| k.len() > MAX_KEY) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            &format!("Idempotency-Key is longer than {MAX_KEY} characters"),
+        ));
+    }
+    Ok(key.map(str::to_string))
+}
+
 /// The answer to a request whose `Idempotency-Key` started `first` already.
 fn replayed(served: &Served, hook: &Hook, first: &str) -> Response {
     match served.store.execution(first) {
@@ -310,13 +246,6 @@ fn replayed(served: &Served, hook: &Hook, first: &str) -> Response {
     }
 }
 
-fn too_large(limit: u64) -> Response {
-    error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the body is over the limit of {limit} bytes"),
-    )
-}
-
 /// `trigger.body`, `uri`, `formFields` and `parts` from the request's body, read within the
 /// limits; the files it carries are stored under the execution `id`. Every key is set (null
 /// or empty when it does not apply), as the checker accepts each. An answer (400, 413, 500)
@@ -339,80 +268,19 @@ async fn receive(
     } else {
         app.limits.memory as u64
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large(limit));
-    }
+    check_length(headers, limit)?;
     let mut variables = Map::new();
     variables.insert("body".into(), Value::Null);
     variables.insert("uri".into(), Value::Null);
     variables.insert("formFields".into(), Value::Object(Map::new()));
     variables.insert("parts".into(), Value::Array(Vec::new()));
-    let mut stream = body.into_data_stream();
     if hook.store_body {
         let uri = format!("{folder}/body");
-        variables.insert("uri".into(), Value::String(uri.clone()));
-        let (chunks, received) = tokio::sync::mpsc::channel::<Bytes>(16);
-        let writer = {
-            let storage = served.storage.clone();
-            let uri = uri.clone();
-            tokio::task::spawn_blocking(move || {
-                storage.put(
-                    &uri,
-                    &mut ChannelReader {
-                        chunks: received,
-                        chunk: Bytes::new(),
-                    },
-                )
-            })
-        };
-        let mut total = 0u64;
-        let mut failed = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    total += chunk.len() as u64;
-                    if total > limit {
-                        failed = Some(too_large(limit));
-                        break;
-                    }
-                    if chunks.send(chunk).await.is_err() {
-                        break; // the writer stopped: its error is below
-                    }
-                }
-                Err(e) => {
-                    failed = Some(error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("reading the body: {e}"),
-                    ));
-                    break;
-                }
-            }
-        }
-        drop(chunks);
-        let written = writer.await;
-        if let Some(answer) = failed {
-            let _ = served.storage.delete(&uri);
-            return Err(answer);
-        }
-        return match written {
-            Ok(Ok(_)) => Ok(variables),
-            Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e)),
-            Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
-        };
+        stream_to_storage(&served.storage, &uri, body, limit).await?;
+        variables.insert("uri".into(), Value::String(uri));
+        return Ok(variables);
     }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| error(StatusCode::BAD_REQUEST, &format!("reading the body: {e}")))?;
-        if (bytes.len() + chunk.len()) as u64 > limit {
-            return Err(too_large(limit));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+    let bytes = read_body(body, limit).await?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -431,6 +299,65 @@ async fn receive(
     variables.insert("formFields".into(), fields);
     variables.insert("parts".into(), parts);
     Ok(variables)
+}
+
+/// Streams a request's body to storage at `uri`, at most `limit` bytes (413 beyond, and
+/// nothing is left).
+async fn stream_to_storage(
+    storage: &Storage,
+    uri: &str,
+    body: Body,
+    limit: u64,
+) -> Result<(), Response> {
+    let (chunks, received) = tokio::sync::mpsc::channel::<Bytes>(16);
+    let writer = {
+        let storage = storage.clone();
+        let uri = uri.to_string();
+        tokio::task::spawn_blocking(move || {
+            storage.put(
+                &uri,
+                &mut ChannelReader {
+                    chunks: received,
+                    chunk: Bytes::new(),
+                },
+            )
+        })
+    };
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    let mut failed = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(chunk) => {
+                total += chunk.len() as u64;
+                if total > limit {
+                    failed = Some(too_large(limit));
+                    break;
+                }
+                if chunks.send(chunk).await.is_err() {
+                    break; // the writer stopped: its error is below
+                }
+            }
+            Err(e) => {
+                failed = Some(error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("reading the body: {e}"),
+                ));
+                break;
+            }
+        }
+    }
+    drop(chunks);
+    let written = writer.await;
+    if let Some(answer) = failed {
+        let _ = storage.delete(uri);
+        return Err(answer);
+    }
+    match written {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e)),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+    }
 }
 
 /// A `multipart/form-data` body: its text fields by name, and its files, each stored under

@@ -1,0 +1,198 @@
+//! What `/metrics` shows, in Prometheus' text format: executions by state (from the state),
+//! executions running and waiting for a place, task-run durations by task (a histogram since
+//! `serve` started), and each schedule's lag (how late its last tick fired).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::execution::Summary;
+
+/// The histogram's upper bounds, in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0, 3600.0,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum_ms: u64,
+}
+
+/// The counters `serve` keeps while it runs.
+#[derive(Default)]
+pub(super) struct Metrics {
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    durations: Mutex<BTreeMap<String, Histogram>>,
+    lag_ms: Mutex<BTreeMap<String, u64>>,
+}
+
+/// The guard of a counted execution: it counts as running until dropped.
+pub(super) struct Running<'m>(&'m Metrics);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    /// An execution waits for a place.
+    pub fn waiting(&self) {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The waiting execution got its place.
+    pub fn runs(&self) -> Running<'_> {
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.running.fetch_add(1, Ordering::Relaxed);
+        Running(self)
+    }
+
+    /// The waiting execution will not run (`serve` stops).
+    pub fn gave_up(&self) {
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The task runs of an ended execution.
+    pub fn ended(&self, summary: &Summary) {
+        let mut durations = self
+            .durations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for run in &summary.task_runs {
+            let (Some(first), Some(last)) = (run.attempts.first(), run.attempts.last()) else {
+                continue;
+            };
+            let ms = last.ended_ms.saturating_sub(first.started_ms);
+            let histogram = durations.entry(run.task_id.clone()).or_default();
+            histogram.count += 1;
+            histogram.sum_ms += ms;
+            for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
+                if ms_f64(ms) <= bound * 1000.0 {
+                    *count += 1;
+                }
+            }
+        }
+    }
+
+    /// How late a schedule's tick fired.
+    pub fn lag(&self, trigger: &str, late_ms: u64) {
+        let mut lag = self
+            .lag_ms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lag.insert(trigger.to_string(), late_ms);
+    }
+
+    /// The text `/metrics` answers; `by_state` counts the state's executions.
+    pub fn render(&self, flow: &str, by_state: &[(String, u64)]) -> String {
+        let flow = escape(flow);
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP kflow_executions Executions in the state, by state."
+        );
+        let _ = writeln!(out, "# TYPE kflow_executions gauge");
+        for (state, count) in by_state {
+            let _ = writeln!(
+                out,
+                "kflow_executions{{flow=\"{flow}\",state=\"{}\"}} {count}",
+                escape(state)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kflow_executions_running Executions running now."
+        );
+        let _ = writeln!(out, "# TYPE kflow_executions_running gauge");
+        let _ = writeln!(
+            out,
+            "kflow_executions_running{{flow=\"{flow}\"}} {}",
+            self.running.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kflow_executions_queued Executions waiting for a place (--max-executions)."
+        );
+        let _ = writeln!(out, "# TYPE kflow_executions_queued gauge");
+        let _ = writeln!(
+            out,
+            "kflow_executions_queued{{flow=\"{flow}\"}} {}",
+            self.waiting.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kflow_task_run_duration_seconds Task runs ended since serve started, by task."
+        );
+        let _ = writeln!(out, "# TYPE kflow_task_run_duration_seconds histogram");
+        let durations = self
+            .durations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (task, histogram) in durations.iter() {
+            let task = escape(task);
+            for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
+                let _ = writeln!(
+                    out,
+                    "kflow_task_run_duration_seconds_bucket{{flow=\"{flow}\",task=\"{task}\",le=\"{bound}\"}} {count}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "kflow_task_run_duration_seconds_bucket{{flow=\"{flow}\",task=\"{task}\",le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "kflow_task_run_duration_seconds_sum{{flow=\"{flow}\",task=\"{task}\"}} {}",
+                seconds(histogram.sum_ms)
+            );
+            let _ = writeln!(
+                out,
+                "kflow_task_run_duration_seconds_count{{flow=\"{flow}\",task=\"{task}\"}} {}",
+                histogram.count
+            );
+        }
+        drop(durations);
+        let _ = writeln!(
+            out,
+            "# HELP kflow_trigger_lag_seconds How late the trigger's last tick fired."
+        );
+        let _ = writeln!(out, "# TYPE kflow_trigger_lag_seconds gauge");
+        let lag = self
+            .lag_ms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (trigger, ms) in lag.iter() {
+            let _ = writeln!(
+                out,
+                "kflow_trigger_lag_seconds{{flow=\"{flow}\",trigger=\"{}\"}} {}",
+                escape(trigger),
+                seconds(*ms)
+            );
+        }
+        out
+    }
+}
+
+fn ms_f64(ms: u64) -> f64 {
+    // Durations fit f64 exactly far beyond any task's (2^53 ms).
+    f64::from(u32::try_from(ms / 1000).unwrap_or(u32::MAX)) * 1000.0
+        + f64::from(u32::try_from(ms % 1000).unwrap_or(0))
+}
+
+/// Milliseconds as seconds with three decimals.
+fn seconds(ms: u64) -> String {
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+/// A label value as the text format wants it.
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
