@@ -212,6 +212,39 @@ pub fn new_id() -> String {
     out.iter().map(|&b| char::from(b)).collect()
 }
 
+/// Whether this process writes its stderr log lines as JSON (`serve --log-format json`).
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Log lines on stderr as JSON objects from now on (for a log shipper), or as text.
+pub fn log_as_json(on: bool) {
+    JSON_LOGS.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A log line as this process writes it on stderr: [`log_line`]'s text, or after
+/// [`log_as_json`] one JSON object a line (`timestamp`, `level`, `executionId`, `taskId`,
+/// `message`; `executionId` null for `serve`'s own lines).
+pub fn stderr_line(
+    at_ms: u64,
+    level: &str,
+    execution_id: Option<&str>,
+    task_id: &str,
+    message: &str,
+) -> String {
+    if !JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        return log_line(at_ms, level, task_id, message);
+    }
+    let mut line = serde_json::json!({
+        "timestamp": crate::formats::iso_instant(at_ms),
+        "level": level,
+        "executionId": execution_id,
+        "taskId": task_id,
+        "message": message,
+    })
+    .to_string();
+    line.push('\n');
+    line
+}
+
 /// A log line as `run` prints it on stderr and `logs` prints it from the state:
 /// `2024-01-01T10:00:00.000Z INFO  task_id message`.
 pub fn log_line(at_ms: u64, level: &str, task_id: &str, message: &str) -> String {

@@ -33,6 +33,16 @@ use crate::tasks::{self, TaskContext};
 use crate::workdir;
 use std::path::Path;
 
+/// The task-run attempts this process runs at once (`serve --max-task-runs`), across all its
+/// executions; unlimited when unset.
+static TASK_RUN_PLACES: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+
+/// Limits the task-run attempts this process runs at once to `places` (once; later calls are
+/// ignored).
+pub fn limit_task_runs(places: usize) {
+    let _ = TASK_RUN_PLACES.set(tokio::sync::Semaphore::new(places.max(1)));
+}
+
 /// Where an execution's progress goes: the state store, or nowhere.
 pub trait Recorder: Sync {
     fn execution_started(
@@ -1404,6 +1414,12 @@ impl<'f> Executor<'f> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            // A place among the task runs this process runs at once, when they are limited;
+            // the run stays CREATED until it has one.
+            let _place = match TASK_RUN_PLACES.get() {
+                Some(places) => places.acquire().await.ok(),
+                None => None,
+            };
             let started = now_ms();
             // The run's RUNNING state and its new attempt are one recorded change; a task that
             // cannot wait on anything (Log, Return, …) is recorded once, when it ends, which is
@@ -1872,7 +1888,13 @@ impl<'f> Executor<'f> {
         if self.echo_logs {
             // One write per line (stderr is unbuffered: `eprintln!` writes each piece).
             use std::io::Write as _;
-            let line = crate::execution::log_line(at, level.as_str(), &task_id, message);
+            let line = crate::execution::stderr_line(
+                at,
+                level.as_str(),
+                Some(&self.id),
+                &task_id,
+                message,
+            );
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
         }
         if level == Level::Error {

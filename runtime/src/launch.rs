@@ -152,6 +152,12 @@ pub async fn launch(
     let revision = store
         .revision(&flow.source_hash)
         .map_err(LaunchError::State)?;
+    // An execution already recorded (taken up, or created by a trigger or a request) keeps its
+    // id when the concurrency limit refuses it: its row ends, no other row is made.
+    let recorded_id: Option<String> = take_up
+        .as_ref()
+        .map(|t| t.id.clone())
+        .or_else(|| request.created.as_ref().map(|(id, _)| id.clone()));
 
     // Flow-level `concurrency`: a slot among the runs sharing this state, or the behavior says
     // what to do instead.
@@ -170,7 +176,13 @@ pub async fn launch(
                         if request.kill.as_ref().is_some_and(|k| *k.borrow()) =>
                     {
                         // Killed while waiting for a slot: it never started.
-                        let summary = record_refused(&store, &flow, &values, State::Killed);
+                        let summary = record_refused(
+                            &store,
+                            &flow,
+                            &values,
+                            State::Killed,
+                            recorded_id.as_deref(),
+                        );
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
                     }
@@ -193,7 +205,8 @@ pub async fn launch(
                             limit: concurrency.limit,
                             state,
                         });
-                        let summary = record_refused(&store, &flow, &values, state);
+                        let summary =
+                            record_refused(&store, &flow, &values, state, recorded_id.as_deref());
                         on_event(LaunchEvent::Ended(&summary));
                         return Ok(summary);
                     }
@@ -266,8 +279,12 @@ fn record_refused(
     flow: &Flow,
     inputs: &Map<String, Value>,
     state: State,
+    recorded_id: Option<&str>,
 ) -> Summary {
-    let summary = Summary::refused(flow, state);
+    let mut summary = Summary::refused(flow, state);
+    if let Some(id) = recorded_id {
+        summary.id = id.to_string();
+    }
     let recorder: &dyn Recorder = store;
     recorder.execution_started(&summary.id, flow, inputs, now_ms(), &summary.id);
     recorder.execution_ended(&summary);

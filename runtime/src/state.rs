@@ -762,6 +762,19 @@ impl Store {
         })
     }
 
+    /// Forgets the `Idempotency-Key`s older than [`IDEMPOTENCY_WINDOW_MS`] (housekeeping): the
+    /// number forgotten.
+    pub fn forget_idempotency_keys(&self) -> Result<u64, StateError> {
+        let oldest = crate::execution::now_ms().saturating_sub(IDEMPOTENCY_WINDOW_MS);
+        self.conn()
+            .execute(
+                "DELETE FROM idempotency WHERE at_ms <= ?1",
+                [millis(oldest)],
+            )
+            .map(|n| n as u64)
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
     /// A new execution's row, CREATED and owned by this process.
     fn insert_created(
         &self,

@@ -315,3 +315,188 @@ fn the_api_asks_for_credentials_when_they_are_set_and_off_the_loopback() {
     assert_eq!(serve.wait().unwrap().code(), Some(0));
     assert!(!std::fs::read_to_string(&log).unwrap().contains("pa55"));
 }
+
+const KNOBS: &str = r#"id: knobs
+namespace: kflow.tests
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "hello"
+  - id: each
+    type: io.kestra.plugin.core.flow.EachParallel
+    value: "[1, 2, 3, 4]"
+    tasks:
+      - id: nap
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT0.3S
+"#;
+
+fn instant(text: &Value) -> jiff::Timestamp {
+    text.as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn serve_knobs_bound_task_runs_keep_house_and_write_json_logs() {
+    let bin = build_yaml("knobs", KNOBS);
+    let dir = scratch_dir("api-knobs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state");
+    let log = dir.join("serve.log");
+    // An execution that ends now is older than --keep-executions PT1S in 1.5 s.
+    let out = Command::new(&bin)
+        .args(["run", "--state", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1_500));
+
+    let mut serve = Command::new(&bin)
+        .args([
+            "serve",
+            "--state",
+            state.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--keep-executions",
+            "PT1S",
+            "--max-task-runs",
+            "1",
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = address(&log);
+    let base = format!("http://{addr}/api/v1/main");
+    wait_for_log(&log, "housekeeping: removed 1 ended execution(s)");
+    let (_, body) = curl(&[&format!("{base}/executions/search")]);
+    assert_eq!(
+        json(&body)["total"],
+        0,
+        "the old execution was removed: {body}"
+    );
+
+    // One task run at a time: the four parallel naps do not overlap.
+    let (status, body) = curl(&[
+        "-X",
+        "POST",
+        &format!("{base}/executions/kflow.tests/knobs?wait=true"),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let execution = json(&body);
+    assert_eq!(execution["state"]["current"], "SUCCESS", "{execution}");
+    let mut naps: Vec<(jiff::Timestamp, jiff::Timestamp)> = execution["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["taskId"] == "nap")
+        .map(|r| {
+            (
+                instant(&r["state"]["startDate"]),
+                instant(&r["state"]["endDate"]),
+            )
+        })
+        .collect();
+    assert_eq!(naps.len(), 4);
+    naps.sort();
+    for pair in naps.windows(2) {
+        assert!(pair[1].0 >= pair[0].1, "task runs overlapped: {naps:?}");
+    }
+
+    Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(serve.wait().unwrap().code(), Some(0));
+    // Every line serve wrote is a JSON object; the execution's carry its id.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<Value> = text.lines().map(json).collect();
+    let id = execution["id"].as_str().unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["executionId"] == id && l["message"] == "hello"),
+        "{text}"
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["timestamp"].is_string() && l["level"].is_string()));
+}
+
+fn limited(behavior: &str) -> String {
+    format!(
+        "id: limited_{}
+namespace: kflow.tests
+concurrency:
+  limit: 1
+  behavior: {behavior}
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1S
+",
+        behavior.to_lowercase()
+    )
+}
+
+/// Flow `concurrency` applies to executions `serve` starts: with one running, a second one
+/// (started through the API, as a webhook or a schedule would) waits (QUEUE), is CANCELLED or
+/// FAILED, as Kestra documents; it keeps the id it was answered with.
+#[test]
+fn flow_concurrency_applies_to_executions_serve_starts() {
+    for behavior in ["QUEUE", "CANCEL", "FAIL"] {
+        let id = format!("limited_{}", behavior.to_lowercase());
+        let bin = build_yaml(&id, &limited(behavior));
+        let dir = scratch_dir(&format!("api-{id}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("serve.log");
+        let mut serve = start(&bin, &dir.join("state"), &log, &[], "127.0.0.1:0");
+        let base = format!("http://{}/api/v1/main", address(&log));
+        let create = format!("{base}/executions/kflow.tests/{id}");
+        let (_, body) = curl(&["-X", "POST", &create]);
+        let first = json(&body)["id"].as_str().unwrap().to_string();
+        until(&base, &first, state_is("RUNNING"));
+        let (status, body) = curl(&["-X", "POST", &create]);
+        assert_eq!(status, 200, "{body}");
+        let second = json(&body)["id"].as_str().unwrap().to_string();
+        match behavior {
+            "QUEUE" => {
+                // It waits while the first runs, then runs: its nap starts after the first's ends.
+                let done = until(&base, &first, state_is("SUCCESS"));
+                let after = until(&base, &second, state_is("SUCCESS"));
+                let nap = |e: &Value, at: &str| {
+                    instant(&e["taskRunList"].as_array().unwrap()[0]["state"][at])
+                };
+                assert!(nap(&after, "startDate") >= nap(&done, "endDate"), "{after}");
+            }
+            "CANCEL" => {
+                until(&base, &second, state_is("CANCELLED"));
+                until(&base, &first, state_is("SUCCESS"));
+            }
+            _ => {
+                until(&base, &second, state_is("FAILED"));
+                until(&base, &first, state_is("SUCCESS"));
+            }
+        }
+        let (_, body) = curl(&[&format!("{base}/executions/search")]);
+        assert_eq!(
+            json(&body)["total"],
+            2,
+            "no other execution was made: {body}"
+        );
+        Command::new("kill")
+            .args(["-TERM", &serve.id().to_string()])
+            .status()
+            .unwrap();
+        assert_eq!(serve.wait().unwrap().code(), Some(0));
+    }
+}

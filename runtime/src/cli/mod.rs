@@ -785,10 +785,22 @@ async fn on_signals(flag: tokio::sync::watch::Sender<bool>, what: &str) {
             }
         }
         let (name, _) = next_signal(&mut streams).await;
-        eprintln!("{name} received: {what} (send it again to exit at once)");
+        let say = |message: &str| {
+            let line = crate::execution::stderr_line(
+                crate::execution::now_ms(),
+                "WARN",
+                None,
+                "signal",
+                message,
+            );
+            eprint!("{line}");
+        };
+        say(&format!(
+            "{name} received: {what} (send it again to exit at once)"
+        ));
         let _ = kill.send(true);
         let (name, number) = next_signal(&mut streams).await;
-        eprintln!("{name} received again: exiting now");
+        say(&format!("{name} received again: exiting now"));
         std::process::exit(128 + number);
     }
     #[cfg(not(unix))]

@@ -13,7 +13,7 @@ use super::{human_summary, on_signals, open_store, Failure, Format, Shown, Summa
 use crate::expr::FlowHost;
 use crate::plan::{Flow, Trigger, TriggerKind};
 use crate::schedule::{self, Ticks};
-use crate::serve::{backfill, serve, ApiAuth, ServeOptions};
+use crate::serve::{backfill, serve, ApiAuth, Retention, ServeOptions};
 use crate::state::{self, Store};
 
 pub(super) const SERVE_HELP: &str = "\
@@ -28,6 +28,9 @@ created in the same fsynced commit that marks the tick handled, so every tick ru
 once across crashes and restarts. Ticks missed while serve was not running run as the
 trigger's recoverMissedSchedules says (ALL, the default: every one, oldest first; LAST: the
 newest; NONE: none). Executions a crash left unfinished are restarted when serve starts.
+
+Housekeeping removes ended executions older than --keep-executions (30 days by default) with
+their logs and files, at start and every hour.
 
 SIGTERM or SIGINT: no new executions start; running ones get --grace to end, then are killed
 (recorded KILLED); exit 0. A second signal exits at once. One serve per state directory.";
@@ -54,6 +57,47 @@ pub(super) struct ServeArgs {
     /// Executions running at once (0: no limit); more wait for a place
     #[arg(long, value_name = "N", default_value_t = 0)]
     max_executions: usize,
+    /// Task runs running at once across all executions (0: no limit); more wait, CREATED
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    max_task_runs: usize,
+    /// How long ended executions are kept, with their logs and files (an ISO-8601 duration,
+    /// or `forever`); housekeeping removes older ones at start and every hour
+    #[arg(long, value_name = "DURATION", default_value = "P30D", value_parser = retention)]
+    keep_executions: Keep,
+    /// How long log lines are kept, if shorter [default: as --keep-executions]
+    #[arg(long, value_name = "DURATION", value_parser = retention)]
+    keep_logs: Option<Keep>,
+    /// How long ended executions' files are kept, if shorter [default: as --keep-executions]
+    #[arg(long, value_name = "DURATION", value_parser = retention)]
+    keep_files: Option<Keep>,
+    /// The lines serve writes on stderr (its own and the executions' logs): text, or one
+    /// JSON object a line (timestamp, level, executionId, taskId, message)
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A retention: how long something is kept (`None`: for ever).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Keep(Option<Duration>);
+
+/// A retention: an ISO-8601 duration (`P30D`, `PT12H`), or `forever`.
+fn retention(text: &str) -> Result<Keep, String> {
+    if text.eq_ignore_ascii_case("forever") {
+        return Ok(Keep(None));
+    }
+    let nanos = crate::expr::value::parse_java_duration(text)
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!("`{text}` is not a positive ISO-8601 duration (P30D, PT12H) or `forever`")
+        })?;
+    let nanos = u64::try_from(nanos).unwrap_or(u64::MAX);
+    Ok(Keep(Some(Duration::from_nanos(nanos))))
 }
 
 #[derive(Args, Debug)]
@@ -106,6 +150,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Result<u8, Failure> {
     let store = Arc::new(open_store(flow, args.state.as_deref())?);
     let runtime = runtime()?;
+    crate::execution::log_as_json(args.log_format == LogFormat::Json);
+    if args.max_task_runs > 0 {
+        crate::executor::limit_task_runs(args.max_task_runs);
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     runtime.spawn(on_signals(stop, "stopping"));
     runtime
@@ -123,6 +171,11 @@ pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Res
                     std::env::var("KFLOW_API_TOKEN").ok().as_deref(),
                     std::env::var("KFLOW_API_BASIC_AUTH").ok().as_deref(),
                 )),
+                retention: Retention {
+                    executions: args.keep_executions.0,
+                    logs: args.keep_logs.unwrap_or(args.keep_executions).0,
+                    files: args.keep_files.unwrap_or(args.keep_executions).0,
+                },
             },
             stopped,
         ))

@@ -29,8 +29,9 @@ use jiff::{Timestamp, Zoned};
 use serde_json::{Map, Value};
 use tokio::sync::{watch, Semaphore};
 
-use crate::execution::{log_line, new_id, now_ms, Summary};
+use crate::execution::{new_id, now_ms, stderr_line, Summary};
 use crate::expr::Host;
+use crate::history::{ExecutionPurge, History, LogPurge, Purged};
 use crate::inputs;
 use crate::launch::{launch, LaunchEvent, LaunchRequest};
 use crate::plan::{Flow, Trigger, TriggerKind};
@@ -54,7 +55,21 @@ pub struct ServeOptions {
     pub max_stored_body: u64,
     /// The credentials the REST API asks for (required to listen off the loopback).
     pub auth: Arc<ApiAuth>,
+    /// How long ended executions, logs and files are kept.
+    pub retention: Retention,
 }
+
+/// How long ended executions (with their logs and files), log lines and execution files are
+/// kept; `None`: for ever. Housekeeping applies it when `serve` starts and every hour.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Retention {
+    pub executions: Option<Duration>,
+    pub logs: Option<Duration>,
+    pub files: Option<Duration>,
+}
+
+/// How often housekeeping runs.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
 
 /// Where the HTTP server listens when `--listen` is not given: loopback, Kestra's port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -80,7 +95,7 @@ struct Served {
 
 /// A line of `serve`'s own log, on stderr.
 pub fn say(level: &str, message: &str) {
-    eprint!("{}", log_line(now_ms(), level, "serve", message));
+    eprint!("{}", stderr_line(now_ms(), level, None, "serve", message));
 }
 
 /// Runs the flow's triggers until `stop` turns `true`, then drains. An error when `serve`
@@ -138,6 +153,11 @@ pub async fn serve(
     }
 
     let mut schedulers = tokio::task::JoinSet::new();
+    schedulers.spawn(housekeeping(
+        Arc::clone(&store),
+        options.retention,
+        stop.clone(),
+    ));
     let mut webhooks = Vec::new();
     for trigger in &flow.triggers {
         if trigger.disabled {
@@ -581,6 +601,64 @@ impl Served {
                 .join("; ")
         })
     }
+}
+
+/// Applies `retention` now and every [`HOUSEKEEPING_EVERY`] until `stop`; forgets expired
+/// `Idempotency-Key`s.
+async fn housekeeping(store: Arc<Store>, retention: Retention, mut stop: watch::Receiver<bool>) {
+    loop {
+        let store = Arc::clone(&store);
+        let done = tokio::task::spawn_blocking(move || keep_house(&store, retention)).await;
+        match done {
+            Ok(Ok(purged)) if purged != Purged::default() => say(
+                "INFO",
+                &format!(
+                    "housekeeping: removed {} ended execution(s), {} log line(s), {} file(s)",
+                    purged.executions, purged.logs, purged.files
+                ),
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => say("ERROR", &format!("housekeeping: {e}")),
+            Err(e) => say("ERROR", &format!("housekeeping: {e}")),
+        }
+        if sleep_or_stop(HOUSEKEEPING_EVERY, &mut stop).await {
+            return;
+        }
+    }
+}
+
+fn keep_house(store: &Store, retention: Retention) -> Result<Purged, String> {
+    let now = now_ms();
+    let before =
+        |keep: Duration| now.saturating_sub(u64::try_from(keep.as_millis()).unwrap_or(u64::MAX));
+    let ended_before = |end_ms: u64, executions: bool| ExecutionPurge {
+        start_ms: None,
+        end_ms,
+        states: Vec::new(),
+        keep: "",
+        executions,
+        logs: executions,
+        storage: true,
+    };
+    let mut purged = Purged::default();
+    if let Some(keep) = retention.executions {
+        purged = store.purge_executions(&ended_before(before(keep), true))?;
+    }
+    if let Some(keep) = retention.logs {
+        purged.logs += store.purge_logs(&LogPurge {
+            start_ms: None,
+            end_ms: before(keep),
+            execution_id: None,
+            levels: Vec::new(),
+        })?;
+    }
+    if let Some(keep) = retention.files {
+        purged.files += store
+            .purge_executions(&ended_before(before(keep), false))?
+            .files;
+    }
+    store.forget_idempotency_keys().map_err(|e| e.to_string())?;
+    Ok(purged)
 }
 
 /// Sleeps `wait`, or less when `stop` turns `true`: whether it did.
