@@ -273,13 +273,10 @@ pub(super) async fn create(
 
 /// The execution `id` of this flow as Kestra's API shows it, or the 404.
 fn execution_answer(app: &App, id: &str) -> Result<Value, Response> {
-    let store = &app.served.store;
-    let row = store
-        .execution(id)
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
-        .filter(|row| row.flow_id == app.served.flow.id)
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("Execution {id} not found")))?;
-    let task_runs = store
+    let row = recorded(app, id)?;
+    let task_runs = app
+        .served
+        .store
         .task_runs(id)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?;
     Ok(execution_json(&row, Some(&task_runs)))
@@ -454,10 +451,7 @@ pub(super) async fn logs(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = app.refuse(&headers) {
-        return refused;
-    }
-    if let Err(answer) = execution_answer(&app, &id) {
+    if let Err(answer) = execution_for(&app, &headers, &id) {
         return answer;
     }
     match app.served.store.logs(&id) {
@@ -476,10 +470,7 @@ pub(super) async fn follow(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = app.refuse(&headers) {
-        return refused;
-    }
-    if let Err(answer) = execution_answer(&app, &id) {
+    if let Err(answer) = execution_for(&app, &headers, &id) {
         return answer;
     }
     let events = futures_util::stream::unfold(
@@ -537,6 +528,15 @@ fn refused_answer(refused: &Refused) -> Response {
     }
 }
 
+/// The execution `id` of this flow, for a request allowed to see it; else the 401 or 404.
+fn execution_for(app: &App, headers: &HeaderMap, id: &str) -> Result<ExecutionRow, Response> {
+    if let Some(refused) = app.refuse(headers) {
+        return Err(refused);
+    }
+    recorded(app, id)
+}
+
+/// The execution `id` of this flow, or the 404.
 fn recorded(app: &App, id: &str) -> Result<ExecutionRow, Response> {
     app.served
         .store
@@ -553,10 +553,7 @@ pub(super) async fn resume(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Some(refused) = app.refuse(&headers) {
-        return refused;
-    }
-    let row = match recorded(&app, &id) {
+    let row = match execution_for(&app, &headers, &id) {
         Ok(row) => row,
         Err(answer) => return answer,
     };
@@ -587,10 +584,7 @@ pub(super) async fn restart(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = app.refuse(&headers) {
-        return refused;
-    }
-    let row = match recorded(&app, &id) {
+    let row = match execution_for(&app, &headers, &id) {
         Ok(row) => row,
         Err(answer) => return answer,
     };
@@ -612,10 +606,7 @@ pub(super) async fn kill(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = app.refuse(&headers) {
-        return refused;
-    }
-    let row = match recorded(&app, &id) {
+    let row = match execution_for(&app, &headers, &id) {
         Ok(row) => row,
         Err(answer) => return answer,
     };
