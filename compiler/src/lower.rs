@@ -452,6 +452,11 @@ impl Lower<'_> {
                 .map(str::to_string)
                 .collect(),
             conditions,
+            labels: trigger
+                .labels
+                .iter()
+                .map(|l| (l.key.value.clone(), l.value.value.clone()))
+                .collect(),
             kind,
         }
     }

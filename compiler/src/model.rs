@@ -151,6 +151,8 @@ pub struct Trigger {
     /// misspelled type was taken for).
     pub checked_as: Option<&'static PluginDef>,
     pub disabled: bool,
+    /// Added to the labels of the executions it starts.
+    pub labels: Vec<Label>,
     pub properties: Vec<Property>,
     pub span: Span,
 }

@@ -385,7 +385,20 @@ pub struct Trigger {
     /// All must hold for a tick to start an execution.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// Added to the labels of the executions it starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
     pub kind: TriggerKind,
+}
+
+impl Trigger {
+    /// The labels of an execution it starts.
+    pub fn execution_labels(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.labels
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

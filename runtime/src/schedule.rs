@@ -350,6 +350,7 @@ mod tests {
             disabled: false,
             stop_after: Vec::new(),
             conditions: Vec::new(),
+            labels: Vec::new(),
             kind: TriggerKind::Schedule(Schedule {
                 cron: cron.into(),
                 with_seconds: false,

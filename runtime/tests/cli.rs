@@ -82,6 +82,7 @@ fn hello(tasks: Vec<Task>) -> Flow {
             disabled: false,
             stop_after: Vec::new(),
             conditions: Vec::new(),
+            labels: Vec::new(),
             kind: TriggerKind::Schedule(Schedule {
                 cron: "@daily".into(),
                 with_seconds: false,

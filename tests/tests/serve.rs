@@ -91,6 +91,8 @@ triggers:
     withSeconds: true
     timezone: UTC
     recoverMissedSchedules: {recover}
+    labels:
+      started-by: schedule
     inputs:
       second: \"{{{{ trigger.date | date('ss') }}}}\"
 "
@@ -119,6 +121,8 @@ fn an_every_second_schedule_runs_once_a_tick_and_sigterm_drains() {
     assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
     for run in &runs {
         assert_eq!(run["state"], "SUCCESS", "{run}");
+        // The trigger's labels are the execution's.
+        assert_eq!(run["labels"]["started-by"], "schedule", "{run}");
         // The rendered trigger input reached the execution.
         let second = run["inputs"]["second"].as_str().unwrap();
         assert!(

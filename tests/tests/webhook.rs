@@ -31,6 +31,8 @@ triggers:
   - id: hook
     type: io.kestra.plugin.core.trigger.Webhook
     key: "{{ secret('HOOK_KEY') }}"
+    labels:
+      source: hook
     inputs:
       count: "{{ trigger.body.count ?? 2 }}"
     conditions:
@@ -240,6 +242,10 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
         .find(|r| r["id"] == started[0].as_str())
         .unwrap();
     assert_eq!(counted["inputs"]["count"], 5);
+    assert_eq!(
+        counted["labels"]["source"], "hook",
+        "the trigger's labels: {counted}"
+    );
 
     // The stored files hold what was sent: the multipart file and the streamed body, and
     // the refused bodies left nothing.

@@ -521,6 +521,7 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
         plugin,
         checked_as,
         disabled: false,
+        labels: Vec::new(),
         properties: Vec::new(),
         span: node.span,
     };
@@ -545,9 +546,7 @@ pub fn trigger(ctx: &mut Ctx, node: &Node) -> Option<Trigger> {
             "logLevel" | "minLogLevel" => {
                 check(ctx, value, &PropType::Enum(LOG_LEVELS), false, "`logLevel`");
             }
-            "labels" => {
-                super::flow::labels(ctx, value);
-            }
+            "labels" => trigger.labels = super::flow::labels(ctx, value),
             "stopAfter" => {
                 check(
                     ctx,

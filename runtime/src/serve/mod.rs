@@ -540,7 +540,7 @@ impl Served {
         let start = TriggeredExecution {
             id: id.clone(),
             inputs: inputs.clone(),
-            labels: Map::new(),
+            labels: trigger.execution_labels(),
             trigger: variables.clone(),
         };
         let created = self
@@ -562,6 +562,7 @@ impl Served {
             let request = LaunchRequest {
                 created: Some((id, inputs)),
                 trigger: Some(variables),
+                labels: trigger.execution_labels(),
                 echo_logs: true,
                 ..LaunchRequest::default()
             };
@@ -739,6 +740,7 @@ pub async fn backfill(
         let request = LaunchRequest {
             input_values: Some(inputs),
             trigger: Some(variables),
+            labels: trigger.execution_labels(),
             echo_logs: true,
             kill: Some(kill.clone()),
             ..LaunchRequest::default()

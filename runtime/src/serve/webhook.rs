@@ -154,7 +154,7 @@ pub(super) async fn webhook(
     let start = TriggeredExecution {
         id: id.clone(),
         inputs: inputs.clone(),
-        labels: Map::new(),
+        labels: trigger.execution_labels(),
         trigger: variables.clone(),
     };
     // The fsynced commit runs off the async threads, which other requests share.
@@ -187,6 +187,7 @@ pub(super) async fn webhook(
     let request = LaunchRequest {
         created: Some((id.clone(), inputs)),
         trigger: Some(variables.clone()),
+        labels: trigger.execution_labels(),
         echo_logs: true,
         ..LaunchRequest::default()
     };
