@@ -9,7 +9,9 @@
 //!   commit happened has its execution (restarted at the next start if the process died), one
 //!   whose commit did not is still ahead of the position.
 //! - Ticks missed while `serve` was not running are run as `recoverMissedSchedules` says.
-//! - Webhook triggers are answered by an HTTP server ([`webhook`]) on `listen`.
+//! - An HTTP server ([`http`]) on `listen` answers the Webhook triggers ([`webhook`]) and
+//!   Kestra's REST API for executions ([`api`]), with `/health` and `/metrics`.
+//! - Housekeeping removes what is older than the [`Retention`], at start and every hour.
 //! - SIGTERM or SIGINT: no new tick fires and no request is taken; running executions get
 //!   `grace` to end, then are killed (recorded KILLED); the process exits 0. A second signal
 //!   exits at once.
@@ -46,8 +48,8 @@ pub struct ServeOptions {
     pub grace: Duration,
     /// Executions running at once (0: no limit); more wait, CREATED, for a place.
     pub max_executions: usize,
-    /// Where the HTTP server listens (webhooks, `/health`); it runs when the flow has a
-    /// webhook trigger or this is given.
+    /// Where the HTTP server listens (webhooks, the REST API, `/health`, `/metrics`); it runs
+    /// when the flow has a webhook trigger or this is given.
     pub listen: Option<String>,
     /// The largest request body read into memory (413 beyond).
     pub max_body: usize,
