@@ -95,8 +95,10 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
     let older = format!("/api/v1/executions/webhook/kflow.tests/hooks/{KEY}");
     let mut started = Vec::new();
 
-    // 200 on both paths, with the execution as Kestra returns it.
-    let reply = post(&addr, &current, &[JSON], br#"{"count": 5}"#);
+    // 200 on both paths, with the execution as Kestra returns it; a credential header sent
+    // along is masked (the state keeps trigger.headers).
+    let bearer = ("Authorization", "Bearer pl41n-t0ken");
+    let reply = post(&addr, &current, &[JSON, bearer], br#"{"count": 5}"#);
     assert_eq!(reply.status, 200, "{}", reply.text());
     let execution = reply.json();
     assert_eq!(execution["namespace"], "kflow.tests");
@@ -104,6 +106,8 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
     assert_eq!(execution["state"]["current"], "CREATED");
     assert_eq!(execution["trigger"]["id"], "hook");
     assert_eq!(execution["trigger"]["variables"]["body"]["count"], 5);
+    let headers = &execution["trigger"]["variables"]["headers"];
+    assert_eq!(headers["authorization"], serde_json::json!(["******"]));
     started.push(execution["id"].as_str().unwrap().to_string());
     let reply = http(&addr, "GET", &format!("{older}?tag=a&tag=b"), &[], b"").unwrap();
     assert_eq!(reply.status, 200, "{}", reply.text());
@@ -219,6 +223,16 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
     let log_text = || std::fs::read_to_string(&log).unwrap();
     assert_eq!(serve.wait().unwrap().code(), Some(0), "{}", log_text());
     assert!(!log_text().contains(KEY), "the key is a secret");
+    let state_files = kflow_tests::files_under(&state);
+    for file in &state_files {
+        let bytes = std::fs::read(file).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("pl41n-t0ken"),
+            "{} holds the token",
+            file.display()
+        );
+    }
 
     let out = Command::new(&bin)
         .args(["executions", "--format", "json", "--state"])

@@ -489,17 +489,24 @@ fn body_value(body: &[u8]) -> Value {
     }
 }
 
-/// `trigger.headers`: each header's values, by lower-case name.
+/// Headers that carry credentials: their values are masked in `trigger.headers`, which the
+/// state keeps (secrets never reach it in plain text).
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "proxy-authorization", "cookie"];
+
+/// `trigger.headers`: each header's values, by lower-case name (credentials masked).
 fn header_map(headers: &HeaderMap) -> Value {
     let mut map = Map::new();
     for (name, value) in headers {
         let entry = map
             .entry(name.as_str().to_string())
             .or_insert_with(|| Value::Array(Vec::new()));
+        let text = if CREDENTIAL_HEADERS.contains(&name.as_str()) {
+            "******".to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
         if let Value::Array(values) = entry {
-            values.push(Value::String(
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            ));
+            values.push(Value::String(text));
         }
     }
     Value::Object(map)
