@@ -185,12 +185,18 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
     started.push(execution["id"].as_str().unwrap().to_string());
     // `returnOutputs`: the flow's outputs alone.
     let outputs = "/api/v1/main/executions/webhook/kflow.tests/hooks/outputs-key";
-    let reply = post(&addr, outputs, &[JSON], b"[1, 2]");
+    let retried = ("Idempotency-Key", "sync-7");
+    let reply = post(&addr, outputs, &[JSON, retried], b"[1, 2]");
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
         reply.json(),
         serde_json::json!({"echoed": "count=1 body=[1,2]"})
     );
+    // Its retry gets the same answer, from the same execution.
+    let again = post(&addr, outputs, &[JSON, retried], b"[1, 2]");
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.json(), reply.json());
     // 500 when the waited-for execution fails.
     let reply = post(&addr, sync, &[JSON], br#"{"fail": true}"#);
     assert_eq!(reply.status, 500, "{}", reply.text());

@@ -242,6 +242,9 @@ pub(super) async fn create(
     let inputs = match created {
         Ok((Created::New, inputs)) => inputs,
         Ok((Created::Existing(first), _)) => {
+            if wait {
+                app.ended_row(&first).await;
+            }
             return match execution_answer(&app, &first) {
                 Ok(answer) => (
                     StatusCode::OK,

@@ -121,6 +121,19 @@ impl App {
     pub fn refuse(&self, headers: &HeaderMap) -> Option<Response> {
         self.auth.refuse(headers)
     }
+
+    /// The recorded execution `id` once it has ended (or waits to be resumed, or `serve`
+    /// stops): what a retried request that waits gets while the first one's still runs.
+    pub async fn ended_row(&self, id: &str) -> Option<crate::state::ExecutionRow> {
+        loop {
+            let row = self.served.store.execution(id).ok().flatten()?;
+            let settled = row.ended_ms.is_some() || row.state == crate::execution::State::Paused;
+            if settled || *self.stop.borrow() {
+                return Some(row);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 /// Serves until `app.stop` turns `true`; the answers being written are finished first.

@@ -35,7 +35,7 @@ use serde_json::{json, Map, Value};
 
 use super::http::{check_length, digest, error, json_body, read_body, same, too_large, App};
 use super::{multipart, say, Served};
-use crate::execution::{new_id, State as ExecutionState, Summary};
+use crate::execution::{new_id, State as ExecutionState};
 use crate::expr::Host;
 use crate::launch::LaunchRequest;
 use crate::plan::{Trigger, Webhook};
@@ -173,7 +173,7 @@ pub(super) async fn webhook(
         Ok(Created::New) => {}
         Ok(Created::Existing(first)) => {
             discard();
-            return replayed(served, hook, &first);
+            return replayed(&app, hook, &first).await;
         }
         Err(e) => {
             discard();
@@ -202,7 +202,14 @@ pub(super) async fn webhook(
             "the execution did not end",
         );
     };
-    waited(served, hook, &summary, &variables)
+    waited(
+        served,
+        hook,
+        &summary.id,
+        summary.state,
+        summary.outputs.as_ref(),
+        &variables,
+    )
 }
 
 /// The `Idempotency-Key` header, or the 400 for one over 256 characters.
@@ -222,29 +229,41 @@ pub(super) fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Res
 }
 
 /// The answer to a request whose `Idempotency-Key` started `first` already.
-fn replayed(served: &Served, hook: &Hook, first: &str) -> Response {
-    match served.store.execution(first) {
-        Ok(Some(row)) => {
-            let mut answer = execution_json(
-                served,
-                hook,
-                &row.id,
-                row.state,
-                &row.trigger.unwrap_or_default(),
-            );
-            answer["outputs"] = row.outputs.unwrap_or(Value::Null);
-            (
-                StatusCode::OK,
-                [("idempotent-replayed", "true")],
-                json_body(&answer),
-            )
-                .into_response()
-        }
-        _ => error(
+/// With `wait`, the answer the first request got (once its execution has ended); else the
+/// execution as it is now. Marked `idempotent-replayed: true`.
+async fn replayed(app: &App, hook: &Hook, first: &str) -> Response {
+    let served = &app.served;
+    let row = if hook.wait {
+        app.ended_row(first).await
+    } else {
+        served.store.execution(first).ok().flatten()
+    };
+    let Some(row) = row else {
+        return error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the first execution of this Idempotency-Key cannot be read",
-        ),
-    }
+        );
+    };
+    let variables = row.trigger.unwrap_or_default();
+    let mut answer = if hook.wait {
+        waited(
+            served,
+            hook,
+            &row.id,
+            row.state,
+            row.outputs.as_ref(),
+            &variables,
+        )
+    } else {
+        let mut answer = execution_json(served, hook, &row.id, row.state, &variables);
+        answer["outputs"] = row.outputs.unwrap_or(Value::Null);
+        (StatusCode::OK, json_body(&answer)).into_response()
+    };
+    answer.headers_mut().insert(
+        "idempotent-replayed",
+        axum::http::HeaderValue::from_static("true"),
+    );
+    answer
 }
 
 /// `trigger.body`, `uri`, `formFields` and `parts` from the request's body, read within the
@@ -418,16 +437,23 @@ impl std::io::Read for ChannelReader {
 /// The answer to a request that waited for its execution: with `returnOutputs`, the flow's
 /// outputs alone (as Kestra answers), else the execution; 500 with the execution when it
 /// failed.
-fn waited(served: &Served, hook: &Hook, summary: &Summary, variables: &Value) -> Response {
-    let mut answer = execution_json(served, hook, &summary.id, summary.state, variables);
-    answer["outputs"] = summary.outputs.clone().unwrap_or(Value::Null);
-    if summary.state.is_failure() {
+fn waited(
+    served: &Served,
+    hook: &Hook,
+    id: &str,
+    state: ExecutionState,
+    outputs: Option<&Value>,
+    variables: &Value,
+) -> Response {
+    let outputs = outputs.cloned().unwrap_or(Value::Null);
+    let mut answer = execution_json(served, hook, id, state, variables);
+    answer["outputs"] = outputs.clone();
+    if state.is_failure() {
         return (StatusCode::INTERNAL_SERVER_ERROR, json_body(&answer)).into_response();
     }
     if !hook.return_outputs {
         return (StatusCode::OK, json_body(&answer)).into_response();
     }
-    let outputs = summary.outputs.clone().unwrap_or(Value::Null);
     let Some(content_type) = &hook.response_content_type else {
         return (StatusCode::OK, json_body(&outputs)).into_response();
     };
