@@ -173,6 +173,31 @@ fn kestra_api_clients_start_follow_resume_kill_and_restart_executions() {
     let second = json(&body)["id"].as_str().unwrap().to_string();
     until(&base, &second, state_is("SUCCESS"));
 
+    // A retry with the same Idempotency-Key: the first execution; the retry's upload is not kept.
+    let upload = |key: &str| {
+        curl(&[
+            "-X",
+            "POST",
+            &create,
+            "-H",
+            key,
+            "-F",
+            "user=Ed",
+            "-F",
+            &format!("doc=@{}", doc.display()),
+        ])
+    };
+    let (_, body) = upload("Idempotency-Key: upload-1");
+    let (status, again) = upload("Idempotency-Key: upload-1");
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(json(&again)["id"], json(&body)["id"]);
+    until(&base, json(&body)["id"].as_str().unwrap(), state_is("SUCCESS"));
+    let stored = kflow_tests::files_under(&state)
+        .into_iter()
+        .filter(|f| f.to_string_lossy().contains("/inputs/doc/"))
+        .count();
+    assert_eq!(stored, 2, "Ana's file and Ed's first one");
+
     // Bad inputs: 422 with the reason; an unknown flow or execution: 404.
     let (status, body) = curl(&["-X", "POST", &create, "-F", "mode=run"]);
     assert_eq!(status, 422, "{body}");
@@ -252,14 +277,14 @@ fn kestra_api_clients_start_follow_resume_kill_and_restart_executions() {
     )]);
     assert_eq!(status, 200, "{body}");
     let page = json(&body);
-    assert_eq!(page["total"], 3, "{page}");
+    assert_eq!(page["total"], 4, "{page}");
     assert_eq!(page["results"].as_array().unwrap().len(), 2);
 
     // Metrics.
     let (status, metrics) = curl(&[&format!("http://{addr}/metrics")]);
     assert_eq!(status, 200);
     assert!(
-        metrics.contains("kflow_executions{flow=\"api_flow\",state=\"SUCCESS\"} 3"),
+        metrics.contains("kflow_executions{flow=\"api_flow\",state=\"SUCCESS\"} 4"),
         "{metrics}"
     );
     assert!(

@@ -181,13 +181,14 @@ fn create_execution(
         trigger: Value::Null,
     };
     let created = served.store.create_requested(flow, &start, idempotency);
+    // Files copied for an execution that was not made (a replay, a failed commit) go.
+    if !matches!(created, Ok(Created::New)) {
+        let prefix = crate::storage::Storage::execution_prefix(&flow.namespace, &flow.id, id);
+        let _ = served.storage.delete_all(&prefix);
+    }
     match created {
         Ok(created) => Ok((created, inputs)),
-        Err(e) => {
-            let prefix = crate::storage::Storage::execution_prefix(&flow.namespace, &flow.id, id);
-            let _ = served.storage.delete_all(&prefix);
-            Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))
-        }
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
     }
 }
 
