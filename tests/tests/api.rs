@@ -191,7 +191,11 @@ fn kestra_api_clients_start_follow_resume_kill_and_restart_executions() {
     let (status, again) = upload("Idempotency-Key: upload-1");
     assert_eq!(status, 200, "{again}");
     assert_eq!(json(&again)["id"], json(&body)["id"]);
-    until(&base, json(&body)["id"].as_str().unwrap(), state_is("SUCCESS"));
+    until(
+        &base,
+        json(&body)["id"].as_str().unwrap(),
+        state_is("SUCCESS"),
+    );
     let stored = kflow_tests::files_under(&state)
         .into_iter()
         .filter(|f| f.to_string_lossy().contains("/inputs/doc/"))
