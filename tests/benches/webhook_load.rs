@@ -15,14 +15,13 @@
 //! Bounded: at most RATE × SECONDS requests (RATE ≤ 5,000, SECONDS ≤ 120), all to 127.0.0.1.
 
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kflow_runtime::execution::new_id;
 use kflow_runtime::serde_json::{Map, Value};
 use kflow_runtime::state::{Store, TriggeredExecution};
-use kflow_tests::{build_yaml, http, scratch_dir, wait_for_log};
+use kflow_tests::{build_yaml, http, listening_address, scratch_dir, start_serve, terminate};
 
 const FLOW: &str = r#"id: load_hooks
 namespace: bench
@@ -129,20 +128,8 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("state");
     let log = dir.join("serve.log");
-    let mut serve = Command::new(&bin)
-        .args([
-            "serve",
-            "--state",
-            state.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("serve starts");
-    let addr = wait_for_log(&log, "listening on http://");
-    let addr = addr.split_whitespace().next().unwrap().to_string();
+    let serve = start_serve(&bin, &state, &log, &["--listen", "127.0.0.1:0"], &[]);
+    let addr = listening_address(&log);
     std::thread::sleep(Duration::from_secs(1));
     let idle_rss = status_mb(serve.id(), "VmRSS:");
 
@@ -215,11 +202,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(250));
     }
     let peak_rss = status_mb(serve.id(), "VmHWM:");
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    serve.wait().unwrap();
+    terminate(serve);
 
     let store = Store::open_read_only(&state).unwrap().expect("a state");
     let rows = store.executions(usize::MAX).unwrap();

@@ -418,3 +418,63 @@ pub fn wait_for_log(log: &Path, marker: &str) -> String {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Starts `binary serve --state STATE ARGS...` with `env` set and its stderr in `log`.
+pub fn start_serve(
+    binary: &Path,
+    state: &Path,
+    log: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    std::process::Command::new(binary)
+        .args(["serve", "--state", state.to_str().unwrap()])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("serve starts")
+}
+
+/// Where a `serve --listen 127.0.0.1:0` listens (`HOST:PORT`), read from its log.
+pub fn listening_address(log: &Path) -> String {
+    let rest = wait_for_log(log, "listening on http://");
+    rest.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// SIGTERM to a `serve`, then its exit code once it has drained.
+pub fn terminate(mut child: std::process::Child) -> Option<i32> {
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap().code()
+}
+
+/// Every execution recorded in `state`, newest first, as `executions --format json` lists
+/// them.
+pub fn executions(binary: &Path, state: &Path) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(binary)
+        .args([
+            "executions",
+            "--format",
+            "json",
+            "--limit",
+            "1000000",
+            "--state",
+        ])
+        .arg(state)
+        .output()
+        .expect("the binary runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}

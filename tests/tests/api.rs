@@ -3,11 +3,12 @@
 //! get it, search, read and follow its logs, resume a paused one, kill and restart a running
 //! one; credentials when they are set; `/metrics` in Prometheus' format.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kflow_tests::{build_yaml, scratch_dir, wait_for_log};
+use kflow_tests::{
+    build_yaml, listening_address, scratch_dir, start_serve, terminate, wait_for_log,
+};
 use serde_json::Value;
 
 const FLOW: &str = r#"id: api_flow
@@ -40,29 +41,6 @@ tasks:
     runIf: "{{ inputs.mode == 'sleep' }}"
     duration: PT60S
 "#;
-
-fn start(binary: &Path, state: &Path, log: &Path, env: &[(&str, &str)], listen: &str) -> Child {
-    let mut command = Command::new(binary);
-    command
-        .args([
-            "serve",
-            "--state",
-            state.to_str().unwrap(),
-            "--listen",
-            listen,
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().expect("serve starts")
-}
-
-fn address(log: &Path) -> String {
-    let addr = wait_for_log(log, "listening on http://");
-    addr.split_whitespace().next().unwrap().to_string()
-}
 
 /// curl with these arguments: the HTTP status and the body.
 fn curl(args: &[&str]) -> (u16, String) {
@@ -108,8 +86,8 @@ fn kestra_api_clients_start_follow_resume_kill_and_restart_executions() {
     let log = dir.join("serve.log");
     let doc = dir.join("report.txt");
     std::fs::write(&doc, "quarterly numbers\n").unwrap();
-    let mut serve = start(&bin, &state, &log, &[], "127.0.0.1:0");
-    let addr = address(&log);
+    let serve = start_serve(&bin, &state, &log, &["--listen", "127.0.0.1:0"], &[]);
+    let addr = listening_address(&log);
     let base = format!("http://{addr}/api/v1/main");
     let create = format!("{base}/executions/kflow.tests/api_flow");
 
@@ -300,11 +278,7 @@ fn kestra_api_clients_start_follow_resume_kill_and_restart_executions() {
         "{metrics}"
     );
 
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(serve.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(serve), Some(0));
 }
 
 #[test]
@@ -316,7 +290,7 @@ fn the_api_asks_for_credentials_when_they_are_set_and_off_the_loopback() {
     let log = dir.join("serve.log");
 
     // Off the loopback without credentials: refused at start.
-    let mut refused = start(&bin, &state, &log, &[], "0.0.0.0:0");
+    let mut refused = start_serve(&bin, &state, &log, &["--listen", "0.0.0.0:0"], &[]);
     assert_eq!(refused.wait().unwrap().code(), Some(1));
     assert!(std::fs::read_to_string(&log)
         .unwrap()
@@ -326,8 +300,8 @@ fn the_api_asks_for_credentials_when_they_are_set_and_off_the_loopback() {
         ("KFLOW_API_TOKEN", "t0ken"),
         ("KFLOW_API_BASIC_AUTH", "admin:pa55"),
     ];
-    let mut serve = start(&bin, &state, &log, &env, "127.0.0.1:0");
-    let addr = address(&log);
+    let serve = start_serve(&bin, &state, &log, &["--listen", "127.0.0.1:0"], &env);
+    let addr = listening_address(&log);
     let search = format!("http://{addr}/api/v1/main/executions/search");
     assert_eq!(curl(&[&search]).0, 401);
     assert_eq!(curl(&["-H", "Authorization: Bearer wrong", &search]).0, 401);
@@ -337,11 +311,7 @@ fn the_api_asks_for_credentials_when_they_are_set_and_off_the_loopback() {
     // Open: health and metrics.
     assert_eq!(curl(&[&format!("http://{addr}/health")]).0, 200);
     assert_eq!(curl(&[&format!("http://{addr}/metrics")]).0, 200);
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(serve.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(serve), Some(0));
     assert!(!std::fs::read_to_string(&log).unwrap().contains("pa55"));
 }
 
@@ -384,27 +354,18 @@ fn serve_knobs_bound_task_runs_keep_house_and_write_json_logs() {
     );
     std::thread::sleep(Duration::from_millis(1_500));
 
-    let mut serve = Command::new(&bin)
-        .args([
-            "serve",
-            "--state",
-            state.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--keep-executions",
-            "PT1S",
-            "--max-task-runs",
-            "1",
-            "--log-format",
-            "json",
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let addr = address(&log);
+    let knobs = [
+        "--listen",
+        "127.0.0.1:0",
+        "--keep-executions",
+        "PT1S",
+        "--max-task-runs",
+        "1",
+        "--log-format",
+        "json",
+    ];
+    let serve = start_serve(&bin, &state, &log, &knobs, &[]);
+    let addr = listening_address(&log);
     let base = format!("http://{addr}/api/v1/main");
     wait_for_log(&log, "housekeeping: removed 1 ended execution(s)");
     let (_, body) = curl(&[&format!("{base}/executions/search")]);
@@ -441,11 +402,7 @@ fn serve_knobs_bound_task_runs_keep_house_and_write_json_logs() {
         assert!(pair[1].0 >= pair[0].1, "task runs overlapped: {naps:?}");
     }
 
-    Command::new("kill")
-        .args(["-TERM", &serve.id().to_string()])
-        .status()
-        .unwrap();
-    assert_eq!(serve.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(serve), Some(0));
     // Every line serve wrote is a JSON object; the execution's carry its id.
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<Value> = text.lines().map(json).collect();
@@ -488,8 +445,14 @@ fn flow_concurrency_applies_to_executions_serve_starts() {
         let dir = scratch_dir(&format!("api-{id}"));
         std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("serve.log");
-        let mut serve = start(&bin, &dir.join("state"), &log, &[], "127.0.0.1:0");
-        let base = format!("http://{}/api/v1/main", address(&log));
+        let serve = start_serve(
+            &bin,
+            &dir.join("state"),
+            &log,
+            &["--listen", "127.0.0.1:0"],
+            &[],
+        );
+        let base = format!("http://{}/api/v1/main", listening_address(&log));
         let create = format!("{base}/executions/kflow.tests/{id}");
         let (_, body) = curl(&["-X", "POST", &create]);
         let first = json(&body)["id"].as_str().unwrap().to_string();
@@ -522,10 +485,6 @@ fn flow_concurrency_applies_to_executions_serve_starts() {
             2,
             "no other execution was made: {body}"
         );
-        Command::new("kill")
-            .args(["-TERM", &serve.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(serve.wait().unwrap().code(), Some(0));
+        assert_eq!(terminate(serve), Some(0));
     }
 }

@@ -6,10 +6,10 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
-use kflow_tests::{build_yaml, scratch_dir};
+use kflow_tests::{build_yaml, executions, scratch_dir, start_serve, terminate};
 use serde_json::Value;
 
 fn call(binary: &Path, state: &Path, args: &[&str]) -> Output {
@@ -18,41 +18,6 @@ fn call(binary: &Path, state: &Path, args: &[&str]) -> Output {
         .args(["--state", state.to_str().unwrap()])
         .output()
         .expect("the binary runs")
-}
-
-fn start_serve(binary: &Path, state: &Path, log: &Path) -> Child {
-    Command::new(binary)
-        .args(["serve", "--state", state.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("serve starts")
-}
-
-/// SIGTERM, then the exit status once it has drained.
-fn terminate(mut child: Child) -> Option<i32> {
-    let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    child.wait().unwrap().code()
-}
-
-fn executions(binary: &Path, state: &Path) -> Vec<Value> {
-    let out = call(
-        binary,
-        state,
-        &["executions", "--format", "json", "--limit", "1000"],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 /// The tick (seconds since the epoch) each execution ran for, sorted.
@@ -106,7 +71,7 @@ fn an_every_second_schedule_runs_once_a_tick_and_sigterm_drains() {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("state");
     let log = dir.join("serve.log");
-    let serve = start_serve(&bin, &state, &log);
+    let serve = start_serve(&bin, &state, &log, &[], &[]);
     std::thread::sleep(Duration::from_millis(4_500));
     assert_eq!(
         terminate(serve),
@@ -142,7 +107,7 @@ fn an_every_second_schedule_runs_once_a_tick_and_sigterm_drains() {
     // Disabled from the command line: serving fires nothing.
     let out = call(&bin, &state, &["triggers", "disable", "tick"]);
     assert_eq!(out.status.code(), Some(0));
-    let serve = start_serve(&bin, &state, &log);
+    let serve = start_serve(&bin, &state, &log, &[], &[]);
     std::thread::sleep(Duration::from_millis(2_500));
     assert_eq!(terminate(serve), Some(0));
     assert_eq!(executions(&bin, &state).len(), runs.len());
@@ -152,7 +117,7 @@ fn an_every_second_schedule_runs_once_a_tick_and_sigterm_drains() {
     // One serve per state.
     let out = call(&bin, &state, &["triggers", "enable", "tick"]);
     assert_eq!(out.status.code(), Some(0));
-    let serve = start_serve(&bin, &state, &log);
+    let serve = start_serve(&bin, &state, &log, &[], &[]);
     std::thread::sleep(Duration::from_millis(500));
     let second = call(&bin, &state, &["serve"]);
     assert_eq!(second.status.code(), Some(1));
@@ -169,12 +134,12 @@ fn crash_and_recover(recover: &str) -> (Vec<Value>, String) {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("state");
     let log = dir.join("serve.log");
-    let mut serve = start_serve(&bin, &state, &log);
+    let mut serve = start_serve(&bin, &state, &log, &[], &[]);
     std::thread::sleep(Duration::from_secs(3));
     serve.kill().unwrap();
     serve.wait().unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let serve = start_serve(&bin, &state, &log);
+    let serve = start_serve(&bin, &state, &log, &[], &[]);
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(terminate(serve), Some(0));
     (

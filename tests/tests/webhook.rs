@@ -4,10 +4,9 @@
 //! `Idempotency-Key` that makes a client's retry return the first execution instead of
 //! starting a second one.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-
-use kflow_tests::{build_yaml, http, scratch_dir, wait_for_log, HttpReply};
+use kflow_tests::{
+    build_yaml, executions, http, listening_address, scratch_dir, start_serve, terminate, HttpReply,
+};
 use serde_json::Value;
 
 const FLOW: &str = r#"id: hooks
@@ -62,21 +61,6 @@ triggers:
 /// The webhook key, given to the binary as a Kestra secret (base64 in `SECRET_HOOK_KEY`).
 const KEY: &str = "s3cr3t-k3y";
 
-fn start(binary: &Path, state: &Path, log: &Path) -> (Child, String) {
-    let child = Command::new(binary)
-        .args(["serve", "--state", state.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--max-body", "1024"])
-        .args(["--max-stored-body", "8192"])
-        .env("SECRET_HOOK_KEY", "czNjcjN0LWszeQ==")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("serve starts");
-    let addr = wait_for_log(log, "listening on http://");
-    let addr = addr.split_whitespace().next().unwrap().to_string();
-    (child, addr)
-}
-
 fn post(addr: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpReply {
     http(addr, "POST", path, headers, body).expect("the server answers")
 }
@@ -90,7 +74,21 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("state");
     let log = dir.join("serve.log");
-    let (serve, addr) = start(&bin, &state, &log);
+    let serve = start_serve(
+        &bin,
+        &state,
+        &log,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--max-body",
+            "1024",
+            "--max-stored-body",
+            "8192",
+        ],
+        &[("SECRET_HOOK_KEY", "czNjcjN0LWszeQ==")],
+    );
+    let addr = listening_address(&log);
     let current = format!("/api/v1/main/executions/webhook/kflow.tests/hooks/{KEY}");
     let older = format!("/api/v1/executions/webhook/kflow.tests/hooks/{KEY}");
     let mut started = Vec::new();
@@ -223,11 +221,8 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
     assert_eq!(http(&addr, "GET", "/health", &[], b"").unwrap().status, 200);
 
     // SIGTERM: the started executions end, then serve exits 0.
-    let pid = serve.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    let mut serve = serve;
     let log_text = || std::fs::read_to_string(&log).unwrap();
-    assert_eq!(serve.wait().unwrap().code(), Some(0), "{}", log_text());
+    assert_eq!(terminate(serve), Some(0), "{}", log_text());
     assert!(!log_text().contains(KEY), "the key is a secret");
     let state_files = kflow_tests::files_under(&state);
     for file in &state_files {
@@ -240,12 +235,7 @@ fn webhooks_answer_as_kestra_does_and_an_idempotency_key_starts_one_execution() 
         );
     }
 
-    let out = Command::new(&bin)
-        .args(["executions", "--format", "json", "--state"])
-        .arg(&state)
-        .output()
-        .unwrap();
-    let runs: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = executions(&bin, &state);
     // Exactly the executions that were answered 200 or 500, plus the outputs and text ones.
     assert_eq!(runs.len(), started.len() + 2, "{runs:#?}");
     for id in &started {

@@ -4,14 +4,14 @@
 //! before its answer is written.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kflow_tests::{build_yaml, http, scratch_dir, wait_for_log};
-use serde_json::Value;
+use kflow_tests::{
+    build_yaml, executions, http, listening_address, scratch_dir, start_serve, terminate,
+};
 
 const FLOW: &str = r#"id: durable_hooks
 namespace: kflow.tests
@@ -30,53 +30,6 @@ triggers:
 
 const PATH: &str = "/api/v1/main/executions/webhook/kflow.tests/durable_hooks/durable-key";
 
-fn serve_command(binary: &Path, state: &Path) -> Command {
-    let mut command = Command::new(binary);
-    command
-        .args(["serve", "--state", state.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0"]);
-    command
-}
-
-fn start(mut command: Command, log: &Path) -> (Child, String) {
-    let child = command
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("serve starts");
-    let addr = wait_for_log(log, "listening on http://");
-    (child, addr.split_whitespace().next().unwrap().to_string())
-}
-
-fn executions(binary: &Path, state: &Path) -> Vec<Value> {
-    let out = Command::new(binary)
-        .args([
-            "executions",
-            "--format",
-            "json",
-            "--limit",
-            "100000",
-            "--state",
-        ])
-        .arg(state)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn terminate(pid: u32) {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-}
-
 #[test]
 fn sigkill_with_requests_in_flight_loses_no_acknowledged_execution() {
     let bin = build_yaml("durable_hooks", FLOW);
@@ -84,7 +37,9 @@ fn sigkill_with_requests_in_flight_loses_no_acknowledged_execution() {
     std::fs::create_dir_all(&dir).unwrap();
     let state = dir.join("state");
     let log = dir.join("serve.log");
-    let (mut serve, addr) = start(serve_command(&bin, &state), &log);
+    let listen = ["--listen", "127.0.0.1:0"];
+    let mut serve = start_serve(&bin, &state, &log, &listen, &[]);
+    let addr = listening_address(&log);
 
     // Four clients send requests as fast as answers come, until the server is gone (each at
     // most 5,000 requests or 30 s).
@@ -147,7 +102,7 @@ fn sigkill_with_requests_in_flight_loses_no_acknowledged_execution() {
     );
 
     // The next serve runs the ones the kill interrupted to their end.
-    let (serve, _) = start(serve_command(&bin, &state), &log);
+    let serve = start_serve(&bin, &state, &log, &listen, &[]);
     let deadline = Instant::now() + Duration::from_mins(1);
     loop {
         let runs = executions(&bin, &state);
@@ -162,9 +117,7 @@ fn sigkill_with_requests_in_flight_loses_no_acknowledged_execution() {
         assert!(Instant::now() < deadline, "{unfinished} still not SUCCESS");
         std::thread::sleep(Duration::from_millis(200));
     }
-    terminate(serve.id());
-    let mut serve = serve;
-    assert_eq!(serve.wait().unwrap().code(), Some(0));
+    assert_eq!(terminate(serve), Some(0));
 }
 
 /// One system call from an `strace -f -y -tt` line: the thread, the call, its first
@@ -234,7 +187,12 @@ fn each_acknowledged_request_is_fsynced_before_its_answer() {
             "--listen",
             "127.0.0.1:0",
         ]);
-    let (mut strace, addr) = start(command, &log);
+    let mut strace = command
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("strace starts");
+    let addr = listening_address(&log);
     let path = PATH.replace("durable_hooks", "traced_hooks");
 
     // One request at a time, so that each answer's window holds only its own commit.
@@ -254,7 +212,10 @@ fn each_acknowledged_request_is_fsynced_before_its_answer() {
     let children =
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", strace.id())).unwrap();
     let serve_pid: u32 = children.split_whitespace().next().unwrap().parse().unwrap();
-    terminate(serve_pid);
+    Command::new("kill")
+        .args(["-TERM", &serve_pid.to_string()])
+        .status()
+        .unwrap();
     assert!(
         strace.wait().unwrap().success(),
         "{}",
