@@ -9,14 +9,14 @@ use std::sync::Mutex;
 
 use crate::execution::Summary;
 
-/// The histogram's upper bounds, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 60.0, 300.0, 3600.0,
+/// The histogram's upper bounds, in milliseconds (shown in seconds).
+const BUCKETS_MS: [u64; 12] = [
+    1, 5, 10, 50, 100, 500, 1_000, 5_000, 10_000, 60_000, 300_000, 3_600_000,
 ];
 
 #[derive(Default)]
 struct Histogram {
-    counts: [u64; BUCKETS.len()],
+    counts: [u64; BUCKETS_MS.len()],
     count: u64,
     sum_ms: u64,
 }
@@ -71,8 +71,8 @@ impl Metrics {
             let histogram = durations.entry(run.task_id.clone()).or_default();
             histogram.count += 1;
             histogram.sum_ms += ms;
-            for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS) {
-                if ms_f64(ms) <= bound * 1000.0 {
+            for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS_MS) {
+                if ms <= bound {
                     *count += 1;
                 }
             }
@@ -135,10 +135,11 @@ impl Metrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         for (task, histogram) in durations.iter() {
             let task = escape(task);
-            for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
+            for (count, bound) in histogram.counts.iter().zip(BUCKETS_MS) {
                 let _ = writeln!(
                     out,
-                    "kflow_task_run_duration_seconds_bucket{{flow=\"{flow}\",task=\"{task}\",le=\"{bound}\"}} {count}"
+                    "kflow_task_run_duration_seconds_bucket{{flow=\"{flow}\",task=\"{task}\",le=\"{}\"}} {count}",
+                    seconds(bound)
                 );
             }
             let _ = writeln!(
@@ -177,12 +178,6 @@ impl Metrics {
         }
         out
     }
-}
-
-fn ms_f64(ms: u64) -> f64 {
-    // Durations fit f64 exactly far beyond any task's (2^53 ms).
-    f64::from(u32::try_from(ms / 1000).unwrap_or(u32::MAX)) * 1000.0
-        + f64::from(u32::try_from(ms % 1000).unwrap_or(0))
 }
 
 /// Milliseconds as seconds with three decimals.

@@ -365,11 +365,7 @@ impl Served {
             match self.position(trigger) {
                 Ok(position) => break position,
                 Err(e) => {
-                    say(
-                        "ERROR",
-                        &format!("trigger `{}`: {e}; trying again", trigger.id),
-                    );
-                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                    if retry_later(trigger, &e, &mut stop).await {
                         return;
                     }
                 }
@@ -404,11 +400,7 @@ impl Served {
                 .store
                 .handle_tick(flow, &trigger.id, millis(&newest), None)
             {
-                say(
-                    "ERROR",
-                    &format!("trigger `{}`: {e}; trying again", trigger.id),
-                );
-                if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                if retry_later(trigger, &e, &mut stop).await {
                     return;
                 }
             }
@@ -461,11 +453,7 @@ impl Served {
                     previous = Some(next);
                 }
                 Err(e) => {
-                    say(
-                        "ERROR",
-                        &format!("trigger `{}`: {e}; trying again", trigger.id),
-                    );
-                    if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
+                    if retry_later(trigger, &e, &mut stop).await {
                         return;
                     }
                 }
@@ -662,6 +650,20 @@ fn keep_house(store: &Store, retention: Retention) -> Result<Purged, String> {
     }
     store.forget_idempotency_keys().map_err(|e| e.to_string())?;
     Ok(purged)
+}
+
+/// After a failed write of a trigger's position: says so and waits a second before the next
+/// try; whether `stop` came meanwhile.
+async fn retry_later(
+    trigger: &Trigger,
+    error: &(dyn std::fmt::Display + Sync),
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    say(
+        "ERROR",
+        &format!("trigger `{}`: {error}; trying again", trigger.id),
+    );
+    sleep_or_stop(Duration::from_secs(1), stop).await
 }
 
 /// Sleeps `wait`, or less when `stop` turns `true`: whether it did.
