@@ -133,15 +133,82 @@ pub fn generate(
     runtime_path: &str,
     files: Vec<NamespaceFile>,
 ) -> Crate {
-    let plan = plan(flow, source_text, source_name);
-    let provenance = emit::Provenance {
-        kflowc_version: KFLOWC_VERSION,
-        source_hash: &plan.source_hash,
-        source_name,
-    };
-    let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    let main_rs = emit::main_rs(&plan, &provenance, &paths);
-    let bin_name = flow.id.value.clone();
+    generate_bundle(
+        &flow.id.value,
+        vec![FlowSource {
+            flow,
+            text: source_text,
+            name: source_name,
+            files,
+        }],
+        runtime_path,
+    )
+}
+
+/// One checked flow of a binary, with what `generate_bundle` needs of its file.
+pub struct FlowSource<'a> {
+    pub flow: &'a Flow,
+    pub text: &'a str,
+    /// The file's name, for positions in run-time errors.
+    pub name: &'a str,
+    /// Its namespace files.
+    pub files: Vec<NamespaceFile>,
+}
+
+/// The name a bundle's binary gets in the build (letters, digits, `-` and `_`).
+pub fn bin_name_of(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "bundle".into()
+    } else {
+        cleaned
+    }
+}
+
+/// Lower checked flows and render the crate of one binary, `bin_name`, hosting them all (the
+/// flows start one another as subflows and through Flow triggers). The flows must have passed
+/// `check` with [`crate::Options::runnable`], and together [`crate::check::bundle`].
+pub fn generate_bundle(bin_name: &str, sources: Vec<FlowSource<'_>>, runtime_path: &str) -> Crate {
+    let plans: Vec<kflow_runtime::plan::Flow> = sources
+        .iter()
+        .map(|s| plan(s.flow, s.text, s.name))
+        .collect();
+    let paths: Vec<Vec<&str>> = sources
+        .iter()
+        .map(|s| s.files.iter().map(|f| f.path.as_str()).collect())
+        .collect();
+    let mut first_file = 0;
+    let emitted: Vec<emit::EmittedFlow<'_>> = plans
+        .iter()
+        .zip(&paths)
+        .map(|(plan, files)| {
+            let flow = emit::EmittedFlow {
+                plan,
+                files,
+                first_file,
+            };
+            first_file += files.len();
+            flow
+        })
+        .collect();
+    let main_rs = emit::main_rs(bin_name, KFLOWC_VERSION, &emitted);
+    let source_name = sources
+        .iter()
+        .map(|s| s.name)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let source_name = source_name.as_str();
+    let files: Vec<NamespaceFile> = sources.into_iter().flat_map(|s| s.files).collect();
+    let bin_name = bin_name.to_string();
     let name = format!(
         "kflow-flow-{}",
         bin_name.to_ascii_lowercase().replace('_', "-")

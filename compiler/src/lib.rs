@@ -37,6 +37,74 @@ const MAX_RECOVERED_LINES: usize = 8;
 
 /// Runs the front end (YAML, model, flow rules) over one file's text.
 pub fn check_source(source: SourceFile, options: Options) -> Checked {
+    let parsed = parse_source(source, options);
+    finish(parsed, options, 0, &check::bundle::Neighbours::default())
+}
+
+/// [`check_source`] over several files checked or built together: each is checked as alone,
+/// and what one says of another (a Subflow's target, its inputs and outputs, a Flow trigger's
+/// upstream flows, a flow defined twice) against the others. `complete`: the flows are all
+/// there is (`build` makes one binary of them), so a flow they name must be among them.
+pub fn check_sources(sources: Vec<SourceFile>, options: Options, complete: bool) -> Vec<Checked> {
+    let parsed: Vec<Parsed> = sources
+        .into_iter()
+        .map(|s| parse_source(s, options))
+        .collect();
+    let neighbours = check::bundle::Neighbours::of(
+        parsed
+            .iter()
+            .enumerate()
+            .filter_map(|(file, p)| Some((file, p.flow.as_ref()?))),
+        complete,
+    );
+    parsed
+        .into_iter()
+        .enumerate()
+        .map(|(file, p)| finish(p, options, file, &neighbours))
+        .collect()
+}
+
+/// A file after YAML and the model: the flow (when it could be typed and compiled) and the
+/// diagnostics so far.
+struct Parsed {
+    source: SourceFile,
+    flow: Option<Flow>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The rules over a parsed flow (its own, then those between it and its `neighbours`), and
+/// the diagnostics sorted.
+fn finish(
+    parsed: Parsed,
+    options: Options,
+    file: usize,
+    neighbours: &check::bundle::Neighbours,
+) -> Checked {
+    let Parsed {
+        source,
+        flow,
+        mut diagnostics,
+    } = parsed;
+    if let Some(flow) = &flow {
+        diagnostics.extend(check::check(flow));
+        diagnostics.extend(expr::check_with(flow, &source, neighbours));
+        check::bundle::check(flow, file, neighbours, &mut diagnostics);
+        if options.runnable {
+            diagnostics.extend(check::runnable::not_runnable(flow));
+        }
+    }
+    sort_and_dedup(&mut diagnostics);
+    Checked {
+        flow,
+        report: FileReport {
+            source,
+            diagnostics,
+        },
+    }
+}
+
+/// YAML (recovering from syntax errors line by line) and the model.
+fn parse_source(source: SourceFile, options: Options) -> Parsed {
     let (root, mut diagnostics, blanked) = load_recovering(&source);
     let whole = Span::new(0, source.text().len().min(source.line_span(1).end as usize));
     let (flow, parse_diagnostics) = match (&root, &blanked) {
@@ -67,20 +135,10 @@ pub fn check_source(source: SourceFile, options: Options) -> Checked {
         }
     };
     diagnostics.extend(parse_diagnostics);
-    if let Some(flow) = &flow {
-        diagnostics.extend(check::check(flow));
-        diagnostics.extend(expr::check(flow, &source));
-        if options.runnable {
-            diagnostics.extend(check::runnable::not_runnable(flow));
-        }
-    }
-    sort_and_dedup(&mut diagnostics);
-    Checked {
+    Parsed {
+        source,
         flow,
-        report: FileReport {
-            source,
-            diagnostics,
-        },
+        diagnostics,
     }
 }
 

@@ -209,6 +209,7 @@ impl Lower<'_> {
                     interval: frequency("interval").map(|n| Box::new(self.duration(n))),
                 }
             }
+            "io.kestra.plugin.core.flow.ForEachItem" => self.for_each_item(task),
             "io.kestra.plugin.core.flow.Pause" => P::TaskKind::Pause {
                 delay: node("pauseDuration")
                     .or_else(|| node("delay"))
@@ -237,6 +238,63 @@ impl Lower<'_> {
                     })
                     .collect(),
             },
+        }
+    }
+
+    /// `ForEachItem` runs as Kestra runs it: three tasks in sequence, `<id>_split` (the
+    /// batches), `<id>_items` (a subflow execution per batch; its `inputs` and `labels` kept
+    /// as written, since each batch renders them with its own `taskrun.items`) and
+    /// `<id>_merge` (the batches' outputs in one file).
+    fn for_each_item(&self, task: &Task) -> P::TaskKind {
+        use kflow_runtime::tasks::foreach_item as each;
+        let id = &task.id.value;
+        let node = |name: &str| task.property(name).map(|p| &p.value);
+        let rendered = |name: &str| node(name).map(|n| (name.to_string(), self.prop(n, true)));
+        let as_written =
+            |name: &str| node(name).map(|n| (name.to_string(), Prop::Value(to_json(n))));
+        let batch = node("batch");
+        let split = ["rows", "bytes", "partitions", "separator"]
+            .iter()
+            .filter_map(|key| {
+                let value = batch?.get(key)?;
+                Some((key.to_string(), self.prop(&value.value, true)))
+            });
+        let generated = |suffix: &str, def: &PluginDef, properties: Vec<(String, Prop)>| {
+            P::Task::new(
+                &format!("{id}{suffix}"),
+                def.name,
+                P::TaskKind::Run { properties },
+            )
+        };
+        P::TaskKind::Sequential {
+            tasks: vec![
+                generated(
+                    "_split",
+                    &each::ForEachItemSplit::DEFINITION,
+                    rendered("items").into_iter().chain(split).collect(),
+                ),
+                generated(
+                    "_items",
+                    &each::ForEachItemExecutable::DEFINITION,
+                    [
+                        rendered("namespace"),
+                        rendered("flowId"),
+                        as_written("inputs"),
+                        as_written("labels"),
+                        as_written("wait"),
+                        as_written("transmitFailed"),
+                        as_written("inheritLabels"),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+                ),
+                generated(
+                    "_merge",
+                    &each::ForEachItemMergeOutputs::DEFINITION,
+                    Vec::new(),
+                ),
+            ],
         }
     }
 
@@ -435,6 +493,15 @@ impl Lower<'_> {
                 inputs: property("inputs").map(|n| self.prop(n, true)),
                 store_body: text("fetchType").as_deref() == Some("STORE"),
             }),
+            "io.kestra.plugin.core.trigger.Flow" => P::TriggerKind::Flow(P::FlowTrigger {
+                states: texts(property("states")).unwrap_or_else(|| {
+                    ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]
+                        .map(String::from)
+                        .to_vec()
+                }),
+                inputs: property("inputs").map(|n| self.prop(n, true)),
+                preconditions: property("preconditions").map(|n| self.preconditions(n)),
+            }),
             _ => P::TriggerKind::NotServed { why: String::new() },
         };
         if let Some(why) = not_served(trigger) {
@@ -458,6 +525,77 @@ impl Lower<'_> {
                 .map(|l| (l.key.value.clone(), l.value.value.clone()))
                 .collect(),
             kind,
+        }
+    }
+
+    /// A Flow trigger's `preconditions` (its time window a day unless set).
+    fn preconditions(&self, node: &Node) -> P::Preconditions {
+        let text = |n: &Node, key: &str| {
+            n.get(key)
+                .and_then(|e| e.value.as_text())
+                .map(str::to_string)
+        };
+        let window = node
+            .get("timeWindow")
+            .and_then(|w| text(&w.value, "window"))
+            .as_deref()
+            .and_then(kflow_runtime::expr::value::parse_iso_duration)
+            .unwrap_or(std::time::Duration::from_secs(24 * 3600));
+        let flows = node
+            .get("flows")
+            .and_then(|e| e.value.as_seq())
+            .unwrap_or_default()
+            .iter()
+            .map(|f| P::UpstreamFlow {
+                namespace: text(f, "namespace").unwrap_or_default(),
+                flow_id: text(f, "flowId"),
+                states: texts(f.get("states").map(|e| &e.value)).unwrap_or_default(),
+                labels: f
+                    .get("labels")
+                    .and_then(|e| e.value.as_map())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| {
+                        let value = to_json(&e.value);
+                        let value = match value {
+                            Value::String(s) => s,
+                            other => other.to_string(),
+                        };
+                        (e.key.text.clone(), value)
+                    })
+                    .collect(),
+            })
+            .collect();
+        let filters = node
+            .get("where")
+            .and_then(|e| e.value.as_seq())
+            .unwrap_or_default()
+            .iter()
+            .map(|w| P::ExecutionFilter {
+                id: text(w, "id").unwrap_or_default(),
+                any: text(w, "operand").as_deref() == Some("OR"),
+                filters: w
+                    .get("filters")
+                    .and_then(|e| e.value.as_seq())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|f| P::Filter {
+                        field: text(f, "field").unwrap_or_default(),
+                        op: text(f, "type").unwrap_or_default(),
+                        value: f.get("value").map(|e| self.prop(&e.value, true)),
+                        values: texts(f.get("values").map(|e| &e.value)).unwrap_or_default(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        P::Preconditions {
+            flows,
+            filters,
+            window,
+            reset_on_success: node
+                .get("resetOnSuccess")
+                .and_then(|e| e.value.as_scalar())
+                .is_none_or(|s| !matches!(s.kind, ScalarKind::Bool(false))),
         }
     }
 
@@ -519,12 +657,43 @@ pub fn not_served(trigger: &Trigger) -> Option<String> {
             }
         })
     }
+    let daily = trigger
+        .properties
+        .iter()
+        .filter(|p| p.name.value == "preconditions")
+        .find_map(|p| {
+            let kind = p
+                .value
+                .get("timeWindow")?
+                .value
+                .get("type")?
+                .value
+                .as_text()?;
+            kind.starts_with("DAILY_").then(|| kind.to_string())
+        });
+    if let Some(kind) = daily {
+        return Some(format!(
+            "`serve` runs preconditions with a DURATION_WINDOW or SLIDING_WINDOW, not a {kind}, in this version"
+        ));
+    }
     trigger
         .properties
         .iter()
         .filter(|p| matches!(p.name.value.as_str(), "conditions" | "scheduleConditions"))
         .find_map(|p| unserved(p.value.as_seq()?))
         .map(|name| format!("`serve` does not evaluate `{name}` conditions in this version"))
+}
+
+/// A list of strings as written (`None` when it is not there).
+fn texts(node: Option<&Node>) -> Option<Vec<String>> {
+    Some(
+        node?
+            .as_seq()?
+            .iter()
+            .filter_map(Node::as_text)
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 /// Whether the runtime of this kflowc runs `definition` (a type the registry knows only as

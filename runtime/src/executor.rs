@@ -112,6 +112,8 @@ pub struct Launch {
     pub kill: Option<KillSignal>,
     /// The `trigger` variable, when a trigger started the execution.
     pub trigger: Option<Value>,
+    /// Starts the executions of `Subflow` tasks.
+    pub subflows: Option<crate::launch::SubflowLauncher>,
 }
 
 /// Kills an execution when it turns `true`: the running tasks are cancelled (their futures,
@@ -154,6 +156,7 @@ impl Launch {
             chain_elapsed: Duration::ZERO,
             kill: None,
             trigger: None,
+            subflows: None,
         }
     }
 }
@@ -372,6 +375,7 @@ pub struct Executor<'f> {
     attempt: u32,
     chain_elapsed: Duration,
     kill: Option<KillSignal>,
+    subflows: Option<crate::launch::SubflowLauncher>,
     shared: Mutex<Shared>,
     /// `execution.originalId`.
     original_id: String,
@@ -452,6 +456,7 @@ impl<'f> Executor<'f> {
             attempt: launch.attempt,
             chain_elapsed: launch.chain_elapsed,
             kill: launch.kill,
+            subflows: launch.subflows,
             shared: Mutex::new(Shared {
                 task_runs: Vec::new(),
                 index: HashMap::new(),
@@ -2020,6 +2025,15 @@ impl tasks::Port for TaskPort<'_, '_> {
     fn add_labels(&self, labels: Map<String, Value>) {
         self.executor.shared().labels.extend(labels);
     }
+    fn labels(&self) -> Map<String, Value> {
+        self.executor.shared().labels.clone()
+    }
+    fn subflows(&self) -> Option<&dyn crate::launch::Subflows> {
+        self.executor.subflows.as_ref().map(|s| s.0.as_ref())
+    }
+    fn echo_logs(&self) -> bool {
+        self.executor.echo_logs
+    }
     fn exit(&self, state: State) {
         self.executor.shared().exit = Some(state);
     }
@@ -2031,6 +2045,9 @@ impl tasks::Port for TaskPort<'_, '_> {
     }
     fn task_run_id(&self) -> &str {
         self.run_id
+    }
+    fn parent_task_run_id(&self) -> Option<&str> {
+        self.frame.parent_run.as_deref()
     }
 }
 

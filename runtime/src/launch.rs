@@ -40,6 +40,160 @@ pub struct LaunchRequest {
     pub created: Option<(String, Map<String, Value>)>,
     /// The `trigger` variable (a trigger started it, or the execution taken up).
     pub trigger: Option<Value>,
+    /// Starts the executions its `Subflow` tasks ask for (the flows of the same binary).
+    pub subflows: Option<SubflowLauncher>,
+}
+
+/// Starts executions of the flows hosted beside the running one (the same binary): what a
+/// `Subflow` task calls. `run` launches them in its own process; `serve` launches them as it
+/// launches a trigger's executions (its Flow triggers then see them end too).
+pub trait Subflows: Send + Sync {
+    /// The hosted flow `namespace.flow_id`, if this binary has it.
+    fn flow(&self, namespace: &str, flow_id: &str) -> Option<Arc<Flow>>;
+    /// Starts `request` (a new execution, its inputs validated: `created`) on `flow` in the
+    /// background; the future resolves to its last summary when it ends (`None` when it could
+    /// not run). Dropping the future does not stop the execution: its `kill` does.
+    fn start(&self, flow: Arc<Flow>, request: LaunchRequest)
+        -> BoxFuture<'static, Option<Summary>>;
+}
+
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A shared [`Subflows`] (a newtype so that requests stay `Debug`).
+#[derive(Clone)]
+pub struct SubflowLauncher(pub Arc<dyn Subflows>);
+
+impl std::fmt::Debug for SubflowLauncher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubflowLauncher")
+    }
+}
+
+/// Launches subflow executions in this process, beside the execution that asks (`run`,
+/// `resume`, `restart`, `replay`, `backfill`): the caller waits for [`InProcess::all_ended`]
+/// before it exits, so that children not waited for are not cut off.
+#[derive(Clone)]
+pub struct InProcess {
+    flows: Arc<Vec<crate::bundle::Hosted>>,
+    store: Arc<Store>,
+    /// Kills every child too (the command's signal).
+    kill: Option<KillSignal>,
+    /// Children started and not ended.
+    running: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+impl InProcess {
+    pub fn new(
+        bundle: &crate::bundle::Bundle,
+        store: &Arc<Store>,
+        kill: Option<KillSignal>,
+    ) -> InProcess {
+        InProcess {
+            flows: Arc::new(bundle.flows.clone()),
+            store: Arc::clone(store),
+            kill,
+            running: Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+
+    /// What a request carries to start its subflows here.
+    pub fn launcher(&self) -> SubflowLauncher {
+        SubflowLauncher(Arc::new(self.clone()))
+    }
+
+    /// Resolves once every child started here has ended.
+    pub async fn all_ended(&self) {
+        let mut running = self.running.subscribe();
+        let _ = running.wait_for(|n| *n == 0).await;
+    }
+}
+
+impl Subflows for InProcess {
+    fn flow(&self, namespace: &str, flow_id: &str) -> Option<Arc<Flow>> {
+        self.flows
+            .iter()
+            .find(|h| h.flow.namespace == namespace && h.flow.id == flow_id)
+            .map(|h| Arc::clone(&h.flow))
+    }
+
+    fn start(
+        &self,
+        flow: Arc<Flow>,
+        mut request: LaunchRequest,
+    ) -> BoxFuture<'static, Option<Summary>> {
+        let Some(host) = self
+            .flows
+            .iter()
+            .find(|h| Arc::ptr_eq(&h.flow, &flow))
+            .map(|h| Arc::clone(&h.host))
+        else {
+            return Box::pin(async { None });
+        };
+        request.kill = match (request.kill.take(), self.kill.clone()) {
+            (Some(own), Some(all)) => Some(either_kill(own, all)),
+            (own, all) => own.or(all),
+        };
+        request.subflows = Some(self.launcher());
+        if let Err(e) = record_child(&self.store, &flow, &request) {
+            eprintln!("error: a subflow execution could not be recorded: {e}");
+            return Box::pin(async { None });
+        }
+        self.running.send_modify(|n| *n += 1);
+        let running = Arc::clone(&self.running);
+        let store = Arc::clone(&self.store);
+        let (ended, summary) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let result = launch(flow, request, host, store, |_| {}).await;
+            running.send_modify(|n| *n = n.saturating_sub(1));
+            match result {
+                Ok(summary) => {
+                    let _ = ended.send(summary);
+                }
+                Err(e) => eprintln!("error: a subflow execution could not start: {e}"),
+            }
+        });
+        Box::pin(async move { summary.await.ok() })
+    }
+}
+
+/// A subflow's execution recorded CREATED with its `trigger` (the parent) before it starts, so
+/// that `executions` shows what started it and a restart has it.
+pub fn record_child(store: &Store, flow: &Flow, request: &LaunchRequest) -> Result<(), StateError> {
+    let Some((id, inputs)) = &request.created else {
+        return Ok(());
+    };
+    let start = crate::state::TriggeredExecution {
+        id: id.clone(),
+        inputs: inputs.clone(),
+        labels: request.labels.clone(),
+        trigger: request.trigger.clone().unwrap_or(Value::Null),
+    };
+    store.create_requested(flow, &start, None).map(drop)
+}
+
+/// A kill signal that turns `true` when either `a` or `b` does (a closed one never does).
+pub fn either_kill(a: KillSignal, b: KillSignal) -> KillSignal {
+    let (tx, rx) = tokio::sync::watch::channel(*a.borrow() || *b.borrow());
+    tokio::spawn(async move {
+        let (mut a, mut b) = (a, b);
+        let first = std::pin::pin!(killed_by(&mut a));
+        let second = std::pin::pin!(killed_by(&mut b));
+        let closed = std::pin::pin!(tx.closed());
+        let either = futures_util::future::select(first, second);
+        if let futures_util::future::Either::Left(_) =
+            futures_util::future::select(either, closed).await
+        {
+            let _ = tx.send(true);
+        }
+    });
+    rx
+}
+
+/// Resolves when `kill` turns `true`; never when its sender is gone without doing so.
+pub async fn killed_by(kill: &mut KillSignal) {
+    if kill.wait_for(|k| *k).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 impl LaunchRequest {
@@ -221,6 +375,7 @@ pub async fn launch(
     let mut launch = Launch::new(values, request.labels, request.echo_logs);
     launch.revision = revision;
     launch.trigger = request.trigger;
+    launch.subflows = request.subflows.clone();
     match (take_up, request.created) {
         (Some(take_up), _) => {
             launch.id = take_up.id;
@@ -242,6 +397,7 @@ pub async fn launch(
             labels: launch.labels.clone(),
             kill: None,
             trigger: launch.trigger.clone(),
+            subflows: launch.subflows.clone(),
             ..launch
         };
         let summary = watched(&flow, launch, host.as_ref(), &store, request.kill.clone()).await;
@@ -348,9 +504,7 @@ async fn watched(
             let tick = std::pin::pin!(tokio::time::sleep(KILL_POLL));
             let signal = std::pin::pin!(async {
                 match kill.as_mut() {
-                    Some(kill) => {
-                        let _ = kill.wait_for(|k| *k).await;
-                    }
+                    Some(kill) => killed_by(kill).await,
                     None => std::future::pending().await,
                 }
             });

@@ -31,6 +31,8 @@ pub use serde_json;
 #[cfg(feature = "executor")]
 pub mod actions;
 #[cfg(feature = "executor")]
+pub mod bundle;
+#[cfg(feature = "executor")]
 pub mod cli;
 #[cfg(feature = "executor")]
 pub mod execution;

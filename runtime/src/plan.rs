@@ -355,6 +355,7 @@ pub const SERVED_TRIGGERS: &[&str] = &[
     "io.kestra.plugin.core.trigger.Schedule",
     "io.kestra.plugin.core.trigger.ScheduleOnDates",
     "io.kestra.plugin.core.trigger.Webhook",
+    "io.kestra.plugin.core.trigger.Flow",
 ];
 
 /// The condition types a served trigger evaluates (canonical names).
@@ -367,6 +368,12 @@ pub const SERVED_CONDITIONS: &[&str] = &[
     "io.kestra.plugin.core.condition.Expression",
     "io.kestra.plugin.core.condition.Not",
     "io.kestra.plugin.core.condition.Or",
+    // On a Flow trigger: the upstream execution that ended.
+    "io.kestra.plugin.core.condition.ExecutionFlow",
+    "io.kestra.plugin.core.condition.ExecutionNamespace",
+    "io.kestra.plugin.core.condition.ExecutionStatus",
+    "io.kestra.plugin.core.condition.ExecutionLabels",
+    "io.kestra.plugin.core.condition.ExecutionOutputs",
 ];
 
 /// A trigger of the flow.
@@ -416,6 +423,8 @@ pub enum TriggerKind {
     },
     /// `Webhook`: an execution per request to Kestra's webhook paths with this `key`.
     Webhook(Webhook),
+    /// `Flow`: an execution when executions of the binary's other flows end as it says.
+    Flow(FlowTrigger),
     /// A type (or a condition) `serve` does not run in this version.
     NotServed {
         why: String,
@@ -442,6 +451,69 @@ pub struct Webhook {
     /// `fetchType: STORE`: the body goes to internal storage (`trigger.uri`), streamed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub store_body: bool,
+}
+
+/// A Flow trigger: fires when an execution of another flow of the binary ends in one of
+/// `states` and the trigger's conditions hold of it; with `preconditions`, when each of them
+/// has been met by an execution that ended within the time window (since the last firing,
+/// with `reset_on_success`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlowTrigger {
+    /// The upstream end states that fire (Kestra's default: every terminal state).
+    pub states: Vec<String>,
+    /// The execution's inputs, rendered with `trigger.*` (`trigger.outputs` included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<Prop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preconditions: Option<Preconditions>,
+}
+
+/// `preconditions` of a Flow trigger.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Preconditions {
+    /// `flows`: each must have an execution that ended as it says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<UpstreamFlow>,
+    /// `where`: each must be met by some ended execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<ExecutionFilter>,
+    /// How far back an execution counts (`timeWindow.window`, a day by default).
+    pub window: Duration,
+    /// After firing, earlier executions no longer count (`resetOnSuccess`, the default).
+    pub reset_on_success: bool,
+}
+
+/// `preconditions.flows[]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UpstreamFlow {
+    pub namespace: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<String>,
+    /// Empty: the trigger's `states`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub states: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
+}
+
+/// `preconditions.where[]`: filters joined by `AND` (the default) or `OR`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecutionFilter {
+    pub id: String,
+    pub any: bool,
+    pub filters: Vec<Filter>,
+}
+
+/// One filter: a field of the execution (`FLOW_ID`, `NAMESPACE`, `STATE`, `EXPRESSION`),
+/// how it compares (`EQUAL_TO`, `IN`, `STARTS_WITH`, ...) and the value(s).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Filter {
+    pub field: String,
+    pub op: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Prop>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 /// `Schedule`: an execution at each tick of `cron`, in `timezone` (the host's zone when unset,

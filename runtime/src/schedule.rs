@@ -71,7 +71,9 @@ impl Ticks {
                     recover: *recover_missed,
                 }))
             }
-            TriggerKind::Webhook(_) | TriggerKind::NotServed { .. } => Ok(None),
+            TriggerKind::Webhook(_) | TriggerKind::Flow(_) | TriggerKind::NotServed { .. } => {
+                Ok(None)
+            }
         }
     }
 
@@ -194,8 +196,18 @@ pub fn conditions_hold(
         "flow".into(),
         json!({"id": flow.id, "namespace": flow.namespace}),
     );
+    conditions_hold_in(conditions, &vars, host)
+}
+
+/// [`conditions_hold`] with the variables the conditions see given (a Flow trigger's: the
+/// upstream execution's `flow`, `execution`, `outputs`, `labels`, and `trigger.outputs`).
+pub fn conditions_hold_in(
+    conditions: &[Condition],
+    vars: &Map<String, Value>,
+    host: &dyn Host,
+) -> Result<bool, String> {
     for condition in conditions {
-        if !holds(condition, &vars, host)? {
+        if !holds(condition, vars, host)? {
             return Ok(false);
         }
     }
@@ -219,6 +231,24 @@ fn holds(
                     .map_err(|e| format!("{kind}.{name}: {e}"))
             })
             .transpose()
+    };
+    let value = |name: &str| -> Result<Option<Value>, String> {
+        condition
+            .properties
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, prop): &(String, Prop)| {
+                prop.render(vars, host)
+                    .map_err(|e| format!("{kind}.{name}: {e}"))
+            })
+            .transpose()
+    };
+    let upstream = |root: &str, name: &str| -> String {
+        vars.get(root)
+            .and_then(|t| t.get(name))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
     };
     let date = || -> Result<DateTime, String> {
         let text = text("date")?.unwrap_or_else(|| {
@@ -312,6 +342,62 @@ fn holds(
         "Expression" => {
             let value = text("expression")?.unwrap_or_default();
             matches!(value.trim(), "true")
+        }
+        // A Flow trigger's conditions on the upstream execution (`flow`, `execution`,
+        // `labels`; `trigger.outputs` its flow outputs).
+        "ExecutionOutputs" => {
+            let has_outputs = vars
+                .get("trigger")
+                .and_then(|t| t.get("outputs"))
+                .and_then(Value::as_object)
+                .is_some_and(|o| !o.is_empty());
+            has_outputs && matches!(text("expression")?.unwrap_or_default().trim(), "true")
+        }
+        "ExecutionFlow" => {
+            upstream("flow", "namespace") == text("namespace")?.unwrap_or_default()
+                && upstream("flow", "id") == text("flowId")?.unwrap_or_default()
+        }
+        "ExecutionNamespace" => {
+            let wanted = text("namespace")?.unwrap_or_default();
+            let namespace = upstream("flow", "namespace");
+            let comparison = match text("comparison")? {
+                Some(c) => c,
+                None if text("prefix")?.as_deref() == Some("true") => "PREFIX".into(),
+                None => "EQUALS".into(),
+            };
+            match comparison.as_str() {
+                "PREFIX" => namespace.starts_with(&wanted),
+                "SUFFIX" => namespace.ends_with(&wanted),
+                _ => namespace == wanted,
+            }
+        }
+        "ExecutionStatus" => {
+            let state = upstream("execution", "state");
+            let listed = |name: &str| -> Result<Option<Vec<String>>, String> {
+                Ok(value(name)?.map(|v| match v {
+                    Value::Array(items) => items
+                        .iter()
+                        .map(crate::expr::value::to_display_string)
+                        .collect(),
+                    other => vec![crate::expr::value::to_display_string(&other)],
+                }))
+            };
+            listed("in")?.is_none_or(|states| states.contains(&state))
+                && !listed("notIn")?.is_some_and(|states| states.contains(&state))
+        }
+        "ExecutionLabels" => {
+            let wanted = match value("labels")? {
+                Some(labels) => crate::tasks::execution::labels(labels)
+                    .map_err(|e| format!("ExecutionLabels.labels: {e}"))?,
+                None => Map::new(),
+            };
+            let labels = vars.get("labels").and_then(Value::as_object);
+            wanted.iter().all(|(key, value)| {
+                labels.and_then(|l| l.get(key)).is_some_and(|have| {
+                    crate::expr::value::to_display_string(have)
+                        == crate::expr::value::to_display_string(value)
+                })
+            })
         }
         "Not" => {
             for inner in &condition.conditions {

@@ -194,21 +194,19 @@ impl fmt::Display for StateError {
 
 impl std::error::Error for StateError {}
 
-/// The state directory of a flow, as DESIGN.md orders the choices: `--state DIR`, else
-/// `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`; the first of a `:`-separated list),
-/// else `$XDG_STATE_HOME/kflow/<namespace>.<id>` (an absolute path only, as the XDG spec says),
-/// else `~/.local/state/kflow/<namespace>.<id>`.
-pub fn state_dir(explicit: Option<&Path>, flow: &Flow) -> Result<PathBuf, StateError> {
-    resolve_state_dir(explicit, &flow.namespace, &flow.id, |name| {
-        std::env::var_os(name)
-    })
+/// The state directory of a binary's flows, as DESIGN.md orders the choices: `--state DIR`,
+/// else `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`; the first of a `:`-separated
+/// list), else `$XDG_STATE_HOME/kflow/<leaf>` (an absolute path only, as the XDG spec says),
+/// else `~/.local/state/kflow/<leaf>`; `leaf` is `<namespace>.<id>` for one flow, the
+/// binary's name for several ([`crate::bundle::Bundle::state_leaf`]).
+pub fn state_dir(explicit: Option<&Path>, leaf: &str) -> Result<PathBuf, StateError> {
+    resolve_state_dir(explicit, leaf, |name| std::env::var_os(name))
 }
 
 /// [`state_dir`] with the environment given as a function (for tests).
 pub fn resolve_state_dir(
     explicit: Option<&Path>,
-    namespace: &str,
-    flow_id: &str,
+    leaf: &str,
     env: impl Fn(&str) -> Option<OsString>,
 ) -> Result<PathBuf, StateError> {
     if let Some(dir) = explicit {
@@ -220,7 +218,6 @@ pub fn resolve_state_dir(
             return Ok(first);
         }
     }
-    let leaf = format!("{namespace}.{flow_id}");
     if let Some(xdg) = non_empty("XDG_STATE_HOME").map(PathBuf::from) {
         if xdg.is_absolute() {
             return Ok(xdg.join("kflow").join(leaf));
@@ -1006,18 +1003,35 @@ impl Store {
         Ok((rows, u64::try_from(total).unwrap_or(0)))
     }
 
+    /// Executions that ended after `after_ms`, the oldest end first, at most `limit` (what Flow
+    /// triggers look at).
+    pub fn ended_after(
+        &self,
+        after_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRow>, StateError> {
+        self.select_executions(
+            &format!("WHERE ended_ms > ?1 ORDER BY ended_ms, rowid LIMIT {limit}"),
+            &Value::from(i64::try_from(after_ms).unwrap_or(i64::MAX)),
+        )
+    }
+
     /// How many executions are in each state.
-    pub fn count_by_state(&self) -> Result<Vec<(String, u64)>, StateError> {
+    pub fn count_by_state(&self) -> Result<Vec<(String, String, u64)>, StateError> {
         let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
         let conn = self.conn();
         let mut statement = conn
-            .prepare_cached("SELECT state, COUNT(*) FROM executions GROUP BY state ORDER BY state")
+            .prepare_cached(
+                "SELECT flow_id, state, COUNT(*) FROM executions GROUP BY flow_id, state
+                 ORDER BY flow_id, state",
+            )
             .map_err(sqlite)?;
         let rows = statement
             .query_map([], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
-                    u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+                    row.get::<_, String>(1)?,
+                    u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
                 ))
             })
             .map_err(sqlite)?;
@@ -1840,7 +1854,7 @@ mod tests {
             }
         };
         let resolve = |explicit: Option<&Path>, pairs| {
-            resolve_state_dir(explicit, "company.team", "hello", env(pairs)).unwrap()
+            resolve_state_dir(explicit, "company.team.hello", env(pairs)).unwrap()
         };
         let all: &[(&str, &str)] = &[
             ("STATE_DIRECTORY", "/var/lib/hello:/var/lib/other"),
@@ -1866,7 +1880,7 @@ mod tests {
             PathBuf::from("/home/ada/.local/state/kflow/company.team.hello")
         );
         assert!(matches!(
-            resolve_state_dir(None, "n", "f", env(&[])),
+            resolve_state_dir(None, "n.f", env(&[])),
             Err(StateError::NoStateDir)
         ));
     }

@@ -11,11 +11,10 @@ use kflow_runtime::plan::{
 };
 use serde_json::{json, Value};
 
-const VERSION: VersionInfo = VersionInfo {
-    kflowc: "9.8.7",
-    source_hash: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-    namespace_files: &[],
-};
+const VERSION: VersionInfo = VersionInfo { kflowc: "9.8.7" };
+
+/// The source hash the test flows are given.
+const SOURCE_HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A fresh directory, removed when dropped.
 struct TempDir(PathBuf);
@@ -137,7 +136,12 @@ fn cli(flow: &Flow, args: &[&str]) -> Output {
     let mut stdout = Vec::new();
     let mut stderr = Vec::new();
     let argv = std::iter::once("hello").chain(args.iter().copied());
-    let code = run_cli(flow, &VERSION, argv, &mut stdout, &mut stderr);
+    let mut flow = flow.clone();
+    if flow.source_hash.is_empty() {
+        flow.source_hash = SOURCE_HASH.into();
+    }
+    let bundle = kflow_runtime::bundle::Bundle::single(flow, &[]);
+    let code = run_cli(&bundle, &VERSION, argv, &mut stdout, &mut stderr);
     Output {
         code,
         stdout: String::from_utf8(stdout).unwrap(),
@@ -432,7 +436,7 @@ fn info_describes_the_binary() {
     let info: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(info["id"], "hello");
     assert_eq!(info["namespace"], "company.team");
-    assert_eq!(info["source_hash"], VERSION.source_hash);
+    assert_eq!(info["source_hash"], SOURCE_HASH);
     assert_eq!(info["kflowc_version"], "9.8.7");
     assert_eq!(
         info["triggers"],
@@ -537,7 +541,7 @@ fn triggers_are_listed_disabled_and_enabled() {
     assert_eq!(out.code, 2);
     assert!(
         out.stderr
-            .contains("no trigger `hourly` in the flow (its triggers: daily)"),
+            .contains("no trigger `hourly` (the triggers: daily)"),
         "{}",
         out.stderr
     );

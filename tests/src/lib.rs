@@ -35,30 +35,62 @@ pub fn check_file(path: &Path, root: &Path, options: Options) -> FileReport {
 /// a real cargo build in the tests' shared cache), then asserts that the binary holds exactly
 /// the plan lowered in process (`./<flow> plan`). Returns the binary, or why it did not build.
 pub fn build_flow(path: &Path) -> Result<PathBuf, String> {
-    use kflow_compiler::build::{self, BuildOptions, Profile};
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    build_flows(&[path.to_path_buf()], "")
+}
+
+/// [`build_flow`] for several flows made into one binary named `bin_name` (`kflowc build
+/// a.yml b.yml -o bin_name`): checked together, each flow's plan compared with
+/// `./<bin> plan FLOW`.
+pub fn build_flows(paths: &[PathBuf], bin_name: &str) -> Result<PathBuf, String> {
+    use kflow_compiler::build::{self, BuildOptions, FlowSource, Profile};
+    let mut sources = Vec::new();
+    let mut texts = Vec::new();
+    let mut names = Vec::new();
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        sources.push(SourceFile::new(path, text.clone()));
+        texts.push(text);
+        names.push(
+            path.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string(),
+        );
+    }
     let options = Options {
         allow_unknown_types: false,
         runnable: true,
     };
-    let checked = check_source(SourceFile::new(path, text.clone()), options);
-    let flow = checked
-        .flow
-        .filter(|_| checked.report.error_count() == 0)
-        .ok_or_else(|| {
-            format!(
-                "{} does not check: {:?}",
-                path.display(),
-                checked.report.diagnostics.first().map(|d| &d.message)
-            )
-        })?;
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .to_string();
-    let files = build::namespace_files(path).map_err(|e| e.to_string())?;
-    let krate = build::generate(&flow, &text, &name, build::RUNTIME_FROM_FLOW, files);
+    let checked = kflow_compiler::check_sources(sources, options, true);
+    let mut flows = Vec::new();
+    for (checked, path) in checked.iter().zip(paths) {
+        let flow = checked
+            .flow
+            .as_ref()
+            .filter(|_| checked.report.error_count() == 0)
+            .ok_or_else(|| {
+                format!(
+                    "{} does not check: {:?}",
+                    path.display(),
+                    checked.report.diagnostics.first().map(|d| &d.message)
+                )
+            })?;
+        flows.push(flow);
+    }
+    let mut sources = Vec::new();
+    for (((flow, text), name), path) in flows.iter().zip(&texts).zip(&names).zip(paths) {
+        sources.push(FlowSource {
+            flow,
+            text,
+            name,
+            files: build::namespace_files(path).map_err(|e| e.to_string())?,
+        });
+    }
+    let bin_name = match flows.as_slice() {
+        [one] => one.id.value.clone(),
+        _ => bin_name.to_string(),
+    };
+    let krate = build::generate_bundle(&bin_name, sources, build::RUNTIME_FROM_FLOW);
     let binary = build::build(
         &krate,
         &BuildOptions {
@@ -69,21 +101,69 @@ pub fn build_flow(path: &Path) -> Result<PathBuf, String> {
         },
     )
     .map_err(|e| e.to_string())?;
-    let lowered =
-        serde_json::to_value(build::plan(&flow, &text, &name)).map_err(|e| e.to_string())?;
-    let printed = std::process::Command::new(&binary)
-        .arg("plan")
-        .output()
-        .map_err(|e| e.to_string())?;
-    let held: serde_json::Value = serde_json::from_slice(&printed.stdout)
-        .map_err(|e| format!("{}: `plan` does not print JSON: {e}", path.display()))?;
-    if held != lowered {
-        return Err(format!(
-            "{}: the binary's plan differs from the plan lowered in process",
-            path.display()
-        ));
+    for ((flow, text), name) in flows.iter().zip(&texts).zip(&names) {
+        let lowered =
+            serde_json::to_value(build::plan(flow, text, name)).map_err(|e| e.to_string())?;
+        let mut plan = std::process::Command::new(&binary);
+        plan.arg("plan");
+        if paths.len() > 1 {
+            plan.arg(&flow.id.value);
+        }
+        let printed = plan.output().map_err(|e| e.to_string())?;
+        let held: serde_json::Value = serde_json::from_slice(&printed.stdout)
+            .map_err(|e| format!("{name}: `plan` does not print JSON: {e}"))?;
+        if held != lowered {
+            return Err(format!(
+                "{name}: the binary's plan differs from the plan lowered in process"
+            ));
+        }
     }
     Ok(binary)
+}
+
+/// The flows the flow at `path` starts as subflows (`Subflow`, `ForEachItem`), and theirs in
+/// turn, found among the flow files beside it: what `kflowc build` must be given with it.
+pub fn companions(path: &Path) -> Vec<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut by_name: std::collections::HashMap<(String, String), PathBuf> =
+        std::collections::HashMap::default();
+    for file in flow_files(dir) {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        if let Some(flow) = check_source(SourceFile::new(&file, text), Options::default()).flow {
+            by_name
+                .entry((flow.namespace.value.clone(), flow.id.value.clone()))
+                .or_insert(file);
+        }
+    }
+    let mut found: Vec<PathBuf> = Vec::new();
+    let mut pending = vec![path.to_path_buf()];
+    while let Some(file) = pending.pop() {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        let Some(flow) = check_source(SourceFile::new(&file, text), Options::default()).flow else {
+            continue;
+        };
+        for task in flow.all_tasks() {
+            let is_subflow = task.plugin.is_some_and(|p| {
+                p.name.ends_with(".flow.Subflow") || p.name.ends_with(".flow.ForEachItem")
+            });
+            let text = |name: &str| task.property(name).and_then(|p| p.value.as_text());
+            let (true, Some(namespace), Some(id)) = (is_subflow, text("namespace"), text("flowId"))
+            else {
+                continue;
+            };
+            if let Some(target) = by_name.get(&(namespace.to_string(), id.to_string())) {
+                if target != path && !found.contains(target) {
+                    found.push(target.clone());
+                    pending.push(target.clone());
+                }
+            }
+        }
+    }
+    found
 }
 
 /// A fresh folder under the system temp dir for one test (removed first; made by its user).
@@ -96,11 +176,21 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 /// Builds the flow `yaml`, written as `<name>.yml` in a scratch folder, with [`build_flow`];
 /// panics naming the flow when it does not build.
 pub fn build_yaml(name: &str, yaml: &str) -> PathBuf {
-    let dir = scratch_dir(&format!("flow-{name}"));
+    build_yamls(name, &[(name, yaml)])
+}
+
+/// Builds the flows `files` (`(name, yaml)`, written as `<name>.yml` in a scratch folder) into
+/// one binary `bin_name` with [`build_flows`]; panics naming it when it does not build.
+pub fn build_yamls(bin_name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = scratch_dir(&format!("flow-{bin_name}"));
     std::fs::create_dir_all(&dir).expect("a scratch folder");
-    let path = dir.join(format!("{name}.yml"));
-    std::fs::write(&path, yaml).expect("the flow file");
-    build_flow(&path).unwrap_or_else(|e| panic!("building {name}: {e}"))
+    let mut paths = Vec::new();
+    for (name, yaml) in files {
+        let path = dir.join(format!("{name}.yml"));
+        std::fs::write(&path, yaml).expect("the flow file");
+        paths.push(path);
+    }
+    build_flows(&paths, bin_name).unwrap_or_else(|e| panic!("building {bin_name}: {e}"))
 }
 
 /// The summary a binary's `run` (or `resume`, ...) printed: its last stdout line.
@@ -167,12 +257,9 @@ pub fn run_in_process(
     let mut argv = vec!["flow", "run", "--state", dir.to_str().unwrap_or_default()];
     argv.extend(args);
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let version = kflow_runtime::cli::VersionInfo {
-        kflowc: "test",
-        source_hash: "",
-        namespace_files: &[],
-    };
-    let code = kflow_runtime::cli::run_cli(flow, &version, argv, &mut out, &mut err);
+    let version = kflow_runtime::cli::VersionInfo { kflowc: "test" };
+    let bundle = kflow_runtime::bundle::Bundle::single(flow.clone(), &[]);
+    let code = kflow_runtime::cli::run_cli(&bundle, &version, argv, &mut out, &mut err);
     let _ = std::fs::remove_dir_all(&dir);
     let out = String::from_utf8_lossy(&out).to_string();
     let summary = out.lines().last().map_or(serde_json::Value::Null, |l| {

@@ -108,17 +108,14 @@ tasks:
     );
     let state = std::env::temp_dir().join(format!("kflow-loop-restart-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
-    let version = kflow_runtime::cli::VersionInfo {
-        kflowc: "test",
-        source_hash: "",
-        namespace_files: &[],
-    };
+    let version = kflow_runtime::cli::VersionInfo { kflowc: "test" };
+    let bundle = kflow_runtime::bundle::Bundle::single(flow.clone(), &[]);
     let cli = |args: &[&str]| {
         let mut argv = vec!["flaky_loop"];
         argv.extend(args);
         argv.extend(["--state", state.to_str().unwrap(), "--format", "json"]);
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = kflow_runtime::cli::run_cli(&flow, &version, argv, &mut out, &mut err);
+        let code = kflow_runtime::cli::run_cli(&bundle, &version, argv, &mut out, &mut err);
         let out = String::from_utf8_lossy(&out).to_string();
         let summary: Value = serde_json::from_str(out.lines().last().unwrap_or("null")).unwrap();
         (code, summary)

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kflow_compiler::diag::{
     render_github, render_human, render_json, render_sarif, Color, FileReport,
 };
-use kflow_compiler::{build, check_source, files, Options};
+use kflow_compiler::{build, check_source, check_sources, files, Options};
 
 #[derive(Parser)]
 #[command(
@@ -41,16 +41,20 @@ enum Command {
         #[arg(long)]
         runnable: bool,
     },
-    /// Build a flow into one static binary named after its id (`./<flow-id>`).
+    /// Build a flow into one static binary named after its id (`./<flow-id>`), or several
+    /// flows into one binary named by `-o` that hosts them all (`./bundle run FLOW_ID`;
+    /// `./bundle serve` runs every flow's triggers; they start one another as subflows and
+    /// through Flow triggers).
     ///
     /// The first build compiles the runtime (minutes); later ones reuse it from the cache
-    /// (`$KFLOW_CACHE_DIR`, else `~/.cache/kflow`). Exit status: 0 built, 1 the flow has errors
+    /// (`$KFLOW_CACHE_DIR`, else `~/.cache/kflow`). Exit status: 0 built, 1 a flow has errors
     /// or cargo failed, 2 bad arguments.
     Build {
-        /// The flow file.
-        flow: PathBuf,
-        /// Where to put the binary (default: `./<flow-id>`); a folder (`dir/`, or one that
-        /// exists) receives `<flow-id>` inside it.
+        /// The flow files.
+        #[arg(required = true)]
+        flows: Vec<PathBuf>,
+        /// Where to put the binary (default for one flow: `./<flow-id>`); a folder (`dir/`, or
+        /// one that exists) receives `<flow-id>` inside it. Required for several flows.
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// Build without optimizations (faster to build, slower to run).
@@ -144,7 +148,7 @@ fn main() -> ExitCode {
         Command::Eval { template, vars } => eval(&template, vars.as_deref()),
         Command::Graph { flow, format } => draw(&flow, format),
         Command::Build {
-            flow,
+            flows,
             output,
             debug,
             small,
@@ -165,16 +169,34 @@ fn main() -> ExitCode {
                 cache: None,
             };
             // Where the binary goes is settled before anything is built: a path that cannot
-            // be used, or that is the flow itself, is refused (exit 2) naming the path given.
-            let id = match flow_id(&flow) {
-                Ok(id) => id,
-                Err(code) => return code,
+            // be used, or that is a flow itself, is refused (exit 2) naming the path given.
+            let id = match flows.as_slice() {
+                [flow] => match flow_id(flow) {
+                    Ok(id) => id,
+                    Err(code) => return code,
+                },
+                _ => match output.as_deref().and_then(|o| o.file_name()) {
+                    Some(name) if !output.as_deref().is_some_and(|o| o.is_dir() || o.to_string_lossy().ends_with('/')) => {
+                        build::bin_name_of(&name.to_string_lossy())
+                    }
+                    _ => {
+                        return usage_error(
+                            "several flows make one binary: name it with -o PATH (a file, not a folder)",
+                        )
+                    }
+                },
             };
-            let dest = match build::output_path(output.as_deref(), &flow, &id) {
-                Ok(dest) => dest,
-                Err(e) => return usage_error(&e),
+            let mut dest = None;
+            for flow in &flows {
+                match build::output_path(output.as_deref(), flow, &id) {
+                    Ok(path) => dest = Some(path),
+                    Err(e) => return usage_error(&e),
+                }
+            }
+            let Some(dest) = dest else {
+                return usage_error("no flow given");
             };
-            match build_flow(&flow, &options) {
+            match build_flows(&flows, &id, &options) {
                 Ok((binary, _)) => match copy_binary(&binary, &dest) {
                     Ok(()) => {
                         eprintln!("built {}", dest.display());
@@ -192,7 +214,7 @@ fn main() -> ExitCode {
                 verbose: false,
                 cache: None,
             };
-            match build_flow(&flow, &options) {
+            match build_flows(std::slice::from_ref(&flow), "", &options) {
                 Ok((binary, _)) => {
                     let status = std::process::Command::new(&binary)
                         .arg("run")
@@ -208,7 +230,7 @@ fn main() -> ExitCode {
                 Err(code) => code,
             }
         }
-        Command::Emit { flow, output } => match checked_crate(&flow) {
+        Command::Emit { flow, output } => match checked_crate(std::slice::from_ref(&flow), "") {
             Ok(krate) => match build::emit(&krate, &output) {
                 Ok(dir) => {
                     eprintln!("wrote {}", dir.display());
@@ -263,14 +285,25 @@ fn check(paths: &[PathBuf], format: Format, options: Options) -> ExitCode {
         Ok(found) => found,
         Err(err) => return usage_error(&err.to_string()),
     };
-    let mut reports: Vec<FileReport> = Vec::with_capacity(flow_files.len());
+    // The flows are checked together (a Subflow against its target); unreadable files keep
+    // their place in the report.
+    let mut slots: Vec<Option<FileReport>> = Vec::with_capacity(flow_files.len());
+    let mut sources = Vec::new();
     for path in &flow_files {
         match files::read(path) {
-            Ok(Ok(source)) => reports.push(check_source(source, options).report),
-            Ok(Err(report)) => reports.push(report),
+            Ok(Ok(source)) => {
+                slots.push(None);
+                sources.push(source);
+            }
+            Ok(Err(report)) => slots.push(Some(report)),
             Err(err) => return usage_error(&err.to_string()),
         }
     }
+    let mut checked = check_sources(sources, options, false).into_iter();
+    let reports: Vec<FileReport> = slots
+        .into_iter()
+        .filter_map(|slot| slot.or_else(|| checked.next().map(|c| c.report)))
+        .collect();
     let output = match format {
         Format::Human => {
             let color = if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
@@ -300,45 +333,73 @@ fn check(paths: &[PathBuf], format: Format, options: Options) -> ExitCode {
     }
 }
 
-/// Check a flow and render its crate; on errors the diagnostics are printed and the exit
-/// code returned.
-fn checked_crate(path: &std::path::Path) -> Result<build::Crate, ExitCode> {
-    let source = read_flow(path)?;
-    let text = source.text().to_string();
-    let name = path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().to_string(),
-    );
+/// Check flows (together: they make one binary) and render their crate, named `bin_name`
+/// (one flow: its id); on errors the diagnostics are printed and the exit code returned.
+fn checked_crate(paths: &[PathBuf], bin_name: &str) -> Result<build::Crate, ExitCode> {
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        sources.push(read_flow(path)?);
+    }
+    let texts: Vec<String> = sources.iter().map(|s| s.text().to_string()).collect();
+    let names: Vec<String> = paths
+        .iter()
+        .map(|path| {
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().to_string(),
+            )
+        })
+        .collect();
     // What `build` refuses is exactly what `check --runnable` reports.
     let options = Options {
         allow_unknown_types: false,
         runnable: true,
     };
-    let checked = check_source(source, options);
-    if !checked.report.diagnostics.is_empty() {
-        eprint!(
-            "{}",
-            render_human(std::slice::from_ref(&checked.report), stderr_color())
-        );
+    let checked = check_sources(sources, options, true);
+    let failed = checked
+        .iter()
+        .any(|c| c.report.error_count() > 0 || c.flow.is_none());
+    let (typed, reports): (Vec<_>, Vec<FileReport>) =
+        checked.into_iter().map(|c| (c.flow, c.report)).unzip();
+    let reports: Vec<FileReport> = reports
+        .into_iter()
+        .filter(|r| !r.diagnostics.is_empty())
+        .collect();
+    if !reports.is_empty() {
+        eprint!("{}", render_human(&reports, stderr_color()));
     }
-    let Some(flow) = checked.flow.filter(|_| checked.report.error_count() == 0) else {
+    if failed {
         return Err(ExitCode::from(1));
+    }
+    let mut flows = Vec::with_capacity(paths.len());
+    for ((path, flow), (text, name)) in paths.iter().zip(&typed).zip(texts.iter().zip(&names)) {
+        let files = build::namespace_files(path).map_err(|e| fail(&e.to_string()))?;
+        if let Some(flow) = flow {
+            flows.push(build::FlowSource {
+                flow,
+                text,
+                name,
+                files,
+            });
+        }
+    }
+    let bin_name = match flows.as_slice() {
+        [one] => one.flow.id.value.clone(),
+        _ => bin_name.to_string(),
     };
-    let files = build::namespace_files(path).map_err(|e| fail(&e.to_string()))?;
-    Ok(build::generate(
-        &flow,
-        &text,
-        &name,
+    Ok(build::generate_bundle(
+        &bin_name,
+        flows,
         build::RUNTIME_FROM_FLOW,
-        files,
     ))
 }
 
-fn build_flow(
-    path: &std::path::Path,
+fn build_flows(
+    paths: &[PathBuf],
+    bin_name: &str,
     options: &build::BuildOptions,
 ) -> Result<(PathBuf, String), ExitCode> {
-    let krate = checked_crate(path)?;
+    let krate = checked_crate(paths, bin_name)?;
     let id = krate.bin_name.clone();
     match build::build(&krate, options) {
         Ok(binary) => Ok((binary, id)),

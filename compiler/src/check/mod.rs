@@ -1,6 +1,7 @@
 //! Flow-level rules over the typed flow, each its own small visitor. All of them always run:
 //! every problem is reported, never just the first.
 
+pub mod bundle;
 mod cron;
 mod dag;
 mod ids;

@@ -129,6 +129,9 @@ codes! {
     Cycle = "KF202", "cycle", "Dependencies that form a cycle.";
     RecursiveSubflow = "KF203", "recursive-subflow", "A flow that starts itself as a subflow.";
     InvalidChild = "KF204", "invalid-child", "A task that cannot be placed inside its parent.";
+    UnknownFlow = "KF205", "unknown-flow", "A Subflow or Flow trigger names a flow that is not among the flows checked or built together.";
+    SubflowInput = "KF206", "subflow-input", "A Subflow's inputs do not match the inputs its target flow declares.";
+    DuplicateFlow = "KF207", "duplicate-flow", "Two files define the same flow (namespace and id).";
     // Inputs.
     InvalidInput = "KF301", "invalid-input", "An input declaration Kestra rejects (bad validator, defaults of the wrong type, ...).";
     // Expressions.

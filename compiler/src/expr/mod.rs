@@ -20,7 +20,17 @@ pub use types::{Finding, Ty};
 
 /// Check every rendered template of `flow`.
 pub fn check(flow: &Flow, source: &SourceFile) -> Vec<Diagnostic> {
-    let scope = FlowScope::new(flow);
+    check_with(flow, source, &crate::check::bundle::Neighbours::default())
+}
+
+/// [`check`], with the flows checked together: a Subflow's `outputs` are typed from what its
+/// target declares.
+pub fn check_with(
+    flow: &Flow,
+    source: &SourceFile,
+    neighbours: &crate::check::bundle::Neighbours,
+) -> Vec<Diagnostic> {
+    let scope = FlowScope::new(flow).with_neighbours(neighbours);
     let mut run = Run {
         scope: &scope,
         source,

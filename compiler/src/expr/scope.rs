@@ -59,6 +59,9 @@ pub struct FlowScope<'f> {
     vars: Ty,
     /// `tasks.*`: the same at every position, built once.
     task_states: std::cell::OnceCell<Ty>,
+    /// What `outputs.<task>.outputs` holds for each Subflow task whose target is among the
+    /// flows checked together: the target's declared outputs.
+    subflow_outputs: HashMap<String, Ty>,
 }
 
 /// Whether a task of the flow sets or unsets execution variables.
@@ -110,7 +113,45 @@ impl<'f> FlowScope<'f> {
             tasks,
             by_id,
             task_states: std::cell::OnceCell::new(),
+            subflow_outputs: HashMap::new(),
         }
+    }
+
+    /// Types each Subflow's `outputs` from its target among `neighbours`.
+    #[must_use]
+    pub fn with_neighbours(mut self, neighbours: &crate::check::bundle::Neighbours) -> Self {
+        for info in &self.tasks {
+            let task = info.task;
+            if task
+                .checked_as
+                .is_none_or(|p| p.name != "io.kestra.plugin.core.flow.Subflow")
+            {
+                continue;
+            }
+            let text = |name: &str| {
+                task.property(name)
+                    .and_then(|p| p.value.as_text())
+                    .filter(|t| !kflow_runtime::expr::is_template(t))
+            };
+            let (Some(namespace), Some(id)) = (text("namespace"), text("flowId")) else {
+                continue;
+            };
+            let Some(target) = neighbours.find(namespace, id) else {
+                continue;
+            };
+            let fields = target
+                .outputs
+                .iter()
+                .map(|(name, ty)| available(name, input_ty(*ty, None)))
+                .collect();
+            let ty = Ty::object(
+                format!("the outputs of flow `{namespace}.{id}`"),
+                "output",
+                fields,
+            );
+            self.subflow_outputs.insert(task.id.value.clone(), ty);
+        }
+        self
     }
 
     pub fn task_index(&self, task: &Task) -> Option<usize> {
@@ -246,8 +287,9 @@ impl<'f> FlowScope<'f> {
             .collect();
         if let Site::Task(i) = site {
             if is_class(self.tasks[i].task.checked_as, "ForEachItem") {
-                // The batch's file, for the subflow's inputs.
+                // The batch's file and its number (from 0), for the subflow's inputs.
                 fields.push(available("items", Ty::String));
+                fields.push(available("iteration", Ty::Int));
             }
         }
         if loops > 0 {
@@ -391,10 +433,16 @@ impl<'f> FlowScope<'f> {
             let id = info.task.id.value.as_str();
             if is_class(info.task.checked_as, "ForEachItem") {
                 // ForEachItem runs as generated tasks whose outputs flows read directly.
-                for suffix in ["_split", "_items", "_merge"] {
+                use kflow_runtime::tasks::foreach_item as each;
+                for (suffix, def) in [
+                    ("_split", &each::ForEachItemSplit::DEFINITION),
+                    ("_items", &each::ForEachItemExecutable::DEFINITION),
+                    ("_merge", &each::ForEachItemMergeOutputs::DEFINITION),
+                ] {
+                    let name = format!("{id}{suffix}");
                     fields.push(Field {
-                        name: format!("{id}{suffix}"),
-                        ty: Ty::Any,
+                        ty: outputs_object(&name, def, &[], &[]),
+                        name,
                         status: status.clone(),
                     });
                 }
@@ -419,7 +467,20 @@ impl<'f> FlowScope<'f> {
                 Ty::Any
             }
             Some(plugin) => {
-                outputs_object(&task.id.value, plugin, &task.properties, &task.branches)
+                let mut ty =
+                    outputs_object(&task.id.value, plugin, &task.properties, &task.branches);
+                if let (Some(outputs), Ty::Object(object)) =
+                    (self.subflow_outputs.get(&task.id.value), &mut ty)
+                {
+                    if let Some(object) = std::rc::Rc::get_mut(object) {
+                        for field in &mut object.fields {
+                            if field.name == "outputs" {
+                                field.ty = outputs.clone();
+                            }
+                        }
+                    }
+                }
+                ty
             }
         };
         // Outputs of a task inside a loop are keyed by the loop value: `outputs.t[taskrun.value]`.
@@ -842,25 +903,7 @@ fn inputs_type(flow: &Flow) -> Ty {
     }
     let mut tree = Tree::default();
     for input in &flow.inputs {
-        let ty =
-            match input.ty.value {
-                InputType::Int => Ty::Int,
-                InputType::Float => Ty::Float,
-                InputType::Bool => Ty::Bool,
-                InputType::Json | InputType::Yaml => Ty::Any,
-                InputType::Array => Ty::List(Box::new(input.item_type.as_ref().map_or(
-                    Ty::Any,
-                    |t| match t.value {
-                        InputType::Int => Ty::Int,
-                        InputType::Float => Ty::Float,
-                        InputType::Bool => Ty::Bool,
-                        InputType::Json | InputType::Yaml => Ty::Any,
-                        _ => Ty::String,
-                    },
-                ))),
-                InputType::Multiselect => Ty::List(Box::new(Ty::String)),
-                _ => Ty::String,
-            };
+        let ty = input_ty(input.ty.value, input.item_type.as_ref().map(|t| t.value));
         let parts: Vec<&str> = input.id.value.split('.').collect();
         insert(&mut tree, &parts, ty);
     }
@@ -870,6 +913,23 @@ fn inputs_type(flow: &Flow) -> Ty {
     match build(tree, "inputs") {
         Ty::Object(object) => Ty::object("this flow", "input", object.fields.clone()),
         other => other,
+    }
+}
+
+/// What a value of an input (or flow output) type is in expressions; `item` is an ARRAY's
+/// item type.
+fn input_ty(ty: InputType, item: Option<InputType>) -> Ty {
+    let scalar = |ty: InputType| match ty {
+        InputType::Int => Ty::Int,
+        InputType::Float => Ty::Float,
+        InputType::Bool => Ty::Bool,
+        InputType::Json | InputType::Yaml => Ty::Any,
+        _ => Ty::String,
+    };
+    match ty {
+        InputType::Array => Ty::List(Box::new(item.map_or(Ty::Any, scalar))),
+        InputType::Multiselect => Ty::List(Box::new(Ty::String)),
+        other => scalar(other),
     }
 }
 

@@ -15,19 +15,6 @@ use super::{out, prop, OutputDef, PluginDef, PropDef, PropType, PropType::*, Val
 
 // ---- shapes shared by several entries ------------------------------------------------------
 
-/// `ExecutableTask.RestartBehavior` (Kestra 1.0).
-const RESTART_BEHAVIORS: &[&str] = &["NEW_EXECUTION", "RETRY_FAILED"];
-
-/// `List<Label>` read by `ListOrMapOfLabelDeserializer`: a map of key to value, or a list of
-/// `{key, value}` objects.
-const LABELS: PropType = OneOf(&[
-    Map(&String),
-    List(&Object(&[
-        prop("key", String).required(),
-        prop("value", String).required(),
-    ])),
-]);
-
 /// `AbstractHttp.method`: `io.micronaut.http.HttpMethod` in 0.21; any string in Kestra 1.0.
 const HTTP_METHODS: &[&str] = &[
     "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH", "CUSTOM",
@@ -128,14 +115,6 @@ const HTTP_OPTIONS: PropType = Object(HTTP_CONFIGURATION);
 /// `HttpInterface.SslOptions` (0.21), deprecated by 1.0 in favour of `options.ssl`.
 const HTTP_SSL_OPTIONS: PropType = Object(&[prop("insecureTrustAllCertificates", Bool)]);
 
-/// `ForEachItem.Batch` / `StorageSplitInterface`.
-const SPLIT_BATCH: PropType = Object(&[
-    prop("bytes", String),
-    prop("partitions", Int),
-    prop("rows", Int),
-    prop("separator", String),
-]);
-
 /// `AbstractHttp`'s properties (Request and Download), followed by the type's own.
 macro_rules! abstract_http {
     ($($extra:expr),* $(,)?) => {
@@ -230,56 +209,8 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             out("total", ValueType::Int),
         ],
     ),
-    // flow/ForEachItem.java. Its outputs live on the generated child task runs
-    // `<id>_split` (`splits`: URI), `<id>_items` (`iterations`, `numberOfBatches`, `uri`) and
-    // `<id>_merge` (`subflowOutputs`: URI), not on `<id>` itself.
-    flowable(
-        "io.kestra.plugin.core.flow.ForEachItem",
-        &["io.kestra.core.tasks.flows.ForEachItem"],
-        &[
-            prop("items", String).required(),
-            prop("batch", SPLIT_BATCH).not_dynamic(),
-            prop("namespace", String).required(),
-            prop("flowId", String).required(),
-            prop("revision", Int).not_dynamic(),
-            prop("inputs", Map(&Any)),
-            prop("labels", LABELS),
-            prop("wait", Bool).not_dynamic(),
-            prop("transmitFailed", Bool).not_dynamic(),
-            prop("inheritLabels", Bool).not_dynamic(),
-            prop("scheduleDate", String),
-            prop("restartBehavior", Enum(RESTART_BEHAVIORS)).not_dynamic(),
-            errors(),
-            finally(),
-        ],
-        &[],
-    ),
-    // flow/Subflow.java (ExecutableTask, not flowable)
-    task(
-        "io.kestra.plugin.core.flow.Subflow",
-        &[
-            "io.kestra.core.tasks.flows.Subflow",
-            "io.kestra.core.tasks.flows.Flow",
-        ],
-        &[
-            prop("namespace", String).required(),
-            prop("flowId", String).required(),
-            prop("revision", Int),
-            prop("inputs", Map(&Any)),
-            prop("labels", LABELS),
-            prop("wait", Bool).not_dynamic(),
-            prop("transmitFailed", Bool).not_dynamic(),
-            prop("inheritLabels", Bool),
-            prop("outputs", Map(&Any)).deprecated("declare `outputs` in the subflow itself"),
-            prop("scheduleDate", String),
-            prop("restartBehavior", Enum(RESTART_BEHAVIORS)).not_dynamic(),
-        ],
-        &[
-            out("executionId", ValueType::String),
-            out("state", ValueType::String),
-            out("outputs", ValueType::Map(&ValueType::Any)),
-        ],
-    ),
+    // flow/ForEachItem.java runs: its definition is in the runtime (`kflow_runtime::tasks::foreach_item`).
+    // flow/Subflow.java runs: its definition is in the runtime (`kflow_runtime::tasks::subflow`).
     // flow/Template.java (@Deprecated)
     deprecated(
         flowable(

@@ -1,15 +1,21 @@
 //! The command line of a generated binary (`./hello run`, `./hello inputs`, ...).
 //!
-//! Generated code calls [`main`] with the flow's plan and the versions it was built from:
+//! Generated code calls [`main`] with the binary's name, each flow's plan and namespace files,
+//! and the version of kflowc that made it:
 //!
 //! ```ignore
 //! fn main() -> std::process::ExitCode {
-//!     ::kflow_runtime::cli::main(PLAN, &::kflow_runtime::cli::VersionInfo {
-//!         kflowc: "0.1.0",
-//!         source_hash: "9f86d081884c7d65…",
-//!     })
+//!     ::kflow_runtime::cli::main(
+//!         "hello",
+//!         &[::kflow_runtime::cli::BundledFlow { plan: PLAN_0, namespace_files: FILES_0 }],
+//!         &::kflow_runtime::cli::VersionInfo { kflowc: "0.1.0" },
+//!     )
 //! }
 //! ```
+//!
+//! A binary that hosts several flows (`kflowc build a.yml b.yml -o bundle`) takes the flow a
+//! command is about as its first argument (`./bundle run a`, `./bundle inputs a`); commands
+//! about an execution find its flow from the state; `serve` runs every flow's triggers.
 //!
 //! Everything is in [`run_cli`], which takes the arguments and the two output streams, so
 //! tests drive it without a process. Exit codes: 0 success (for `run`: the execution ended
@@ -28,11 +34,12 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 use crate::actions;
+use crate::bundle::{Bundle, Hosted};
 use crate::execution::State;
 use crate::expr::FlowHost;
 use crate::formats::iso_instant;
 use crate::inputs;
-use crate::launch::{launch, LaunchError, LaunchEvent, LaunchRequest};
+use crate::launch::{launch, InProcess, LaunchError, LaunchEvent, LaunchRequest};
 use crate::plan::Flow;
 use crate::state::{self, ExecutionRow, Store};
 
@@ -43,9 +50,14 @@ mod triggers;
 pub struct VersionInfo {
     /// The version of kflowc that generated the binary.
     pub kflowc: &'static str,
-    /// SHA-256 (hex) of the flow's source text.
-    pub source_hash: &'static str,
-    /// The namespace files bundled into the binary: path under `_files/`, contents.
+}
+
+/// One flow of the binary as the generated code holds it.
+#[derive(Debug, Clone, Copy)]
+pub struct BundledFlow {
+    /// The plan, as JSON (`kflow_runtime::plan::Flow`).
+    pub plan: &'static str,
+    /// Its namespace files (`_files/` beside the flow): path under `_files/`, contents.
     pub namespace_files: &'static [(&'static str, &'static [u8])],
 }
 
@@ -100,11 +112,11 @@ enum Command {
     /// Run a schedule's ticks between two dates, in order, one execution each
     Backfill(triggers::BackfillArgs),
     /// Print the flow's inputs as JSON Schema
-    Inputs,
+    Inputs(FlowArg),
     /// Print the flow's id, namespace, source hash, kflowc version and triggers as JSON
-    Info,
+    Info(FlowArg),
     /// Print the plan this binary runs, as JSON (what `kflowc` lowered the flow to)
-    Plan,
+    Plan(FlowArg),
     /// List recent executions from the state, newest first
     Executions(ExecutionsArgs),
     /// Continue a PAUSED execution, giving its Pause's `onResume` inputs
@@ -118,6 +130,15 @@ enum Command {
     Kill(IdArgs),
     /// Print an execution's log lines
     Logs(LogsArgs),
+}
+
+/// The flow a command is about: needed when the binary hosts several (`ID` or
+/// `NAMESPACE.ID`).
+#[derive(Args, Debug)]
+struct FlowArg {
+    /// The flow (when the binary hosts several)
+    #[arg(value_name = "FLOW")]
+    flow: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -196,6 +217,9 @@ struct LogsArgs {
 
 #[derive(Args, Debug)]
 struct RunArgs {
+    /// The flow to run (when the binary hosts several: `ID` or `NAMESPACE.ID`)
+    #[arg(value_name = "FLOW")]
+    flow: Option<String>,
     /// An input value; repeat for several inputs
     #[arg(long = "input", value_name = "ID=VALUE", value_parser = key_value)]
     input: Vec<(String, String)>,
@@ -240,20 +264,32 @@ fn key_value(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// The generated binary's `main`: reads the plan `kflowc` printed into it, parses
+/// The generated binary's `main`: reads the plans `kflowc` printed into it, parses
 /// `std::env::args`, runs the command, returns its exit status.
-pub fn main(plan: &str, version: &VersionInfo) -> ExitCode {
-    let flow = match Flow::from_json(plan) {
-        Ok(flow) => flow,
-        Err(message) => {
-            // Only a binary built from a mismatched runtime can get here.
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
+pub fn main(name: &str, flows: &[BundledFlow], version: &VersionInfo) -> ExitCode {
+    let mut bundle = Bundle {
+        name: name.to_string(),
+        flows: Vec::with_capacity(flows.len()),
     };
+    for bundled in flows {
+        match Flow::from_json(bundled.plan) {
+            Ok(flow) => {
+                let host = Arc::new(FlowHost::new(&flow.namespace, bundled.namespace_files));
+                bundle.flows.push(Hosted {
+                    flow: Arc::new(flow),
+                    host,
+                });
+            }
+            Err(message) => {
+                // Only a binary built from a mismatched runtime can get here.
+                eprintln!("error: {message}");
+                return ExitCode::from(1);
+            }
+        }
+    }
     use std::io::IsTerminal as _;
     let code = run_cli_on(
-        &flow,
+        &bundle,
         version,
         std::env::args_os(),
         &mut std::io::stdout(),
@@ -263,10 +299,11 @@ pub fn main(plan: &str, version: &VersionInfo) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Run one command line (`args` starts with the program name) against the flow, writing to
-/// `out` and `err`; returns the exit status. Logs of `run` go to the process's stderr.
+/// Run one command line (`args` starts with the program name) against the binary's flows,
+/// writing to `out` and `err`; returns the exit status. Logs of `run` go to the process's
+/// stderr.
 pub fn run_cli<I, T>(
-    flow: &Flow,
+    bundle: &Bundle,
     version: &VersionInfo,
     args: I,
     out: &mut dyn Write,
@@ -276,12 +313,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    run_cli_on(flow, version, args, out, err, false)
+    run_cli_on(bundle, version, args, out, err, false)
 }
 
 /// [`run_cli`], told whether `out` is a terminal (summaries are then for people).
 pub fn run_cli_on<I, T>(
-    flow: &Flow,
+    bundle: &Bundle,
     version: &VersionInfo,
     args: I,
     out: &mut dyn Write,
@@ -293,10 +330,10 @@ where
     T: Into<OsString> + Clone,
 {
     let command = Cli::command()
-        .name(flow.id.clone())
-        .bin_name(flow.id.clone())
-        .version(version_line(flow, version))
-        .about(about(flow));
+        .name(bundle.name.clone())
+        .bin_name(bundle.name.clone())
+        .version(version_line(bundle, version))
+        .about(about(bundle));
     let parsed = command
         .try_get_matches_from(args)
         .and_then(|matches| Cli::from_arg_matches(&matches));
@@ -309,26 +346,40 @@ where
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
-    let shown = Shown {
-        terminal,
-        namespace_files: version.namespace_files,
-    };
+    let shown = Shown { terminal };
+    let select = |name: Option<&str>| bundle.select(name).map_err(Failure::usage);
     let result = match cli.command {
-        Command::Run(args) => run_command(flow, &args, &shown, out, err),
-        Command::Serve(args) => triggers::serve_command(flow, &args, &shown),
-        Command::Triggers(args) => triggers::triggers_command(flow, &args, out),
-        Command::Backfill(args) => triggers::backfill_command(flow, &args, &shown, out),
-        Command::Inputs => print_json(out, &inputs::json_schema(flow)),
-        Command::Info => print_json(out, &info(flow, version)),
-        Command::Plan => writeln!(out, "{}", flow.to_json())
-            .map(|()| 0)
-            .map_err(|e| Failure::failed(format!("cannot write: {e}"))),
-        Command::Executions(args) => executions_command(flow, &args, out),
-        Command::Resume(args) => resume_command(flow, &args, &shown, out, err),
-        Command::Restart(args) => restart_command(flow, &args, &shown, out, err),
-        Command::Replay(args) => replay_command(flow, &args, &shown, out, err),
-        Command::Kill(args) => kill_command(flow, &args, out),
-        Command::Logs(args) => logs_command(flow, &args, out),
+        Command::Run(args) => select(args.flow.as_deref())
+            .and_then(|hosted| run_command(bundle, hosted, &args, &shown, out, err)),
+        Command::Serve(args) => triggers::serve_command(bundle, &args),
+        Command::Triggers(args) => triggers::triggers_command(bundle, &args, out),
+        Command::Backfill(args) => triggers::backfill_command(bundle, &args, &shown, out),
+        Command::Inputs(args) => select(args.flow.as_deref())
+            .and_then(|hosted| print_json(out, &inputs::json_schema(&hosted.flow))),
+        Command::Info(args) => match (args.flow.as_deref(), bundle.flows.as_slice()) {
+            (None, [_, _, ..]) => print_json(
+                out,
+                &json!({
+                    "name": bundle.name,
+                    "kflowc_version": version.kflowc,
+                    "flows": bundle.flows.iter().map(|h| info(&h.flow, version)).collect::<Vec<_>>(),
+                }),
+            ),
+            (name, _) => {
+                select(name).and_then(|hosted| print_json(out, &info(&hosted.flow, version)))
+            }
+        },
+        Command::Plan(args) => select(args.flow.as_deref()).and_then(|hosted| {
+            writeln!(out, "{}", hosted.flow.to_json())
+                .map(|()| 0)
+                .map_err(|e| Failure::failed(format!("cannot write: {e}")))
+        }),
+        Command::Executions(args) => executions_command(bundle, &args, out),
+        Command::Resume(args) => resume_command(bundle, &args, &shown, out, err),
+        Command::Restart(args) => restart_command(bundle, &args, &shown, out, err),
+        Command::Replay(args) => replay_command(bundle, &args, &shown, out, err),
+        Command::Kill(args) => kill_command(bundle, &args, out),
+        Command::Logs(args) => logs_command(bundle, &args, out),
     };
     match result {
         Ok(code) => code,
@@ -365,24 +416,36 @@ impl Failure {
     }
 }
 
-fn version_line(flow: &Flow, version: &VersionInfo) -> String {
-    let hash = source_hash(flow, version);
-    let short: String = hash.chars().take(12).collect();
-    format!(
-        "(flow {}.{}, source sha256 {short}, kflowc {})",
-        flow.namespace, flow.id, version.kflowc
-    )
+fn version_line(bundle: &Bundle, version: &VersionInfo) -> String {
+    let flows: Vec<String> = bundle
+        .flows
+        .iter()
+        .map(|h| {
+            let short: String = h.flow.source_hash.chars().take(12).collect();
+            format!(
+                "flow {}.{}, source sha256 {short}",
+                h.flow.namespace, h.flow.id
+            )
+        })
+        .collect();
+    format!("({}, kflowc {})", flows.join("; "), version.kflowc)
 }
 
-fn source_hash<'a>(flow: &'a Flow, version: &'a VersionInfo) -> &'a str {
-    if version.source_hash.is_empty() {
-        &flow.source_hash
-    } else {
-        version.source_hash
-    }
-}
-
-fn about(flow: &Flow) -> String {
+fn about(bundle: &Bundle) -> String {
+    let [hosted] = bundle.flows.as_slice() else {
+        let ids: Vec<String> = bundle
+            .flows
+            .iter()
+            .map(|h| format!("{}.{}", h.flow.namespace, h.flow.id))
+            .collect();
+        return format!(
+            "The flows {}, compiled by kflowc into one binary: name the flow a command is about \
+             (`{} run FLOW_ID`)",
+            ids.join(", "),
+            bundle.name
+        );
+    };
+    let flow = &hosted.flow;
     let mut about = format!(
         "The flow {}.{}, compiled by kflowc",
         flow.namespace, flow.id
@@ -406,7 +469,8 @@ fn print_json(out: &mut dyn Write, value: &Value) -> Result<u8, Failure> {
 
 /// `run`: inputs, the state, one execution (through the launcher), its summary.
 fn run_command(
-    flow: &Flow,
+    bundle: &Bundle,
+    hosted: &Hosted,
     args: &RunArgs,
     shown: &Shown,
     out: &mut dyn Write,
@@ -429,7 +493,7 @@ fn run_command(
     };
     // Inputs are checked before the state is touched: bad inputs leave no trace.
     inputs::resolve(
-        flow,
+        &hosted.flow,
         request.input_pairs.clone(),
         request.input_values.clone(),
     )
@@ -437,21 +501,35 @@ fn run_command(
         code: 2,
         messages: errors.iter().map(ToString::to_string).collect(),
     })?;
-    let store = open_store(flow, args.state.as_deref())?;
-    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
+    let store = open_store(bundle, args.state.as_deref())?;
+    launch_command(
+        bundle,
+        hosted,
+        store,
+        request,
+        &shown.with(&args.summary),
+        out,
+        err,
+    )
+}
+
+/// The binary's state directory.
+fn state_dir(bundle: &Bundle, explicit: Option<&Path>) -> Result<PathBuf, Failure> {
+    state::state_dir(explicit, &bundle.state_leaf()).map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// The state for writing: executions whose process is gone are marked on the way (see
 /// [`Store::recover`]).
-fn open_store(flow: &Flow, explicit: Option<&Path>) -> Result<Store, Failure> {
-    let dir = state::state_dir(explicit, flow).map_err(|e| Failure::usage(e.to_string()))?;
+fn open_store(bundle: &Bundle, explicit: Option<&Path>) -> Result<Store, Failure> {
+    let dir = state_dir(bundle, explicit)?;
     Store::open(&dir).map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// Run one launch request (a new execution, or one taken up) to its end: the summary on
 /// stdout, the exit status from its state.
 fn launch_command(
-    flow: &Flow,
+    bundle: &Bundle,
+    hosted: &Hosted,
     store: Store,
     request: LaunchRequest,
     shown: &Shown,
@@ -465,16 +543,19 @@ fn launch_command(
         .map_err(|e| Failure::failed(format!("cannot start the async runtime: {e}")))?;
     // SIGTERM, SIGINT, SIGHUP kill the execution as Kestra's kill does; a second one exits.
     let (kill, killed) = tokio::sync::watch::channel(false);
+    let store = Arc::new(store);
+    let subflows = InProcess::new(bundle, &store, Some(killed.clone()));
     let mut request = request;
     request.kill = Some(killed);
+    request.subflows = Some(subflows.launcher());
     runtime.spawn(kill_on_signals(kill));
     let mut write_error = None;
     let mut unrecorded = false;
     let result = runtime.block_on(launch(
-        Arc::new(flow.clone()),
+        Arc::clone(&hosted.flow),
         request,
-        Arc::new(FlowHost::new(&flow.namespace, shown.namespace_files)),
-        Arc::new(store),
+        Arc::clone(&hosted.host),
+        store,
         |event| match event {
             LaunchEvent::Queued { limit } => {
                 let _ = writeln!(
@@ -514,6 +595,8 @@ fn launch_command(
             }
         },
     ));
+    // The subflow executions it started without waiting end before the process does.
+    runtime.block_on(subflows.all_ended());
     if let Some(e) = write_error {
         return Err(Failure::failed(format!("cannot write the summary: {e}")));
     }
@@ -533,12 +616,10 @@ fn launch_command(
     })
 }
 
-/// What a command that runs an execution needs beyond its arguments.
+/// How a command that runs an execution shows its end.
 struct Shown {
     /// Print the summary for people (stdout is a terminal, or `--format human`).
     terminal: bool,
-    /// The namespace files bundled into the binary.
-    namespace_files: &'static [(&'static str, &'static [u8])],
 }
 
 impl Shown {
@@ -546,7 +627,6 @@ impl Shown {
     fn with(&self, summary: &SummaryArgs) -> Shown {
         Shown {
             terminal: summary.human(self.terminal),
-            namespace_files: self.namespace_files,
         }
     }
 }
@@ -567,11 +647,25 @@ fn recorded(store: &Store, id: &str) -> Result<state::ExecutionRow, Failure> {
         })
 }
 
-/// The state for writing and the recorded execution an action names.
-fn open_execution(flow: &Flow, args: &IdArgs) -> Result<(Store, ExecutionRow), Failure> {
-    let store = open_store(flow, args.state.as_deref())?;
+/// The state for writing, the recorded execution an action names, and its flow.
+fn open_execution<'b>(
+    bundle: &'b Bundle,
+    args: &IdArgs,
+) -> Result<(Store, ExecutionRow, &'b Hosted), Failure> {
+    let store = open_store(bundle, args.state.as_deref())?;
     let row = recorded(&store, &args.id)?;
-    Ok((store, row))
+    let hosted = flow_of(bundle, &row)?;
+    Ok((store, row, hosted))
+}
+
+/// The flow a recorded execution is of.
+fn flow_of<'b>(bundle: &'b Bundle, row: &ExecutionRow) -> Result<&'b Hosted, Failure> {
+    bundle.find(&row.namespace, &row.flow_id).ok_or_else(|| {
+        Failure::usage(format!(
+            "execution {} is of the flow {}.{}, which this binary does not host",
+            row.id, row.namespace, row.flow_id
+        ))
+    })
 }
 
 /// A request that takes up `row` (see [`TakeUp`]).
@@ -586,19 +680,28 @@ fn take_up(
 /// `resume ID`: a PAUSED execution continues after its Pause, with the `onResume` inputs given
 /// (validated as flow inputs are).
 fn resume_command(
-    flow: &Flow,
+    bundle: &Bundle,
     args: &ResumeArgs,
     shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let (store, row) = open_execution(flow, &args.execution)?;
+    let (store, row, hosted) = open_execution(bundle, &args.execution)?;
     let file = match &args.inputs_file {
         Some(path) => Some(read_inputs_file(path).map_err(Failure::usage)?),
         None => None,
     };
-    let request = actions::resume(flow, &store, &row, args.input.clone(), file).map_err(refused)?;
-    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
+    let request =
+        actions::resume(&hosted.flow, &store, &row, args.input.clone(), file).map_err(refused)?;
+    launch_command(
+        bundle,
+        hosted,
+        store,
+        request,
+        &shown.with(&args.summary),
+        out,
+        err,
+    )
 }
 
 /// An action refused: a usage error (exit 2) for the execution's state or bad values.
@@ -612,27 +715,35 @@ fn refused(refused: actions::Refused) -> Failure {
 
 /// `restart ID`: a FAILED or KILLED execution runs again, keeping what succeeded.
 fn restart_command(
-    flow: &Flow,
+    bundle: &Bundle,
     args: &RestartArgs,
     shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let (store, row) = open_execution(flow, &args.execution)?;
+    let (store, row, hosted) = open_execution(bundle, &args.execution)?;
     let request = actions::restart(&store, &row).map_err(refused)?;
-    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
+    launch_command(
+        bundle,
+        hosted,
+        store,
+        request,
+        &shown.with(&args.summary),
+        out,
+        err,
+    )
 }
 
 /// `replay ID [--from TASK_RUN_ID]`: a new execution with the same inputs, keeping the task
 /// runs created before `TASK_RUN_ID`.
 fn replay_command(
-    flow: &Flow,
+    bundle: &Bundle,
     args: &ReplayArgs,
     shown: &Shown,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let (store, row) = open_execution(flow, &args.execution)?;
+    let (store, row, hosted) = open_execution(bundle, &args.execution)?;
     if !row.state.is_terminal() {
         return Err(Failure::usage(format!(
             "execution {} is {}: only an ended execution can be replayed",
@@ -674,7 +785,15 @@ fn replay_command(
     };
     record(&row.id, "replayed", format!("as {new_id} from {from}"))?;
     record(&new_id, "replay", format!("of {} from {from}", row.id))?;
-    launch_command(flow, store, request, &shown.with(&args.summary), out, err)
+    launch_command(
+        bundle,
+        hosted,
+        store,
+        request,
+        &shown.with(&args.summary),
+        out,
+        err,
+    )
 }
 
 /// How long `kill` waits for the running process to record the kill.
@@ -682,8 +801,8 @@ const KILL_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `kill ID`: a running execution is killed by its process (asked through the state); a
 /// paused one, or one whose process is gone, is ended KILLED here.
-fn kill_command(flow: &Flow, args: &IdArgs, out: &mut dyn Write) -> Result<u8, Failure> {
-    let (store, row) = open_execution(flow, args)?;
+fn kill_command(bundle: &Bundle, args: &IdArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let (store, row, _) = open_execution(bundle, args)?;
     if actions::kill(&store, &row).map_err(|e| Failure::failed(e.to_string()))?
         == actions::Kill::Asked
     {
@@ -713,9 +832,8 @@ fn kill_command(flow: &Flow, args: &IdArgs, out: &mut dyn Write) -> Result<u8, F
 const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// `logs ID [--follow]`: the execution's log lines as `run` printed them.
-fn logs_command(flow: &Flow, args: &LogsArgs, out: &mut dyn Write) -> Result<u8, Failure> {
-    let dir = state::state_dir(args.execution.state.as_deref(), flow)
-        .map_err(|e| Failure::usage(e.to_string()))?;
+fn logs_command(bundle: &Bundle, args: &LogsArgs, out: &mut dyn Write) -> Result<u8, Failure> {
+    let dir = state_dir(bundle, args.execution.state.as_deref())?;
     let store = Store::open_read_only(&dir)
         .map_err(|e| Failure::failed(e.to_string()))?
         .ok_or_else(|| Failure::usage(format!("no state in {}", dir.display())))?;
@@ -838,7 +956,7 @@ fn info(flow: &Flow, version: &VersionInfo) -> Value {
         "id": flow.id,
         "namespace": flow.namespace,
         "description": flow.description,
-        "source_hash": source_hash(flow, version),
+        "source_hash": flow.source_hash,
         "kflowc_version": version.kflowc,
         "inputs": flow.inputs.iter().map(|i| json!({
             "id": i.id,
@@ -851,12 +969,11 @@ fn info(flow: &Flow, version: &VersionInfo) -> Value {
 
 /// `executions`: the latest executions, newest first.
 fn executions_command(
-    flow: &Flow,
+    bundle: &Bundle,
     args: &ExecutionsArgs,
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let dir =
-        state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
+    let dir = state_dir(bundle, args.state.as_deref())?;
     let rows = match Store::open_read_only(&dir).map_err(|e| Failure::failed(e.to_string()))? {
         Some(store) => store
             .executions(args.limit)

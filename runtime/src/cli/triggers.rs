@@ -9,15 +9,18 @@ use clap::{Args, Subcommand};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::{human_summary, on_signals, open_store, Failure, Format, Shown, SummaryArgs};
-use crate::expr::FlowHost;
-use crate::plan::{Flow, Trigger, TriggerKind};
+use super::{
+    human_summary, on_signals, open_store, state_dir, Failure, Format, Shown, SummaryArgs,
+};
+use crate::bundle::{Bundle, Hosted};
+use crate::plan::{Trigger, TriggerKind};
 use crate::schedule::{self, Ticks};
 use crate::serve::{backfill, serve, ApiAuth, Retention, ServeOptions};
 use crate::state::{self, Store};
 
 pub(super) const SERVE_HELP: &str = "\
-Runs the flow's Schedule and ScheduleOnDates triggers, and answers its Webhook triggers on
+Runs the Schedule, ScheduleOnDates and Flow triggers of the binary's flows (a binary built
+from several flows serves them all), and answers their Webhook triggers on
 Kestra's paths (/api/v1/main/executions/webhook/NAMESPACE/FLOW/KEY and the older one without
 main/) and Kestra's REST API for executions (start, get, search, logs and their follow,
 resume, restart, kill) on --listen, with /health and /metrics; other trigger types are listed
@@ -105,6 +108,9 @@ pub(super) struct TriggersArgs {
     /// The state directory
     #[arg(long, value_name = "DIR", global = true)]
     state: Option<PathBuf>,
+    /// Only this flow's triggers (`ID` or `NAMESPACE.ID`; the binary may host several)
+    #[arg(long, value_name = "FLOW", global = true)]
+    flow: Option<String>,
     /// One line per trigger, or one JSON list
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -125,6 +131,9 @@ pub(super) struct BackfillArgs {
     /// The trigger whose ticks run
     #[arg(long, value_name = "ID")]
     trigger: String,
+    /// The flow of the trigger, when the binary hosts several (`ID` or `NAMESPACE.ID`)
+    #[arg(long, value_name = "FLOW")]
+    flow: Option<String>,
     /// The first date (2024-01-01T00:00:00Z, or a wall-clock time in the trigger's zone)
     #[arg(long, value_name = "DATE")]
     start: String,
@@ -147,8 +156,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 }
 
 /// `serve`: the triggers until SIGTERM/SIGINT.
-pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Result<u8, Failure> {
-    let store = Arc::new(open_store(flow, args.state.as_deref())?);
+pub(super) fn serve_command(bundle: &Bundle, args: &ServeArgs) -> Result<u8, Failure> {
+    let store = Arc::new(open_store(bundle, args.state.as_deref())?);
     let runtime = runtime()?;
     crate::execution::log_as_json(args.log_format == LogFormat::Json);
     if args.max_task_runs > 0 {
@@ -158,9 +167,8 @@ pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Res
     runtime.spawn(on_signals(stop, "stopping"));
     runtime
         .block_on(serve(
-            Arc::new(flow.clone()),
+            bundle,
             store,
-            Arc::new(FlowHost::new(&flow.namespace, shown.namespace_files)),
             ServeOptions {
                 grace: Duration::from_secs(args.grace),
                 max_executions: args.max_executions,
@@ -183,23 +191,52 @@ pub(super) fn serve_command(flow: &Flow, args: &ServeArgs, shown: &Shown) -> Res
     Ok(0)
 }
 
-fn find<'f>(flow: &'f Flow, id: &str) -> Result<&'f Trigger, Failure> {
-    flow.triggers.iter().find(|t| t.id == id).ok_or_else(|| {
-        let ids: Vec<&str> = flow.triggers.iter().map(|t| t.id.as_str()).collect();
-        Failure::usage(format!(
-            "no trigger `{id}` in the flow (its triggers: {})",
-            if ids.is_empty() {
-                "none".to_string()
-            } else {
-                ids.join(", ")
-            }
-        ))
-    })
+/// The trigger `id` among the flows `--flow` names (all of them without it): one, or a
+/// message naming the triggers there are.
+fn find<'b>(
+    bundle: &'b Bundle,
+    flow: Option<&str>,
+    id: &str,
+) -> Result<(&'b Hosted, &'b Trigger), Failure> {
+    let flows = flows(bundle, flow)?;
+    let found: Vec<(&Hosted, &Trigger)> = flows
+        .iter()
+        .flat_map(|h| h.flow.triggers.iter().map(move |t| (*h, t)))
+        .filter(|(_, t)| t.id == id)
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => {
+            let ids: Vec<&str> = flows
+                .iter()
+                .flat_map(|h| h.flow.triggers.iter().map(|t| t.id.as_str()))
+                .collect();
+            Err(Failure::usage(format!(
+                "no trigger `{id}` (the triggers: {})",
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    ids.join(", ")
+                }
+            )))
+        }
+        _ => Err(Failure::usage(format!(
+            "several flows have a trigger `{id}`: name the flow with --flow"
+        ))),
+    }
+}
+
+/// The flows `--flow` names: one, or all.
+fn flows<'b>(bundle: &'b Bundle, flow: Option<&str>) -> Result<Vec<&'b Hosted>, Failure> {
+    match flow {
+        Some(name) => Ok(vec![bundle.select(Some(name)).map_err(Failure::usage)?]),
+        None => Ok(bundle.flows.iter().collect()),
+    }
 }
 
 /// `triggers`: each trigger with its status, last and next tick; `disable`/`enable ID`.
 pub(super) fn triggers_command(
-    flow: &Flow,
+    bundle: &Bundle,
     args: &TriggersArgs,
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
@@ -208,10 +245,10 @@ pub(super) fn triggers_command(
             TriggerAction::Disable { id } => (id, true),
             TriggerAction::Enable { id } => (id, false),
         };
-        let trigger = find(flow, id)?;
-        let store = open_store(flow, args.state.as_deref())?;
+        let (hosted, trigger) = find(bundle, args.flow.as_deref(), id)?;
+        let store = open_store(bundle, args.state.as_deref())?;
         store
-            .set_trigger_disabled(&flow.id, &trigger.id, disabled)
+            .set_trigger_disabled(&hosted.flow.id, &trigger.id, disabled)
             .map_err(|e| Failure::failed(e.to_string()))?;
         let note = if trigger.disabled && !disabled {
             " (but `disabled: true` in the flow still keeps it from firing)"
@@ -227,12 +264,15 @@ pub(super) fn triggers_command(
         .map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
         return Ok(0);
     }
-    let dir =
-        state::state_dir(args.state.as_deref(), flow).map_err(|e| Failure::usage(e.to_string()))?;
+    let dir = state_dir(bundle, args.state.as_deref())?;
     let store = Store::open_read_only(&dir).map_err(|e| Failure::failed(e.to_string()))?;
     let now = Timestamp::now();
     let mut rows = Vec::new();
-    for trigger in &flow.triggers {
+    let several = bundle.flows.len() > 1;
+    for (flow, trigger) in flows(bundle, args.flow.as_deref())?
+        .into_iter()
+        .flat_map(|h| h.flow.triggers.iter().map(move |t| (&h.flow, t)))
+    {
         let position = match &store {
             Some(store) => store
                 .trigger_state(&flow.id, &trigger.id)
@@ -256,6 +296,7 @@ pub(super) fn triggers_command(
             ticks.next_after(from).map(|t| schedule::iso(&t))
         });
         rows.push(json!({
+            "flow": flow.id,
             "id": trigger.id,
             "type": trigger.type_name,
             "status": status,
@@ -274,6 +315,13 @@ pub(super) fn triggers_command(
                     .unwrap_or_default()
                     .to_string()
             };
+            let name = |row: &Value| {
+                if several {
+                    format!("{}/{}", cell(row, "flow"), cell(row, "id"))
+                } else {
+                    cell(row, "id")
+                }
+            };
             let mut lines = vec![format!(
                 "{:<20} {:<16} {:<28} {:<26} {}",
                 "TRIGGER", "TYPE", "LAST TICK", "NEXT TICK", "STATUS"
@@ -281,7 +329,7 @@ pub(super) fn triggers_command(
             for row in &rows {
                 lines.push(format!(
                     "{:<20} {:<16} {:<28} {:<26} {}",
-                    cell(row, "id"),
+                    name(row),
                     short(row),
                     cell(row, "last"),
                     cell(row, "next"),
@@ -297,12 +345,12 @@ pub(super) fn triggers_command(
 
 /// `backfill --trigger ID --start DATE --end DATE`: each tick in the range, in order.
 pub(super) fn backfill_command(
-    flow: &Flow,
+    bundle: &Bundle,
     args: &BackfillArgs,
     shown: &Shown,
     out: &mut dyn Write,
 ) -> Result<u8, Failure> {
-    let trigger = find(flow, &args.trigger)?;
+    let (hosted, trigger) = find(bundle, args.flow.as_deref(), &args.trigger)?;
     let ticks = Ticks::of(trigger).map_err(Failure::usage)?.ok_or_else(|| {
         Failure::usage(format!(
             "trigger `{}` ({}) has no ticks to backfill: only Schedule and ScheduleOnDates do",
@@ -320,7 +368,7 @@ pub(super) fn backfill_command(
     if end < start {
         return Err(Failure::usage("--end is before --start".into()));
     }
-    let store = Arc::new(open_store(flow, args.state.as_deref())?);
+    let store = Arc::new(open_store(bundle, args.state.as_deref())?);
     let runtime = runtime()?;
     let (kill, killed) = tokio::sync::watch::channel(false);
     runtime.spawn(on_signals(kill, "killing the backfill's execution"));
@@ -329,9 +377,9 @@ pub(super) fn backfill_command(
     let mut write_error = None;
     let count = runtime
         .block_on(backfill(
-            Arc::new(flow.clone()),
+            bundle,
+            hosted,
             store,
-            Arc::new(FlowHost::new(&flow.namespace, shown.namespace_files)),
             trigger,
             start..=end,
             killed,

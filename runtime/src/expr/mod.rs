@@ -6,6 +6,8 @@
 pub mod ast;
 pub mod eval;
 mod functions;
+
+pub use functions::to_ion;
 mod host;
 mod java;
 mod java_time;

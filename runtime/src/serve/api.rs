@@ -30,6 +30,7 @@ use crate::execution::{new_id, State as ExecutionState, TaskRun};
 use crate::formats::iso_instant;
 use crate::inputs;
 use crate::launch::LaunchRequest;
+use crate::plan::Flow;
 use crate::state::{Created, ExecutionRow, LogRow, TriggeredExecution};
 
 /// The most executions one search page lists.
@@ -162,12 +163,12 @@ fn uploads_dir(served: &Served, id: &str) -> std::path::PathBuf {
 /// seen, the first execution instead.
 fn create_execution(
     served: &Served,
+    flow: &Flow,
     id: &str,
     given: GivenInputs,
     labels: Map<String, Value>,
     idempotency: Option<&str>,
 ) -> Result<(Created, Map<String, Value>), Response> {
-    let flow = &served.flow;
     let mut inputs = inputs::resolve(flow, given.pairs, given.values).map_err(|errors| {
         let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
         error(StatusCode::UNPROCESSABLE_ENTITY, &messages.join("; "))
@@ -204,10 +205,9 @@ pub(super) async fn create(
         return refused;
     }
     let served = &app.served;
-    let flow = &served.flow;
-    if namespace != flow.namespace || flow_id != flow.id {
+    let Some(hosted) = served.hosted(&namespace, &flow_id).cloned() else {
         return error(StatusCode::NOT_FOUND, "Flow not found");
-    }
+    };
     let query = query_pairs(query.as_deref());
     let wait = query_value(&query, "wait") == Some("true");
     let labels = match labels(&query) {
@@ -224,11 +224,13 @@ pub(super) async fn create(
     let created = match given {
         Ok(given) => {
             let served = Arc::clone(served);
+            let flow = Arc::clone(&hosted.flow);
             let (id, labels, uploads) = (id.clone(), labels.clone(), uploads.clone());
             // Inputs validated, files copied into storage and the fsynced commit: off the
             // async threads.
             tokio::task::spawn_blocking(move || {
-                let created = create_execution(&served, &id, given, labels, idempotency.as_deref());
+                let created =
+                    create_execution(&served, &flow, &id, given, labels, idempotency.as_deref());
                 let _ = std::fs::remove_dir_all(&uploads);
                 created
             })
@@ -265,7 +267,7 @@ pub(super) async fn create(
         echo_logs: true,
         ..LaunchRequest::default()
     };
-    let ended = served.start(request, None);
+    let ended = served.start(&hosted, request, None);
     if wait {
         let _ = ended.await;
     }
@@ -387,9 +389,11 @@ pub(super) async fn search(
         return refused;
     }
     let query = query_pairs(query.as_deref());
-    let flow = &app.served.flow;
-    let other_flow = query_value(&query, "namespace").is_some_and(|n| n != flow.namespace)
-        || query_value(&query, "flowId").is_some_and(|f| f != flow.id);
+    let namespace = query_value(&query, "namespace");
+    let flow_id = query_value(&query, "flowId");
+    let other_flow = !app.served.flows.iter().any(|h| {
+        namespace.is_none_or(|n| n == h.flow.namespace) && flow_id.is_none_or(|f| f == h.flow.id)
+    });
     let number = |name: &str, default: usize| match query_value(&query, name) {
         None => Ok(default),
         Some(text) => text
@@ -436,10 +440,11 @@ pub(super) async fn search(
 }
 
 /// A log line as Kestra's API shows one.
-fn log_json(app: &App, execution_id: &str, line: &LogRow) -> Value {
+fn log_json(row: &ExecutionRow, line: &LogRow) -> Value {
+    let execution_id = &row.id;
     json!({
-        "namespace": app.served.flow.namespace,
-        "flowId": app.served.flow.id,
+        "namespace": row.namespace,
+        "flowId": row.flow_id,
         "executionId": execution_id,
         "taskId": line.task_id,
         "taskRunId": line.task_run_id,
@@ -455,12 +460,13 @@ pub(super) async fn logs(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(answer) = execution_for(&app, &headers, &id) {
-        return answer;
-    }
+    let row = match execution_for(&app, &headers, &id) {
+        Ok(row) => row,
+        Err(answer) => return answer,
+    };
     match app.served.store.logs(&id) {
         Ok(lines) => {
-            let list: Vec<Value> = lines.iter().map(|l| log_json(&app, &id, l)).collect();
+            let list: Vec<Value> = lines.iter().map(|l| log_json(&row, l)).collect();
             (StatusCode::OK, json_body(&Value::Array(list))).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
@@ -474,12 +480,14 @@ pub(super) async fn follow(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(answer) = execution_for(&app, &headers, &id) {
-        return answer;
-    }
+    let row = match execution_for(&app, &headers, &id) {
+        Ok(row) => Arc::new(row),
+        Err(answer) => return answer,
+    };
     let events = futures_util::stream::unfold(
-        (app, id, 0_i64, false),
-        |(app, id, after, done)| async move {
+        (app, row, 0_i64, false),
+        |(app, row, after, done)| async move {
+            let id = &row.id;
             if done {
                 return None;
             }
@@ -490,23 +498,23 @@ pub(super) async fn follow(
                     || app
                         .served
                         .store
-                        .execution(&id)
+                        .execution(id)
                         .ok()
                         .flatten()
-                        .is_none_or(|row| {
-                            row.ended_ms.is_some() || row.state == ExecutionState::Paused
+                        .is_none_or(|now| {
+                            now.ended_ms.is_some() || now.state == ExecutionState::Paused
                         });
-                let lines = app.served.store.logs_after(&id, after).unwrap_or_default();
+                let lines = app.served.store.logs_after(id, after).unwrap_or_default();
                 if !lines.is_empty() || ended {
                     let mut text = String::new();
                     for line in &lines {
                         after = line.seq;
                         text.push_str("data: ");
-                        text.push_str(&log_json(&app, &id, line).to_string());
+                        text.push_str(&log_json(&row, line).to_string());
                         text.push_str("\n\n");
                     }
                     let chunk = Ok::<_, std::convert::Infallible>(Bytes::from(text));
-                    return Some((chunk, (app, id, after, ended)));
+                    return Some((chunk, (app, row, after, ended)));
                 }
                 tokio::time::sleep(FOLLOW_POLL).await;
             }
@@ -546,7 +554,7 @@ fn recorded(app: &App, id: &str) -> Result<ExecutionRow, Response> {
         .store
         .execution(id)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()))?
-        .filter(|row| row.flow_id == app.served.flow.id)
+        .filter(|row| app.served.hosted(&row.namespace, &row.flow_id).is_some())
         .ok_or_else(|| error(StatusCode::NOT_FOUND, &format!("Execution {id} not found")))
 }
 
@@ -570,12 +578,15 @@ pub(super) async fn resume(
         }
     };
     let served = &app.served;
-    let request = actions::resume(&served.flow, &served.store, &row, given.pairs, given.values);
+    let Some(hosted) = served.hosted(&row.namespace, &row.flow_id).cloned() else {
+        return error(StatusCode::NOT_FOUND, &format!("Execution {id} not found"));
+    };
+    let request = actions::resume(&hosted.flow, &served.store, &row, given.pairs, given.values);
     let _ = std::fs::remove_dir_all(&uploads);
     match request {
         Ok(request) => {
             say("INFO", &format!("API: execution {id} resumed"));
-            drop(served.start(request, None));
+            drop(served.start(&hosted, request, None));
             StatusCode::NO_CONTENT.into_response()
         }
         Err(refused) => refused_answer(&refused),
@@ -592,10 +603,13 @@ pub(super) async fn restart(
         Ok(row) => row,
         Err(answer) => return answer,
     };
+    let Some(hosted) = app.served.hosted(&row.namespace, &row.flow_id).cloned() else {
+        return error(StatusCode::NOT_FOUND, &format!("Execution {id} not found"));
+    };
     match actions::restart(&app.served.store, &row) {
         Ok(request) => {
             say("INFO", &format!("API: execution {id} restarted"));
-            drop(app.served.start(request, None));
+            drop(app.served.start(&hosted, request, None));
             let mut answer = execution_json(&row, None);
             answer["state"]["current"] = Value::String("RESTARTED".into());
             (StatusCode::OK, json_body(&answer)).into_response()

@@ -194,7 +194,7 @@ async fn health() -> Response {
 async fn metrics(axum::extract::State(app): axum::extract::State<Arc<App>>) -> Response {
     let served = &app.served;
     let by_state = served.store.count_by_state().unwrap_or_default();
-    let text = served.metrics.render(&served.flow.id, &by_state);
+    let text = served.metrics.render(&by_state);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

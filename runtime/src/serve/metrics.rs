@@ -26,8 +26,10 @@ struct Histogram {
 pub(super) struct Metrics {
     waiting: AtomicUsize,
     running: AtomicUsize,
-    durations: Mutex<BTreeMap<String, Histogram>>,
-    lag_ms: Mutex<BTreeMap<String, u64>>,
+    /// By flow and task.
+    durations: Mutex<BTreeMap<(String, String), Histogram>>,
+    /// By flow and trigger.
+    lag_ms: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// The guard of a counted execution: it counts as running until dropped.
@@ -57,8 +59,8 @@ impl Metrics {
         self.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 
-    /// The task runs of an ended execution.
-    pub fn ended(&self, summary: &Summary) {
+    /// The task runs of an ended execution of `flow`.
+    pub fn ended(&self, flow: &str, summary: &Summary) {
         let mut durations = self
             .durations
             .lock()
@@ -68,7 +70,9 @@ impl Metrics {
                 continue;
             };
             let ms = last.ended_ms.saturating_sub(first.started_ms);
-            let histogram = durations.entry(run.task_id.clone()).or_default();
+            let histogram = durations
+                .entry((flow.to_string(), run.task_id.clone()))
+                .or_default();
             histogram.count += 1;
             histogram.sum_ms += ms;
             for (count, bound) in histogram.counts.iter_mut().zip(BUCKETS_MS) {
@@ -80,27 +84,27 @@ impl Metrics {
     }
 
     /// How late a schedule's tick fired.
-    pub fn lag(&self, trigger: &str, late_ms: u64) {
+    pub fn lag(&self, flow: &str, trigger: &str, late_ms: u64) {
         let mut lag = self
             .lag_ms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        lag.insert(trigger.to_string(), late_ms);
+        lag.insert((flow.to_string(), trigger.to_string()), late_ms);
     }
 
-    /// The text `/metrics` answers; `by_state` counts the state's executions.
-    pub fn render(&self, flow: &str, by_state: &[(String, u64)]) -> String {
-        let flow = escape(flow);
+    /// The text `/metrics` answers; `by_state` counts the state's executions by flow and state.
+    pub fn render(&self, by_state: &[(String, String, u64)]) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
             "# HELP kflow_executions Executions in the state, by state."
         );
         let _ = writeln!(out, "# TYPE kflow_executions gauge");
-        for (state, count) in by_state {
+        for (flow, state, count) in by_state {
             let _ = writeln!(
                 out,
-                "kflow_executions{{flow=\"{flow}\",state=\"{}\"}} {count}",
+                "kflow_executions{{flow=\"{}\",state=\"{}\"}} {count}",
+                escape(flow),
                 escape(state)
             );
         }
@@ -111,7 +115,7 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE kflow_executions_running gauge");
         let _ = writeln!(
             out,
-            "kflow_executions_running{{flow=\"{flow}\"}} {}",
+            "kflow_executions_running {}",
             self.running.load(Ordering::Relaxed)
         );
         let _ = writeln!(
@@ -121,7 +125,7 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE kflow_executions_queued gauge");
         let _ = writeln!(
             out,
-            "kflow_executions_queued{{flow=\"{flow}\"}} {}",
+            "kflow_executions_queued {}",
             self.waiting.load(Ordering::Relaxed)
         );
         let _ = writeln!(
@@ -133,8 +137,8 @@ impl Metrics {
             .durations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (task, histogram) in durations.iter() {
-            let task = escape(task);
+        for ((flow, task), histogram) in durations.iter() {
+            let (flow, task) = (escape(flow), escape(task));
             for (count, bound) in histogram.counts.iter().zip(BUCKETS_MS) {
                 let _ = writeln!(
                     out,
@@ -168,10 +172,11 @@ impl Metrics {
             .lag_ms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for (trigger, ms) in lag.iter() {
+        for ((flow, trigger), ms) in lag.iter() {
             let _ = writeln!(
                 out,
-                "kflow_trigger_lag_seconds{{flow=\"{flow}\",trigger=\"{}\"}} {}",
+                "kflow_trigger_lag_seconds{{flow=\"{}\",trigger=\"{}\"}} {}",
+                escape(flow),
                 escape(trigger),
                 seconds(*ms)
             );

@@ -20,6 +20,7 @@ mod api;
 mod http;
 mod metrics;
 mod multipart;
+mod upstream;
 mod webhook;
 
 pub use http::ApiAuth;
@@ -31,11 +32,11 @@ use jiff::{Timestamp, Zoned};
 use serde_json::{Map, Value};
 use tokio::sync::{watch, Semaphore};
 
+use crate::bundle::{Bundle, Hosted};
 use crate::execution::{new_id, now_ms, stderr_line, Summary};
-use crate::expr::Host;
 use crate::history::{ExecutionPurge, History, LogPurge, Purged};
 use crate::inputs;
-use crate::launch::{launch, LaunchEvent, LaunchRequest};
+use crate::launch::{launch, LaunchEvent, LaunchRequest, SubflowLauncher, Subflows};
 use crate::plan::{Flow, Trigger, TriggerKind};
 use crate::schedule::{self, Ticks, MAX_MISSED};
 use crate::state::{Store, TriggeredExecution};
@@ -80,19 +81,47 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// change, a suspended machine, `triggers disable` from another shell).
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// What the schedulers and restarts share.
+/// What the schedulers, the HTTP server and restarts share: the binary's flows and state.
 struct Served {
-    flow: Arc<Flow>,
+    flows: Vec<Hosted>,
     store: Arc<Store>,
     /// The state's internal storage (webhook bodies and files are written there).
     storage: Storage,
-    host: Arc<dyn Host + Send + Sync>,
     /// Turns `true` when the grace period is over: running executions are killed.
     kill: watch::Receiver<bool>,
     places: Arc<Semaphore>,
     /// How many executions started have not ended: stopping waits for none.
     active: watch::Sender<usize>,
     metrics: metrics::Metrics,
+    /// The Flow triggers of the binary's flows, which executions ending fire.
+    upstream: upstream::FlowTriggers,
+}
+
+impl Served {
+    fn new(
+        bundle: &Bundle,
+        store: &Arc<Store>,
+        kill: watch::Receiver<bool>,
+        places: usize,
+    ) -> Served {
+        Served {
+            flows: bundle.flows.clone(),
+            store: Arc::clone(store),
+            storage: Storage::new(store.path().parent().unwrap_or(std::path::Path::new("."))),
+            kill,
+            places: Arc::new(Semaphore::new(places)),
+            active: watch::channel(0).0,
+            metrics: metrics::Metrics::default(),
+            upstream: upstream::FlowTriggers::of(bundle),
+        }
+    }
+
+    /// The hosted flow `namespace.id`.
+    fn hosted(&self, namespace: &str, id: &str) -> Option<&Hosted> {
+        self.flows
+            .iter()
+            .find(|h| h.flow.namespace == namespace && h.flow.id == id)
+    }
 }
 
 /// A line of `serve`'s own log, on stderr.
@@ -100,12 +129,11 @@ pub fn say(level: &str, message: &str) {
     eprint!("{}", stderr_line(now_ms(), level, None, "serve", message));
 }
 
-/// Runs the flow's triggers until `stop` turns `true`, then drains. An error when `serve`
-/// cannot start (another one holds the state).
+/// Runs the triggers of the binary's flows until `stop` turns `true`, then drains. An error
+/// when `serve` cannot start (another one holds the state).
 pub async fn serve(
-    flow: Arc<Flow>,
+    bundle: &Bundle,
     store: Arc<Store>,
-    host: Arc<dyn Host + Send + Sync>,
     options: ServeOptions,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), String> {
@@ -124,18 +152,19 @@ pub async fn serve(
     } else {
         options.max_executions
     };
-    let served = Arc::new(Served {
-        flow: Arc::clone(&flow),
-        store: Arc::clone(&store),
-        storage: Storage::new(dir),
-        host,
-        kill,
-        places: Arc::new(Semaphore::new(places)),
-        active: watch::channel(0).0,
-        metrics: metrics::Metrics::default(),
-    });
+    let served = Arc::new(Served::new(bundle, &store, kill, places));
 
     for row in store.crashed_executions().map_err(|e| e.to_string())? {
+        let Some(hosted) = served.hosted(&row.namespace, &row.flow_id).cloned() else {
+            say(
+                "WARN",
+                &format!(
+                    "execution {} of {}.{} is not restarted: this binary does not host its flow",
+                    row.id, row.namespace, row.flow_id
+                ),
+            );
+            continue;
+        };
         let request = LaunchRequest::taking_up(&row, &store, true).map_err(|e| e.to_string())?;
         store
             .record_action(
@@ -151,7 +180,7 @@ pub async fn serve(
                 row.id
             ),
         );
-        drop(served.start(request, None));
+        drop(served.start(&hosted, request, None));
     }
 
     let mut schedulers = tokio::task::JoinSet::new();
@@ -160,85 +189,26 @@ pub async fn serve(
         options.retention,
         stop.clone(),
     ));
+    // Flow triggers catch up with the executions that ended while no `serve` ran.
+    served.upstream.recover(&served);
     let mut webhooks = Vec::new();
-    for trigger in &flow.triggers {
-        if trigger.disabled {
-            say(
-                "INFO",
-                &format!("trigger `{}` is disabled in the flow", trigger.id),
+    for hosted in &bundle.flows {
+        let flow = &hosted.flow;
+        for trigger in &flow.triggers {
+            serve_trigger(
+                &served,
+                hosted,
+                trigger,
+                &mut webhooks,
+                &mut schedulers,
+                &stop,
             );
-            continue;
-        }
-        if let TriggerKind::Webhook(webhook) = &trigger.kind {
-            match webhook::Hook::new(trigger, webhook, served.host.as_ref()) {
-                Ok(hook) => webhooks.push(hook),
-                Err(e) => say(
-                    "ERROR",
-                    &format!("trigger `{}` is not run: {e}", trigger.id),
-                ),
-            }
-            continue;
-        }
-        match Ticks::of(trigger) {
-            Ok(Some(ticks)) => {
-                let served = Arc::clone(&served);
-                let trigger = trigger.clone();
-                let stop = stop.clone();
-                schedulers.spawn(async move { served.schedule(&trigger, &ticks, stop).await });
-            }
-            Ok(None) => {
-                let why = match &trigger.kind {
-                    TriggerKind::NotServed { why } => why.as_str(),
-                    _ => "",
-                };
-                say(
-                    "WARN",
-                    &format!("trigger `{}` is not run: {why}", trigger.id),
-                );
-            }
-            Err(e) => say(
-                "ERROR",
-                &format!("trigger `{}` is not run: {e}", trigger.id),
-            ),
         }
     }
     let server = if webhooks.is_empty() && options.listen.is_none() {
         None
     } else {
-        let listen = options.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
-        if !loopback && !options.auth.is_set() {
-            return Err(format!(
-                "listening on {listen}, off the loopback, the REST API needs credentials: set \
-                 KFLOW_API_TOKEN (a bearer token) or KFLOW_API_BASIC_AUTH (user:password)"
-            ));
-        }
-        say(
-            "INFO",
-            &format!(
-                "listening on http://{} ({} webhook trigger(s))",
-                listener
-                    .local_addr()
-                    .map_or_else(|_| listen.to_string(), |a| a.to_string()),
-                webhooks.len()
-            ),
-        );
-        Some(tokio::spawn(http::run(
-            listener,
-            http::App {
-                served: Arc::clone(&served),
-                hooks: webhooks,
-                limits: http::Limits {
-                    memory: options.max_body,
-                    stored: options.max_stored_body,
-                },
-                auth: Arc::clone(&options.auth),
-                stop: stop.clone(),
-            },
-        )))
+        Some(listen(&served, &options, webhooks, &stop).await?)
     };
     let mut active = served.active.subscribe();
     drop(served);
@@ -273,6 +243,110 @@ pub async fn serve(
     Ok(())
 }
 
+/// Starts what runs one trigger: a webhook joins the HTTP server's hooks, a schedule gets its
+/// scheduler; Flow triggers are fired by executions ending ([`upstream`]).
+fn serve_trigger(
+    served: &Arc<Served>,
+    hosted: &Hosted,
+    trigger: &Trigger,
+    webhooks: &mut Vec<webhook::Hook>,
+    schedulers: &mut tokio::task::JoinSet<()>,
+    stop: &watch::Receiver<bool>,
+) {
+    if trigger.disabled {
+        say(
+            "INFO",
+            &format!("trigger `{}` is disabled in the flow", trigger.id),
+        );
+        return;
+    }
+    if let TriggerKind::Webhook(webhook) = &trigger.kind {
+        match webhook::Hook::new(hosted, trigger, webhook) {
+            Ok(hook) => webhooks.push(hook),
+            Err(e) => say(
+                "ERROR",
+                &format!("trigger `{}` is not run: {e}", trigger.id),
+            ),
+        }
+        return;
+    }
+    if let TriggerKind::Flow(_) = &trigger.kind {
+        return;
+    }
+    {
+        match Ticks::of(trigger) {
+            Ok(Some(ticks)) => {
+                let served = Arc::clone(served);
+                let hosted = hosted.clone();
+                let trigger = trigger.clone();
+                let stop = stop.clone();
+                schedulers.spawn(async move {
+                    served.schedule(&hosted, &trigger, &ticks, stop).await;
+                });
+            }
+            Ok(None) => {
+                let why = match &trigger.kind {
+                    TriggerKind::NotServed { why } => why.as_str(),
+                    _ => "",
+                };
+                say(
+                    "WARN",
+                    &format!("trigger `{}` is not run: {why}", trigger.id),
+                );
+            }
+            Err(e) => say(
+                "ERROR",
+                &format!("trigger `{}` is not run: {e}", trigger.id),
+            ),
+        }
+    }
+}
+
+/// The HTTP server, listening: webhooks, the REST API, `/health`, `/metrics`.
+async fn listen(
+    served: &Arc<Served>,
+    options: &ServeOptions,
+    webhooks: Vec<webhook::Hook>,
+    stop: &watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    {
+        let listen = options.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let loopback = listener.local_addr().is_ok_and(|a| a.ip().is_loopback());
+        if !loopback && !options.auth.is_set() {
+            return Err(format!(
+                "listening on {listen}, off the loopback, the REST API needs credentials: set \
+                 KFLOW_API_TOKEN (a bearer token) or KFLOW_API_BASIC_AUTH (user:password)"
+            ));
+        }
+        say(
+            "INFO",
+            &format!(
+                "listening on http://{} ({} webhook trigger(s))",
+                listener
+                    .local_addr()
+                    .map_or_else(|_| listen.to_string(), |a| a.to_string()),
+                webhooks.len()
+            ),
+        );
+        Ok(tokio::spawn(http::run(
+            listener,
+            http::App {
+                served: Arc::clone(served),
+                hooks: webhooks,
+                limits: http::Limits {
+                    memory: options.max_body,
+                    stored: options.max_stored_body,
+                },
+                auth: Arc::clone(&options.auth),
+                stop: stop.clone(),
+            },
+        )))
+    }
+}
+
 /// An execution started and not ended, counted in [`Served::active`] until dropped.
 struct Counted(Arc<Served>);
 
@@ -282,34 +356,94 @@ impl Drop for Counted {
     }
 }
 
+/// The subflows of the executions `serve` runs: started as its other executions are (their
+/// Flow triggers fire, `/metrics` counts them), but without waiting for a place: a parent
+/// holding one waits for them.
+struct Children(Arc<Served>);
+
+impl Subflows for Children {
+    fn flow(&self, namespace: &str, flow_id: &str) -> Option<Arc<Flow>> {
+        self.0
+            .hosted(namespace, flow_id)
+            .map(|h| Arc::clone(&h.flow))
+    }
+
+    fn start(
+        &self,
+        flow: Arc<Flow>,
+        request: LaunchRequest,
+    ) -> crate::launch::BoxFuture<'static, Option<Summary>> {
+        let Some(hosted) = self
+            .0
+            .flows
+            .iter()
+            .find(|h| Arc::ptr_eq(&h.flow, &flow))
+            .cloned()
+        else {
+            return Box::pin(async { None });
+        };
+        if let Err(e) = crate::launch::record_child(&self.0.store, &hosted.flow, &request) {
+            say(
+                "ERROR",
+                &format!("a subflow execution could not be recorded: {e}"),
+            );
+            return Box::pin(async { None });
+        }
+        let ended = self.0.spawn(&hosted, request, None, false);
+        Box::pin(async move { ended.await.ok() })
+    }
+}
+
 impl Served {
-    /// Launches an execution in the background, within the places `max_executions` gives.
-    /// Its last summary arrives on the receiver when it ends.
+    /// Launches an execution of `hosted` in the background, within the places
+    /// `max_executions` gives. Its last summary arrives on the receiver when it ends.
     fn start(
         self: &Arc<Self>,
-        mut request: LaunchRequest,
+        hosted: &Hosted,
+        request: LaunchRequest,
         trigger: Option<Trigger>,
     ) -> tokio::sync::oneshot::Receiver<Summary> {
-        request.kill = Some(self.kill.clone());
+        self.spawn(hosted, request, trigger, true)
+    }
+
+    /// [`Served::start`]; a subflow does not take a place (`takes_place: false`).
+    fn spawn(
+        self: &Arc<Self>,
+        hosted: &Hosted,
+        mut request: LaunchRequest,
+        trigger: Option<Trigger>,
+        takes_place: bool,
+    ) -> tokio::sync::oneshot::Receiver<Summary> {
+        request.kill = Some(match request.kill.take() {
+            Some(own) => crate::launch::either_kill(own, self.kill.clone()),
+            None => self.kill.clone(),
+        });
+        request.subflows = Some(SubflowLauncher(Arc::new(Children(Arc::clone(self)))));
         let (ended, summary) = tokio::sync::oneshot::channel();
         self.metrics.waiting();
         self.active.send_modify(|n| *n += 1);
         let counted = Counted(Arc::clone(self));
+        let hosted = hosted.clone();
         tokio::spawn(async move {
             let served = &counted.0;
-            let Ok(_place) = Arc::clone(&served.places).acquire_owned().await else {
-                served.metrics.gave_up();
-                return;
+            let _place = if takes_place {
+                let Ok(place) = Arc::clone(&served.places).acquire_owned().await else {
+                    served.metrics.gave_up();
+                    return;
+                };
+                Some(place)
+            } else {
+                None
             };
             let _running = served.metrics.runs();
             let result = launch(
-                Arc::clone(&served.flow),
+                Arc::clone(&hosted.flow),
                 request,
-                Arc::clone(&served.host),
+                Arc::clone(&hosted.host),
                 Arc::clone(&served.store),
                 |event| {
                     if let LaunchEvent::Ended(summary) = event {
-                        served.ended(summary, trigger.as_ref());
+                        served.ended(&hosted, summary, trigger.as_ref());
                     }
                 },
             )
@@ -324,12 +458,18 @@ impl Served {
         summary
     }
 
-    fn ended(&self, summary: &Summary, trigger: Option<&Trigger>) {
-        self.metrics.ended(summary);
+    fn ended(self: &Arc<Self>, hosted: &Hosted, summary: &Summary, trigger: Option<&Trigger>) {
+        self.metrics.ended(&hosted.flow.id, summary);
         say(
             "INFO",
-            &format!("execution {} ended {}", summary.id, summary.state.as_str()),
+            &format!(
+                "execution {} of {} ended {}",
+                summary.id,
+                hosted.flow.id,
+                summary.state.as_str()
+            ),
         );
+        self.upstream.ended(self, &summary.id);
         let Some(trigger) = trigger else { return };
         if trigger
             .stop_after
@@ -338,7 +478,7 @@ impl Served {
         {
             match self
                 .store
-                .set_trigger_disabled(&self.flow.id, &trigger.id, true)
+                .set_trigger_disabled(&hosted.flow.id, &trigger.id, true)
             {
                 Ok(()) => say(
                     "INFO",
@@ -356,13 +496,14 @@ impl Served {
     /// One trigger's ticks, from its position in the state, until `stop`.
     async fn schedule(
         self: Arc<Self>,
+        hosted: &Hosted,
         trigger: &Trigger,
         ticks: &Ticks,
         mut stop: watch::Receiver<bool>,
     ) {
-        let flow = &self.flow;
+        let flow = &hosted.flow;
         let position = loop {
-            match self.position(trigger) {
+            match self.position(flow, trigger) {
                 Ok(position) => break position,
                 Err(e) => {
                     if retry_later(trigger, &e, &mut stop).await {
@@ -388,7 +529,10 @@ impl Served {
                 ),
             );
             for tick in run {
-                while self.fire(trigger, ticks, &tick, previous.as_ref()).is_err() {
+                while self
+                    .fire(hosted, trigger, ticks, &tick, previous.as_ref())
+                    .is_err()
+                {
                     if sleep_or_stop(Duration::from_secs(1), &mut stop).await {
                         return;
                     }
@@ -445,7 +589,7 @@ impl Served {
                     .map(drop)
                     .map_err(|e| e.to_string())
             } else {
-                self.fire(trigger, ticks, &next, previous.as_ref())
+                self.fire(hosted, trigger, ticks, &next, previous.as_ref())
             };
             match fired {
                 Ok(()) => {
@@ -463,17 +607,17 @@ impl Served {
 
     /// Where the trigger stands: its last tick handled, or now on its first start (the ticks
     /// before a trigger was first served are not missed ones).
-    fn position(&self, trigger: &Trigger) -> Result<Timestamp, String> {
+    fn position(&self, flow: &Flow, trigger: &Trigger) -> Result<Timestamp, String> {
         let state = self
             .store
-            .trigger_state(&self.flow.id, &trigger.id)
+            .trigger_state(&flow.id, &trigger.id)
             .map_err(|e| e.to_string())?;
         if let Some(ms) = state.last_tick_ms {
             return Ok(timestamp(ms));
         }
         let now = now_ms();
         self.store
-            .handle_tick(&self.flow, &trigger.id, now, None)
+            .handle_tick(flow, &trigger.id, now, None)
             .map_err(|e| e.to_string())?;
         Ok(timestamp(now))
     }
@@ -483,12 +627,13 @@ impl Served {
     /// the state could not record it (the tick is then still ahead).
     fn fire(
         self: &Arc<Self>,
+        hosted: &Hosted,
         trigger: &Trigger,
         ticks: &Ticks,
         tick: &Zoned,
         previous: Option<&Zoned>,
     ) -> Result<(), String> {
-        let flow = &self.flow;
+        let flow = &hosted.flow;
         let variables = ticks.variables(tick, previous);
         let skip = |why: String| -> Result<(), String> {
             say(
@@ -517,12 +662,13 @@ impl Served {
                 }
             }
         }
-        match schedule::conditions_hold(&trigger.conditions, flow, &variables, self.host.as_ref()) {
+        match schedule::conditions_hold(&trigger.conditions, flow, &variables, hosted.host.as_ref())
+        {
             Ok(true) => {}
             Ok(false) => return skip("its conditions do not hold".into()),
             Err(e) => return skip(format!("a condition failed: {e}")),
         }
-        let inputs = match self.inputs(trigger, &variables) {
+        let inputs = match inputs_of(hosted, trigger, &variables) {
             Ok(inputs) => inputs,
             Err(e) => return skip(format!("its inputs are not valid: {e}")),
         };
@@ -540,7 +686,7 @@ impl Served {
         if created {
             let late = Timestamp::now().as_millisecond() - tick.timestamp().as_millisecond();
             self.metrics
-                .lag(&trigger.id, u64::try_from(late).unwrap_or(0));
+                .lag(&flow.id, &trigger.id, u64::try_from(late).unwrap_or(0));
             say(
                 "INFO",
                 &format!(
@@ -556,17 +702,24 @@ impl Served {
                 echo_logs: true,
                 ..LaunchRequest::default()
             };
-            drop(self.start(request, Some(trigger.clone())));
+            drop(self.start(hosted, request, Some(trigger.clone())));
         }
         Ok(())
     }
+}
 
-    /// The trigger's `inputs`, rendered with `trigger.*` and validated as the flow's inputs.
-    fn inputs(&self, trigger: &Trigger, variables: &Value) -> Result<Map<String, Value>, String> {
+/// A trigger's `inputs`, rendered with `trigger.*` and validated as its flow's inputs.
+fn inputs_of(
+    hosted: &Hosted,
+    trigger: &Trigger,
+    variables: &Value,
+) -> Result<Map<String, Value>, String> {
+    {
         let prop = match &trigger.kind {
             TriggerKind::Schedule(schedule) => schedule.inputs.as_ref(),
             TriggerKind::ScheduleOnDates { inputs, .. } => inputs.as_ref(),
             TriggerKind::Webhook(webhook) => webhook.inputs.as_ref(),
+            TriggerKind::Flow(upstream) => upstream.inputs.as_ref(),
             TriggerKind::NotServed { .. } => None,
         };
         let given = match prop {
@@ -574,7 +727,7 @@ impl Served {
                 let mut vars = Map::new();
                 vars.insert("trigger".into(), variables.clone());
                 match prop
-                    .render(&vars, self.host.as_ref())
+                    .render(&vars, hosted.host.as_ref())
                     .map_err(|e| e.to_string())?
                 {
                     Value::Object(map) => Some(map),
@@ -584,7 +737,7 @@ impl Served {
             }
             None => None,
         };
-        inputs::resolve(&self.flow, Vec::new(), given).map_err(|errors| {
+        inputs::resolve(&hosted.flow, Vec::new(), given).map_err(|errors| {
             errors
                 .iter()
                 .map(ToString::to_string)
@@ -693,9 +846,9 @@ fn timestamp(ms: u64) -> Timestamp {
 /// `backfill`: every tick of `trigger` in `[start, end]`, in order, each run to its end before
 /// the next; the trigger's position is not moved. `on_end` gets each execution's summary.
 pub async fn backfill(
-    flow: Arc<Flow>,
+    bundle: &Bundle,
+    hosted: &Hosted,
     store: Arc<Store>,
-    host: Arc<dyn Host + Send + Sync>,
     trigger: &Trigger,
     range: std::ops::RangeInclusive<Timestamp>,
     kill: watch::Receiver<bool>,
@@ -712,16 +865,8 @@ pub async fn backfill(
         .checked_sub(jiff::SignedDuration::from_nanos(1))
         .map_err(|e| e.to_string())?;
     let all = ticks.between(just_before, *range.end(), usize::MAX);
-    let served = Served {
-        flow: Arc::clone(&flow),
-        store: Arc::clone(&store),
-        storage: Storage::new(store.path().parent().unwrap_or(std::path::Path::new("."))),
-        host: Arc::clone(&host),
-        kill: kill.clone(),
-        places: Arc::new(Semaphore::new(1)),
-        active: watch::channel(0).0,
-        metrics: metrics::Metrics::default(),
-    };
+    let (flow, host) = (&hosted.flow, &hosted.host);
+    let subflows = crate::launch::InProcess::new(bundle, &store, Some(kill.clone()));
     let mut previous: Option<&Zoned> = None;
     let mut count = 0;
     for tick in &all {
@@ -730,7 +875,7 @@ pub async fn backfill(
         }
         let variables = ticks.variables(tick, previous);
         previous = Some(tick);
-        if !schedule::conditions_hold(&trigger.conditions, &flow, &variables, host.as_ref())? {
+        if !schedule::conditions_hold(&trigger.conditions, flow, &variables, host.as_ref())? {
             say(
                 "INFO",
                 &format!(
@@ -740,19 +885,20 @@ pub async fn backfill(
             );
             continue;
         }
-        let inputs = served.inputs(trigger, &variables)?;
+        let inputs = inputs_of(hosted, trigger, &variables)?;
         let request = LaunchRequest {
             input_values: Some(inputs),
             trigger: Some(variables),
             labels: trigger.execution_labels(),
             echo_logs: true,
             kill: Some(kill.clone()),
+            subflows: Some(subflows.launcher()),
             ..LaunchRequest::default()
         };
         let summary = launch(
-            Arc::clone(&flow),
+            Arc::clone(flow),
             request,
-            Arc::clone(&host),
+            Arc::clone(host),
             Arc::clone(&store),
             |_| {},
         )
@@ -761,5 +907,6 @@ pub async fn backfill(
         on_end(&summary);
         count += 1;
     }
+    subflows.all_ended().await;
     Ok(count)
 }

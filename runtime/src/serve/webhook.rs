@@ -34,9 +34,9 @@ use futures_util::StreamExt;
 use serde_json::{json, Map, Value};
 
 use super::http::{check_length, digest, error, json_body, read_body, same, too_large, App};
-use super::{multipart, say, Served};
+use super::{multipart, say};
+use crate::bundle::Hosted;
 use crate::execution::{new_id, State as ExecutionState};
-use crate::expr::Host;
 use crate::launch::LaunchRequest;
 use crate::plan::{Trigger, Webhook};
 use crate::state::{Created, TriggeredExecution};
@@ -47,6 +47,8 @@ const MAX_KEY: usize = 256;
 
 /// One webhook trigger, its key rendered once.
 pub(super) struct Hook {
+    /// The flow the trigger is of.
+    hosted: Hosted,
     trigger: Trigger,
     key: [u8; 32],
     wait: bool,
@@ -57,13 +59,13 @@ pub(super) struct Hook {
 
 impl Hook {
     pub(super) fn new(
+        hosted: &Hosted,
         trigger: &Trigger,
         webhook: &Webhook,
-        host: &dyn Host,
     ) -> Result<Hook, String> {
         let key = webhook
             .key
-            .render(&Map::new(), host)
+            .render(&Map::new(), hosted.host.as_ref())
             .map_err(|e| format!("key: {e}"))?;
         let key = crate::expr::value::to_display_string(&key);
         let key = key.trim();
@@ -71,6 +73,7 @@ impl Hook {
             return Err(format!("the key must be 1 to {MAX_KEY} characters"));
         }
         Ok(Hook {
+            hosted: hosted.clone(),
             trigger: trigger.clone(),
             key: digest(key),
             wait: webhook.wait,
@@ -89,12 +92,17 @@ pub(super) async fn webhook(
     body: Body,
 ) -> Response {
     let served = &app.served;
-    let flow = &served.flow;
-    if namespace != flow.namespace || flow_id != flow.id {
+    let Some(hosted) = served.hosted(&namespace, &flow_id) else {
         return error(StatusCode::NOT_FOUND, "Flow not found");
-    }
+    };
+    let flow = &hosted.flow;
     let wanted = digest(key.trim());
-    let Some(hook) = app.hooks.iter().find(|h| same(&h.key, &wanted)) else {
+    let Some(hook) = app
+        .hooks
+        .iter()
+        .filter(|h| Arc::ptr_eq(&h.hosted.flow, flow))
+        .find(|h| same(&h.key, &wanted))
+    else {
         return error(StatusCode::NOT_FOUND, "Webhook not found");
     };
     let trigger = &hook.trigger;
@@ -132,7 +140,7 @@ pub(super) async fn webhook(
         &trigger.conditions,
         flow,
         &variables,
-        served.host.as_ref(),
+        hosted.host.as_ref(),
     ) {
         Ok(true) => {}
         Ok(false) => {
@@ -144,7 +152,7 @@ pub(super) async fn webhook(
             return error(StatusCode::UNPROCESSABLE_ENTITY, &e);
         }
     }
-    let inputs = match served.inputs(trigger, &variables) {
+    let inputs = match super::inputs_of(hosted, trigger, &variables) {
         Ok(inputs) => inputs,
         Err(e) => {
             discard();
@@ -191,9 +199,9 @@ pub(super) async fn webhook(
         echo_logs: true,
         ..LaunchRequest::default()
     };
-    let ended = served.start(request, Some(trigger.clone()));
+    let ended = served.start(hosted, request, Some(trigger.clone()));
     if !hook.wait {
-        let answer = execution_json(served, hook, &id, ExecutionState::Created, &variables);
+        let answer = execution_json(hook, &id, ExecutionState::Created, &variables);
         return (StatusCode::OK, json_body(&answer)).into_response();
     }
     let Ok(summary) = ended.await else {
@@ -203,7 +211,6 @@ pub(super) async fn webhook(
         );
     };
     waited(
-        served,
         hook,
         &summary.id,
         summary.state,
@@ -246,16 +253,9 @@ async fn replayed(app: &App, hook: &Hook, first: &str) -> Response {
     };
     let variables = row.trigger.unwrap_or_default();
     let mut answer = if hook.wait {
-        waited(
-            served,
-            hook,
-            &row.id,
-            row.state,
-            row.outputs.as_ref(),
-            &variables,
-        )
+        waited(hook, &row.id, row.state, row.outputs.as_ref(), &variables)
     } else {
-        let mut answer = execution_json(served, hook, &row.id, row.state, &variables);
+        let mut answer = execution_json(hook, &row.id, row.state, &variables);
         answer["outputs"] = row.outputs.unwrap_or(Value::Null);
         (StatusCode::OK, json_body(&answer)).into_response()
     };
@@ -278,9 +278,10 @@ async fn receive(
     body: Body,
 ) -> Result<Map<String, Value>, Response> {
     let served = &app.served;
+    let flow = &hook.hosted.flow;
     let folder = format!(
         "{}/trigger/{}",
-        Storage::execution_prefix(&served.flow.namespace, &served.flow.id, id),
+        Storage::execution_prefix(&flow.namespace, &flow.id, id),
         file_name(&hook.trigger.id)
     );
     let limit = if hook.store_body {
@@ -438,7 +439,6 @@ impl std::io::Read for ChannelReader {
 /// outputs alone (as Kestra answers), else the execution; 500 with the execution when it
 /// failed.
 fn waited(
-    served: &Served,
     hook: &Hook,
     id: &str,
     state: ExecutionState,
@@ -446,7 +446,7 @@ fn waited(
     variables: &Value,
 ) -> Response {
     let outputs = outputs.cloned().unwrap_or(Value::Null);
-    let mut answer = execution_json(served, hook, id, state, variables);
+    let mut answer = execution_json(hook, id, state, variables);
     answer["outputs"] = outputs.clone();
     if state.is_failure() {
         return (StatusCode::INTERNAL_SERVER_ERROR, json_body(&answer)).into_response();
@@ -473,17 +473,11 @@ fn waited(
 }
 
 /// The execution as Kestra's API shows one (the fields a webhook client reads).
-fn execution_json(
-    served: &Served,
-    hook: &Hook,
-    id: &str,
-    state: ExecutionState,
-    variables: &Value,
-) -> Value {
+fn execution_json(hook: &Hook, id: &str, state: ExecutionState, variables: &Value) -> Value {
     json!({
         "id": id,
-        "namespace": served.flow.namespace,
-        "flowId": served.flow.id,
+        "namespace": hook.hosted.flow.namespace,
+        "flowId": hook.hosted.flow.id,
         "tenantId": "main",
         "state": { "current": state.as_str() },
         "trigger": {
@@ -494,7 +488,7 @@ fn execution_json(
         "outputs": Value::Null,
         "url": format!(
             "/ui/main/executions/{}/{}/{id}",
-            served.flow.namespace, served.flow.id
+            hook.hosted.flow.namespace, hook.hosted.flow.id
         ),
     })
 }

@@ -86,10 +86,19 @@ pub(crate) trait Port: Sync {
     fn set_variables(&self, variables: Map<String, Value>, overwrite: bool) -> Result<(), String>;
     fn unset_variables(&self, names: &[String], ignore_missing: bool) -> Result<(), String>;
     fn add_labels(&self, labels: Map<String, Value>);
+    /// The execution's labels now.
+    fn labels(&self) -> Map<String, Value>;
+    /// Starts executions of the binary's other flows (none outside an execution launched
+    /// with a launcher).
+    fn subflows(&self) -> Option<&dyn crate::launch::Subflows>;
+    /// Whether the execution prints its log lines on stderr.
+    fn echo_logs(&self) -> bool;
     fn exit(&self, state: State);
     fn execution_id(&self) -> &str;
     fn task_id(&self) -> &str;
     fn task_run_id(&self) -> &str;
+    /// The task run of the flowable task around this one, if any.
+    fn parent_task_run_id(&self) -> Option<&str>;
 }
 
 /// The context of one attempt: logging, rendering, secrets, KV, the execution's labels and
@@ -248,6 +257,25 @@ impl<'a> TaskContext<'a> {
         self.port.add_labels(labels);
     }
 
+    /// The execution's labels.
+    pub fn labels(&self) -> Map<String, Value> {
+        self.port.labels()
+    }
+
+    /// Starts executions of the other flows of this binary (`Subflow`).
+    pub fn subflows(&self) -> Result<&dyn crate::launch::Subflows, TaskError> {
+        self.port.subflows().ok_or_else(|| {
+            TaskError::from(
+                "this execution cannot start subflows (it was not launched by `run` or `serve`)",
+            )
+        })
+    }
+
+    /// Whether the execution prints its log lines on stderr (its subflows do the same).
+    pub fn echo_logs(&self) -> bool {
+        self.port.echo_logs()
+    }
+
     /// Ends the execution in `state` once this task is done (no further task starts).
     pub fn exit(&self, state: State) {
         self.port.exit(state);
@@ -272,6 +300,11 @@ impl<'a> TaskContext<'a> {
 
     pub fn task_run_id(&self) -> &str {
         self.port.task_run_id()
+    }
+
+    /// The task run of the flowable task around this one, if any.
+    pub fn parent_task_run_id(&self) -> Option<&str> {
+        self.port.parent_task_run_id()
     }
 }
 

@@ -9,12 +9,14 @@
 
 pub mod execution;
 pub mod flow;
+pub mod foreach_item;
 pub mod history;
 pub mod kv;
 pub mod log;
 pub mod namespace;
 pub mod output;
 pub mod storage;
+pub mod subflow;
 pub mod templating;
 
 #[cfg(feature = "executor")]
@@ -81,7 +83,11 @@ register! {
         history::PurgeLogs,
         namespace::UploadFiles,
         namespace::DownloadFiles,
-        templating::TemplatedTask;
+        templating::TemplatedTask,
+        subflow::Subflow,
+        foreach_item::ForEachItemSplit,
+        foreach_item::ForEachItemExecutable,
+        foreach_item::ForEachItemMergeOutputs;
     flowable:
         flow::SEQUENTIAL,
         flow::ALLOW_FAILURE,
@@ -95,6 +101,7 @@ register! {
         flow::PAUSE,
         flow::LOOP_UNTIL,
         flow::WORKING_DIRECTORY,
+        foreach_item::FOR_EACH_ITEM,
 }
 
 /// The definition this runtime has for a type name (canonical or alias), if it runs it.

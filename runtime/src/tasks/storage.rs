@@ -284,6 +284,9 @@ impl PurgeCurrentExecutionFiles {
 }
 
 #[cfg(feature = "executor")]
+pub(crate) use run::split;
+
+#[cfg(feature = "executor")]
 mod run {
     use std::io::{BufRead, BufReader, Read, Write as _};
 
@@ -404,8 +407,22 @@ mod run {
     impl Task for Split {
         type Output = UrisOutput;
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<UrisOutput, TaskError> {
-            let from = text(&self.from);
-            let separator = optional_text(self.separator.as_ref()).unwrap_or_else(|| "\n".into());
+            let uris = split(ctx, self, ctx.task_id())?;
+            Ok(UrisOutput { uris })
+        }
+    }
+
+    /// Cuts the file `split.from` into parts as `split` says (rows are never cut); each part
+    /// is stored as a file of this task run named `<name>-<n><extension>`. Their URIs, in
+    /// order.
+    pub(crate) fn split(
+        ctx: &TaskContext<'_>,
+        split: &Split,
+        name: &str,
+    ) -> Result<Vec<String>, TaskError> {
+        {
+            let from = text(&split.from);
+            let separator = optional_text(split.separator.as_ref()).unwrap_or_else(|| "\n".into());
             let Some(&last) = separator.as_bytes().last() else {
                 return Err("`separator` must not be empty".into());
             };
@@ -413,9 +430,9 @@ mod run {
                 return Err("`separator` must be one character".into());
             }
             let storage = ctx.storage()?;
-            let rows = count(self.rows.as_ref(), "rows")?;
-            let partitions = count(self.partitions.as_ref(), "partitions")?;
-            let bytes = optional_text(self.bytes.as_ref())
+            let rows = count(split.rows.as_ref(), "rows")?;
+            let partitions = count(split.partitions.as_ref(), "partitions")?;
+            let bytes = optional_text(split.bytes.as_ref())
                 .map(|b| data_size(&b))
                 .transpose()?;
             let limit = match (rows, bytes, partitions) {
@@ -445,7 +462,7 @@ mod run {
                 };
                 if full || read == 0 {
                     if let Some(done) = part.take() {
-                        let name = format!("{}-{}{suffix}", ctx.task_id(), uris.len());
+                        let name = format!("{name}-{}{suffix}", uris.len());
                         uris.push(done.store(ctx, &name)?);
                         (part_rows, part_bytes) = (0, 0);
                     }
@@ -462,7 +479,7 @@ mod run {
                 part_rows += 1;
                 part_bytes += row.len() as u64;
             }
-            Ok(UrisOutput { uris })
+            Ok(uris)
         }
     }
 

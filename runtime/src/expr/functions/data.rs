@@ -286,6 +286,13 @@ fn load_errors<E: std::fmt::Debug>(errors: &[(jaq_core::load::File<&str, ()>, E)
         .join("; ")
 }
 
+/// A value as Ion text, as Kestra's Jackson Ion mapper writes it (one line).
+pub fn to_ion(value: &Value) -> String {
+    let mut out = String::new();
+    write_ion(value, &mut out);
+    out
+}
+
 /// Ion text as Kestra's Jackson Ion mapper writes it: `{key:"text",n:1,f:1.5e0}`.
 fn write_ion(value: &Value, out: &mut String) {
     match value {

@@ -9,6 +9,8 @@ mod collections;
 mod context;
 mod core;
 mod data;
+
+pub use data::to_ion;
 mod dates;
 mod hashes;
 pub(super) mod ion;

@@ -1,0 +1,426 @@
+//! Flow triggers: an execution of one flow of the binary starts when executions of others end.
+//!
+//! - Each ended execution is offered to every Flow trigger of the other flows. Without
+//!   `preconditions`, the trigger fires when the execution ended in one of its `states` and its
+//!   `conditions` hold of it. As in Kestra, the conditions see the upstream execution as
+//!   `flow`, `execution`, `outputs` (its tasks' outputs) and `labels`, and `ExecutionOutputs`
+//!   its flow outputs as `trigger.outputs`; the execution started reads it as `trigger.*`
+//!   (`executionId`, `namespace`, `flowId`, `flowRevision`, `state`, `outputs`, `labels`).
+//! - With `preconditions`, it fires when each of its `flows` and `where` entries has been met
+//!   by an execution that ended within the time window (and, with `resetOnSuccess`, after the
+//!   last firing); the execution completing them is `trigger.*`. The ended executions are read
+//!   back from the state, so a restart forgets nothing.
+//! - Exactly once: the execution a trigger starts is created in one fsynced commit keyed by the
+//!   upstream execution (an `Idempotency-Key` of the trigger's own), and the trigger's position
+//!   (the end of the last upstream execution it looked at) is kept in the state: when `serve`
+//!   starts, the executions that ended after it are offered again.
+//! - A flow's own executions do not fire its Flow triggers (that would loop).
+
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::{inputs_of, say, Served};
+use crate::bundle::{Bundle, Hosted};
+use crate::execution::{new_id, now_ms};
+use crate::launch::LaunchRequest;
+use crate::plan::{ExecutionFilter, Filter, FlowTrigger, Preconditions, Trigger, TriggerKind};
+use crate::state::{Created, ExecutionRow, TriggeredExecution};
+
+/// The most ended executions read back at once (recovery, and one preconditions window).
+const MAX_READ_BACK: usize = 10_000;
+
+/// One Flow trigger and the flow it starts.
+struct Watcher {
+    hosted: Hosted,
+    trigger: Trigger,
+    upstream: FlowTrigger,
+}
+
+/// The binary's Flow triggers.
+pub(super) struct FlowTriggers {
+    watchers: Vec<Watcher>,
+}
+
+impl FlowTriggers {
+    pub fn of(bundle: &Bundle) -> FlowTriggers {
+        let mut watchers = Vec::new();
+        for hosted in &bundle.flows {
+            for trigger in &hosted.flow.triggers {
+                if let TriggerKind::Flow(upstream) = &trigger.kind {
+                    if !trigger.disabled {
+                        watchers.push(Watcher {
+                            hosted: hosted.clone(),
+                            trigger: trigger.clone(),
+                            upstream: upstream.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        FlowTriggers { watchers }
+    }
+
+    /// When `serve` starts: a trigger served for the first time starts from now; the others
+    /// are offered the executions that ended after their position.
+    pub fn recover(&self, served: &Arc<Served>) {
+        for watcher in &self.watchers {
+            let flow = &watcher.hosted.flow;
+            let position = match served.store.trigger_state(&flow.id, &watcher.trigger.id) {
+                Ok(state) => state.last_tick_ms,
+                Err(e) => {
+                    say("ERROR", &format!("trigger `{}`: {e}", watcher.trigger.id));
+                    continue;
+                }
+            };
+            let Some(position) = position else {
+                if let Err(e) = served
+                    .store
+                    .handle_tick(flow, &watcher.trigger.id, now_ms(), None)
+                {
+                    say("ERROR", &format!("trigger `{}`: {e}", watcher.trigger.id));
+                }
+                continue;
+            };
+            match served.store.ended_after(position, MAX_READ_BACK) {
+                Ok(rows) => {
+                    if !rows.is_empty() {
+                        say(
+                            "INFO",
+                            &format!(
+                                "trigger `{}`: {} execution(s) ended while serve was not running",
+                                watcher.trigger.id,
+                                rows.len()
+                            ),
+                        );
+                    }
+                    for row in &rows {
+                        watcher.offer(served, row);
+                    }
+                }
+                Err(e) => say("ERROR", &format!("trigger `{}`: {e}", watcher.trigger.id)),
+            }
+        }
+    }
+
+    /// The execution `id` has ended: each Flow trigger looks at it.
+    pub fn ended(&self, served: &Arc<Served>, id: &str) {
+        if self.watchers.is_empty() {
+            return;
+        }
+        let row = match served.store.execution(id) {
+            Ok(Some(row)) if row.ended_ms.is_some() => row,
+            Ok(_) => return,
+            Err(e) => {
+                say("ERROR", &format!("Flow triggers: {e}"));
+                return;
+            }
+        };
+        for watcher in &self.watchers {
+            watcher.offer(served, &row);
+        }
+    }
+}
+
+impl Watcher {
+    /// Looks at one ended execution: fires when it completes what the trigger waits for; the
+    /// position moves past it either way.
+    fn offer(&self, served: &Arc<Served>, row: &ExecutionRow) {
+        let flow = &self.hosted.flow;
+        if row.namespace == flow.namespace && row.flow_id == flow.id {
+            return;
+        }
+        let id = &self.trigger.id;
+        let disabled = served
+            .store
+            .trigger_state(&flow.id, id)
+            .is_ok_and(|s| s.disabled);
+        if !disabled {
+            match self.fires(served, row) {
+                Ok(Some(variables)) => self.fire(served, row, variables),
+                Ok(None) => {}
+                Err(e) => say(
+                    "WARN",
+                    &format!("trigger `{id}`: execution {} not considered: {e}", row.id),
+                ),
+            }
+        }
+        let ended = row.ended_ms.unwrap_or(0);
+        if let Err(e) = served.store.handle_tick(flow, id, ended, None) {
+            say("ERROR", &format!("trigger `{id}`: {e}"));
+        }
+    }
+
+    /// `trigger.*` when `row` fires the trigger.
+    fn fires(&self, served: &Served, row: &ExecutionRow) -> Result<Option<Value>, String> {
+        let variables = variables(served, row);
+        let host = self.hosted.host.as_ref();
+        let states = &self.upstream.states;
+        let holds = |row: &ExecutionRow| {
+            let vars = condition_vars(served, row);
+            crate::schedule::conditions_hold_in(&self.trigger.conditions, &vars, host)
+        };
+        let Some(preconditions) = &self.upstream.preconditions else {
+            let fires = states.iter().any(|s| s == row.state.as_str()) && holds(row)?;
+            return Ok(fires.then_some(variables));
+        };
+        if !holds(row)? {
+            return Ok(None);
+        }
+        // Only an execution that meets one of them can complete them.
+        let meets = |row: &ExecutionRow| -> Result<Vec<bool>, String> {
+            let mut met: Vec<bool> = preconditions
+                .flows
+                .iter()
+                .map(|f| upstream_flow_met(f, states, row))
+                .collect();
+            if !preconditions.filters.is_empty() {
+                let vars = condition_vars(served, row);
+                for filter in &preconditions.filters {
+                    met.push(filter_met(filter, row, &vars, host)?);
+                }
+            }
+            Ok(met)
+        };
+        let mut met = meets(row)?;
+        if !met.iter().any(|m| *m) {
+            return Ok(None);
+        }
+        let since = self.window_start(served, preconditions);
+        let earlier = served
+            .store
+            .ended_after(since, MAX_READ_BACK)
+            .map_err(|e| e.to_string())?;
+        for other in earlier.iter().filter(|o| o.id != row.id) {
+            if met.iter().all(|m| *m) {
+                break;
+            }
+            if other.ended_ms > row.ended_ms {
+                continue;
+            }
+            for (slot, now) in met.iter_mut().zip(meets(other)?) {
+                *slot |= now;
+            }
+        }
+        Ok(met.iter().all(|m| *m).then_some(variables))
+    }
+
+    /// The oldest end that counts: the window's start, or the last firing when later (with
+    /// `resetOnSuccess`).
+    fn window_start(&self, served: &Served, preconditions: &Preconditions) -> u64 {
+        let window = u64::try_from(preconditions.window.as_millis()).unwrap_or(u64::MAX);
+        let start = now_ms().saturating_sub(window);
+        if !preconditions.reset_on_success {
+            return start;
+        }
+        let fired = served
+            .store
+            .trigger_state(&self.hosted.flow.id, &fired_marker(&self.trigger.id))
+            .ok()
+            .and_then(|s| s.last_tick_ms)
+            .unwrap_or(0);
+        start.max(fired)
+    }
+
+    /// Starts the trigger's execution for `row`, once: a second offer of the same upstream
+    /// execution finds the first one by its key.
+    fn fire(&self, served: &Arc<Served>, row: &ExecutionRow, variables: Value) {
+        let flow = &self.hosted.flow;
+        let trigger = &self.trigger;
+        let inputs = match inputs_of(&self.hosted, trigger, &variables) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                say(
+                    "WARN",
+                    &format!(
+                        "trigger `{}`: execution {} ended {} but its inputs are not valid: {e}",
+                        trigger.id,
+                        row.id,
+                        row.state.as_str()
+                    ),
+                );
+                return;
+            }
+        };
+        let id = new_id();
+        let start = TriggeredExecution {
+            id: id.clone(),
+            inputs: inputs.clone(),
+            labels: trigger.execution_labels(),
+            trigger: variables.clone(),
+        };
+        let key = format!("flow-trigger:{}:{}", trigger.id, row.id);
+        match served.store.create_requested(flow, &start, Some(&key)) {
+            Ok(Created::New) => {}
+            Ok(Created::Existing(_)) => return,
+            Err(e) => {
+                say("ERROR", &format!("trigger `{}`: {e}", trigger.id));
+                return;
+            }
+        }
+        if self.upstream.preconditions.is_some() {
+            let marker = fired_marker(&trigger.id);
+            if let Err(e) = served
+                .store
+                .handle_tick(flow, &marker, row.ended_ms.unwrap_or(0), None)
+            {
+                say("ERROR", &format!("trigger `{}`: {e}", trigger.id));
+            }
+        }
+        say(
+            "INFO",
+            &format!(
+                "trigger `{}`: execution {} of {} ended {}; started execution {id}",
+                trigger.id,
+                row.id,
+                row.flow_id,
+                row.state.as_str()
+            ),
+        );
+        let request = LaunchRequest {
+            created: Some((id, inputs)),
+            trigger: Some(variables),
+            labels: trigger.execution_labels(),
+            echo_logs: true,
+            ..LaunchRequest::default()
+        };
+        drop(served.start(&self.hosted, request, Some(trigger.clone())));
+    }
+}
+
+/// Where a Flow trigger with preconditions keeps its last firing: the position of a marker
+/// beside it (`/` cannot be in a trigger id).
+fn fired_marker(trigger_id: &str) -> String {
+    format!("{trigger_id}/fired")
+}
+
+/// `trigger.*` for an execution of the binary.
+fn variables(served: &Served, row: &ExecutionRow) -> Value {
+    let revision = served
+        .hosted(&row.namespace, &row.flow_id)
+        .and_then(|h| served.store.revision(&h.flow.source_hash).ok());
+    variables_of(row, revision)
+}
+
+/// What a Flow trigger's conditions see of the upstream execution `row`.
+fn condition_vars(served: &Served, row: &ExecutionRow) -> Map<String, Value> {
+    let mut outputs = Map::new();
+    for run in served.store.task_runs(&row.id).unwrap_or_default() {
+        if let (Some(value), None) = (&run.outputs, &run.value) {
+            outputs.insert(run.task_id.clone(), value.clone());
+        }
+    }
+    let flow_outputs = row
+        .outputs
+        .clone()
+        .unwrap_or_else(|| Value::Object(Map::new()));
+    let mut vars = Map::new();
+    vars.insert(
+        "flow".into(),
+        json!({"id": row.flow_id, "namespace": row.namespace, "revision": row.revision}),
+    );
+    vars.insert(
+        "execution".into(),
+        json!({
+            "id": row.id,
+            "state": row.state.as_str(),
+            "startDate": crate::formats::iso_instant(row.started_ms),
+            "originalId": row.original_id.clone().unwrap_or_else(|| row.id.clone()),
+        }),
+    );
+    vars.insert("outputs".into(), Value::Object(outputs));
+    vars.insert("labels".into(), Value::Object(row.labels.clone()));
+    vars.insert("trigger".into(), json!({ "outputs": flow_outputs }));
+    vars
+}
+
+fn variables_of(row: &ExecutionRow, revision: Option<i64>) -> Value {
+    json!({
+        "executionId": row.id,
+        "namespace": row.namespace,
+        "flowId": row.flow_id,
+        "flowRevision": revision.unwrap_or(row.revision),
+        "state": row.state.as_str(),
+        "outputs": row.outputs.clone().unwrap_or_else(|| Value::Object(Map::new())),
+        "labels": row.labels,
+    })
+}
+
+/// `preconditions.flows[]` met by `row`.
+fn upstream_flow_met(
+    wanted: &crate::plan::UpstreamFlow,
+    states: &[String],
+    row: &ExecutionRow,
+) -> bool {
+    let states = if wanted.states.is_empty() {
+        states
+    } else {
+        &wanted.states
+    };
+    row.namespace == wanted.namespace
+        && wanted.flow_id.as_ref().is_none_or(|f| *f == row.flow_id)
+        && states.iter().any(|s| s == row.state.as_str())
+        && wanted.labels.iter().all(|(k, v)| {
+            row.labels
+                .get(k)
+                .is_some_and(|have| crate::expr::value::to_display_string(have) == *v)
+        })
+}
+
+/// `preconditions.where[]` met by `row` (`vars`: what its conditions see of it).
+fn filter_met(
+    filter: &ExecutionFilter,
+    row: &ExecutionRow,
+    vars: &Map<String, Value>,
+    host: &dyn crate::expr::Host,
+) -> Result<bool, String> {
+    let mut results = Vec::with_capacity(filter.filters.len());
+    for one in &filter.filters {
+        results.push(one_filter(one, row, vars, host)?);
+    }
+    Ok(if filter.any {
+        results.iter().any(|r| *r)
+    } else {
+        results.iter().all(|r| *r)
+    })
+}
+
+fn one_filter(
+    filter: &Filter,
+    row: &ExecutionRow,
+    vars: &Map<String, Value>,
+    host: &dyn crate::expr::Host,
+) -> Result<bool, String> {
+    let value = match &filter.value {
+        Some(prop) => Some(crate::expr::value::to_display_string(
+            &prop.render(vars, host).map_err(|e| e.to_string())?,
+        )),
+        None => None,
+    };
+    let field: Option<String> = match filter.field.as_str() {
+        "FLOW_ID" => Some(row.flow_id.clone()),
+        "NAMESPACE" => Some(row.namespace.clone()),
+        "STATE" => Some(row.state.as_str().to_string()),
+        // The value is the expression, rendered above.
+        _ => value.clone(),
+    };
+    let wanted = value.unwrap_or_default();
+    let field_text = field.clone().unwrap_or_default();
+    Ok(match filter.op.as_str() {
+        "EQUAL_TO" => field_text == wanted,
+        "NOT_EQUAL_TO" => field_text != wanted,
+        "IN" => filter.values.contains(&field_text),
+        "NOT_IN" => !filter.values.contains(&field_text),
+        "IS_TRUE" => field_text.trim() == "true",
+        "IS_FALSE" => field_text.trim() == "false",
+        "IS_NULL" => field.is_none_or(|f| f.is_empty()),
+        "IS_NOT_NULL" => field.is_some_and(|f| !f.is_empty()),
+        "STARTS_WITH" => field_text.starts_with(&wanted),
+        "ENDS_WITH" => field_text.ends_with(&wanted),
+        "CONTAINS" => field_text.contains(&wanted),
+        "REGEX" => regex::Regex::new(&wanted)
+            .map_err(|e| format!("REGEX `{wanted}`: {e}"))?
+            .is_match(&field_text),
+        other => return Err(format!("filter type `{other}` is not known")),
+    })
+}
