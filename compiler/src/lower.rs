@@ -493,6 +493,38 @@ impl Lower<'_> {
                 inputs: property("inputs").map(|n| self.prop(n, true)),
                 store_body: text("fetchType").as_deref() == Some("STORE"),
             }),
+            "io.kestra.plugin.core.http.Trigger" => {
+                let duration = |text: Option<String>| {
+                    text.as_deref()
+                        .and_then(kflow_runtime::expr::value::parse_iso_duration)
+                };
+                let option = |key: &str| {
+                    property("options")
+                        .and_then(|o| o.get(key))
+                        .and_then(|e| e.value.as_text())
+                        .map(str::to_string)
+                };
+                P::TriggerKind::HttpPoll(Box::new(P::HttpPoll {
+                    uri: property("uri")
+                        .map_or(P::Prop::Value(Value::Null), |n| self.prop(n, true)),
+                    method: text("method").unwrap_or_else(|| "GET".into()),
+                    body: property("body").map(|n| self.prop(n, true)),
+                    content_type: property("contentType").map(|n| self.prop(n, true)),
+                    headers: property("headers").map(|n| self.prop(n, true)),
+                    interval: duration(text("interval"))
+                        .unwrap_or(std::time::Duration::from_secs(60)),
+                    response_condition: property("responseCondition").map_or_else(
+                        || {
+                            P::Prop::text("{{ response.statusCode < 400 }}")
+                                .unwrap_or(P::Prop::Value(Value::Bool(true)))
+                        },
+                        |n| self.prop(n, true),
+                    ),
+                    timeout: duration(option("readTimeout"))
+                        .or_else(|| duration(option("connectTimeout")))
+                        .unwrap_or(std::time::Duration::from_secs(10)),
+                }))
+            }
             "io.kestra.plugin.core.trigger.Flow" => P::TriggerKind::Flow(P::FlowTrigger {
                 states: texts(property("states")).unwrap_or_else(|| {
                     ["SUCCESS", "WARNING", "FAILED", "KILLED", "CANCELLED"]

@@ -161,6 +161,38 @@ impl Launch {
     }
 }
 
+/// The `labels` variable as Kestra builds it (`Label.toNestedMap`): a dotted key nests, so
+/// `labels.system.correlationId` reads `system.correlationId`. A key that would replace a
+/// value already there (or nest under one) keeps its flat place.
+pub(crate) fn nested_labels(labels: &Map<String, Value>) -> Map<String, Value> {
+    let mut nested = Map::new();
+    for (key, value) in labels {
+        let parts: Vec<&str> = key.split('.').collect();
+        let mut at = &mut nested;
+        let mut placed = false;
+        for (i, part) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                if !at.get(*part).is_some_and(Value::is_object) {
+                    at.insert((*part).to_string(), value.clone());
+                    placed = true;
+                }
+                break;
+            }
+            let slot = at
+                .entry((*part).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            match slot {
+                Value::Object(inner) => at = inner,
+                _ => break,
+            }
+        }
+        if !placed {
+            nested.insert(key.clone(), value.clone());
+        }
+    }
+    nested
+}
+
 /// Why an execution stopped before its phases ended.
 enum Stop<'f> {
     Killed,
@@ -1656,7 +1688,10 @@ impl<'f> Executor<'f> {
             vars.insert("execution".into(), execution);
         }
         if wants("labels") {
-            vars.insert("labels".into(), Value::Object(shared.labels.clone()));
+            vars.insert(
+                "labels".into(),
+                Value::Object(nested_labels(&shared.labels)),
+            );
         }
         if wants("outputs") {
             vars.insert("outputs".into(), Value::Object(shared.outputs.clone()));

@@ -356,6 +356,7 @@ pub const SERVED_TRIGGERS: &[&str] = &[
     "io.kestra.plugin.core.trigger.ScheduleOnDates",
     "io.kestra.plugin.core.trigger.Webhook",
     "io.kestra.plugin.core.trigger.Flow",
+    "io.kestra.plugin.core.http.Trigger",
 ];
 
 /// The condition types a served trigger evaluates (canonical names).
@@ -425,6 +426,9 @@ pub enum TriggerKind {
     Webhook(Webhook),
     /// `Flow`: an execution when executions of the binary's other flows end as it says.
     Flow(FlowTrigger),
+    /// `http.Trigger`: a request every `interval`; an execution when the response meets
+    /// `response_condition`.
+    HttpPoll(Box<HttpPoll>),
     /// A type (or a condition) `serve` does not run in this version.
     NotServed {
         why: String,
@@ -451,6 +455,25 @@ pub struct Webhook {
     /// `fetchType: STORE`: the body goes to internal storage (`trigger.uri`), streamed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub store_body: bool,
+}
+
+/// `http.Trigger`'s request and condition (templates rendered at each poll, with secrets).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpPoll {
+    pub uri: Prop,
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Prop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<Prop>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<Prop>,
+    /// How long between two requests (Kestra's default: a minute).
+    pub interval: Duration,
+    /// Rendered with `response` (`statusCode`, `body`, `headers`): `true` fires.
+    pub response_condition: Prop,
+    /// The longest a request may take (`options.readTimeout`, else 10 s).
+    pub timeout: Duration,
 }
 
 /// A Flow trigger: fires when an execution of another flow of the binary ends in one of

@@ -71,9 +71,10 @@ impl Ticks {
                     recover: *recover_missed,
                 }))
             }
-            TriggerKind::Webhook(_) | TriggerKind::Flow(_) | TriggerKind::NotServed { .. } => {
-                Ok(None)
-            }
+            TriggerKind::Webhook(_)
+            | TriggerKind::Flow(_)
+            | TriggerKind::HttpPoll(_)
+            | TriggerKind::NotServed { .. } => Ok(None),
         }
     }
 

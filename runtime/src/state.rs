@@ -978,25 +978,36 @@ impl Store {
     }
 
     /// A page of executions, newest first, and how many there are in all; only those in
-    /// `state` when it is given.
+    /// `state`, of `namespace` and of `flow_id` when they are given.
     pub fn search(
         &self,
         state: Option<State>,
+        namespace: Option<&str>,
+        flow_id: Option<&str>,
         limit: usize,
         offset: usize,
     ) -> Result<(Vec<ExecutionRow>, u64), StateError> {
-        let wanted = Value::from(state.map_or("", State::as_str));
+        // The filters travel as one JSON parameter; an absent one matches every row.
+        let filter = serde_json::json!({
+            "state": state.map(State::as_str),
+            "namespace": namespace,
+            "flowId": flow_id,
+        })
+        .to_string();
+        let wanted = "(json_extract(?1, '$.state') IS NULL OR state = json_extract(?1, '$.state'))
+             AND (json_extract(?1, '$.namespace') IS NULL OR namespace = json_extract(?1, '$.namespace'))
+             AND (json_extract(?1, '$.flowId') IS NULL OR flow_id = json_extract(?1, '$.flowId'))";
         let rows = self.select_executions(
             &format!(
-                "WHERE (?1 = '' OR state = ?1) ORDER BY started_ms DESC, rowid DESC LIMIT {limit} OFFSET {offset}"
+                "WHERE {wanted} ORDER BY started_ms DESC, rowid DESC LIMIT {limit} OFFSET {offset}"
             ),
-            &wanted,
+            &Value::String(filter.clone()),
         )?;
         let total: i64 = self
             .conn()
             .query_row(
-                "SELECT COUNT(*) FROM executions WHERE (?1 = '' OR state = ?1)",
-                [wanted.as_str().unwrap_or_default()],
+                &format!("SELECT COUNT(*) FROM executions WHERE {wanted}"),
+                [filter],
                 |row| row.get(0),
             )
             .map_err(|e| StateError::Sqlite(self.path.clone(), e))?;

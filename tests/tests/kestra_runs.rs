@@ -13,10 +13,19 @@ use kflow_tests::{build_flow, corpus_dir, project_dir};
 use serde_json::{json, Value};
 
 /// Run one entry; returns the problems found (empty: Kestra's assertions hold).
-/// A corpus flow built with the flows it starts as subflows (found beside it): the binary,
-/// and the flow to name to `run` when the binary hosts several.
-fn build_with_companions(path: &Path) -> Result<(PathBuf, Option<String>), String> {
-    let companions = kflow_tests::companions(path);
+/// A corpus flow built with the flows it starts as subflows (found beside it) and the files
+/// `with` names (flows whose Flow triggers listen to it): the binary, and the flow to name to
+/// `run` when the binary hosts several.
+fn build_with_companions(
+    path: &Path,
+    with: &[PathBuf],
+) -> Result<(PathBuf, Option<String>), String> {
+    let mut companions = kflow_tests::companions(path);
+    for extra in with {
+        if !companions.contains(extra) {
+            companions.push(extra.clone());
+        }
+    }
     if companions.is_empty() {
         return build_flow(path).map(|binary| (binary, None));
     }
@@ -35,12 +44,132 @@ fn build_with_companions(path: &Path) -> Result<(PathBuf, Option<String>), Strin
 }
 
 fn check_entry(entry: &Value, binary: &Path, flow: Option<&str>, n: usize) -> Vec<String> {
-    let mut problems = Vec::new();
     let state = std::env::temp_dir().join(format!("kflow-kestra-runs-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&state);
+    // `serve`: the binary's Flow triggers run meanwhile (they see the run end).
+    let serve = entry.get("serve").and_then(Value::as_bool).unwrap_or(false);
+    let serving = serve.then(|| {
+        let log = state.with_extension("serve.log");
+        let child = kflow_tests::start_serve(binary, &state, &log, &[], &[]);
+        kflow_tests::wait_for_log(&log, "serving the triggers");
+        child
+    });
+    let (mut problems, main_id) = run_entry(entry, binary, flow, &state);
+    if let Some(Value::Array(others)) = entry.get("others") {
+        problems.extend(check_others(others, binary, &state, main_id.as_deref()));
+    }
+    if let Some(child) = serving {
+        kflow_tests::terminate(child);
+    }
+    problems
+}
+
+/// What Kestra's test asserts of the other executions the run led to (subflows, executions
+/// Flow triggers started): for each `flow`, `count` executions, each ended in `state`, with
+/// `labels` and `trigger` (`<execution.id>`: the run's). Waits up to a minute for them.
+fn check_others(
+    others: &[Value],
+    binary: &Path,
+    state: &Path,
+    main_id: Option<&str>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let listed = || -> Vec<Value> { kflow_tests::executions(binary, state) };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    for want in others {
+        let flow = want["flow"].as_str().unwrap_or_default();
+        // `count`: exactly; `count_min`: at least.
+        let exact = want.get("count").and_then(Value::as_u64);
+        let count = exact
+            .or_else(|| want.get("count_min").and_then(Value::as_u64))
+            .unwrap_or(1);
+        let found = loop {
+            let ended: Vec<Value> = listed()
+                .into_iter()
+                .filter(|e| e["flow_id"] == flow && e["ended_ms"].is_u64())
+                .collect();
+            if ended.len() as u64 >= count || std::time::Instant::now() > deadline {
+                break ended;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        let wrong = match exact {
+            Some(_) => found.len() as u64 != count,
+            None => (found.len() as u64) < count,
+        };
+        if wrong {
+            problems.push(format!(
+                "{} ended executions of `{flow}` (want {count})",
+                found.len()
+            ));
+            continue;
+        }
+        for execution in &found {
+            if let Some(state) = want.get("state") {
+                if &execution["state"] != state {
+                    problems.push(format!(
+                        "`{flow}` execution {}: state {} (want {state})",
+                        execution["id"], execution["state"]
+                    ));
+                }
+            }
+            for key in ["labels", "trigger", "inputs"] {
+                for (k, v) in want
+                    .get(key)
+                    .and_then(Value::as_object)
+                    .into_iter()
+                    .flatten()
+                {
+                    let have = &execution[key][k];
+                    let matches = match v.as_str() {
+                        Some("<any>") => !have.is_null(),
+                        Some(text) if text.contains("<execution.id>") => {
+                            let wanted = text.replace("<execution.id>", main_id.unwrap_or("?"));
+                            have.as_str() == Some(wanted.as_str())
+                        }
+                        _ => have == v,
+                    };
+                    if !matches {
+                        problems.push(format!(
+                            "`{flow}` execution {}: {key}.{k} is {have} (want {v})",
+                            execution["id"]
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The entry's run and the steps after it (`then`).
+fn run_entry(
+    entry: &Value,
+    binary: &Path,
+    flow: Option<&str>,
+    state: &Path,
+) -> (Vec<String>, Option<String>) {
+    let mut problems = Vec::new();
     let mut command = Command::new(binary);
-    command.arg("run").args(flow).arg("--state").arg(&state);
-    if let Some(Value::Object(inputs)) = entry.get("inputs") {
+    command.arg("run").args(flow).arg("--state").arg(state);
+    // FILE inputs: the content given, written to a local file whose path is the value.
+    let mut given = entry
+        .get("inputs")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    for (name, content) in entry
+        .get("input_files")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let file = state.with_extension(format!("{name}.txt"));
+        std::fs::write(&file, content.as_str().unwrap_or_default()).expect("temp file");
+        given.insert(name.clone(), Value::String(file.display().to_string()));
+    }
+    if !given.is_empty() {
+        let inputs = &given;
         // Kestra's harness passed these raw; strings are what a command line gives.
         let inputs: serde_json::Map<String, Value> = inputs
             .iter()
@@ -73,8 +202,9 @@ fn check_entry(entry: &Value, binary: &Path, flow: Option<&str>, n: usize) -> Ve
     }
     let output = command.output().expect("the binary runs");
     let Some(summary) = last_summary(&output, &mut problems) else {
-        return problems;
+        return (problems, None);
     };
+    let main_id = summary["id"].as_str().map(str::to_string);
     problems.extend(check_summary(entry, &summary));
     // What the test does next: to the recorded execution (`restart`, `resume`, `replay`,
     // `kill`), or a new `run` of the flow on the same state, each with what Kestra asserts once
@@ -91,11 +221,15 @@ fn check_entry(entry: &Value, binary: &Path, flow: Option<&str>, n: usize) -> Ve
         let mut command = Command::new(binary);
         command.arg(action);
         if action == "run" {
-            command.args(flow);
+            // Another flow of the binary (`flow`), or the entry's own.
+            match step.get("flow").and_then(Value::as_str) {
+                Some(other) => command.arg(other),
+                None => command.args(flow),
+            };
         } else {
             command.arg(id);
         }
-        command.arg("--state").arg(&state);
+        command.arg("--state").arg(state);
         if action != "kill" {
             command.args(["--format", "json"]);
         }
@@ -136,7 +270,7 @@ fn check_entry(entry: &Value, binary: &Path, flow: Option<&str>, n: usize) -> Ve
             continue;
         }
         let Some(after) = last_summary(&output, &mut problems) else {
-            return problems;
+            return (problems, main_id);
         };
         problems.extend(
             check_summary(step, &after)
@@ -144,7 +278,7 @@ fn check_entry(entry: &Value, binary: &Path, flow: Option<&str>, n: usize) -> Ve
                 .map(|p| format!("{label}: {p}")),
         );
     }
-    problems
+    (problems, main_id)
 }
 
 /// The summary a run printed last (its JSON line), or a problem saying why there is none.
@@ -354,10 +488,23 @@ fn kestra_runner_tests_give_the_same_results() {
             continue;
         };
         let test = entry["test"].as_str().unwrap_or_default().to_string();
+        let key = format!(
+            "{flow} {}",
+            entry.get("with").map_or(String::new(), ToString::to_string)
+        );
         let binary = binaries
-            .entry(flow.to_string())
+            .entry(key)
             .or_insert_with(|| {
-                build_with_companions(&corpus_dir().join("kestra/valids").join(flow))
+                let valids = corpus_dir().join("kestra/valids");
+                let with: Vec<PathBuf> = entry
+                    .get("with")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|f| valids.join(f))
+                    .collect();
+                build_with_companions(&valids.join(flow), &with)
             })
             .clone();
         let problems = match binary {
@@ -406,10 +553,13 @@ fn every_valid_flow_that_builds_holds_the_plan_lowered_in_process() {
         if kflow_tests::check_file(&path, &root, options).error_count() > 0 {
             continue;
         }
-        match build_with_companions(&path) {
+        match build_with_companions(&path, &[]) {
             Ok(_) => built += 1,
-            // A Subflow whose target is not in the corpus: `build` refuses it (KF205).
-            Err(e) if e.contains("which is not among the flows given") => {}
+            // A Subflow whose target is not in the corpus, or does not check: `build`
+            // refuses it (KF205, or the target's own errors).
+            Err(e)
+                if e.contains("which is not among the flows given")
+                    || !e.starts_with(&path.display().to_string()) => {}
             Err(e) => failures.push(e),
         }
     }

@@ -251,12 +251,15 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             )
             .not_dynamic(),
             prop("body", String),
-            prop("formData", Map(&Any)),
+            prop("formData", Map(&Any)).not_run_yet(),
             prop("contentType", String),
             prop("headers", Map(&String)),
+            // `serve` reads `readTimeout` (else `connectTimeout`) of it.
             prop("options", Object(HTTP_OPTIONS)).not_dynamic(),
-            prop("sslOptions", Object(HTTP_SSL_OPTIONS)).not_dynamic(),
-            prop("encryptBody", Bool).not_dynamic(),
+            prop("sslOptions", Object(HTTP_SSL_OPTIONS))
+                .not_dynamic()
+                .not_run_yet(),
+            prop("encryptBody", Bool).not_dynamic().not_run_yet(),
         ],
         outputs: &[
             out("uri", ValueType::String),

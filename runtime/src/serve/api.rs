@@ -426,7 +426,11 @@ pub(super) async fn search(
             .into_response();
     }
     let offset = (page - 1).saturating_mul(size);
-    match app.served.store.search(state, size, offset) {
+    match app
+        .served
+        .store
+        .search(state, namespace, flow_id, size, offset)
+    {
         Ok((rows, total)) => {
             let results: Vec<Value> = rows.iter().map(|row| execution_json(row, None)).collect();
             (

@@ -20,6 +20,7 @@ mod api;
 mod http;
 mod metrics;
 mod multipart;
+mod poll;
 mod upstream;
 mod webhook;
 
@@ -189,8 +190,18 @@ pub async fn serve(
         options.retention,
         stop.clone(),
     ));
-    // Flow triggers catch up with the executions that ended while no `serve` ran.
-    served.upstream.recover(&served);
+    // Flow triggers catch up with the executions that ended while no `serve` ran, then with
+    // those other processes end.
+    served.upstream.catch_up(&served);
+    if served.upstream.any() {
+        let served = Arc::clone(&served);
+        let mut stop = stop.clone();
+        schedulers.spawn(async move {
+            while !sleep_or_stop(upstream::CATCH_UP_EVERY, &mut stop).await {
+                served.upstream.catch_up(&served);
+            }
+        });
+    }
     let mut webhooks = Vec::new();
     for hosted in &bundle.flows {
         let flow = &hosted.flow;
@@ -210,6 +221,10 @@ pub async fn serve(
     } else {
         Some(listen(&served, &options, webhooks, &stop).await?)
     };
+    say(
+        "INFO",
+        &format!("serving the triggers of {} flow(s)", bundle.flows.len()),
+    );
     let mut active = served.active.subscribe();
     drop(served);
 
@@ -271,6 +286,17 @@ fn serve_trigger(
         return;
     }
     if let TriggerKind::Flow(_) = &trigger.kind {
+        return;
+    }
+    if let TriggerKind::HttpPoll(poll) = &trigger.kind {
+        let served = Arc::clone(served);
+        let hosted = hosted.clone();
+        let trigger = trigger.clone();
+        let poll = poll.clone();
+        let stop = stop.clone();
+        schedulers.spawn(async move {
+            poll::run(&served, &hosted, &trigger, &poll, stop).await;
+        });
         return;
     }
     {
@@ -714,20 +740,30 @@ fn inputs_of(
     trigger: &Trigger,
     variables: &Value,
 ) -> Result<Map<String, Value>, String> {
+    let mut vars = Map::new();
+    vars.insert("trigger".into(), variables.clone());
+    inputs_with(hosted, trigger, &vars)
+}
+
+/// [`inputs_of`] rendered with `vars` (a Flow trigger's: the upstream execution's `outputs`,
+/// `flow`, `execution` beside `trigger`, as Kestra renders them).
+fn inputs_with(
+    hosted: &Hosted,
+    trigger: &Trigger,
+    vars: &Map<String, Value>,
+) -> Result<Map<String, Value>, String> {
     {
         let prop = match &trigger.kind {
             TriggerKind::Schedule(schedule) => schedule.inputs.as_ref(),
             TriggerKind::ScheduleOnDates { inputs, .. } => inputs.as_ref(),
             TriggerKind::Webhook(webhook) => webhook.inputs.as_ref(),
             TriggerKind::Flow(upstream) => upstream.inputs.as_ref(),
-            TriggerKind::NotServed { .. } => None,
+            TriggerKind::HttpPoll(_) | TriggerKind::NotServed { .. } => None,
         };
         let given = match prop {
             Some(prop) => {
-                let mut vars = Map::new();
-                vars.insert("trigger".into(), variables.clone());
                 match prop
-                    .render(&vars, hosted.host.as_ref())
+                    .render(vars, hosted.host.as_ref())
                     .map_err(|e| e.to_string())?
                 {
                     Value::Object(map) => Some(map),

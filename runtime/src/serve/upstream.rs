@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use super::{inputs_of, say, Served};
+use super::{inputs_with, say, Served};
 use crate::bundle::{Bundle, Hosted};
 use crate::execution::{new_id, now_ms};
 use crate::launch::LaunchRequest;
@@ -29,6 +29,9 @@ use crate::state::{Created, ExecutionRow, TriggeredExecution};
 
 /// The most ended executions read back at once (recovery, and one preconditions window).
 const MAX_READ_BACK: usize = 10_000;
+
+/// How often the state is looked at for executions other processes ended.
+pub const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// One Flow trigger and the flow it starts.
 struct Watcher {
@@ -61,9 +64,16 @@ impl FlowTriggers {
         FlowTriggers { watchers }
     }
 
-    /// When `serve` starts: a trigger served for the first time starts from now; the others
-    /// are offered the executions that ended after their position.
-    pub fn recover(&self, served: &Arc<Served>) {
+    /// Whether the binary has Flow triggers.
+    pub fn any(&self) -> bool {
+        !self.watchers.is_empty()
+    }
+
+    /// A trigger served for the first time starts from now; the others are offered the
+    /// executions that ended after their position: when `serve` starts (what ended while it
+    /// was not running) and every [`CATCH_UP_EVERY`] (what other processes on the state ran:
+    /// `./bundle run FLOW`, `restart`).
+    pub fn catch_up(&self, served: &Arc<Served>) {
         for watcher in &self.watchers {
             let flow = &watcher.hosted.flow;
             let position = match served.store.trigger_state(&flow.id, &watcher.trigger.id) {
@@ -84,16 +94,6 @@ impl FlowTriggers {
             };
             match served.store.ended_after(position, MAX_READ_BACK) {
                 Ok(rows) => {
-                    if !rows.is_empty() {
-                        say(
-                            "INFO",
-                            &format!(
-                                "trigger `{}`: {} execution(s) ended while serve was not running",
-                                watcher.trigger.id,
-                                rows.len()
-                            ),
-                        );
-                    }
                     for row in &rows {
                         watcher.offer(served, row);
                     }
@@ -177,7 +177,8 @@ impl Watcher {
             if !preconditions.filters.is_empty() {
                 let vars = condition_vars(served, row);
                 for filter in &preconditions.filters {
-                    met.push(filter_met(filter, row, &vars, host)?);
+                    // A filter that cannot be evaluated for this execution is not met by it.
+                    met.push(filter_met(filter, row, &vars, host).unwrap_or(false));
                 }
             }
             Ok(met)
@@ -227,7 +228,9 @@ impl Watcher {
     fn fire(&self, served: &Arc<Served>, row: &ExecutionRow, variables: Value) {
         let flow = &self.hosted.flow;
         let trigger = &self.trigger;
-        let inputs = match inputs_of(&self.hosted, trigger, &variables) {
+        let mut vars = condition_vars(served, row);
+        vars.insert("trigger".into(), variables.clone());
+        let inputs = match inputs_with(&self.hosted, trigger, &vars) {
             Ok(inputs) => inputs,
             Err(e) => {
                 say(
@@ -374,15 +377,15 @@ fn filter_met(
     vars: &Map<String, Value>,
     host: &dyn crate::expr::Host,
 ) -> Result<bool, String> {
-    let mut results = Vec::with_capacity(filter.filters.len());
+    // In order, stopping at the first that decides (an expression about another flow's
+    // labels is not rendered for an execution whose flow id already failed).
     for one in &filter.filters {
-        results.push(one_filter(one, row, vars, host)?);
+        let met = one_filter(one, row, vars, host)?;
+        if met == filter.any {
+            return Ok(met);
+        }
     }
-    Ok(if filter.any {
-        results.iter().any(|r| *r)
-    } else {
-        results.iter().all(|r| *r)
-    })
+    Ok(!filter.any)
 }
 
 fn one_filter(

@@ -33,6 +33,7 @@ pub const FOR_EACH_ITEM: PluginDef = PluginDef::flowable_task(
     &["io.kestra.core.tasks.flows.ForEachItem"],
     &[
         prop("items", P::String).required(),
+        // `Property<...>` fields in Kestra 1.0: `rows: "{{ inputs.batch }}"` renders.
         prop(
             "batch",
             P::Object(&[
@@ -41,8 +42,7 @@ pub const FOR_EACH_ITEM: PluginDef = PluginDef::flowable_task(
                 prop("rows", P::Int),
                 prop("separator", P::String),
             ]),
-        )
-        .not_dynamic(),
+        ),
         prop("namespace", P::String).required(),
         prop("flowId", P::String).required(),
         prop("revision", P::Int).not_dynamic().not_run_yet(),
@@ -339,7 +339,12 @@ mod run {
             let mut ended = futures_util::stream::iter(batches.iter().cloned().enumerate())
                 .map(one)
                 .buffer_unordered(AT_ONCE);
-            let mut iterations: BTreeMap<&'static str, u64> = BTreeMap::new();
+            // As Kestra reports them: CREATED and RUNNING are there, at 0 once all have ended.
+            let mut iterations: BTreeMap<&'static str, u64> =
+                BTreeMap::from([(State::Created.as_str(), 0), (State::Running.as_str(), 0)]);
+            if !self.wait {
+                iterations.clear();
+            }
             while let Some(state) = ended.next().await {
                 *iterations.entry(state?.as_str()).or_default() += 1;
             }

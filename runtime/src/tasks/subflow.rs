@@ -68,9 +68,10 @@ impl Subflow {
             prop("wait", P::Bool).not_dynamic(),
             prop("transmitFailed", P::Bool).not_dynamic(),
             prop("inheritLabels", P::Bool).not_dynamic(),
+            // Rendered with the subflow's task outputs once it has ended.
             prop("outputs", P::Map(&P::Any))
                 .deprecated("declare `outputs` in the subflow itself")
-                .not_run_yet(),
+                .not_dynamic(),
             prop("scheduleDate", P::String).not_run_yet(),
             prop(
                 "restartBehavior",
@@ -249,6 +250,13 @@ mod run {
                 });
             };
             let state = summary.state;
+            let mut outputs = match summary.outputs.clone() {
+                Some(Value::Object(map)) => map,
+                _ => Map::new(),
+            };
+            if let Some(Value::Object(extracted)) = &self.outputs {
+                outputs.extend(extract(ctx, &summary, extracted)?);
+            }
             if self.transmit_failed {
                 match state {
                     State::Failed | State::Killed | State::Cancelled => {
@@ -265,8 +273,36 @@ mod run {
             Ok(SubflowOutput {
                 execution_id: id,
                 state: Some(state.as_str().to_string()),
-                outputs: Some(summary.outputs.unwrap_or_else(|| Value::Object(Map::new()))),
+                outputs: Some(Value::Object(outputs)),
             })
         }
+    }
+
+    /// The deprecated `outputs` property: each template rendered with the subflow's task
+    /// outputs as `outputs` (as Kestra renders it in the subflow's execution).
+    fn extract(
+        ctx: &TaskContext<'_>,
+        child: &Summary,
+        templates: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, TaskError> {
+        let task_outputs: Map<String, Value> = child
+            .task_runs
+            .iter()
+            .filter(|run| run.value.is_none())
+            .filter_map(|run| Some((run.task_id.clone(), run.outputs.clone()?)))
+            .collect();
+        let mut extra = Map::new();
+        extra.insert("outputs".into(), Value::Object(task_outputs));
+        let mut out = Map::new();
+        for (name, template) in templates {
+            let value = match template {
+                Value::String(text) if crate::expr::is_template(text) => ctx
+                    .render_with(text, &extra)
+                    .map_err(|e| format!("outputs `{name}`: {e}"))?,
+                other => other.clone(),
+            };
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
     }
 }
