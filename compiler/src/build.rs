@@ -208,6 +208,15 @@ pub fn generate_bundle(bin_name: &str, sources: Vec<FlowSource<'_>>, runtime_pat
         .join(", ");
     let source_name = source_name.as_str();
     let files: Vec<NamespaceFile> = sources.into_iter().flat_map(|s| s.files).collect();
+    // The runtime's optional parts the flows need (the HTTP client is 5 MB of binary).
+    let mut features: Vec<&str> = Vec::new();
+    let polls = plans
+        .iter()
+        .flat_map(|p| &p.triggers)
+        .any(|t| matches!(t.kind, kflow_runtime::plan::TriggerKind::HttpPoll(_)));
+    if polls {
+        features.push("http");
+    }
     let bin_name = bin_name.to_string();
     let name = format!(
         "kflow-flow-{}",
@@ -223,6 +232,7 @@ pub fn generate_bundle(bin_name: &str, sources: Vec<FlowSource<'_>>, runtime_pat
                 crate_name => name,
                 bin_name => bin_name,
                 runtime_path => runtime_path,
+                features => features,
             },
         )
         .expect("the flow template renders");

@@ -280,6 +280,16 @@ pub mod shapes {
         prop("folderPerNamespace", Bool),
     ];
 
+    /// `List<Label>` as `ListOrMapOfLabelDeserializer` reads it: a map of key to value, or a
+    /// list of `{key, value}` (the `labels` of `Subflow` and `ForEachItem`).
+    pub const LABELS: PropType = OneOf(&[
+        Map(&String),
+        List(&Object(&[
+            prop("key", String).required(),
+            prop("value", String).required(),
+        ])),
+    ]);
+
     /// `FlowableTask.getErrors()` / `getFinally()` (`finally` added in 0.21).
     pub const fn errors() -> PropDef {
         prop("errors", Tasks).not_dynamic()

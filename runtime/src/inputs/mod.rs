@@ -89,6 +89,15 @@ enum Raw {
     Json(Value),
 }
 
+/// Every problem with the inputs on one line (`a: ...; b: ...`), for a log line or an answer.
+pub fn describe(errors: &[InputError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The execution's `inputs`: every declared input converted to its type, from the command line
 /// (`given`, in order), the `--inputs` file, or `defaults`.
 pub fn resolve(

@@ -169,10 +169,8 @@ fn create_execution(
     labels: Map<String, Value>,
     idempotency: Option<&str>,
 ) -> Result<(Created, Map<String, Value>), Response> {
-    let mut inputs = inputs::resolve(flow, given.pairs, given.values).map_err(|errors| {
-        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        error(StatusCode::UNPROCESSABLE_ENTITY, &messages.join("; "))
-    })?;
+    let mut inputs = inputs::resolve(flow, given.pairs, given.values)
+        .map_err(|errors| error(StatusCode::UNPROCESSABLE_ENTITY, &inputs::describe(&errors)))?;
     crate::launch::store_input_files(flow, id, &mut inputs, &served.storage)
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))?;
     let start = TriggeredExecution {

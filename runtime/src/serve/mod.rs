@@ -20,6 +20,7 @@ mod api;
 mod http;
 mod metrics;
 mod multipart;
+#[cfg(feature = "http")]
 mod poll;
 mod upstream;
 mod webhook;
@@ -289,14 +290,28 @@ fn serve_trigger(
         return;
     }
     if let TriggerKind::HttpPoll(poll) = &trigger.kind {
-        let served = Arc::clone(served);
-        let hosted = hosted.clone();
-        let trigger = trigger.clone();
-        let poll = poll.clone();
-        let stop = stop.clone();
-        schedulers.spawn(async move {
-            poll::run(&served, &hosted, &trigger, &poll, stop).await;
-        });
+        #[cfg(feature = "http")]
+        {
+            let served = Arc::clone(served);
+            let hosted = hosted.clone();
+            let trigger = trigger.clone();
+            let poll = poll.clone();
+            let stop = stop.clone();
+            schedulers.spawn(async move {
+                poll::run(&served, &hosted, &trigger, &poll, stop).await;
+            });
+        }
+        #[cfg(not(feature = "http"))]
+        {
+            let _ = poll;
+            say(
+                "ERROR",
+                &format!(
+                    "trigger `{}` is not run: this binary was built without kflow-runtime's `http` feature (kflowc turns it on for flows with an http.Trigger)",
+                    trigger.id
+                ),
+            );
+        }
         return;
     }
     {
@@ -721,16 +736,28 @@ impl Served {
                     schedule::iso(tick)
                 ),
             );
-            let request = LaunchRequest {
-                created: Some((id, inputs)),
-                trigger: Some(variables),
-                labels: trigger.execution_labels(),
-                echo_logs: true,
-                ..LaunchRequest::default()
-            };
-            drop(self.start(hosted, request, Some(trigger.clone())));
+            self.start_created(hosted, trigger, id, inputs, variables);
         }
         Ok(())
+    }
+
+    /// Launches the execution `id` a trigger has recorded CREATED (with its `trigger.*`).
+    fn start_created(
+        self: &Arc<Self>,
+        hosted: &Hosted,
+        trigger: &Trigger,
+        id: String,
+        inputs: Map<String, Value>,
+        variables: Value,
+    ) {
+        let request = LaunchRequest {
+            created: Some((id, inputs)),
+            trigger: Some(variables),
+            labels: trigger.execution_labels(),
+            echo_logs: true,
+            ..LaunchRequest::default()
+        };
+        drop(self.start(hosted, request, Some(trigger.clone())));
     }
 }
 
@@ -773,13 +800,7 @@ fn inputs_with(
             }
             None => None,
         };
-        inputs::resolve(&hosted.flow, Vec::new(), given).map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
+        inputs::resolve(&hosted.flow, Vec::new(), given).map_err(|e| inputs::describe(&e))
     }
 }
 

@@ -14,7 +14,6 @@ use tokio::sync::watch;
 use super::{say, sleep_or_stop, Served};
 use crate::bundle::Hosted;
 use crate::execution::{new_id, now_ms};
-use crate::launch::LaunchRequest;
 use crate::plan::{HttpPoll, Trigger};
 use crate::state::TriggeredExecution;
 
@@ -168,13 +167,12 @@ fn fire(served: &Arc<Served>, hosted: &Hosted, trigger: &Trigger, variables: Val
     let inputs = match crate::inputs::resolve(&hosted.flow, Vec::new(), None) {
         Ok(inputs) => inputs,
         Err(errors) => {
-            let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
             say(
                 "WARN",
                 &format!(
                     "trigger `{}`: the response met the condition, but the flow's inputs are not valid: {}",
                     trigger.id,
-                    reasons.join("; ")
+                    crate::inputs::describe(&errors)
                 ),
             );
             return;
@@ -205,12 +203,5 @@ fn fire(served: &Arc<Served>, hosted: &Hosted, trigger: &Trigger, variables: Val
             trigger.id
         ),
     );
-    let request = LaunchRequest {
-        created: Some((id, inputs)),
-        trigger: Some(variables),
-        labels: trigger.execution_labels(),
-        echo_logs: true,
-        ..LaunchRequest::default()
-    };
-    drop(served.start(hosted, request, Some(trigger.clone())));
+    served.start_created(hosted, trigger, id, inputs, variables);
 }

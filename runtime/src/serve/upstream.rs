@@ -23,7 +23,6 @@ use serde_json::{json, Map, Value};
 use super::{inputs_with, say, Served};
 use crate::bundle::{Bundle, Hosted};
 use crate::execution::{new_id, now_ms};
-use crate::launch::LaunchRequest;
 use crate::plan::{ExecutionFilter, Filter, FlowTrigger, Preconditions, Trigger, TriggerKind};
 use crate::state::{Created, ExecutionRow, TriggeredExecution};
 
@@ -280,14 +279,7 @@ impl Watcher {
                 row.state.as_str()
             ),
         );
-        let request = LaunchRequest {
-            created: Some((id, inputs)),
-            trigger: Some(variables),
-            labels: trigger.execution_labels(),
-            echo_logs: true,
-            ..LaunchRequest::default()
-        };
-        drop(served.start(&self.hosted, request, Some(trigger.clone())));
+        served.start_created(&self.hosted, trigger, id, inputs, variables);
     }
 }
 

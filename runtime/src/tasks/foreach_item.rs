@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::definition::shapes::{errors, finally};
+use crate::definition::shapes::{errors, finally, LABELS};
 use crate::definition::{out, prop, PluginDef, PropType as P, ValueType};
 
 /// The most batches' subflow executions one `ForEachItem` runs at once.
@@ -47,16 +47,7 @@ pub const FOR_EACH_ITEM: PluginDef = PluginDef::flowable_task(
         prop("flowId", P::String).required(),
         prop("revision", P::Int).not_dynamic().not_run_yet(),
         prop("inputs", P::Map(&P::Any)),
-        prop(
-            "labels",
-            P::OneOf(&[
-                P::Map(&P::String),
-                P::List(&P::Object(&[
-                    prop("key", P::String).required(),
-                    prop("value", P::String).required(),
-                ])),
-            ]),
-        ),
+        prop("labels", LABELS),
         prop("wait", P::Bool).not_dynamic(),
         prop("transmitFailed", P::Bool).not_dynamic(),
         prop("inheritLabels", P::Bool).not_dynamic(),

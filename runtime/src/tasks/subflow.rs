@@ -10,6 +10,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::definition::shapes::LABELS;
 use crate::definition::{out, prop, PluginDef, PropType as P, ValueType};
 
 /// `flow.Subflow` (Kestra's `ExecutableTask`).
@@ -55,16 +56,7 @@ impl Subflow {
             // One revision of each flow is in a binary: the one it was built with.
             prop("revision", P::Int).not_run_yet(),
             prop("inputs", P::Map(&P::Any)),
-            prop(
-                "labels",
-                P::OneOf(&[
-                    P::Map(&P::String),
-                    P::List(&P::Object(&[
-                        prop("key", P::String).required(),
-                        prop("value", P::String).required(),
-                    ])),
-                ]),
-            ),
+            prop("labels", LABELS),
             prop("wait", P::Bool).not_dynamic(),
             prop("transmitFailed", P::Bool).not_dynamic(),
             prop("inheritLabels", P::Bool).not_dynamic(),
@@ -147,10 +139,9 @@ mod run {
         let name = format!("{}.{}", child.flow.namespace, child.flow.id);
         let inputs =
             crate::inputs::resolve(&child.flow, Vec::new(), child.inputs).map_err(|errors| {
-                let reasons: Vec<String> = errors.iter().map(ToString::to_string).collect();
                 TaskError::from(format!(
                     "the inputs of subflow `{name}` are not valid: {}",
-                    reasons.join("; ")
+                    crate::inputs::describe(&errors)
                 ))
             })?;
         let parent_labels = ctx.labels();
