@@ -458,12 +458,26 @@ impl Lower<'_> {
             Some("NONE") => P::RecoverMissed::None,
             _ => P::RecoverMissed::All,
         };
+        // A Flow trigger's `MultipleCondition` (the older form of `preconditions`) becomes
+        // preconditions; the other conditions apply to each upstream execution.
+        let is_multiple = |node: &&Node| {
+            node.get("type")
+                .and_then(|e| e.value.as_text())
+                .is_some_and(|t| t.ends_with(".MultipleCondition"))
+        };
         let conditions: Vec<P::Condition> = ["conditions", "scheduleConditions"]
             .iter()
             .filter_map(|name| property(name).and_then(Node::as_seq))
             .flatten()
+            .filter(|node| !is_multiple(node))
             .map(|node| self.condition(node))
             .collect();
+        let multiple = property("conditions")
+            .and_then(Node::as_seq)
+            .into_iter()
+            .flatten()
+            .find(is_multiple)
+            .map(|node| self.multiple_condition(node));
         let mut kind = match type_name.as_str() {
             "io.kestra.plugin.core.trigger.Schedule" => P::TriggerKind::Schedule(P::Schedule {
                 cron: text("cron").unwrap_or_default(),
@@ -532,7 +546,9 @@ impl Lower<'_> {
                         .to_vec()
                 }),
                 inputs: property("inputs").map(|n| self.prop(n, true)),
-                preconditions: property("preconditions").map(|n| self.preconditions(n)),
+                preconditions: property("preconditions")
+                    .map(|n| self.preconditions(n))
+                    .or(multiple),
             }),
             _ => P::TriggerKind::NotServed { why: String::new() },
         };
@@ -623,11 +639,36 @@ impl Lower<'_> {
         P::Preconditions {
             flows,
             filters,
+            conditions: Vec::new(),
             window,
             reset_on_success: node
                 .get("resetOnSuccess")
                 .and_then(|e| e.value.as_scalar())
                 .is_none_or(|s| !matches!(s.kind, ScalarKind::Bool(false))),
+        }
+    }
+
+    /// A `MultipleCondition` as preconditions: each of its named conditions met by an execution
+    /// that ended within `window` (a day by default; `windowAdvance` is not read: the window
+    /// slides), reset once it fires.
+    fn multiple_condition(&self, node: &Node) -> P::Preconditions {
+        let window = node
+            .get("window")
+            .and_then(|e| e.value.as_text())
+            .and_then(kflow_runtime::expr::value::parse_iso_duration)
+            .unwrap_or(std::time::Duration::from_secs(24 * 3600));
+        P::Preconditions {
+            flows: Vec::new(),
+            filters: Vec::new(),
+            conditions: node
+                .get("conditions")
+                .and_then(|e| e.value.as_map())
+                .unwrap_or_default()
+                .iter()
+                .map(|e| self.condition(&e.value))
+                .collect(),
+            window,
+            reset_on_success: true,
         }
     }
 
@@ -678,17 +719,33 @@ pub fn not_served(trigger: &Trigger) -> Option<String> {
             "`serve` does not run `{type_name}` triggers in this version"
         ));
     }
-    fn unserved(nodes: &[Node]) -> Option<String> {
-        nodes.iter().find_map(|node| {
-            let written = node.get("type")?.value.as_text()?;
-            let name = plugins::lookup(PluginKind::Condition, written).map_or(written, |p| p.name);
-            if P::SERVED_CONDITIONS.contains(&name) {
-                unserved(node.get("conditions").and_then(|e| e.value.as_seq())?)
-            } else {
-                Some(name.to_string())
-            }
-        })
-    }
+    let flow_trigger = type_name == "io.kestra.plugin.core.trigger.Flow";
+    let unserved = |nodes: &[Node]| -> Option<String> {
+        fn walk(nodes: &[&Node], flow_trigger: bool) -> Option<String> {
+            nodes.iter().find_map(|node| {
+                let written = node.get("type")?.value.as_text()?;
+                let name =
+                    plugins::lookup(PluginKind::Condition, written).map_or(written, |p| p.name);
+                let inner: Vec<&Node> = match node.get("conditions").map(|e| &e.value) {
+                    Some(value) => match (value.as_seq(), value.as_map()) {
+                        (Some(items), _) => items.iter().collect(),
+                        (_, Some(entries)) => entries.iter().map(|e| &e.value).collect(),
+                        _ => Vec::new(),
+                    },
+                    None => Vec::new(),
+                };
+                // A Flow trigger runs a MultipleCondition as preconditions.
+                let multiple =
+                    flow_trigger && name == "io.kestra.plugin.core.condition.MultipleCondition";
+                if P::SERVED_CONDITIONS.contains(&name) || multiple {
+                    walk(&inner, false)
+                } else {
+                    Some(name.to_string())
+                }
+            })
+        }
+        walk(&nodes.iter().collect::<Vec<_>>(), flow_trigger)
+    };
     let daily = trigger
         .properties
         .iter()

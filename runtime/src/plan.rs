@@ -500,6 +500,10 @@ pub struct Preconditions {
     /// `where`: each must be met by some ended execution.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<ExecutionFilter>,
+    /// A `MultipleCondition`'s conditions (its older form): each must hold of some ended
+    /// execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
     /// How far back an execution counts (`timeWindow.window`, a day by default).
     pub window: Duration,
     /// After firing, earlier executions no longer count (`resetOnSuccess`, the default).

@@ -72,7 +72,12 @@ pub fn build_flows(paths: &[PathBuf], bin_name: &str) -> Result<PathBuf, String>
                 format!(
                     "{} does not check: {:?}",
                     path.display(),
-                    checked.report.diagnostics.first().map(|d| &d.message)
+                    checked
+                        .report
+                        .diagnostics
+                        .iter()
+                        .find(|d| d.severity == kflow_compiler::diag::Severity::Error)
+                        .map(|d| &d.message)
                 )
             })?;
         flows.push(flow);

@@ -80,6 +80,10 @@ fn check_others(
         let flow = want["flow"].as_str().unwrap_or_default();
         // `count`: exactly; `count_min`: at least.
         let exact = want.get("count").and_then(Value::as_u64);
+        if exact == Some(0) {
+            // None may come: give `serve` (it looks every second) the time to start a wrong one.
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+        }
         let count = exact
             .or_else(|| want.get("count_min").and_then(Value::as_u64))
             .unwrap_or(1);

@@ -106,7 +106,7 @@ pub fn check(flow: &Flow, file: usize, neighbours: &Neighbours, out: &mut Vec<Di
                 "io.kestra.plugin.core.flow.Subflow" | "io.kestra.plugin.core.flow.ForEachItem"
             )
         }) {
-            subflow(task, neighbours, out);
+            subflow(flow, task, neighbours, out);
         }
     }
     for trigger in &flow.triggers {
@@ -125,7 +125,7 @@ pub fn check(flow: &Flow, file: usize, neighbours: &Neighbours, out: &mut Vec<Di
                         .and_then(|e| e.value.as_seq())
                         .unwrap_or_default();
                     for upstream in flows {
-                        upstream_flow(upstream, neighbours, out);
+                        upstream_flow(flow, upstream, neighbours, out);
                     }
                 }
                 "conditions" => {
@@ -135,7 +135,7 @@ pub fn check(flow: &Flow, file: usize, neighbours: &Neighbours, out: &mut Vec<Di
                             .and_then(|e| e.value.as_text())
                             .unwrap_or_default();
                         if kind.ends_with(".ExecutionFlow") {
-                            upstream_flow(condition, neighbours, out);
+                            upstream_flow(flow, condition, neighbours, out);
                         }
                     }
                 }
@@ -153,6 +153,7 @@ fn literal(node: &Node) -> Option<&str> {
 
 /// The flow a `namespace`/`flowId` pair names, or the diagnostic that it is not there.
 fn target<'n>(
+    own: &Flow,
     namespace: &Node,
     flow_id: &Node,
     neighbours: &'n Neighbours,
@@ -166,10 +167,13 @@ fn target<'n>(
     if let Some(found) = neighbours.find(ns, id) {
         return Some(found);
     }
+    // The flow that names it is no candidate.
     let ids: Vec<&str> = neighbours
         .flows
         .iter()
-        .filter(|s| s.namespace == ns)
+        .filter(|s| {
+            s.namespace == ns && !(s.namespace == own.namespace.value && s.id == own.id.value)
+        })
         .map(|s| s.id.as_str())
         .collect();
     let close = did_you_mean(id, ids.iter().copied());
@@ -197,13 +201,14 @@ fn target<'n>(
 }
 
 /// A `Subflow`: its target exists, and its `inputs` are the target's.
-fn subflow(task: &Task, neighbours: &Neighbours, out: &mut Vec<Diagnostic>) {
+fn subflow(own: &Flow, task: &Task, neighbours: &Neighbours, out: &mut Vec<Diagnostic>) {
     let (Some(namespace), Some(flow_id)) = (task.property("namespace"), task.property("flowId"))
     else {
         return;
     };
     let what = format!("subflow task `{}`", task.id.value);
     let Some(target) = target(
+        own,
         &namespace.value,
         &flow_id.value,
         neighbours,
@@ -316,11 +321,12 @@ fn kflow_runtime_type_name(ty: InputType) -> String {
 }
 
 /// A Flow trigger's upstream flow (`preconditions.flows[]`, an `ExecutionFlow` condition).
-fn upstream_flow(node: &Node, neighbours: &Neighbours, out: &mut Vec<Diagnostic>) {
+fn upstream_flow(own: &Flow, node: &Node, neighbours: &Neighbours, out: &mut Vec<Diagnostic>) {
     let (Some(namespace), Some(flow_id)) = (node.get("namespace"), node.get("flowId")) else {
         return;
     };
     target(
+        own,
         &namespace.value,
         &flow_id.value,
         neighbours,

@@ -47,6 +47,62 @@ pub fn triggers(flow: &Flow, diagnostics: &mut Vec<Diagnostic>) {
                 ),
             );
         }
+        flow_trigger_states(trigger, diagnostics);
+    }
+}
+
+/// The end states a Flow trigger fires on: kflow's fire when an upstream execution ends, so a
+/// state it passes through on the way (`RUNNING`, `PAUSED`, ...) in `states` or a
+/// precondition's `states` never fires it.
+fn flow_trigger_states(trigger: &crate::model::Trigger, diagnostics: &mut Vec<Diagnostic>) {
+    const ENDED: &[&str] = &[
+        "SUCCESS",
+        "WARNING",
+        "FAILED",
+        "KILLED",
+        "CANCELLED",
+        "SKIPPED",
+        "RETRIED",
+    ];
+    if trigger
+        .plugin
+        .is_none_or(|p| p.name != "io.kestra.plugin.core.trigger.Flow")
+    {
+        return;
+    }
+    let mut lists: Vec<&crate::yaml::Node> = Vec::new();
+    for property in &trigger.properties {
+        match property.name.value.as_str() {
+            "states" => lists.push(&property.value),
+            "preconditions" => lists.extend(
+                property
+                    .value
+                    .get("flows")
+                    .and_then(|e| e.value.as_seq())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|f| f.get("states").map(|e| &e.value)),
+            ),
+            _ => {}
+        }
+    }
+    for state in lists.into_iter().filter_map(|n| n.as_seq()).flatten() {
+        let Some(name) = state.as_text() else {
+            continue;
+        };
+        if !ENDED.contains(&name) {
+            diagnostics.push(
+                Diagnostic::warning(
+                    Code::Ignored,
+                    state.span,
+                    format!(
+                        "trigger `{}`: `{name}` is not an end state; this version's Flow triggers fire when an upstream execution ends, so it never matches",
+                        trigger.id.value
+                    ),
+                )
+                .with_help("list end states (SUCCESS, WARNING, FAILED, KILLED, CANCELLED)"),
+            );
+        }
     }
 }
 

@@ -173,8 +173,24 @@ impl Watcher {
                 .iter()
                 .map(|f| upstream_flow_met(f, states, row))
                 .collect();
-            if !preconditions.filters.is_empty() {
+            if !preconditions.filters.is_empty() || !preconditions.conditions.is_empty() {
                 let vars = condition_vars(served, row);
+                // A MultipleCondition's: the trigger's other conditions hold of the execution
+                // too.
+                let counts = preconditions.conditions.is_empty()
+                    || crate::schedule::conditions_hold_in(&self.trigger.conditions, &vars, host)
+                        .unwrap_or(false);
+                for condition in &preconditions.conditions {
+                    met.push(
+                        counts
+                            && crate::schedule::conditions_hold_in(
+                                std::slice::from_ref(condition),
+                                &vars,
+                                host,
+                            )
+                            .unwrap_or(false),
+                    );
+                }
                 for filter in &preconditions.filters {
                     // A filter that cannot be evaluated for this execution is not met by it.
                     met.push(filter_met(filter, row, &vars, host).unwrap_or(false));
