@@ -279,11 +279,15 @@ mod run {
     }
 
     impl Task for ForEachItemExecutable {
-        type Output = ItemsOutput;
+        /// None when there are no items: no subflow ran (Kestra's task run then has no outputs).
+        type Output = Option<ItemsOutput>;
 
-        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<ItemsOutput, TaskError> {
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<Option<ItemsOutput>, TaskError> {
             let flow = hosted_flow(ctx, &self.namespace, &self.flow_id)?;
             let batches = batches(ctx)?;
+            if batches.is_empty() {
+                return Ok(None);
+            }
             let shared: &TaskContext<'_> = ctx;
             // Each batch: its inputs rendered, its execution started (and waited for).
             let one = |(iteration, uri): (usize, String)| {
@@ -354,14 +358,14 @@ mod run {
                     ctx.warn();
                 }
             }
-            Ok(ItemsOutput {
+            Ok(Some(ItemsOutput {
                 number_of_batches: batches.len(),
                 iterations: iterations
                     .into_iter()
                     .map(|(state, n)| (state.to_string(), Value::from(n)))
                     .collect(),
                 uri: format!("{}/outputs", folder(ctx)),
-            })
+            }))
         }
     }
 
