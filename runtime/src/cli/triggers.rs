@@ -19,8 +19,8 @@ use crate::serve::{backfill, serve, ApiAuth, Retention, ServeOptions};
 use crate::state::{self, Store};
 
 pub(super) const SERVE_HELP: &str = "\
-Runs the Schedule, ScheduleOnDates and Flow triggers of the binary's flows (a binary built
-from several flows serves them all), and answers their Webhook triggers on
+Runs the Schedule, ScheduleOnDates, Flow and http.Trigger triggers of the binary's flows (a
+binary built from several flows serves them all), and answers their Webhook triggers on
 Kestra's paths (/api/v1/main/executions/webhook/NAMESPACE/FLOW/KEY and the older one without
 main/) and Kestra's REST API for executions (start, get, search, logs and their follow,
 resume, restart, kill) on --listen, with /health and /metrics; other trigger types are listed
