@@ -221,18 +221,6 @@ fn holds(
     host: &dyn Host,
 ) -> Result<bool, String> {
     let kind = condition.type_name.rsplit('.').next().unwrap_or_default();
-    let text = |name: &str| -> Result<Option<String>, String> {
-        condition
-            .properties
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, prop): &(String, Prop)| {
-                prop.render(vars, host)
-                    .map(|v| crate::expr::value::to_display_string(&v))
-                    .map_err(|e| format!("{kind}.{name}: {e}"))
-            })
-            .transpose()
-    };
     let value = |name: &str| -> Result<Option<Value>, String> {
         condition
             .properties
@@ -243,6 +231,9 @@ fn holds(
                     .map_err(|e| format!("{kind}.{name}: {e}"))
             })
             .transpose()
+    };
+    let text = |name: &str| -> Result<Option<String>, String> {
+        Ok(value(name)?.map(|v| crate::expr::value::to_display_string(&v)))
     };
     let upstream = |root: &str, name: &str| -> String {
         vars.get(root)
