@@ -682,6 +682,28 @@ impl Store {
             .map_err(|e| StateError::Sqlite(self.path.clone(), e))
     }
 
+    /// Moves a trigger's position forward to `at_ms` (never back), with an ordinary commit: for
+    /// a Flow trigger, which writes it for every execution that ends. Losing the last moves in
+    /// a power cut only offers those executions again, and what they started is found by its
+    /// key instead of starting twice.
+    pub fn advance_trigger_position(
+        &self,
+        flow_id: &str,
+        trigger_id: &str,
+        at_ms: u64,
+    ) -> Result<(), StateError> {
+        self.conn()
+            .execute(
+                "INSERT INTO triggers (flow_id, trigger_id, last_tick_ms, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (flow_id, trigger_id) DO UPDATE
+                 SET last_tick_ms = MAX(COALESCE(last_tick_ms, 0), excluded.last_tick_ms),
+                     updated_ms = excluded.updated_ms",
+                params![flow_id, trigger_id, millis(at_ms), millis(crate::execution::now_ms())],
+            )
+            .map(drop)
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
     /// Marks `tick_ms` handled for a trigger and, in the same transaction, creates the
     /// execution it starts (CREATED, owned by this process): `Ok(false)`, with nothing written,
     /// when the trigger's position is already at or past the tick. The commit is fsynced

@@ -12,8 +12,10 @@
 //!   back from the state, so a restart forgets nothing.
 //! - Exactly once: the execution a trigger starts is created in one fsynced commit keyed by the
 //!   upstream execution (an `Idempotency-Key` of the trigger's own), and the trigger's position
-//!   (the end of the last upstream execution it looked at) is kept in the state: when `serve`
-//!   starts, the executions that ended after it are offered again.
+//!   (the end of the last upstream execution it looked at) is kept in the state with an
+//!   ordinary commit (a position lost in a power cut only offers executions again, which their
+//!   keys make harmless): when `serve` starts, the executions that ended after it are offered
+//!   again.
 //! - A flow's own executions do not fire its Flow triggers (that would loop).
 
 use std::sync::Arc;
@@ -145,7 +147,7 @@ impl Watcher {
             }
         }
         let ended = row.ended_ms.unwrap_or(0);
-        if let Err(e) = served.store.handle_tick(flow, id, ended, None) {
+        if let Err(e) = served.store.advance_trigger_position(&flow.id, id, ended) {
             say("ERROR", &format!("trigger `{id}`: {e}"));
         }
     }
