@@ -180,3 +180,61 @@ triggers:
         ("b.yml", "KF207")
     );
 }
+
+/// A Flow trigger fires on the states kflow records of an upstream execution: its end, and
+/// RUNNING and PAUSED in the trigger's own `states`; any other state, or a state not ended in
+/// a precondition, never matches and is warned about at its line.
+#[test]
+fn flow_trigger_states_that_never_match_are_warned() {
+    let listener = |states: &str, preconditions: &str| {
+        format!(
+            "id: listener
+namespace: team
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    states: {states}
+{preconditions}"
+        )
+    };
+    let warned = |yaml: String| -> Vec<(usize, String)> {
+        findings(&[("listener.yml", &yaml), ("child.yml", CHILD)], true)
+            .into_iter()
+            .map(|(_, line, code, message)| {
+                assert_eq!(code, "KF112", "{message}");
+                (line, message)
+            })
+            .collect()
+    };
+    assert_eq!(
+        warned(listener("[RUNNING, PAUSED, SUCCESS, FAILED]", "")),
+        vec![]
+    );
+    let found = warned(listener("[CREATED, SUCCESS]", ""));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, 10);
+    assert!(found[0].1.contains("`CREATED`"), "{}", found[0].1);
+    let found = warned(listener(
+        "[SUCCESS]",
+        "    preconditions:
+      id: both
+      flows:
+        - namespace: team
+          flowId: child
+          states: [PAUSED]
+",
+    ));
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, 16);
+    assert!(
+        found[0]
+            .1
+            .contains("preconditions are met by ended executions"),
+        "{}",
+        found[0].1
+    );
+}

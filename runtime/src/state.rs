@@ -151,6 +151,18 @@ pub const MIGRATIONS: &[&str] = &[
         at_ms        INTEGER NOT NULL,
         PRIMARY KEY (flow_id, key)
     ) WITHOUT ROWID;",
+    // 5: every state an execution takes, in order (what Flow triggers are offered: they fire on
+    // RUNNING and PAUSED too, as Kestra's). The executions that had ended are its first rows.
+    "CREATE TABLE state_changes (
+        seq          INTEGER PRIMARY KEY,
+        execution_id TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        at_ms        INTEGER NOT NULL
+    );
+    CREATE INDEX state_changes_by_execution ON state_changes (execution_id);
+    INSERT INTO state_changes (execution_id, state, at_ms)
+        SELECT id, state, ended_ms FROM executions WHERE ended_ms IS NOT NULL
+        ORDER BY ended_ms, rowid;",
 ];
 
 /// What went wrong with the state.
@@ -350,6 +362,19 @@ pub struct Store {
     revision: Mutex<Option<(String, i64)>>,
     /// The files of the executions (`storage/` beside the database); `None` read-only.
     storage: Option<Storage>,
+    /// Woken when this process records an execution's state change (Flow triggers wait on it).
+    changed: tokio::sync::Notify,
+}
+
+/// One state an execution took, in the order of [`Store::changes_after`].
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    /// Its place: later changes have larger numbers.
+    pub seq: u64,
+    pub state: State,
+    pub at_ms: u64,
+    /// The execution as it is now (its state may have moved on since).
+    pub execution: ExecutionRow,
 }
 
 /// Execution states whose process must be alive: an execution left in one of them by a process
@@ -521,6 +546,7 @@ impl Store {
             owner: None,
             revision: Mutex::new(None),
             storage: None,
+            changed: tokio::sync::Notify::new(),
         }))
     }
 
@@ -565,6 +591,7 @@ impl Store {
             owner: Some(owner),
             revision: Mutex::new(None),
             storage: Some(Storage::new(&dir)),
+            changed: tokio::sync::Notify::new(),
         };
         store.recover()?;
         Ok(store)
@@ -624,12 +651,16 @@ impl Store {
             }
             Store::upsert_task_run(&tx, id, &run).map_err(sqlite)?;
         }
-        tx.execute(
-            "UPDATE executions SET state = ?2, ended_ms = ?3, kill_requested_ms = NULL
-             WHERE id = ?1 AND ended_ms IS NULL",
-            params![id, state.as_str(), millis(at)],
-        )
-        .map_err(sqlite)?;
+        let ended = tx
+            .execute(
+                "UPDATE executions SET state = ?2, ended_ms = ?3, kill_requested_ms = NULL
+                 WHERE id = ?1 AND ended_ms IS NULL",
+                params![id, state.as_str(), millis(at)],
+            )
+            .map_err(sqlite)?;
+        if ended > 0 {
+            Store::insert_change(&tx, id, state, at).map_err(sqlite)?;
+        }
         tx.execute(
             "INSERT INTO logs (execution_id, task_run_id, level, message, at_ms)
              VALUES (?1, NULL, ?2, ?3, ?4)",
@@ -637,7 +668,82 @@ impl Store {
         )
         .map_err(sqlite)?;
         Store::insert_action(&tx, id, action, reason).map_err(sqlite)?;
-        tx.commit().map_err(sqlite)
+        tx.commit().map_err(sqlite)?;
+        self.changed.notify_one();
+        Ok(())
+    }
+
+    fn insert_change(tx: &Connection, id: &str, state: State, at_ms: u64) -> rusqlite::Result<()> {
+        tx.prepare_cached(
+            "INSERT INTO state_changes (execution_id, state, at_ms) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id, state.as_str(), millis(at_ms)])
+        .map(drop)
+    }
+
+    /// Woken when this process records a state change (other processes' are seen by polling
+    /// [`Store::changes_after`]).
+    pub fn changed(&self) -> &tokio::sync::Notify {
+        &self.changed
+    }
+
+    /// The state changes after `after_seq`, oldest first, at most `limit`; those of executions
+    /// purged since are left out.
+    pub fn changes_after(
+        &self,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<StateChange>, StateError> {
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let changes: Vec<(i64, String, String, i64)> = {
+            let conn = self.conn();
+            let mut query = conn
+                .prepare_cached(
+                    "SELECT seq, execution_id, state, at_ms FROM state_changes
+                     WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                )
+                .map_err(sqlite)?;
+            let rows = query
+                .query_map(
+                    params![
+                        i64::try_from(after_seq).unwrap_or(i64::MAX),
+                        i64::try_from(limit).unwrap_or(i64::MAX)
+                    ],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .map_err(sqlite)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(sqlite)?
+        };
+        let mut out = Vec::with_capacity(changes.len());
+        for (seq, id, state, at_ms) in changes {
+            if let Some(execution) = self.execution(&id)? {
+                out.push(StateChange {
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    state: self.state(&state)?,
+                    at_ms: u64::try_from(at_ms).unwrap_or(0),
+                    execution,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last state change recorded at or before `at_ms` (0: none): where a Flow trigger
+    /// whose position was an end time (before state changes were recorded) goes on from.
+    pub fn change_at(&self, at_ms: u64) -> Result<u64, StateError> {
+        self.conn()
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) FROM state_changes WHERE at_ms <= ?1",
+                [millis(at_ms)],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|seq| u64::try_from(seq).unwrap_or(0))
+            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+    }
+
+    /// The newest state change (0: none yet).
+    pub fn last_change(&self) -> Result<u64, StateError> {
+        self.change_at(u64::MAX >> 1)
     }
 
     /// A trigger's position: the last tick handled and whether it is disabled.
@@ -682,26 +788,36 @@ impl Store {
             .map_err(|e| StateError::Sqlite(self.path.clone(), e))
     }
 
-    /// Moves a trigger's position forward to `at_ms` (never back), with an ordinary commit: for
-    /// a Flow trigger, which writes it for every execution that ends. Losing the last moves in
-    /// a power cut only offers those executions again, and what they started is found by its
-    /// key instead of starting twice.
-    pub fn advance_trigger_position(
+    /// Moves positions of a flow's triggers forward (never back), `(trigger id, position)`, in
+    /// one ordinary commit: a Flow trigger writes its position for every state change it looks
+    /// at. Losing the last moves in a power cut only offers those changes again, and what they
+    /// started is found by its key instead of starting twice.
+    pub fn advance_trigger_positions(
         &self,
         flow_id: &str,
-        trigger_id: &str,
-        at_ms: u64,
+        positions: &[(&str, u64)],
     ) -> Result<(), StateError> {
-        self.conn()
-            .execute(
+        let sqlite = |e| StateError::Sqlite(self.path.clone(), e);
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction().map_err(sqlite)?;
+        for (trigger_id, position) in positions {
+            tx.prepare_cached(
                 "INSERT INTO triggers (flow_id, trigger_id, last_tick_ms, updated_ms) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (flow_id, trigger_id) DO UPDATE
                  SET last_tick_ms = MAX(COALESCE(last_tick_ms, 0), excluded.last_tick_ms),
                      updated_ms = excluded.updated_ms",
-                params![flow_id, trigger_id, millis(at_ms), millis(crate::execution::now_ms())],
             )
-            .map(drop)
-            .map_err(|e| StateError::Sqlite(self.path.clone(), e))
+            .and_then(|mut s| {
+                s.execute(params![
+                    flow_id,
+                    trigger_id,
+                    millis(*position),
+                    millis(crate::execution::now_ms())
+                ])
+            })
+            .map_err(sqlite)?;
+        }
+        tx.commit().map_err(sqlite)
     }
 
     /// Marks `tick_ms` handled for a trigger and, in the same transaction, creates the
@@ -1364,31 +1480,34 @@ impl Recorder for Store {
                 return;
             }
         };
-        let result = self
-            .conn()
-            .prepare_cached(
+        let conn = self.conn();
+        let result = (|| {
+            let tx = conn.unchecked_transaction()?;
+            tx.prepare_cached(
                 "INSERT INTO executions (id, namespace, flow_id, state, inputs, labels, started_ms,
                     owner, revision, original_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (id) DO UPDATE SET state = excluded.state, owner = excluded.owner,
                     ended_ms = NULL, kill_requested_ms = NULL",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    id,
-                    flow.namespace,
-                    flow.id,
-                    State::Running.as_str(),
-                    Value::Object(masked_inputs(flow, inputs)).to_string(),
-                    Value::Object(labels).to_string(),
-                    millis(started_ms),
-                    self.token(),
-                    revision,
-                    (original_id != id).then_some(original_id),
-                ])
-            })
-            .map(drop);
+            )?
+            .execute(params![
+                id,
+                flow.namespace,
+                flow.id,
+                State::Running.as_str(),
+                Value::Object(masked_inputs(flow, inputs)).to_string(),
+                Value::Object(labels).to_string(),
+                millis(started_ms),
+                self.token(),
+                revision,
+                (original_id != id).then_some(original_id),
+            ])?;
+            Store::insert_change(&tx, id, State::Running, crate::execution::now_ms())?;
+            tx.commit()
+        })();
+        drop(conn);
         self.note("the execution's start", result);
+        self.changed.notify_one();
     }
 
     fn task_run(&self, execution_id: &str, run: &TaskRun) {
@@ -1425,14 +1544,21 @@ impl Recorder for Store {
     }
 
     fn execution_state(&self, id: &str, state: State) {
-        let result = self
-            .conn()
-            .execute(
+        let conn = self.conn();
+        let result = (|| {
+            let tx = conn.unchecked_transaction()?;
+            let changed = tx.execute(
                 "UPDATE executions SET state = ?2 WHERE id = ?1 AND ended_ms IS NULL",
                 params![id, state.as_str()],
-            )
-            .map(drop);
+            )?;
+            if changed > 0 {
+                Store::insert_change(&tx, id, state, crate::execution::now_ms())?;
+            }
+            tx.commit()
+        })();
+        drop(conn);
         self.note("the execution's state", result);
+        self.changed.notify_one();
     }
 
     fn storage(&self) -> Option<&Storage> {
@@ -1475,9 +1601,12 @@ impl Recorder for Store {
             for run in &summary.task_runs {
                 Store::upsert_task_run(&tx, &summary.id, run)?;
             }
+            Store::insert_change(&tx, &summary.id, summary.state, crate::execution::now_ms())?;
             tx.commit()
         })();
+        drop(conn);
         self.note("the execution's end", result);
+        self.changed.notify_one();
     }
 }
 
@@ -1670,6 +1799,8 @@ impl History for Store {
                     tx.execute("DELETE FROM task_runs WHERE execution_id = ?1", [&id])
                         .map_err(sqlite)?;
                     tx.execute("DELETE FROM actions WHERE execution_id = ?1", [&id])
+                        .map_err(sqlite)?;
+                    tx.execute("DELETE FROM state_changes WHERE execution_id = ?1", [&id])
                         .map_err(sqlite)?;
                     purged.executions += tx
                         .execute("DELETE FROM executions WHERE id = ?1", [&id])
@@ -2009,12 +2140,33 @@ mod tests {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
+            // The ended execution is the first state change, at its end (where a Flow trigger
+            // that kept an end time goes on from).
+            let changes = store.changes_after(0, 10).unwrap();
+            assert_eq!(
+                changes
+                    .iter()
+                    .map(|c| (c.seq, c.state, c.at_ms, c.execution.id.as_str()))
+                    .collect::<Vec<_>>(),
+                vec![(1, State::Success, 2500, "old")]
+            );
+            assert_eq!(store.change_at(2499).unwrap(), 0);
+            assert_eq!(store.change_at(2500).unwrap(), 1);
             drop(store);
             // The migrated state takes new executions; the old process's slot is gone.
             let store = Store::open(&dir.0).unwrap();
             assert!(store.acquire_slot(&flow(), 1).unwrap().is_some());
             run(&store, "after");
             assert_eq!(store.executions(10).unwrap().len(), 2);
+            // It went RUNNING, then SUCCESS.
+            let states: Vec<State> = store
+                .changes_after(1, 10)
+                .unwrap()
+                .iter()
+                .map(|c| c.state)
+                .collect();
+            assert_eq!(states, vec![State::Running, State::Success]);
+            assert_eq!(store.last_change().unwrap(), 3);
         }
     }
 

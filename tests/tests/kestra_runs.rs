@@ -66,7 +66,8 @@ fn check_entry(entry: &Value, binary: &Path, flow: Option<&str>, n: usize) -> Ve
 
 /// What Kestra's test asserts of the other executions the run led to (subflows, executions
 /// Flow triggers started): for each `flow`, `count` executions, each ended in `state`, with
-/// `labels` and `trigger` (`<execution.id>`: the run's). Waits up to a minute for them.
+/// `labels` and `trigger` (`<execution.id>`: the run's), and `outputs_in_order`: the flow
+/// outputs of each, oldest first. Waits up to a minute for them.
 fn check_others(
     others: &[Value],
     binary: &Path,
@@ -107,6 +108,15 @@ fn check_others(
                 found.len()
             ));
             continue;
+        }
+        if let Some(Value::Array(wanted)) = want.get("outputs_in_order") {
+            // Listed newest first: reversed, in the order they were created.
+            let have: Vec<&Value> = found.iter().rev().map(|e| &e["outputs"]).collect();
+            if have.iter().copied().ne(wanted.iter()) {
+                problems.push(format!(
+                    "`{flow}` outputs, oldest first: {have:?} (want {wanted:?})"
+                ));
+            }
         }
         for execution in &found {
             if let Some(state) = want.get("state") {

@@ -51,9 +51,10 @@ pub fn triggers(flow: &Flow, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// The end states a Flow trigger fires on: kflow's fire when an upstream execution ends, so a
-/// state it passes through on the way (`RUNNING`, `PAUSED`, ...) in `states` or a
-/// precondition's `states` never fires it.
+/// The states a Flow trigger fires on: an upstream execution's end, and in `states` also
+/// RUNNING and PAUSED (the states kflow records on the way). Any other (CREATED, QUEUED,
+/// RESTARTED, ...) never fires it, nor a state not ended in a precondition (preconditions are
+/// met by ended executions).
 fn flow_trigger_states(trigger: &crate::model::Trigger, diagnostics: &mut Vec<Diagnostic>) {
     const ENDED: &[&str] = &[
         "SUCCESS",
@@ -70,10 +71,11 @@ fn flow_trigger_states(trigger: &crate::model::Trigger, diagnostics: &mut Vec<Di
     {
         return;
     }
-    let mut lists: Vec<&crate::yaml::Node> = Vec::new();
+    const ON_THE_WAY: &[&str] = &["RUNNING", "PAUSED"];
+    let mut lists: Vec<(&crate::yaml::Node, bool)> = Vec::new();
     for property in &trigger.properties {
         match property.name.value.as_str() {
-            "states" => lists.push(&property.value),
+            "states" => lists.push((&property.value, true)),
             "preconditions" => lists.extend(
                 property
                     .value
@@ -81,26 +83,42 @@ fn flow_trigger_states(trigger: &crate::model::Trigger, diagnostics: &mut Vec<Di
                     .and_then(|e| e.value.as_seq())
                     .unwrap_or_default()
                     .iter()
-                    .filter_map(|f| f.get("states").map(|e| &e.value)),
+                    .filter_map(|f| f.get("states").map(|e| (&e.value, false))),
             ),
             _ => {}
         }
     }
-    for state in lists.into_iter().filter_map(|n| n.as_seq()).flatten() {
-        let Some(name) = state.as_text() else {
+    let has_preconditions = trigger
+        .properties
+        .iter()
+        .any(|p| p.name.value == "preconditions");
+    for (list, own) in lists {
+        let Some(states) = list.as_seq() else {
             continue;
         };
-        if !ENDED.contains(&name) {
+        // The trigger's own `states` are also what its preconditions' flows default to.
+        let on_the_way_fires = own && !has_preconditions;
+        for state in states {
+            let Some(name) = state.as_text() else {
+                continue;
+            };
+            if ENDED.contains(&name) || (on_the_way_fires && ON_THE_WAY.contains(&name)) {
+                continue;
+            }
+            let why = if ON_THE_WAY.contains(&name) {
+                "preconditions are met by ended executions, so it never matches"
+            } else {
+                "kflow's Flow triggers see an upstream execution go RUNNING, PAUSED and end, so it never matches"
+            };
             diagnostics.push(
                 Diagnostic::warning(
                     Code::Ignored,
                     state.span,
-                    format!(
-                        "trigger `{}`: `{name}` is not an end state; this version's Flow triggers fire when an upstream execution ends, so it never matches",
-                        trigger.id.value
-                    ),
+                    format!("trigger `{}`: `{name}`: {why}", trigger.id.value),
                 )
-                .with_help("list end states (SUCCESS, WARNING, FAILED, KILLED, CANCELLED)"),
+                .with_help(
+                    "list end states (SUCCESS, WARNING, FAILED, KILLED, CANCELLED), or RUNNING and PAUSED in a trigger without preconditions",
+                ),
             );
         }
     }

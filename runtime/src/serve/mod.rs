@@ -191,17 +191,12 @@ pub async fn serve(
         options.retention,
         stop.clone(),
     ));
-    // Flow triggers catch up with the executions that ended while no `serve` ran, then with
-    // those other processes end.
+    // Flow triggers catch up with what executions did while no `serve` ran, then follow.
     served.upstream.catch_up(&served);
     if served.upstream.any() {
         let served = Arc::clone(&served);
-        let mut stop = stop.clone();
-        schedulers.spawn(async move {
-            while !sleep_or_stop(upstream::CATCH_UP_EVERY, &mut stop).await {
-                served.upstream.catch_up(&served);
-            }
-        });
+        let stop = stop.clone();
+        schedulers.spawn(async move { served.upstream.follow(&served, stop).await });
     }
     let mut webhooks = Vec::new();
     for hosted in &bundle.flows {
@@ -260,7 +255,7 @@ pub async fn serve(
 }
 
 /// Starts what runs one trigger: a webhook joins the HTTP server's hooks, a schedule gets its
-/// scheduler; Flow triggers are fired by executions ending ([`upstream`]).
+/// scheduler; Flow triggers are fired by executions changing state ([`upstream`]).
 fn serve_trigger(
     served: &Arc<Served>,
     hosted: &Hosted,
@@ -510,7 +505,6 @@ impl Served {
                 summary.state.as_str()
             ),
         );
-        self.upstream.ended(self, &summary.id);
         let Some(trigger) = trigger else { return };
         if trigger
             .stop_after

@@ -1,21 +1,24 @@
-//! Flow triggers: an execution of one flow of the binary starts when executions of others end.
+//! Flow triggers: an execution of one flow of the binary starts when executions of others
+//! change state.
 //!
-//! - Each ended execution is offered to every Flow trigger of the other flows. Without
-//!   `preconditions`, the trigger fires when the execution ended in one of its `states` and its
-//!   `conditions` hold of it. As in Kestra, the conditions see the upstream execution as
-//!   `flow`, `execution`, `outputs` (its tasks' outputs) and `labels`, and `ExecutionOutputs`
-//!   its flow outputs as `trigger.outputs`; the execution started reads it as `trigger.*`
-//!   (`executionId`, `namespace`, `flowId`, `flowRevision`, `state`, `outputs`, `labels`).
+//! - Every state an execution takes (RUNNING when it starts or is resumed, PAUSED, and its
+//!   end) is recorded in the state in order, and offered to every Flow trigger of the other
+//!   flows. Without `preconditions`, the trigger fires when the execution went to one of its
+//!   `states` and its `conditions` hold of it: a flow with `states: [RUNNING, PAUSED, SUCCESS]`
+//!   that watches one with a Pause fires four times (RUNNING, PAUSED, RUNNING, SUCCESS), as
+//!   Kestra's. As in Kestra, the conditions see the upstream execution as `flow`, `execution`,
+//!   `outputs` (its tasks' outputs) and `labels`, and `ExecutionOutputs` its flow outputs as
+//!   `trigger.outputs`; the execution started reads it as `trigger.*` (`executionId`,
+//!   `namespace`, `flowId`, `flowRevision`, `state`, `outputs`, `labels`).
 //! - With `preconditions`, it fires when each of its `flows` and `where` entries has been met
 //!   by an execution that ended within the time window (and, with `resetOnSuccess`, after the
 //!   last firing); the execution completing them is `trigger.*`. The ended executions are read
 //!   back from the state, so a restart forgets nothing.
 //! - Exactly once: the execution a trigger starts is created in one fsynced commit keyed by the
-//!   upstream execution (an `Idempotency-Key` of the trigger's own), and the trigger's position
-//!   (the end of the last upstream execution it looked at) is kept in the state with an
-//!   ordinary commit (a position lost in a power cut only offers executions again, which their
-//!   keys make harmless): when `serve` starts, the executions that ended after it are offered
-//!   again.
+//!   state change (an `Idempotency-Key` of the trigger's own), and the trigger's position (the
+//!   last state change it looked at) is kept in the state with an ordinary commit (a position
+//!   lost in a power cut only offers changes again, which their keys make harmless): when
+//!   `serve` starts, the changes after it are offered.
 //! - A flow's own executions do not fire its Flow triggers (that would loop).
 
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use super::{inputs_with, say, Served};
 use crate::bundle::{Bundle, Hosted};
 use crate::execution::{new_id, now_ms};
 use crate::plan::{ExecutionFilter, Filter, FlowTrigger, Preconditions, Trigger, TriggerKind};
-use crate::state::{Created, ExecutionRow, TriggeredExecution};
+use crate::state::{Created, ExecutionRow, StateChange, TriggeredExecution};
 
 /// The most ended executions read back at once (recovery, and one preconditions window).
 const MAX_READ_BACK: usize = 10_000;
@@ -70,84 +73,118 @@ impl FlowTriggers {
         !self.watchers.is_empty()
     }
 
-    /// A trigger served for the first time starts from now; the others are offered the
-    /// executions that ended after their position: when `serve` starts (what ended while it
-    /// was not running) and every [`CATCH_UP_EVERY`] (what other processes on the state ran:
-    /// `./bundle run FLOW`, `restart`).
+    /// Offers each Flow trigger the state changes after its position, oldest first: when
+    /// `serve` starts (what happened while it was not running), whenever this process records
+    /// one, and every [`CATCH_UP_EVERY`] (what other processes on the state ran: `./bundle run
+    /// FLOW`, `restart`). A trigger served for the first time starts from now. One caller at
+    /// a time (the loop of [`FlowTriggers::follow`], or `serve`'s start).
     pub fn catch_up(&self, served: &Arc<Served>) {
-        for watcher in &self.watchers {
-            let flow = &watcher.hosted.flow;
-            let position = match served.store.trigger_state(&flow.id, &watcher.trigger.id) {
-                Ok(state) => state.last_tick_ms,
+        let mut positions: Vec<Option<u64>> = self
+            .watchers
+            .iter()
+            .map(|w| match w.position(served) {
+                Ok(position) => Some(position),
                 Err(e) => {
-                    say("ERROR", &format!("trigger `{}`: {e}", watcher.trigger.id));
-                    continue;
+                    say("ERROR", &format!("trigger `{}`: {e}", w.trigger.id));
+                    None
+                }
+            })
+            .collect();
+        let Some(mut from) = positions.iter().flatten().min().copied() else {
+            return;
+        };
+        loop {
+            let changes = match served.store.changes_after(from, MAX_READ_BACK) {
+                Ok(changes) => changes,
+                Err(e) => {
+                    say("ERROR", &format!("Flow triggers: {e}"));
+                    return;
                 }
             };
-            let Some(position) = position else {
-                if let Err(e) = served
-                    .store
-                    .handle_tick(flow, &watcher.trigger.id, now_ms(), None)
-                {
-                    say("ERROR", &format!("trigger `{}`: {e}", watcher.trigger.id));
-                }
-                continue;
-            };
-            match served.store.ended_after(position, MAX_READ_BACK) {
-                Ok(rows) => {
-                    for row in &rows {
-                        watcher.offer(served, row);
+            for change in &changes {
+                for (watcher, position) in self.watchers.iter().zip(&mut positions) {
+                    if position.is_some_and(|p| change.seq > p) {
+                        watcher.offer(served, change);
+                        *position = Some(change.seq);
                     }
                 }
-                Err(e) => say("ERROR", &format!("trigger `{}`: {e}", watcher.trigger.id)),
+            }
+            match changes.last() {
+                Some(last) if changes.len() == MAX_READ_BACK => from = last.seq,
+                _ => return,
             }
         }
     }
 
-    /// The execution `id` has ended: each Flow trigger looks at it.
-    pub fn ended(&self, served: &Arc<Served>, id: &str) {
-        if self.watchers.is_empty() {
-            return;
-        }
-        let row = match served.store.execution(id) {
-            Ok(Some(row)) if row.ended_ms.is_some() => row,
-            Ok(_) => return,
-            Err(e) => {
-                say("ERROR", &format!("Flow triggers: {e}"));
+    /// Catches up until `stop`: at once when this process records a state change, and every
+    /// [`CATCH_UP_EVERY`] for other processes'.
+    pub async fn follow(&self, served: &Arc<Served>, mut stop: tokio::sync::watch::Receiver<bool>) {
+        loop {
+            let changed = std::pin::pin!(served.store.changed().notified());
+            let slept = std::pin::pin!(super::sleep_or_stop(CATCH_UP_EVERY, &mut stop));
+            if let futures_util::future::Either::Right((true, _)) =
+                futures_util::future::select(changed, slept).await
+            {
                 return;
             }
-        };
-        for watcher in &self.watchers {
-            watcher.offer(served, &row);
+            self.catch_up(served);
         }
     }
 }
 
 impl Watcher {
-    /// Looks at one ended execution: fires when it completes what the trigger waits for; the
-    /// position moves past it either way.
-    fn offer(&self, served: &Arc<Served>, row: &ExecutionRow) {
-        let flow = &self.hosted.flow;
-        if row.namespace == flow.namespace && row.flow_id == flow.id {
-            return;
+    /// The last state change this trigger looked at. A trigger kept the end time of the last
+    /// ended execution it looked at before state changes were recorded: it goes on from the
+    /// change recorded then.
+    fn position(&self, served: &Served) -> Result<u64, crate::state::StateError> {
+        let store = &served.store;
+        let flow_id = &self.hosted.flow.id;
+        let marker = change_marker(&self.trigger.id);
+        if let Some(seq) = store.trigger_state(flow_id, &marker)?.last_tick_ms {
+            return Ok(seq);
         }
+        let seq = match store.trigger_state(flow_id, &self.trigger.id)?.last_tick_ms {
+            Some(ended_ms) => store.change_at(ended_ms)?,
+            None => store.last_change()?,
+        };
+        store.advance_trigger_positions(flow_id, &[(&marker, seq)])?;
+        Ok(seq)
+    }
+
+    /// Looks at one state change: fires when it completes what the trigger waits for; the
+    /// position moves past it either way.
+    fn offer(&self, served: &Arc<Served>, change: &StateChange) {
+        let flow = &self.hosted.flow;
         let id = &self.trigger.id;
-        let disabled = served
-            .store
-            .trigger_state(&flow.id, id)
-            .is_ok_and(|s| s.disabled);
-        if !disabled {
-            match self.fires(served, row) {
-                Ok(Some(variables)) => self.fire(served, row, variables),
-                Ok(None) => {}
-                Err(e) => say(
-                    "WARN",
-                    &format!("trigger `{id}`: execution {} not considered: {e}", row.id),
-                ),
+        let row = &change.execution;
+        if !(row.namespace == flow.namespace && row.flow_id == flow.id) {
+            // The execution as it was at the change: its flow outputs and end come with its end.
+            let mut row = row.clone();
+            row.state = change.state;
+            if !change.state.is_terminal() {
+                row.outputs = None;
+                row.ended_ms = None;
+            }
+            let disabled = served
+                .store
+                .trigger_state(&flow.id, id)
+                .is_ok_and(|s| s.disabled);
+            if !disabled {
+                match self.fires(served, &row) {
+                    Ok(Some(variables)) => self.fire(served, &row, change.seq, variables),
+                    Ok(None) => {}
+                    Err(e) => say(
+                        "WARN",
+                        &format!("trigger `{id}`: execution {} not considered: {e}", row.id),
+                    ),
+                }
             }
         }
-        let ended = row.ended_ms.unwrap_or(0);
-        if let Err(e) = served.store.advance_trigger_position(&flow.id, id, ended) {
+        let marker = change_marker(id);
+        if let Err(e) = served
+            .store
+            .advance_trigger_positions(&flow.id, &[(id, change.at_ms), (&marker, change.seq)])
+        {
             say("ERROR", &format!("trigger `{id}`: {e}"));
         }
     }
@@ -165,7 +202,8 @@ impl Watcher {
             let fires = states.iter().any(|s| s == row.state.as_str()) && holds(row)?;
             return Ok(fires.then_some(variables));
         };
-        if !holds(row)? {
+        // Preconditions are met by ended executions (`check` warns of other states there).
+        if !row.state.is_terminal() || !holds(row)? {
             return Ok(None);
         }
         // Only an execution that meets one of them can complete them.
@@ -240,9 +278,9 @@ impl Watcher {
         start.max(fired)
     }
 
-    /// Starts the trigger's execution for `row`, once: a second offer of the same upstream
-    /// execution finds the first one by its key.
-    fn fire(&self, served: &Arc<Served>, row: &ExecutionRow, variables: Value) {
+    /// Starts the trigger's execution for `row` as state change `seq` left it, once: a second
+    /// offer of the same change finds the first one by its key.
+    fn fire(&self, served: &Arc<Served>, row: &ExecutionRow, seq: u64, variables: Value) {
         let flow = &self.hosted.flow;
         let trigger = &self.trigger;
         let mut vars = condition_vars(served, row);
@@ -253,7 +291,7 @@ impl Watcher {
                 say(
                     "WARN",
                     &format!(
-                        "trigger `{}`: execution {} ended {} but its inputs are not valid: {e}",
+                        "trigger `{}`: execution {} went {} but its inputs are not valid: {e}",
                         trigger.id,
                         row.id,
                         row.state.as_str()
@@ -269,7 +307,7 @@ impl Watcher {
             labels: trigger.execution_labels(),
             trigger: variables.clone(),
         };
-        let key = format!("flow-trigger:{}:{}", trigger.id, row.id);
+        let key = format!("flow-trigger:{}:{}:{seq}", trigger.id, row.id);
         match served.store.create_requested(flow, &start, Some(&key)) {
             Ok(Created::New) => {}
             Ok(Created::Existing(_)) => return,
@@ -290,7 +328,7 @@ impl Watcher {
         say(
             "INFO",
             &format!(
-                "trigger `{}`: execution {} of {} ended {}; started execution {id}",
+                "trigger `{}`: execution {} of {} went {}; started execution {id}",
                 trigger.id,
                 row.id,
                 row.flow_id,
@@ -299,6 +337,12 @@ impl Watcher {
         );
         served.start_created(&self.hosted, trigger, id, inputs, variables);
     }
+}
+
+/// Where a Flow trigger keeps the last state change it looked at: the position of a marker
+/// beside it (its own position is the time of that change, as `triggers` shows it).
+fn change_marker(trigger_id: &str) -> String {
+    format!("{trigger_id}/change")
 }
 
 /// Where a Flow trigger with preconditions keeps its last firing: the position of a marker
