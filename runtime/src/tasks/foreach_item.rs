@@ -8,7 +8,8 @@
 //!   default) it waits for them, at most [`AT_ONCE`] running at a time, and writes each one's
 //!   flow outputs as a line of Ion; `outputs.<id>_items` holds `numberOfBatches`,
 //!   `iterations` (a count per end state) and `uri`. With `transmitFailed` (the default) a
-//!   failed or killed batch fails it.
+//!   failed or killed batch fails it. Without `wait`, as in Kestra, each batch counts as
+//!   SUCCESS once its execution is created (`iterations` is `{RUNNING: 0, SUCCESS: n}`).
 //! - `<id>_merge` concatenates the batches' outputs, in batch order, into one Ion file:
 //!   `outputs.<id>_merge.subflowOutputs`.
 //!
@@ -328,17 +329,19 @@ mod run {
                             .storage()?
                             .put(&outputs_of(shared, iteration), &mut line.as_bytes())?;
                     }
-                    Ok::<State, TaskError>(summary.map_or(State::Created, |s| s.state))
+                    // Not waited for: its part is done once the execution is created.
+                    Ok::<State, TaskError>(summary.map_or(State::Success, |s| s.state))
                 }
             };
             let mut ended = futures_util::stream::iter(batches.iter().cloned().enumerate())
                 .map(one)
                 .buffer_unordered(AT_ONCE);
-            // As Kestra reports them: CREATED and RUNNING are there, at 0 once all have ended.
+            // As Kestra reports them: CREATED (when waiting) and RUNNING are there, at 0 once
+            // all have ended.
             let mut iterations: BTreeMap<&'static str, u64> =
-                BTreeMap::from([(State::Created.as_str(), 0), (State::Running.as_str(), 0)]);
-            if !self.wait {
-                iterations.clear();
+                BTreeMap::from([(State::Running.as_str(), 0)]);
+            if self.wait {
+                iterations.insert(State::Created.as_str(), 0);
             }
             while let Some(state) = ended.next().await {
                 *iterations.entry(state?.as_str()).or_default() += 1;
