@@ -209,14 +209,12 @@ pub fn generate_bundle(bin_name: &str, sources: Vec<FlowSource<'_>>, runtime_pat
     let source_name = source_name.as_str();
     let files: Vec<NamespaceFile> = sources.into_iter().flat_map(|s| s.files).collect();
     // The runtime's optional parts the flows need (the HTTP client is 5 MB of binary).
-    let mut features: Vec<&str> = Vec::new();
-    let polls = plans
+    let features: Vec<&str> = plans
         .iter()
-        .flat_map(|p| &p.triggers)
-        .any(|t| matches!(t.kind, kflow_runtime::plan::TriggerKind::HttpPoll(_)));
-    if polls {
-        features.push("http");
-    }
+        .flat_map(kflow_runtime::tasks::features_of)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let bin_name = bin_name.to_string();
     let name = format!(
         "kflow-flow-{}",

@@ -58,6 +58,9 @@ pub struct PluginDef {
     /// `tasks` module, next to its implementation (flowable tasks: the executor's constructs).
     /// Types the checker knows but the runtime cannot run yet are plain data, `false`.
     pub runnable: bool,
+    /// The runtime's cargo feature the implementation needs (`http`: the HTTP client), which
+    /// `kflowc build` turns on only for flows that use such a type.
+    pub feature: Option<&'static str>,
 }
 
 /// One property of a plugin type.
@@ -201,7 +204,15 @@ impl PluginDef {
             outputs,
             deprecated: None,
             runnable: false,
+            feature: None,
         }
+    }
+
+    /// The implementation needs the runtime's cargo feature `feature`.
+    #[must_use]
+    pub const fn with_feature(mut self, feature: &'static str) -> PluginDef {
+        self.feature = Some(feature);
+        self
     }
 
     /// A task type this runtime runs (its implementation sits beside the definition).

@@ -40,6 +40,8 @@ pub mod execution;
 pub mod executor;
 #[cfg(feature = "executor")]
 pub mod history;
+#[cfg(feature = "http")]
+pub mod http_client;
 #[cfg(feature = "executor")]
 pub mod inputs;
 #[cfg(feature = "executor")]

@@ -140,6 +140,29 @@ impl Storage {
         })
     }
 
+    /// A file stored from chunks that arrive one by one (a request's or a response's body): a
+    /// blocking writer takes them as one stream, so memory does not grow with the file.
+    pub fn writer(&self, uri: &str) -> StreamWriter {
+        let (chunks, received) = tokio::sync::mpsc::channel::<Bytes>(16);
+        let storage = self.clone();
+        let target = uri.to_string();
+        let writer = tokio::task::spawn_blocking(move || {
+            storage.put(
+                &target,
+                &mut ChunkReader {
+                    chunks: received,
+                    chunk: Bytes::new(),
+                },
+            )
+        });
+        StreamWriter {
+            storage: self.clone(),
+            uri: uri.to_string(),
+            chunks,
+            writer,
+        }
+    }
+
     /// Opens a stored file for reading.
     pub fn open(&self, uri: &str) -> Result<File, String> {
         let path = self.path(uri)?;
@@ -305,6 +328,63 @@ pub fn file_name(name: &str) -> String {
     match cleaned.trim_start_matches('.') {
         "" => "file".to_string(),
         rest => rest.to_string(),
+    }
+}
+
+/// Chunks of bytes (a body), as `axum` and `reqwest` hand them over.
+pub use axum::body::Bytes;
+
+/// A file being stored from chunks ([`Storage::writer`]).
+pub struct StreamWriter {
+    storage: Storage,
+    uri: String,
+    chunks: tokio::sync::mpsc::Sender<Bytes>,
+    writer: tokio::task::JoinHandle<Result<u64, String>>,
+}
+
+impl StreamWriter {
+    /// Hands one chunk to the writer; `false` when it has stopped (its error comes with
+    /// [`StreamWriter::finish`]).
+    pub async fn send(&mut self, chunk: Bytes) -> bool {
+        self.chunks.send(chunk).await.is_ok()
+    }
+
+    /// The file is complete: stored (fsynced, then renamed into place); its size.
+    pub async fn finish(self) -> Result<u64, String> {
+        drop(self.chunks);
+        match self.writer.await {
+            Ok(written) => written,
+            Err(e) => Err(format!("storing `{}`: {e}", self.uri)),
+        }
+    }
+
+    /// The file is not wanted (its body failed or was too large): nothing is left of it.
+    pub async fn abandon(self) {
+        let storage = self.storage.clone();
+        let uri = self.uri.clone();
+        let _ = self.finish().await;
+        let _ = storage.delete(&uri);
+    }
+}
+
+/// The chunks a body arrives in, read as one stream by a blocking writer.
+struct ChunkReader {
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    chunk: Bytes,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.chunk.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.chunk = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len());
+        buf[..n].copy_from_slice(&self.chunk[..n]);
+        self.chunk = self.chunk.slice(n..);
+        Ok(n)
     }
 }
 

@@ -570,3 +570,211 @@ pub fn executions(binary: &Path, state: &Path) -> Vec<serde_json::Value> {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// Standard base64 of `text` (secrets are given to binaries base64-encoded, as Kestra's
+/// `SECRET_<NAME>` environment variables are).
+pub fn base64(text: &str) -> String {
+    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// One request a [`RecordingServer`] received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    /// The request target as sent: a path, or an absolute URL when it came through as a proxy.
+    pub target: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON; panics showing it when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+
+    /// The target's path (without the scheme and host of a proxied request, nor the query).
+    pub fn path(&self) -> &str {
+        let target = match self.target.find("://") {
+            Some(i) => {
+                let rest = &self.target[i + 3..];
+                rest.find('/').map_or("/", |j| &rest[j..])
+            }
+            None => &self.target,
+        };
+        target.split('?').next().unwrap_or(target)
+    }
+}
+
+/// What a [`RecordingServer`] answers at one path.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub path: &'static str,
+    pub status: u16,
+    /// Extra header lines, each ending in `\r\n`.
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl Route {
+    pub fn new(
+        path: &'static str,
+        status: u16,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> Route {
+        Route {
+            path,
+            status,
+            headers: format!("content-type: {content_type}\r\n"),
+            body: body.into(),
+        }
+    }
+}
+
+/// A real HTTP/1.1 server on the loopback, started by a test: it answers each request by its
+/// path from its routes (404 otherwise) and keeps every request it received, so a test asserts
+/// what a service (Slack, a REST API) would have seen.
+pub struct RecordingServer {
+    pub addr: String,
+    received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl RecordingServer {
+    pub fn start(routes: Vec<Route>) -> RecordingServer {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let addr = listener.local_addr().expect("its address").to_string();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let Ok(clone) = stream.try_clone() else {
+                    continue;
+                };
+                let mut reader = BufReader::new(clone);
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    continue;
+                }
+                let mut words = line.split_whitespace();
+                let method = words.next().unwrap_or_default().to_string();
+                let target = words.next().unwrap_or_default().to_string();
+                let mut headers = Vec::new();
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header == "\r\n" {
+                        break;
+                    }
+                    if let Some((name, value)) = header.trim_end().split_once(':') {
+                        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+                    }
+                }
+                let find = |name: &str| {
+                    headers
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v): &(String, String)| v.clone())
+                };
+                let mut body = Vec::new();
+                if let Some(length) = find("content-length").and_then(|l| l.parse::<usize>().ok()) {
+                    body.resize(length, 0);
+                    let _ = reader.read_exact(&mut body);
+                } else if find("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+                    loop {
+                        let mut size = String::new();
+                        if reader.read_line(&mut size).unwrap_or(0) == 0 {
+                            break;
+                        }
+                        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                        let mut chunk = vec![0; size + 2];
+                        let _ = reader.read_exact(&mut chunk);
+                        if size == 0 {
+                            break;
+                        }
+                        body.extend_from_slice(&chunk[..size]);
+                    }
+                }
+                let request = Received {
+                    method,
+                    target,
+                    headers,
+                    body,
+                };
+                let route = routes.iter().find(|r| r.path == request.path());
+                let (status, extra, answer) = match route {
+                    Some(r) => (r.status, r.headers.clone(), r.body.clone()),
+                    None => (
+                        404,
+                        "content-type: text/plain\r\n".to_string(),
+                        b"no such path".to_vec(),
+                    ),
+                };
+                kept.lock().expect("the requests").push(request);
+                let head = format!(
+                    "HTTP/1.1 {status} {}\r\n{extra}content-length: {}\r\nconnection: close\r\n\r\n",
+                    match status {
+                        200 => "OK",
+                        204 => "No Content",
+                        404 => "Not Found",
+                        500 => "Internal Server Error",
+                        _ => "Status",
+                    },
+                    answer.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&answer);
+            }
+        });
+        RecordingServer { addr, received }
+    }
+
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Every request so far, in the order they came.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("the requests").clone()
+    }
+
+    /// The requests at `path`.
+    pub fn received_at(&self, path: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.path() == path)
+            .collect()
+    }
+}

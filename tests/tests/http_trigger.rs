@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kflow_tests::{build_yaml, executions, scratch_dir, start_serve, terminate};
+use kflow_tests::{base64, build_yaml, executions, scratch_dir, start_serve, terminate};
 
 const FLOW: &str = "id: http_poll
 namespace: kflow.tests
@@ -61,28 +61,6 @@ fn status_server() -> (String, Arc<AtomicUsize>, Arc<Mutex<Vec<String>>>) {
         }
     });
     (addr, served, heads)
-}
-
-fn base64(text: &str) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -17,13 +17,13 @@
 use super::catalog_runners::{CREDENTIALS, DOCKER_CONFIG};
 // Script-task shapes shared with the script plugins themselves.
 use super::catalog_scripts::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
-use super::catalog_tasks::HTTP_CONFIGURATION;
 use super::known_task as task;
 use super::shapes::NAMESPACE_FILES;
 use super::PropType::{
     Any, Bool, Duration, Enum, Int, List, Map, Number, Object, OneOf, Plugin, String,
 };
 use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, ValueType};
+use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
 
 // ---- shapes shared by several plugins ------------------------------------------------------
 
@@ -1316,6 +1316,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         outputs: PROMETHEUS_OUTPUTS,
         deprecated: None,
         runnable: false,
+        feature: None,
     },
     // ---- plugin-openai: io.kestra.plugin.openai.ChatCompletion (AbstractTask)
     task(

@@ -11,127 +11,9 @@
 //! the model handles them.
 
 use super::shapes::{errors, finally, STRING_OR_STRINGS};
-use super::{out, prop, OutputDef, PluginDef, PropDef, PropType, PropType::*, ValueType};
+use super::{out, prop, OutputDef, PluginDef, PropDef, PropType::*, ValueType};
 
 // ---- shapes shared by several entries ------------------------------------------------------
-
-/// `AbstractHttp.method`: `io.micronaut.http.HttpMethod` in 0.21; any string in Kestra 1.0.
-const HTTP_METHODS: &[&str] = &[
-    "OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT", "PATCH", "CUSTOM",
-];
-
-/// `io.kestra.core.http.client.configurations.HttpConfiguration` (the `options:` of the HTTP
-/// based plugins): Kestra 1.0's keys plus the 0.21 `RequestOptions` keys it still accepts.
-pub(super) static HTTP_CONFIGURATION: &[PropDef] = &[
-    prop(
-        "timeout",
-        Object(&[
-            prop("connectTimeout", Duration),
-            prop("readIdleTimeout", Duration),
-        ]),
-    )
-    .not_dynamic(),
-    prop("proxy", Object(HTTP_PROXY)).not_dynamic(),
-    prop("auth", Object(HTTP_AUTH)).not_dynamic(),
-    prop("ssl", Object(&[prop("insecureTrustAllCertificates", Bool)])).not_dynamic(),
-    prop("followRedirects", Bool),
-    prop("allowFailed", Bool),
-    prop("allowedResponseCodes", List(&Int)),
-    prop("defaultCharset", String),
-    prop(
-        "logs",
-        List(&Enum(&[
-            "REQUEST_HEADERS",
-            "REQUEST_BODY",
-            "RESPONSE_HEADERS",
-            "RESPONSE_BODY",
-        ])),
-    )
-    .not_dynamic(),
-    prop("connectTimeout", Duration)
-        .not_dynamic()
-        .deprecated("use `options.timeout.connectTimeout`"),
-    prop("readTimeout", Duration)
-        .not_dynamic()
-        .deprecated("use `options.timeout.readIdleTimeout`"),
-    prop("readIdleTimeout", Duration)
-        .not_dynamic()
-        .deprecated("use `options.timeout.readIdleTimeout`"),
-    prop("connectionPoolIdleTimeout", Duration)
-        .not_dynamic()
-        .deprecated("no longer used"),
-    prop("maxContentLength", Int)
-        .not_dynamic()
-        .deprecated("no longer used"),
-    prop("proxyType", Enum(&["DIRECT", "HTTP", "SOCKS"]))
-        .not_dynamic()
-        .deprecated("use `options.proxy.type`"),
-    prop("proxyAddress", String).deprecated("use `options.proxy.address`"),
-    prop("proxyPort", Int)
-        .not_dynamic()
-        .deprecated("use `options.proxy.port`"),
-    prop("proxyUsername", String).deprecated("use `options.proxy.username`"),
-    prop("proxyPassword", String).deprecated("use `options.proxy.password`"),
-    prop("basicAuthUser", String).deprecated("use `options.auth` with `type: BASIC`"),
-    prop("basicAuthPassword", String).deprecated("use `options.auth` with `type: BASIC`"),
-    prop(
-        "logLevel",
-        Enum(&[
-            "ALL",
-            "TRACE",
-            "DEBUG",
-            "INFO",
-            "WARN",
-            "ERROR",
-            "OFF",
-            "NOT_SPECIFIED",
-        ]),
-    )
-    .not_dynamic()
-    .deprecated("use `options.logs`"),
-];
-/// `HttpConfiguration.proxy` (`ProxyConfiguration`).
-static HTTP_PROXY: &[PropDef] = &[
-    prop("type", Enum(&["DIRECT", "HTTP", "SOCKS"])),
-    prop("address", String),
-    prop("port", Int),
-    prop("username", String),
-    prop("password", String),
-];
-/// `HttpConfiguration.auth` (`AbstractAuthConfiguration`): `BASIC` (username, password) or
-/// `BEARER` (token).
-static HTTP_AUTH: &[PropDef] = &[
-    prop("type", Enum(&["BASIC", "BEARER"]))
-        .required()
-        .not_dynamic(),
-    prop("username", String),
-    prop("password", String),
-    prop("token", String),
-];
-
-/// `AbstractHttp.options`.
-const HTTP_OPTIONS: PropType = Object(HTTP_CONFIGURATION);
-
-/// `HttpInterface.SslOptions` (0.21), deprecated by 1.0 in favour of `options.ssl`.
-const HTTP_SSL_OPTIONS: PropType = Object(&[prop("insecureTrustAllCertificates", Bool)]);
-
-/// `AbstractHttp`'s properties (Request and Download), followed by the type's own.
-macro_rules! abstract_http {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("uri", String).required(),
-            prop("method", Enum(HTTP_METHODS)),
-            prop("body", Any), // `Property<String>`: a map or list is sent as JSON
-            prop("formData", Map(&Any)),
-            prop("contentType", String),
-            prop("headers", Map(&String)),
-            prop("options", HTTP_OPTIONS).not_dynamic(),
-            prop("sslOptions", HTTP_SSL_OPTIONS).not_dynamic().deprecated("use `options.ssl`"),
-            prop("allowFailed", Bool).deprecated("use `options.allowFailed`"),
-            $($extra),*
-        ]
-    };
-}
 
 const fn task(
     name: &'static str,
@@ -301,38 +183,8 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     // definitions are in the runtime (`kflow_runtime::tasks::storage`).
     // ---- http (AbstractHttp + HttpInterface) ---------------------------------------------------
 
-    // http/Request.java. Output `uri` is the requested URL, not an internal-storage file.
-    task(
-        "io.kestra.plugin.core.http.Request",
-        &["io.kestra.plugin.fs.http.Request"],
-        abstract_http![prop("encryptBody", Bool)],
-        &[
-            out("uri", ValueType::String),
-            out("code", ValueType::Int),
-            out(
-                "headers",
-                ValueType::Map(&ValueType::List(&ValueType::String)),
-            ),
-            out("body", ValueType::Any),
-            out("encryptedBody", ValueType::Any),
-            out("formData", ValueType::Map(&ValueType::Any)),
-        ],
-    ),
-    // http/Download.java
-    task(
-        "io.kestra.plugin.core.http.Download",
-        &["io.kestra.plugin.fs.http.Download"],
-        abstract_http![prop("failOnEmptyResponse", Bool)],
-        &[
-            out("uri", ValueType::Uri),
-            out("code", ValueType::Int),
-            out("length", ValueType::Int),
-            out(
-                "headers",
-                ValueType::Map(&ValueType::List(&ValueType::String)),
-            ),
-        ],
-    ),
+    // http.Request and http.Download run: their definitions are in the runtime
+    // (`kflow_runtime::tasks::http`).
     // ---- namespace files -----------------------------------------------------------------------
 
     // namespace/DeleteFiles.java (`deleteParentFolder` added by 1.0)

@@ -154,6 +154,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         deprecated: None,
         runnable: false,
+        feature: None,
     },
     // io.kestra.plugin.core.trigger.ScheduleOnDates (trigger.* is empty: VoidOutput)
     PluginDef {
@@ -170,6 +171,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         outputs: &[],
         deprecated: None,
         runnable: false,
+        feature: None,
     },
     // io.kestra.plugin.core.trigger.Flow
     PluginDef {
@@ -195,6 +197,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         deprecated: None,
         runnable: false,
+        feature: None,
     },
     // io.kestra.plugin.core.trigger.Webhook (@WebhookValidation: no MultipleCondition in conditions)
     PluginDef {
@@ -230,6 +233,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         deprecated: None,
         runnable: false,
+        feature: None,
     },
     // io.kestra.plugin.core.http.Trigger (outputs: io.kestra.plugin.core.http.Request.Output)
     PluginDef {
@@ -274,6 +278,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         deprecated: None,
         runnable: false,
+        feature: None,
     },
 ];
 

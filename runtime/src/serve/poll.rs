@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use super::{say, sleep_or_stop, Served};
 use crate::bundle::Hosted;
 use crate::execution::{new_id, now_ms};
+use crate::http_client::without_url;
 use crate::plan::{HttpPoll, Trigger};
 use crate::state::TriggeredExecution;
 
@@ -28,11 +29,11 @@ pub(super) async fn run(
     poll: &HttpPoll,
     mut stop: watch::Receiver<bool>,
 ) {
-    let client = match reqwest::Client::builder()
-        .timeout(poll.timeout)
-        .user_agent(concat!("kflow/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let options = crate::http_client::ClientOptions {
+        total_timeout: Some(poll.timeout),
+        ..Default::default()
+    };
+    let client = match crate::http_client::client(&options) {
         Ok(client) => client,
         Err(e) => {
             say(
@@ -104,31 +105,16 @@ async fn once(
         .await
         .map_err(|e| format!("{uri}: {}", without_url(&e)))?;
     let code = response.status().as_u16();
-    let mut headers: Map<String, Value> = Map::new();
-    for (name, value) in response.headers() {
-        let entry = headers
-            .entry(name.as_str().to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if let Value::Array(values) = entry {
-            values.push(Value::String(
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            ));
-        }
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
+    let headers = crate::http_client::headers_of(response.headers());
+    let bytes = crate::http_client::read_body(&mut response, MAX_BODY)
         .await
-        .map_err(|e| format!("{uri}: {}", without_url(&e)))?
-    {
-        if bytes.len() + chunk.len() > MAX_BODY {
-            return Err(format!(
+        .map_err(|e| match e {
+            Some(e) => format!("{uri}: {e}"),
+            None => format!(
                 "{uri}: the response body is larger than {} MiB",
                 MAX_BODY >> 20
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+            ),
+        })?;
     let text_body = String::from_utf8_lossy(&bytes).into_owned();
     // A JSON body is read as JSON, as Kestra's response does.
     let body = serde_json::from_str::<Value>(&text_body).unwrap_or(Value::String(text_body));
@@ -150,16 +136,6 @@ async fn once(
         "headers": headers,
         "body": body,
     })))
-}
-
-/// An error's text without the URL (which may carry a secret the flow put in it); the caller
-/// names the URL when it is safe to.
-fn without_url(error: &reqwest::Error) -> String {
-    let mut error_text = error.to_string();
-    if let Some(url) = error.url() {
-        error_text = error_text.replace(url.as_str(), "the URL");
-    }
-    error_text
 }
 
 /// The poll's execution, created with the position in one fsynced commit, then launched.

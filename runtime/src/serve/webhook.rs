@@ -26,7 +26,7 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -330,20 +330,7 @@ async fn stream_to_storage(
     body: Body,
     limit: u64,
 ) -> Result<(), Response> {
-    let (chunks, received) = tokio::sync::mpsc::channel::<Bytes>(16);
-    let writer = {
-        let storage = storage.clone();
-        let uri = uri.to_string();
-        tokio::task::spawn_blocking(move || {
-            storage.put(
-                &uri,
-                &mut ChannelReader {
-                    chunks: received,
-                    chunk: Bytes::new(),
-                },
-            )
-        })
-    };
+    let mut writer = storage.writer(uri);
     let mut stream = body.into_data_stream();
     let mut total = 0u64;
     let mut failed = None;
@@ -355,7 +342,7 @@ async fn stream_to_storage(
                     failed = Some(too_large(limit));
                     break;
                 }
-                if chunks.send(chunk).await.is_err() {
+                if !writer.send(chunk).await {
                     break; // the writer stopped: its error is below
                 }
             }
@@ -368,17 +355,15 @@ async fn stream_to_storage(
             }
         }
     }
-    drop(chunks);
-    let written = writer.await;
     if let Some(answer) = failed {
-        let _ = storage.delete(uri);
+        writer.abandon().await;
         return Err(answer);
     }
-    match written {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e)),
-        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
-    }
+    writer
+        .finish()
+        .await
+        .map(drop)
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, &e))
 }
 
 /// A `multipart/form-data` body: its text fields by name, and its files, each stored under
@@ -412,27 +397,6 @@ fn store_form(
         }));
     }
     Ok((Value::Object(fields), Value::Array(files)))
-}
-
-/// The chunks a request's body arrives in, read as one stream by a blocking writer.
-struct ChannelReader {
-    chunks: tokio::sync::mpsc::Receiver<Bytes>,
-    chunk: Bytes,
-}
-
-impl std::io::Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.chunk.is_empty() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => self.chunk = chunk,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.chunk.len());
-        buf[..n].copy_from_slice(&self.chunk[..n]);
-        self.chunk = self.chunk.slice(n..);
-        Ok(n)
-    }
 }
 
 /// The answer to a request that waited for its execution: with `returnOutputs`, the flow's

@@ -181,16 +181,21 @@ impl<'a> TaskContext<'a> {
 
     /// Stores a file of this task run under `name`; its `kestra:///` URI.
     pub fn put_file(&self, name: &str, from: &mut dyn Read) -> Result<String, TaskError> {
-        let uri = Storage::task_file(
+        let uri = self.task_file_uri(name);
+        self.storage()?.put(&uri, from)?;
+        Ok(uri)
+    }
+
+    /// The `kestra:///` URI a file of this task run named `name` is stored under.
+    pub fn task_file_uri(&self, name: &str) -> String {
+        Storage::task_file(
             self.port.namespace(),
             self.port.flow_id(),
             self.port.execution_id(),
             self.port.task_id(),
             self.port.task_run_id(),
             name,
-        );
-        self.storage()?.put(&uri, from)?;
-        Ok(uri)
+        )
     }
 
     /// Namespace files: uploaded ones, then those bundled into the binary.

@@ -11,6 +11,7 @@ pub mod execution;
 pub mod flow;
 pub mod foreach_item;
 pub mod history;
+pub mod http;
 pub mod kv;
 pub mod log;
 pub mod namespace;
@@ -84,6 +85,8 @@ register! {
         namespace::UploadFiles,
         namespace::DownloadFiles,
         templating::TemplatedTask,
+        http::Request,
+        http::Download,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,
         foreach_item::ForEachItemExecutable,
@@ -102,6 +105,33 @@ register! {
         flow::LOOP_UNTIL,
         flow::WORKING_DIRECTORY,
         foreach_item::FOR_EACH_ITEM,
+}
+
+/// The runtime's cargo features a flow needs (see [`PluginDef::feature`]): its tasks' and, for
+/// `http.Trigger`, its triggers'. `kflowc build` turns on exactly these.
+pub fn features_of(flow: &crate::plan::Flow) -> std::collections::BTreeSet<&'static str> {
+    let mut features = std::collections::BTreeSet::new();
+    let mut stack: Vec<&crate::plan::Task> = flow
+        .tasks
+        .iter()
+        .chain(&flow.errors)
+        .chain(&flow.finally)
+        .chain(&flow.after_execution)
+        .collect();
+    while let Some(task) = stack.pop() {
+        if let Some(feature) = definition(&task.type_name).and_then(|d| d.feature) {
+            features.insert(feature);
+        }
+        stack.extend(task.children());
+    }
+    let polls = flow
+        .triggers
+        .iter()
+        .any(|t| matches!(t.kind, crate::plan::TriggerKind::HttpPoll(_)));
+    if polls {
+        features.insert("http");
+    }
+    features
 }
 
 /// The definition this runtime has for a type name (canonical or alias), if it runs it.
