@@ -4,6 +4,7 @@
 //! internal storage sent back as a multipart file, an empty download, and a proxy from the
 //! environment.
 
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -101,20 +102,20 @@ tasks:
     uri: "{{ inputs.base }}/empty"
 "#;
 
-const PROXIED: &str = r#"id: http_proxied
+const PROXIED: &str = "id: http_proxied
 namespace: kflow.tests
 tasks:
   - id: get
     type: io.kestra.plugin.core.http.Request
     uri: http://kflow-proxied.test/json
-"#;
+";
 
 /// 3 MiB of CSV: more than one chunk of any buffer on the way.
 fn export() -> Vec<u8> {
     let mut csv = String::from("id,name\n");
     let mut i = 0;
     while csv.len() < 3 << 20 {
-        csv.push_str(&format!("{i},row {i}\n"));
+        let _ = writeln!(csv, "{i},row {i}");
         i += 1;
     }
     csv.into_bytes()
