@@ -61,6 +61,9 @@ pub struct PluginDef {
     /// The runtime's cargo feature the implementation needs (`http`: the HTTP client), which
     /// `kflowc build` turns on only for flows that use such a type.
     pub feature: Option<&'static str>,
+    /// The task runs in a folder of its own (scripts, command-line tools): the executor makes
+    /// one for each attempt outside a `WorkingDirectory` (`workingDir`, `outputDir`).
+    pub working_dir: bool,
 }
 
 /// One property of a plugin type.
@@ -205,7 +208,15 @@ impl PluginDef {
             deprecated: None,
             runnable: false,
             feature: None,
+            working_dir: false,
         }
+    }
+
+    /// The task runs in a folder of its own (see [`PluginDef::working_dir`]).
+    #[must_use]
+    pub const fn in_working_dir(mut self) -> PluginDef {
+        self.working_dir = true;
+        self
     }
 
     /// The implementation needs the runtime's cargo feature `feature`.

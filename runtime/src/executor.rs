@@ -1559,6 +1559,25 @@ impl<'f> Executor<'f> {
                 task.type_name
             )
         })?;
+        // A script or tool outside a `WorkingDirectory` gets a folder of its own for the
+        // attempt, removed when it ends (or is killed).
+        let own_dir = match tasks::definition(&task.type_name) {
+            Some(d) if d.working_dir && frame.working_dir.is_none() => {
+                Some(workdir::TaskDir::create(&self.id, run_id)?)
+            }
+            _ => None,
+        };
+        let with_dir;
+        let frame = match &own_dir {
+            Some(dir) => {
+                with_dir = Frame {
+                    working_dir: Some(Arc::from(dir.path().to_string_lossy().as_ref())),
+                    ..frame.clone()
+                };
+                &with_dir
+            }
+            None => frame,
+        };
         let rendered = expr::with_deadline(deadline, || {
             let mut rendered = Map::new();
             for (name, prop) in properties {
@@ -1747,6 +1766,15 @@ impl<'f> Executor<'f> {
         }
         if let Some(dir) = frame.working_dir.as_ref().filter(|_| wants("workingDir")) {
             vars.insert("workingDir".into(), Value::String(dir.to_string()));
+        }
+        if let Some(dir) = frame.working_dir.as_ref() {
+            if wants("outputDir") {
+                let output_dir = workdir::output_dir(Path::new(&**dir), run_id);
+                vars.insert(
+                    "outputDir".into(),
+                    Value::String(output_dir.to_string_lossy().into_owned()),
+                );
+            }
         }
         // `parent` is the flowable task run above; `parents` all of them, nearest first.
         if let Some(first) = frame.parents.first() {

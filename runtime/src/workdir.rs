@@ -14,6 +14,42 @@ use crate::storage::Storage;
 /// At most this many files are looked at for `outputFiles`.
 const MAX_WALK: usize = 10_000;
 
+/// The folder a script task or tool runs in when no `WorkingDirectory` is around it: one per
+/// attempt, under the system's temporary folder, removed when dropped.
+pub struct TaskDir(PathBuf);
+
+impl TaskDir {
+    pub fn create(execution_id: &str, run_id: &str) -> Result<TaskDir, String> {
+        let path = std::env::temp_dir().join(format!(
+            "kflow-{execution_id}-{run_id}-{}",
+            crate::execution::new_id()
+        ));
+        std::fs::create_dir_all(&path).map_err(|e| {
+            format!(
+                "cannot create the working directory {}: {e}",
+                path.display()
+            )
+        })?;
+        Ok(TaskDir(path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TaskDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `outputDir` of the task run `run_id` working in `working_dir`: every file written under it
+/// is stored as an output file.
+pub fn output_dir(working_dir: &Path, run_id: &str) -> PathBuf {
+    working_dir.join(".kflow-outputs").join(run_id)
+}
+
 /// `inputFiles` as rendered: a map of relative path to content, or JSON text of one.
 pub fn input_files(value: Value) -> Result<Vec<(String, String)>, String> {
     let map: Map<String, Value> = match value {

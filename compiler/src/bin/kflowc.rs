@@ -37,7 +37,10 @@ enum Command {
         #[arg(long)]
         allow_unknown_types: bool,
         /// Also an error for each task type this version's runtime cannot run: exactly what
-        /// `kflowc build` refuses.
+        /// `kflowc build` refuses. Script tasks count as runnable: without a `taskRunner` they
+        /// run as local processes (Kestra's default is Docker; an edge binary cannot assume a
+        /// daemon), and with the Docker runner through the `docker` command when a daemon
+        /// answers.
         #[arg(long)]
         runnable: bool,
     },

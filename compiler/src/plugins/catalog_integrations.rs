@@ -16,7 +16,6 @@
 
 use super::catalog_runners::{CREDENTIALS, DOCKER_CONFIG};
 // Script-task shapes shared with the script plugins themselves.
-use super::catalog_scripts::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
 use super::known_task as task;
 use super::shapes::NAMESPACE_FILES;
 use super::PropType::{
@@ -24,6 +23,7 @@ use super::PropType::{
 };
 use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, ValueType};
 use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
+use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
 
 // ---- shapes shared by several plugins ------------------------------------------------------
 
@@ -1317,6 +1317,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         deprecated: None,
         runnable: false,
         feature: None,
+        working_dir: false,
     },
     // ---- plugin-openai: io.kestra.plugin.openai.ChatCompletion (AbstractTask)
     task(

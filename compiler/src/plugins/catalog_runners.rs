@@ -6,46 +6,11 @@
 //! Task runners have no outputs of their own: what they report lands in the script task's
 //! `taskRunner` output.
 
-use super::{prop, PluginDef, PluginKind, PropDef, PropType, PropType::*};
+use super::{prop, PluginDef, PluginKind, PropDef, PropType::*};
 
-/// `io.kestra.plugin.scripts.runner.docker.PullPolicy`.
-pub(super) const PULL_POLICY: PropType = Enum(&["IF_NOT_PRESENT", "ALWAYS", "NEVER"]);
-
-/// `io.kestra.plugin.scripts.runner.docker.Credentials`.
-pub(super) static CREDENTIALS: &[PropDef] = &[
-    prop("registry", String),
-    prop("username", String),
-    prop("password", String),
-    prop("registryToken", String),
-    prop("identityToken", String),
-    prop("auth", String),
-];
-
-/// `io.kestra.plugin.scripts.runner.docker.DeviceRequest`.
-pub(super) static DEVICE_REQUEST: &[PropDef] = &[
-    prop("driver", String),
-    prop("count", Int),
-    prop("deviceIds", List(&String)),
-    prop("capabilities", List(&List(&String))),
-    prop("options", Map(&String)),
-];
-
-/// `io.kestra.plugin.scripts.runner.docker.Cpu`. `cpus` is a `Property<Long>` but Docker reads it
-/// as a double (`cpus: 1.5` is documented), so it is typed as a number.
-pub(super) static CPU: &[PropDef] = &[prop("cpus", Number)];
-
-/// `io.kestra.plugin.scripts.runner.docker.Memory`.
-pub(super) static MEMORY: &[PropDef] = &[
-    prop("memory", String),
-    prop("memorySwap", String),
-    prop("memorySwappiness", String),
-    prop("memoryReservation", String),
-    prop("kernelMemory", String),
-    prop("oomKillDisable", Bool),
-];
-
-/// Docker's `config`: a JSON string or the parsed `config.json` object.
-pub(super) const DOCKER_CONFIG: PropType = OneOf(&[String, Map(&Any)]);
+pub(super) use kflow_runtime::tasks::script::{
+    CPU, CREDENTIALS, DEVICE_REQUEST, DOCKER_CONFIG, MEMORY, PULL_POLICY,
+};
 
 /// Shorthand for a task runner entry.
 const fn runner(name: &'static str, properties: &'static [PropDef]) -> PluginDef {

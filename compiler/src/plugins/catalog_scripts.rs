@@ -7,114 +7,9 @@
 //! script base classes (`AbstractExecScript`, `AbstractPythonExecScript`, `AbstractBash`, ...)
 //! are listed with each type, since Kestra accepts them there.
 
-use super::catalog_runners::{
-    CPU, CREDENTIALS, DEVICE_REQUEST, DOCKER_CONFIG, MEMORY, PULL_POLICY,
-};
 use super::known_task as task;
-use super::shapes::NAMESPACE_FILES;
-use super::{
-    out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
-};
-
-/// `io.kestra.plugin.scripts.exec.scripts.models.RunnerType` (deprecated `runner:`).
-const RUNNER_TYPES: &[&str] = &["PROCESS", "DOCKER"];
-
-/// `io.kestra.core.models.tasks.runners.TargetOS`.
-const TARGET_OS: &[&str] = &["LINUX", "WINDOWS", "AUTO"];
-
-/// `io.kestra.plugin.scripts.exec.scripts.models.DockerOptions`: the deprecated `docker:` of
-/// `AbstractExecScript` and `dockerOptions:` of `AbstractBash`. `image` is `@NotNull` but not
-/// validated (no `@Valid`) and is filled from `containerImage`, so it is optional here.
-pub(super) static DOCKER_OPTIONS: &[PropDef] = &[
-    prop("host", String),
-    prop("config", DOCKER_CONFIG),
-    prop("configPath", String),
-    prop("credentials", Object(CREDENTIALS)),
-    prop("image", String),
-    prop("user", String),
-    prop("entryPoint", List(&String)),
-    prop("extraHosts", List(&String)),
-    prop("networkMode", String),
-    prop("volumes", List(&String)),
-    prop("pullPolicy", PULL_POLICY),
-    prop("deviceRequests", List(&Object(DEVICE_REQUEST))).not_dynamic(),
-    prop("cpu", Object(CPU)).not_dynamic(),
-    prop("memory", Object(MEMORY)).not_dynamic(),
-    prop("shmSize", String),
-    prop("privileged", Bool),
-    // Old names, still accepted through deprecated setters.
-    prop("dockerHost", String).deprecated("use host"),
-    prop("dockerConfig", String).deprecated("use config"),
-];
-
-/// `inputFiles` (`InputFilesInterface`): a map of file name to content or URI, or a JSON string.
-pub(super) const INPUT_FILES: PropType = OneOf(&[Map(&String), String]);
-
-/// `AbstractExecScript` properties, followed by the type's own.
-macro_rules! exec_script_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("runner", Enum(RUNNER_TYPES)).not_dynamic().deprecated("use taskRunner"),
-            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
-            prop("containerImage", String),
-            prop("beforeCommands", List(&String)),
-            prop("env", Map(&String)),
-            prop("warningOnStdErr", Bool),
-            prop("interpreter", List(&String)),
-            prop("failFast", Bool),
-            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
-            prop("inputFiles", INPUT_FILES),
-            prop("outputFiles", List(&String)),
-            prop("outputDirectory", Bool).deprecated("use outputFiles"),
-            prop("targetOS", Enum(TARGET_OS)),
-            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
-            $($extra),*
-        ]
-    };
-}
-
-/// `AbstractPythonExecScript` (`PythonBasedPlugin`) properties, followed by the type's own.
-macro_rules! python_props {
-    ($($extra:expr),* $(,)?) => {
-        exec_script_props![
-            prop("dependencies", List(&String)),
-            prop("pythonVersion", String),
-            prop("dependencyCacheEnabled", Bool),
-            prop("packageManager", Enum(&["UV", "PIP"])),
-            prop("uvAutoInstallEnabled", Bool),
-            prop("uvInstallerVersion", String),
-            prop("uvInstallerSha256", String),
-            $($extra),*
-        ]
-    };
-}
-
-/// `<language>.Commands`.
-static COMMANDS_PROPS: &[PropDef] = exec_script_props![prop("commands", List(&String)).required()];
-/// `deno`, `lua` and `perl` `Commands` declare `commands` without `@NotNull`.
-static COMMANDS_OPTIONAL_PROPS: &[PropDef] = exec_script_props![prop("commands", List(&String))];
-/// `<language>.Script`.
-static SCRIPT_PROPS: &[PropDef] = exec_script_props![prop("script", String).required()];
-/// `python.Commands`.
-static PYTHON_COMMANDS_PROPS: &[PropDef] =
-    python_props![prop("commands", List(&String)).required()];
-/// `python.Script`.
-static PYTHON_SCRIPT_PROPS: &[PropDef] = python_props![prop("script", String).required()];
-/// `jbang.Script`.
-static JBANG_SCRIPT_PROPS: &[PropDef] = exec_script_props![
-    prop("script", String).required(),
-    prop("extension", String),
-    prop("quiet", Bool),
-];
-
-/// `io.kestra.plugin.scripts.exec.scripts.models.ScriptOutput`. `vars` holds what the script
-/// printed as `::{"outputs":{...}}::`; `taskRunner` is the runner's detail (Docker: `containerId`).
-pub(super) static SCRIPT_OUTPUTS: &[OutputDef] = &[
-    out("exitCode", ValueType::Int),
-    out("vars", ValueType::Map(&ValueType::Any)),
-    out("outputFiles", ValueType::Map(&ValueType::Uri)),
-    out("taskRunner", ValueType::Any),
-];
+use super::{out, prop, OutputDef, PluginDef, PropDef, PropType::*, ValueType};
+use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, RUNNER_TYPES};
 
 /// `AbstractBash` properties (the deprecated `io.kestra.core.tasks.scripts.*` tasks).
 macro_rules! bash_props {
@@ -229,54 +124,8 @@ static DISCORD_EMBED: &[PropDef] = &[
 ];
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // io.kestra.plugin.scripts.shell.{Commands,Script}
-    task("io.kestra.plugin.scripts.shell.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.shell.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.python.{Commands,Script} (AbstractPythonExecScript)
-    task("io.kestra.plugin.scripts.python.Commands", &[], PYTHON_COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.python.Script", &[], PYTHON_SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.node.{Commands,Script}
-    task("io.kestra.plugin.scripts.node.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.node.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.powershell.{Commands,Script} (only the interpreter default differs)
-    task("io.kestra.plugin.scripts.powershell.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.powershell.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.r.{Commands,Script}
-    task("io.kestra.plugin.scripts.r.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.r.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.julia.{Commands,Script}
-    task("io.kestra.plugin.scripts.julia.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.julia.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.ruby.{Commands,Script}
-    task("io.kestra.plugin.scripts.ruby.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.ruby.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.php.{Commands,Script}
-    task("io.kestra.plugin.scripts.php.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.php.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.perl.{Commands,Script}
-    task("io.kestra.plugin.scripts.perl.Commands", &[], COMMANDS_OPTIONAL_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.perl.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.lua.{Commands,Script}
-    task("io.kestra.plugin.scripts.lua.Commands", &[], COMMANDS_OPTIONAL_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.lua.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.groovy.{Commands,Script}
-    task("io.kestra.plugin.scripts.groovy.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.groovy.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.go.{Commands,Script}
-    task("io.kestra.plugin.scripts.go.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.go.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.dotnet.{Commands,Script}
-    task("io.kestra.plugin.scripts.dotnet.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.dotnet.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.deno.{Commands,Script}
-    task("io.kestra.plugin.scripts.deno.Commands", &[], COMMANDS_OPTIONAL_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.deno.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.bun.{Commands,Script}
-    task("io.kestra.plugin.scripts.bun.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.bun.Script", &[], SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
-    // io.kestra.plugin.scripts.jbang.{Commands,Script}
-    task("io.kestra.plugin.scripts.jbang.Commands", &[], COMMANDS_PROPS, SCRIPT_OUTPUTS, None),
-    task("io.kestra.plugin.scripts.jbang.Script", &[], JBANG_SCRIPT_PROPS, SCRIPT_OUTPUTS, None),
+    // The `<language>.Commands` / `.Script` types run: their definitions are in the runtime
+    // (`kflow_runtime::tasks::script`).
     // io.kestra.core.tasks.scripts.Bash (AbstractBash)
     task(
         "io.kestra.core.tasks.scripts.Bash",

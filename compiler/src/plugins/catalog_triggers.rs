@@ -155,6 +155,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         deprecated: None,
         runnable: false,
         feature: None,
+        working_dir: false,
     },
     // io.kestra.plugin.core.trigger.ScheduleOnDates (trigger.* is empty: VoidOutput)
     PluginDef {
@@ -172,6 +173,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         deprecated: None,
         runnable: false,
         feature: None,
+        working_dir: false,
     },
     // io.kestra.plugin.core.trigger.Flow
     PluginDef {
@@ -198,6 +200,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         deprecated: None,
         runnable: false,
         feature: None,
+        working_dir: false,
     },
     // io.kestra.plugin.core.trigger.Webhook (@WebhookValidation: no MultipleCondition in conditions)
     PluginDef {
@@ -234,6 +237,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         deprecated: None,
         runnable: false,
         feature: None,
+        working_dir: false,
     },
     // io.kestra.plugin.core.http.Trigger (outputs: io.kestra.plugin.core.http.Request.Output)
     PluginDef {
@@ -279,6 +283,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         deprecated: None,
         runnable: false,
         feature: None,
+        working_dir: false,
     },
 ];
 

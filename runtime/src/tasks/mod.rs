@@ -16,6 +16,7 @@ pub mod kv;
 pub mod log;
 pub mod namespace;
 pub mod output;
+pub mod script;
 pub mod storage;
 pub mod subflow;
 pub mod templating;
@@ -87,6 +88,38 @@ register! {
         templating::TemplatedTask,
         http::Request,
         http::Download,
+        script::ShellCommands,
+        script::ShellScript,
+        script::PythonCommands,
+        script::PythonScript,
+        script::NodeCommands,
+        script::NodeScript,
+        script::PowershellCommands,
+        script::PowershellScript,
+        script::RCommands,
+        script::RScript,
+        script::JuliaCommands,
+        script::JuliaScript,
+        script::RubyCommands,
+        script::RubyScript,
+        script::PhpCommands,
+        script::PhpScript,
+        script::PerlCommands,
+        script::PerlScript,
+        script::LuaCommands,
+        script::LuaScript,
+        script::GroovyCommands,
+        script::GroovyScript,
+        script::GoCommands,
+        script::GoScript,
+        script::DotnetCommands,
+        script::DotnetScript,
+        script::DenoCommands,
+        script::DenoScript,
+        script::BunCommands,
+        script::BunScript,
+        script::JbangCommands,
+        script::JbangScript,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,
         foreach_item::ForEachItemExecutable,
