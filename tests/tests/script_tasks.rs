@@ -2,7 +2,7 @@
 //! `env`, `inputFiles`, `outputFiles` and `outputDir`, Kestra's `::{...}::` output protocol,
 //! stderr making the task WARNING, a failing command, a `WorkingDirectory` shared by two
 //! tasks, a Node script, a Python script in a real virtualenv with the `kestra` package from
-//! PyPI calling `Kestra.outputs`, the Docker runner without a daemon, and a timeout that kills
+//! `PyPI` calling `Kestra.outputs`, the Docker runner without a daemon, and a timeout that kills
 //! the whole process group.
 
 use std::path::Path;
@@ -55,7 +55,7 @@ tasks:
       console.log('::' + JSON.stringify({ outputs: { sum: n } }) + '::');
 "#;
 
-const FAILING: &str = r#"id: script_failing
+const FAILING: &str = "id: script_failing
 namespace: kflow.tests
 tasks:
   - id: fails
@@ -64,9 +64,9 @@ tasks:
       - echo before
       - exit 3
       - echo never
-"#;
+";
 
-const DOCKER: &str = r#"id: script_docker
+const DOCKER: &str = "id: script_docker
 namespace: kflow.tests
 tasks:
   - id: in_docker
@@ -76,7 +76,7 @@ tasks:
     containerImage: ubuntu
     commands:
       - echo hi
-"#;
+";
 
 const KILLED: &str = r#"id: script_killed
 namespace: kflow.tests
@@ -215,7 +215,7 @@ fn script_tasks_run_as_processes_with_kestras_protocol() {
     assert!(gone, "the sleep {pid} outlived its task");
 }
 
-/// A virtualenv with Kestra's real Python package from PyPI: `Kestra.outputs` in a script,
+/// A virtualenv with Kestra's real Python package from `PyPI`: `Kestra.outputs` in a script,
 /// read by the next task through an expression.
 #[test]
 fn a_python_script_reports_outputs_through_kestras_package() {
