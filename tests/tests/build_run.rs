@@ -238,12 +238,21 @@ fn every_example_builds_or_is_refused_at_each_task_it_cannot_run() {
             refused += 1;
             continue;
         }
-        // `binary` also holds the binary's plan against the one lowered in process.
-        let bin = binary(&path);
+        // `binary` also holds the binary's plan against the one lowered in process; a flow
+        // that starts others (resilient_flow) is built with them and named to `run`.
+        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let companions = kflow_tests::companions(&path);
+        let bin = if companions.is_empty() {
+            binary(&path)
+        } else {
+            let mut paths = vec![path.clone()];
+            paths.extend(companions);
+            kflow_tests::build_flows(&paths, &format!("bundle_{name}"))
+                .unwrap_or_else(|e| panic!("building {}: {e}", path.display()))
+        };
         let info = Command::new(&bin).arg("info").output().expect("info runs");
         assert_eq!(info.status.code(), Some(0), "{}", path.display());
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
-        let (out, _) = run_raw(&bin, &name, &[]);
+        let (out, _) = run_raw(&bin, &name, &[&flow.id.value]);
         let code = out.status.code();
         assert!(
             matches!(code, Some(0..=1)),

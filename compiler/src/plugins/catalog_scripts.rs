@@ -9,6 +9,7 @@
 
 use super::known_task as task;
 use super::{out, prop, OutputDef, PluginDef, PropDef, PropType::*, ValueType};
+use kflow_runtime::tasks::notify::{SLACK_OPTIONS, WEBHOOK_OPTIONS};
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, RUNNER_TYPES};
 
 /// `AbstractBash` properties (the deprecated `io.kestra.core.tasks.scripts.*` tasks).
@@ -57,36 +58,6 @@ static FILE_TRANSFORM_PROPS: &[PropDef] = &[
 ];
 static FILE_TRANSFORM_OUTPUTS: &[OutputDef] = &[out("uri", ValueType::Uri)];
 
-/// The `options:` HTTP client settings of the webhook tasks (`RequestOptions`).
-macro_rules! request_options {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("connectTimeout", Duration),
-            prop("readTimeout", Duration),
-            prop("readIdleTimeout", Duration),
-            prop("connectionPoolIdleTimeout", Duration),
-            prop("maxContentLength", Int),
-            prop("defaultCharset", String), // java.nio.charset.Charset
-            prop("headers", Map(&String)),
-            $($extra),*
-        ]
-    };
-}
-
-/// `AbstractSlackWebhookConnection.ProxyOptions`.
-static SLACK_PROXY: &[PropDef] = &[
-    prop("type", Enum(&["HTTP", "SOCKS"])),
-    prop("address", String),
-    prop("port", Int),
-    prop("username", String),
-    prop("password", String),
-];
-/// `AbstractSlackWebhookConnection.RequestOptions`.
-static SLACK_OPTIONS: &[PropDef] =
-    request_options![prop("proxy", Object(SLACK_PROXY)).not_dynamic()];
-/// `AbstractTeamsConnection.RequestOptions`, `AbstractDiscordConnection.RequestOptions`.
-static HTTP_OPTIONS: &[PropDef] = request_options![];
-
 /// `SlackIncomingWebhook` properties, followed by the type's own.
 macro_rules! slack_webhook_props {
     ($($extra:expr),* $(,)?) => {
@@ -106,7 +77,7 @@ macro_rules! webhook_props {
         &[
             prop("url", String).required(),
             prop("payload", String),
-            prop("options", Object(HTTP_OPTIONS)),
+            prop("options", Object(WEBHOOK_OPTIONS)),
             $($extra),*
         ]
     };
@@ -124,6 +95,8 @@ static DISCORD_EMBED: &[PropDef] = &[
 ];
 
 pub(super) static PLUGINS: &[PluginDef] = &[
+    // The incoming-webhook notifications (Slack, Teams, Discord) run: their definitions are in
+    // the runtime (`kflow_runtime::tasks::notify`).
     // The `<language>.Commands` / `.Script` types run: their definitions are in the runtime
     // (`kflow_runtime::tasks::script`).
     // io.kestra.core.tasks.scripts.Bash (AbstractBash)
@@ -202,15 +175,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         FILE_TRANSFORM_OUTPUTS,
         Some("use a io.kestra.plugin.graalvm.*.FileTransform task"),
     ),
-    // io.kestra.plugin.slack.notifications.SlackIncomingWebhook (plugin-slack; the
-    // plugin-notifications class of the old name is deprecated in favour of this one)
-    task(
-        "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
-        &["io.kestra.plugin.notifications.slack.SlackIncomingWebhook", "io.kestra.plugin.slack.SlackIncomingWebhook"],
-        slack_webhook_props![],
-        &[],
-        None,
-    ),
     // io.kestra.plugin.slack.notifications.SlackExecution (SlackTemplate + ExecutionInterface)
     task(
         "io.kestra.plugin.slack.notifications.SlackExecution",
@@ -229,14 +193,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[],
         None,
     ),
-    // io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook (plugin-microsoft365)
-    task(
-        "io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook",
-        &["io.kestra.plugin.notifications.teams.TeamsIncomingWebhook"],
-        webhook_props![],
-        &[],
-        None,
-    ),
     // io.kestra.plugin.microsoft365.teams.TeamsExecution (TeamsTemplate + ExecutionInterface)
     task(
         "io.kestra.plugin.microsoft365.teams.TeamsExecution",
@@ -251,14 +207,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             prop("customFields", Map(&Any)),
             prop("customMessage", String),
         ],
-        &[],
-        None,
-    ),
-    // io.kestra.plugin.discord.DiscordIncomingWebhook (plugin-discord)
-    task(
-        "io.kestra.plugin.discord.DiscordIncomingWebhook",
-        &["io.kestra.plugin.notifications.discord.DiscordIncomingWebhook"],
-        webhook_props![],
         &[],
         None,
     ),

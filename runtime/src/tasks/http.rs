@@ -236,12 +236,17 @@ impl Download {
 
 /// What `Request` gives.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RequestOutput {
     pub uri: std::string::String,
     pub code: u16,
     pub headers: Map<std::string::String, Value>,
     /// The body as text; null when the response has none.
     pub body: Value,
+    /// With `encryptBody` in Kestra; always null here (kflow refuses `encryptBody`).
+    pub encrypted_body: Value,
+    /// Declared by Kestra's output, never filled: null.
+    pub form_data: Value,
 }
 
 /// What `Download` gives.
@@ -717,6 +722,8 @@ mod run {
                 code,
                 headers,
                 body,
+                encrypted_body: Value::Null,
+                form_data: Value::Null,
             })
         }
     }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod kv;
 pub mod log;
 pub mod namespace;
+pub mod notify;
 pub mod output;
 pub mod script;
 pub mod storage;
@@ -88,6 +89,9 @@ register! {
         templating::TemplatedTask,
         http::Request,
         http::Download,
+        notify::SlackIncomingWebhook,
+        notify::TeamsIncomingWebhook,
+        notify::DiscordIncomingWebhook,
         script::ShellCommands,
         script::ShellScript,
         script::PythonCommands,

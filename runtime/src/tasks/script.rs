@@ -421,6 +421,8 @@ pub struct ScriptOutput {
     pub vars: Map<std::string::String, Value>,
     /// Each stored file's name to its `kestra:///` URI.
     pub output_files: Map<std::string::String, Value>,
+    /// The runner's details (Kestra's Docker runner: the container); null for a process.
+    pub task_runner: Value,
 }
 
 #[cfg(feature = "executor")]
@@ -666,6 +668,7 @@ mod run {
             exit_code,
             vars,
             output_files,
+            task_runner: Value::Null,
         })
     }
 
