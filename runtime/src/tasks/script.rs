@@ -303,12 +303,11 @@ pub const LANGUAGES: &[Language] = &[
     },
 ];
 
-/// One script type: `Exec<L, false>` is `LANGUAGES[L].commands`, `Exec<L, true>` its `.Script`.
-/// Every script property is a field; which ones a type has is its definition's business (the
-/// checker refuses the others).
+/// The properties of every script type, as rendered: which ones a type has is its
+/// definition's business (the checker refuses the others).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Exec<const L: usize, const SCRIPT: bool> {
+pub struct ScriptProps {
     #[serde(default)]
     pub commands: Option<Value>,
     #[serde(default)]
@@ -359,6 +358,18 @@ pub struct Exec<const L: usize, const SCRIPT: bool> {
     pub extension: Option<Value>,
     #[serde(default)]
     pub quiet: Option<Value>,
+}
+
+/// One script type: `Exec<L, false>` is `LANGUAGES[L].commands`, `Exec<L, true>` its `.Script`.
+/// The type parameters only tell the definitions apart: reading and running the properties is
+/// one piece of code for all 32 types, not one copy each.
+#[derive(Debug)]
+pub struct Exec<const L: usize, const SCRIPT: bool>(pub ScriptProps);
+
+impl<'de, const L: usize, const SCRIPT: bool> Deserialize<'de> for Exec<L, SCRIPT> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        ScriptProps::deserialize(deserializer).map(Exec)
+    }
 }
 
 impl<const L: usize, const SCRIPT: bool> Exec<L, SCRIPT> {
@@ -433,7 +444,7 @@ mod run {
     use serde_json::{Map, Value};
     use tokio::io::{AsyncRead, AsyncReadExt};
 
-    use super::{Exec, Language, ScriptOutput, LANGUAGES};
+    use super::{Exec, Language, ScriptOutput, ScriptProps, LANGUAGES};
     use crate::expr::value::to_display_string;
     use crate::plan::Level;
     use crate::tasks::props::{flag, list, optional_text};
@@ -453,12 +464,12 @@ mod run {
         type Output = ScriptOutput;
 
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<ScriptOutput, TaskError> {
-            run(self, &LANGUAGES[L], SCRIPT, ctx).await
+            run(&self.0, &LANGUAGES[L], SCRIPT, ctx).await
         }
     }
 
     /// Whether the task asks for the Docker task runner.
-    fn wants_docker<const L: usize, const S: bool>(task: &Exec<L, S>) -> bool {
+    fn wants_docker(task: &ScriptProps) -> bool {
         let runner_type = task
             .task_runner
             .as_ref()
@@ -469,8 +480,8 @@ mod run {
             || optional_text(task.runner.as_ref()).is_some_and(|r| r.eq_ignore_ascii_case("DOCKER"))
     }
 
-    async fn run<const L: usize, const S: bool>(
-        task: &Exec<L, S>,
+    async fn run(
+        task: &ScriptProps,
         language: &Language,
         script: bool,
         ctx: &mut TaskContext<'_>,
@@ -674,8 +685,8 @@ mod run {
 
     /// `docker run` (or `podman run`) of the commands in the task's image, the working directory
     /// mounted at the same path; an error saying how to run as a process when no daemon answers.
-    async fn docker_command<const L: usize, const S: bool>(
-        task: &Exec<L, S>,
+    async fn docker_command(
+        task: &ScriptProps,
         language: &Language,
         dir: &Path,
         env: &[(String, String)],
