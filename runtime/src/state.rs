@@ -377,6 +377,9 @@ pub struct StateChange {
     pub execution: ExecutionRow,
 }
 
+/// The most log lines kept waiting for the next commit before they get one of their own.
+const MAX_PENDING_LOGS: usize = 1_000;
+
 /// Execution states whose process must be alive: an execution left in one of them by a process
 /// that is gone was interrupted. A PAUSED execution has a process while a Pause waits its
 /// duration (its owner is recorded), none while it waits for `resume` (no owner).
@@ -1524,13 +1527,21 @@ impl Recorder for Store {
     }
 
     fn log(&self, execution_id: &str, task_run_id: &str, level: Level, message: &str, at_ms: u64) {
-        lock(&self.pending_logs).push(PendingLog {
-            execution_id: execution_id.to_string(),
-            task_run_id: task_run_id.to_string(),
-            level,
-            message: message.to_string(),
-            at_ms,
-        });
+        let waiting = {
+            let mut pending = lock(&self.pending_logs);
+            pending.push(PendingLog {
+                execution_id: execution_id.to_string(),
+                task_run_id: task_run_id.to_string(),
+                level,
+                message: message.to_string(),
+                at_ms,
+            });
+            pending.len()
+        };
+        // A task that prints much (a script) does not hold its lines in memory until it ends.
+        if waiting >= MAX_PENDING_LOGS {
+            self.flush_pending_logs();
+        }
     }
 
     /// The end state, outputs and labels, and every task run once more (idempotent), in one
@@ -2230,6 +2241,18 @@ mod tests {
         assert_eq!(logs[0].message, "Hello Ada");
         assert_eq!(logs[0].level, "INFO");
         assert_eq!(logs[0].task_run_id.as_deref(), Some(runs[0].id.as_str()));
+    }
+
+    /// A task that prints much has its lines committed as they pile up, not held until it ends.
+    #[test]
+    fn many_log_lines_are_committed_before_the_task_ends() {
+        let dir = TempDir::new("many-logs");
+        let store = Store::open(&dir.0).unwrap();
+        for i in 0..MAX_PENDING_LOGS + 10 {
+            Recorder::log(&store, "e1", "t1", Level::Info, &format!("line {i}"), 1);
+        }
+        assert_eq!(store.logs("e1").unwrap().len(), MAX_PENDING_LOGS);
+        assert_eq!(lock(&store.pending_logs).len(), 10);
     }
 
     #[test]
