@@ -320,6 +320,9 @@ mod without_client {
 }
 
 #[cfg(feature = "http")]
+pub(crate) use run::client_options;
+
+#[cfg(feature = "http")]
 mod run {
     use super::{Call, Download, DownloadOutput, Request, RequestOutput, MAX_BODY};
     use crate::expr::value::{duration_of, to_display_string};
@@ -370,9 +373,14 @@ mod run {
         optional_text(map.get(key))
     }
 
-    fn read_options(call: &Call<'_>) -> Result<Options, TaskError> {
+    /// How to connect, from `options` (Kestra 1.0's keys and the 0.21 ones) and the deprecated
+    /// `sslOptions`: what every task on the HTTP client reads (`Request`, `Download`, the
+    /// webhook notifications).
+    pub(crate) fn client_options(
+        options: &Map<String, Value>,
+        ssl_options: Option<&Value>,
+    ) -> Result<ClientOptions, TaskError> {
         let empty = Map::new();
-        let options = object(call.options, "options")?.unwrap_or(&empty);
         let timeout = object(options.get("timeout"), "options.timeout")?.unwrap_or(&empty);
         let connect_timeout = match duration(
             timeout.get("connectTimeout"),
@@ -391,7 +399,7 @@ mod run {
             }
         }
         let ssl = object(options.get("ssl"), "options.ssl")?;
-        let old_ssl = object(call.ssl_options, "sslOptions")?;
+        let old_ssl = object(ssl_options, "sslOptions")?;
         let insecure = ssl
             .or(old_ssl)
             .map(|s| {
@@ -438,6 +446,24 @@ mod run {
             }),
             None => None,
         };
+        Ok(ClientOptions {
+            connect_timeout,
+            read_idle_timeout,
+            total_timeout: None,
+            follow_redirects: flag(
+                options.get("followRedirects"),
+                "options.followRedirects",
+                true,
+            )?,
+            insecure,
+            proxy,
+        })
+    }
+
+    fn read_options(call: &Call<'_>) -> Result<Options, TaskError> {
+        let empty = Map::new();
+        let options = object(call.options, "options")?.unwrap_or(&empty);
+        let client = client_options(options, call.ssl_options)?;
         let auth = match object(options.get("auth"), "options.auth")? {
             Some(a) => match text(a, "type")
                 .as_deref()
@@ -488,18 +514,7 @@ mod run {
         }
         let logs = crate::tasks::props::list(options.get("logs"), "options.logs")?;
         Ok(Options {
-            client: ClientOptions {
-                connect_timeout,
-                read_idle_timeout,
-                total_timeout: None,
-                follow_redirects: flag(
-                    options.get("followRedirects"),
-                    "options.followRedirects",
-                    true,
-                )?,
-                insecure,
-                proxy,
-            },
+            client,
             auth,
             allow_failed,
             allowed_codes,

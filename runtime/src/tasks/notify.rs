@@ -118,8 +118,8 @@ mod without_client {
 #[cfg(feature = "http")]
 mod run {
     use super::Webhook;
-    use crate::expr::value::{duration_of, to_display_string};
-    use crate::http_client::{self, without_url, ClientOptions, ProxyOptions};
+    use crate::expr::value::to_display_string;
+    use crate::http_client::{self, without_url};
     use crate::plan::Level;
     use crate::tasks::props::optional_text;
     use crate::tasks::{Task, TaskContext, TaskError};
@@ -148,37 +148,7 @@ mod run {
                 None | Some(Value::Null) => &empty,
                 Some(other) => return Err(format!("`options` must be a map, got {other}").into()),
             };
-            let duration = |key: &str| -> Result<Option<std::time::Duration>, TaskError> {
-                match options.get(key) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(v) => duration_of(v)
-                        .map(Some)
-                        .map_err(|e| format!("`options.{key}`: {e}").into()),
-                }
-            };
-            let proxy = match options.get("proxy") {
-                Some(Value::Object(p)) => {
-                    optional_text(p.get("address")).map(|address| ProxyOptions {
-                        kind: optional_text(p.get("type")).unwrap_or_else(|| "HTTP".into()),
-                        address,
-                        port: p
-                            .get("port")
-                            .and_then(|v| to_display_string(v).trim().parse().ok()),
-                        username: optional_text(p.get("username")),
-                        password: optional_text(p.get("password")),
-                    })
-                }
-                _ => None,
-            };
-            let client = http_client::client(&ClientOptions {
-                connect_timeout: duration("connectTimeout")?,
-                read_idle_timeout: match duration("readIdleTimeout")? {
-                    Some(d) => Some(d),
-                    None => duration("readTimeout")?,
-                },
-                proxy,
-                ..ClientOptions::default()
-            })?;
+            let client = http_client::client(&crate::tasks::http::client_options(options, None)?)?;
             let mut request = client
                 .post(&url)
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
