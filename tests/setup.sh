@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What the tests need beyond the Rust toolchain, from Debian: strace (a test traces `serve`'s
 # system calls to show each acknowledged webhook fsynced before its answer) and curl (the
-# REST API is driven with the curl commands of Kestra's documentation).
+# REST API is driven with the curl commands of Kestra's documentation) and git (git.Clone clones
+# a repository the test makes).
 set -euo pipefail
 missing=()
-for tool in strace curl; do
+for tool in strace curl git; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -423,37 +423,10 @@ static SERDES_OUTPUTS: &[OutputDef] = &[out("uri", ValueType::Uri), out("size", 
 
 // ---- plugin-git ----------------------------------------------------------------------------
 
-/// `AbstractGitTask` + `AbstractCloningTask` properties, followed by the type's own.
-macro_rules! git_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("username", String),
-            prop("password", String),
-            prop("privateKey", String),
-            prop("passphrase", String),
-            prop("trustedCaPemPath", String),
-            prop("noProxy", Bool),
-            prop("connectTimeout", Int),
-            prop("readTimeout", Int),
-            prop("gitConfig", Map(&Any)),
-            prop("kestraUrl", String),
-            prop("cloneSubmodules", Bool),
-            prop("auth", Object(GIT_KESTRA_AUTH)).not_dynamic(),
-            $($extra),*
-        ]
-    };
-}
-/// `AbstractCloningTask.Auth`: credentials for Kestra's API.
-static GIT_KESTRA_AUTH: &[PropDef] = &[
-    prop("username", String),
-    prop("password", String),
-    prop("auto", Bool),
-];
-
 /// `AbstractPushTask` properties (after the cloning task's), followed by the type's own.
 macro_rules! git_push_props {
     ($($extra:expr),* $(,)?) => {
-        git_props![
+        kflow_runtime::git_props![
             prop("url", String),
             prop("commitMessage", String),
             prop("dryRun", Bool),
@@ -468,7 +441,7 @@ macro_rules! git_push_props {
 /// `AbstractSyncTask` properties (after the cloning task's), followed by the type's own.
 macro_rules! git_sync_props {
     ($($extra:expr),* $(,)?) => {
-        git_props![prop("url", String), prop("dryRun", Bool), prop("failOnMissingDirectory", Bool), $($extra),*]
+        kflow_runtime::git_props![prop("url", String), prop("dryRun", Bool), prop("failOnMissingDirectory", Bool), $($extra),*]
     };
 }
 
@@ -476,35 +449,6 @@ macro_rules! git_sync_props {
 const GLOBS: PropType = OneOf(&[String, List(&String)]);
 
 // ---- plugin-dbt and the CLI tasks ------------------------------------------------------------
-
-/// `AbstractExecScript` properties (as in `catalog_scripts`), followed by the type's own.
-macro_rules! exec_script_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("runner", RUNNER_TYPE).not_dynamic().deprecated("use taskRunner"),
-            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
-            prop("containerImage", String),
-            prop("beforeCommands", List(&String)),
-            prop("env", Map(&String)),
-            prop("warningOnStdErr", Bool),
-            prop("interpreter", List(&String)),
-            prop("failFast", Bool),
-            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
-            prop("inputFiles", INPUT_FILES),
-            prop("outputFiles", List(&String)),
-            prop("outputDirectory", Bool).deprecated("use outputFiles"),
-            prop("targetOS", Enum(&["LINUX", "WINDOWS", "AUTO"])),
-            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
-            $($extra),*
-        ]
-    };
-}
-
-/// `dbt.cli.DbtCLI.KvStoreManifest`.
-static DBT_KV_MANIFEST: &[PropDef] = &[
-    prop("key", String).required(),
-    prop("namespace", String).required(),
-];
 
 /// `dbt.cli.AbstractDbt` + `AbstractRun` properties (the deprecated one-command dbt tasks).
 static DBT_RUN_PROPS: &[PropDef] = &[
@@ -531,25 +475,6 @@ static DBT_RUN_PROPS: &[PropDef] = &[
     prop("select", List(&String)),
     prop("exclude", List(&String)),
 ];
-
-/// The CLI tasks that are not `AbstractExecScript` (Terraform, Ansible): their own copy of the
-/// script properties, followed by the type's own.
-macro_rules! cli_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("beforeCommands", List(&String)),
-            prop("commands", List(&String)).required(),
-            prop("env", Map(&String)),
-            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
-            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
-            prop("containerImage", String),
-            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
-            prop("inputFiles", INPUT_FILES),
-            prop("outputFiles", List(&String)),
-            $($extra),*
-        ]
-    };
-}
 
 // ---- plugin-email, plugin-prometheus, plugin-openai ------------------------------------------
 
@@ -1096,23 +1021,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         None,
     ),
-    // ---- plugin-git: io.kestra.plugin.git.Clone (`url` is `@NotNull` on its `getUrl()`)
-    task(
-        "io.kestra.plugin.git.Clone",
-        &[],
-        git_props![
-            prop("url", String).required(),
-            prop("directory", String),
-            prop("branch", String),
-            prop("depth", Int),
-            prop("commit", String),
-            prop("tag", String),
-            prop("cloneAllBranches", Bool),
-            prop("noTags", Bool),
-        ],
-        &[out("directory", ValueType::String)],
-        None,
-    ),
+    // ---- plugin-git: io.kestra.plugin.git.Clone runs (`kflow_runtime::tasks::git`).
     // io.kestra.plugin.git.PushFlows (AbstractPushTask)
     task(
         "io.kestra.plugin.git.PushFlows",
@@ -1178,23 +1087,8 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[out("files", ValueType::Uri)],
         None,
     ),
-    // ---- plugin-dbt: io.kestra.plugin.dbt.cli.DbtCLI (AbstractExecScript)
-    task(
-        "io.kestra.plugin.dbt.cli.DbtCLI",
-        &[],
-        exec_script_props![
-            prop("commands", List(&String)).required(),
-            prop("profiles", String),
-            prop("projectDir", String),
-            prop("parseRunResults", Bool),
-            prop("storeManifest", Object(DBT_KV_MANIFEST)).not_dynamic(),
-            prop("loadManifest", Object(DBT_KV_MANIFEST)).not_dynamic(),
-            prop("logFormat", Enum(&["JSON", "TEXT", "DEBUG", "NONE"])),
-            prop("engine", Enum(&["CORE", "FUSION"])),
-        ],
-        SCRIPT_OUTPUTS,
-        None,
-    ),
+    // io.kestra.plugin.dbt.cli.DbtCLI, TerraformCLI and AnsibleCLI run: their definitions are in
+    // the runtime (`kflow_runtime::tasks::cli`).
     // io.kestra.plugin.dbt.cli.{Build,Run,Test} (AbstractRun, deprecated)
     task(
         "io.kestra.plugin.dbt.cli.Build",
@@ -1417,34 +1311,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             prop("pollFrequency", Duration),
         ],
         &[out("job", ValueType::Object(AIRBYTE_CLOUD_JOB))],
-        None,
-    ),
-    // ---- plugin-terraform: io.kestra.plugin.terraform.cli.TerraformCLI
-    task(
-        "io.kestra.plugin.terraform.cli.TerraformCLI",
-        &[],
-        cli_props![prop("failFast", Bool)],
-        SCRIPT_OUTPUTS,
-        None,
-    ),
-    // ---- plugin-ansible: io.kestra.plugin.ansible.cli.AnsibleCLI
-    task(
-        "io.kestra.plugin.ansible.cli.AnsibleCLI",
-        &[],
-        cli_props![
-            prop("ansibleConfig", String),
-            prop("outputsMode", Enum(&["ALL", "EXPLICIT"])),
-            prop("outputLogFile", Bool),
-            prop("autoInstallPythonRequirements", Bool),
-            prop("autoInstallGalaxyRequirements", Bool),
-        ],
-        &[
-            out("exitCode", ValueType::Int),
-            out("vars", ValueType::Map(&ValueType::Any)),
-            out("outputFiles", ValueType::Map(&ValueType::Uri)),
-            out("taskRunner", ValueType::Any),
-            out("playbooks", ValueType::List(&ValueType::Any)),
-        ],
         None,
     ),
     // ---- plugin-docker: io.kestra.plugin.docker.cli.Build (AbstractDocker; moved from

@@ -7,9 +7,11 @@
 //! Adding a runnable type: a struct with a `DEFINITION`, `impl Task for` it, and one line in
 //! the `register!` list below. `docs/architecture.md` walks through it.
 
+pub mod cli;
 pub mod execution;
 pub mod flow;
 pub mod foreach_item;
+pub mod git;
 pub mod history;
 pub mod http;
 pub mod kv;
@@ -124,6 +126,10 @@ register! {
         script::BunScript,
         script::JbangCommands,
         script::JbangScript,
+        git::Clone,
+        cli::DbtCli,
+        cli::TerraformCli,
+        cli::AnsibleCli,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,
         foreach_item::ForEachItemExecutable,

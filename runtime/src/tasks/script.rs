@@ -24,9 +24,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::definition::shapes::NAMESPACE_FILES;
 use crate::definition::{
-    out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, PropType::*, ValueType,
+    out, prop, OutputDef, PluginDef, PropDef, PropType, PropType::*, ValueType,
 };
 
 /// `io.kestra.plugin.scripts.runner.docker.PullPolicy`.
@@ -72,7 +71,7 @@ pub const DOCKER_CONFIG: PropType = OneOf(&[String, Map(&Any)]);
 pub const RUNNER_TYPES: &[&str] = &["PROCESS", "DOCKER"];
 
 /// `io.kestra.core.models.tasks.runners.TargetOS`.
-const TARGET_OS: &[&str] = &["LINUX", "WINDOWS", "AUTO"];
+pub(crate) const TARGET_OS: &[&str] = &["LINUX", "WINDOWS", "AUTO"];
 
 /// `io.kestra.plugin.scripts.exec.scripts.models.DockerOptions`: the deprecated `docker:` of
 /// `AbstractExecScript` and `dockerOptions:` of `AbstractBash`. `image` is `@NotNull` but not
@@ -106,24 +105,26 @@ pub const INPUT_FILES: PropType = OneOf(&[Map(&String), String]);
 macro_rules! exec_script_props {
     ($($extra:expr),* $(,)?) => {
         &[
-            prop("runner", Enum(RUNNER_TYPES)).not_dynamic().deprecated("use taskRunner"),
-            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
+            prop("runner", Enum($crate::tasks::script::RUNNER_TYPES)).not_dynamic().deprecated("use taskRunner"),
+            prop("taskRunner", Plugin($crate::definition::PluginKind::TaskRunner)).not_dynamic(),
             prop("containerImage", String),
             prop("beforeCommands", List(&String)),
             prop("env", Map(&String)),
             prop("warningOnStdErr", Bool),
             prop("interpreter", List(&String)),
             prop("failFast", Bool),
-            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
-            prop("inputFiles", INPUT_FILES),
+            prop("namespaceFiles", Object($crate::definition::shapes::NAMESPACE_FILES)).not_dynamic(),
+            prop("inputFiles", $crate::tasks::script::INPUT_FILES),
             prop("outputFiles", List(&String)),
             prop("outputDirectory", Bool).deprecated("use outputFiles").not_run_yet(),
-            prop("targetOS", Enum(TARGET_OS)).not_run_yet(),
-            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
+            prop("targetOS", Enum($crate::tasks::script::TARGET_OS)).not_run_yet(),
+            prop("docker", Object($crate::tasks::script::DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
             $($extra),*
         ]
     };
 }
+
+pub(crate) use exec_script_props;
 
 /// `AbstractPythonExecScript` (`PythonBasedPlugin`) properties, followed by the type's own.
 macro_rules! python_props {
@@ -305,7 +306,7 @@ pub const LANGUAGES: &[Language] = &[
 
 /// The properties of every script type, as rendered: which ones a type has is its
 /// definition's business (the checker refuses the others).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScriptProps {
     #[serde(default)]
@@ -437,7 +438,7 @@ pub struct ScriptOutput {
 }
 
 #[cfg(feature = "executor")]
-mod run {
+pub(crate) mod run {
     use std::path::Path;
     use std::process::Stdio;
 
@@ -464,8 +465,76 @@ mod run {
         type Output = ScriptOutput;
 
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<ScriptOutput, TaskError> {
-            run(&self.0, &LANGUAGES[L], SCRIPT, ctx).await
+            let commands = language_commands(&self.0, &LANGUAGES[L], SCRIPT, ctx)?;
+            run_commands(&self.0, commands, ctx).await
         }
+    }
+
+    /// Reads one output line of a tool into a log line, or leaves it (`None`).
+    pub(crate) type ReadLine = fn(&str) -> Option<(Level, String)>;
+
+    /// What a script-like task runs, besides what [`ScriptProps`] says: a language's or a
+    /// command-line tool's part.
+    pub(crate) struct Commands {
+        /// The lines after `beforeCommands`.
+        pub lines: Vec<String>,
+        /// Added to the task's `env` (the task's own win).
+        pub env: Vec<(String, String)>,
+        /// Written into the working directory after `inputFiles` (name, content).
+        pub files: Vec<(String, String)>,
+        /// The interpreter when the task names none.
+        pub interpreter: &'static [&'static str],
+        /// The Docker runner's image when the task names none.
+        pub image: &'static str,
+        /// The program the task is about and how to install it: when the shell says it is not
+        /// found (exit 127), the error says so.
+        pub program: Option<(&'static str, &'static str)>,
+        /// Reads a tool's structured output line into a log line (`None`: logged as it is).
+        pub read_line: Option<ReadLine>,
+    }
+
+    /// A language's commands, or its `.Script` written to a file and run by its program.
+    fn language_commands(
+        task: &ScriptProps,
+        language: &Language,
+        script: bool,
+        ctx: &TaskContext<'_>,
+    ) -> Result<Commands, TaskError> {
+        let mut lines = Vec::new();
+        if script {
+            let text = optional_text(task.script.as_ref()).ok_or("`script` is required")?;
+            if language.run_file.is_empty() {
+                lines.push(text);
+            } else {
+                let dir = working_dir(ctx)?;
+                let file = dir.join(format!(
+                    ".kflow-script-{}{}",
+                    ctx.task_run_id(),
+                    language.extension
+                ));
+                std::fs::write(&file, text).map_err(|e| format!("writing the script: {e}"))?;
+                let quoted = shell_quote(&file.to_string_lossy());
+                lines.push(language.run_file.replace("{}", &quoted));
+            }
+        } else {
+            lines.extend(list(task.commands.as_ref(), "commands")?);
+        }
+        Ok(Commands {
+            lines,
+            env: Vec::new(),
+            files: Vec::new(),
+            interpreter: language.interpreter,
+            image: language.image,
+            program: None,
+            read_line: None,
+        })
+    }
+
+    fn working_dir(ctx: &TaskContext<'_>) -> Result<std::path::PathBuf, TaskError> {
+        Ok(ctx
+            .working_dir()
+            .ok_or("a script task runs in a working directory, and none was made")?
+            .to_path_buf())
     }
 
     /// Whether the task asks for the Docker task runner.
@@ -480,16 +549,14 @@ mod run {
             || optional_text(task.runner.as_ref()).is_some_and(|r| r.eq_ignore_ascii_case("DOCKER"))
     }
 
-    async fn run(
+    /// Runs `commands` as `task` says (files in, interpreter, env, runner), streams the output
+    /// to the log and stores the output files.
+    pub(crate) async fn run_commands(
         task: &ScriptProps,
-        language: &Language,
-        script: bool,
+        commands: Commands,
         ctx: &mut TaskContext<'_>,
     ) -> Result<ScriptOutput, TaskError> {
-        let dir = ctx
-            .working_dir()
-            .ok_or("a script task runs in a working directory, and none was made")?
-            .to_path_buf();
+        let dir = working_dir(ctx)?;
         // Files in: namespace files, then `inputFiles` (which win on the same name).
         if let Some(spec) = task.namespace_files.as_ref().filter(|v| !v.is_null()) {
             if let Some(spec) = workdir::NamespaceFilesSpec::parse(spec, ctx.namespace())
@@ -509,6 +576,10 @@ mod run {
             workdir::write_inputs(&dir, &files, ctx.storage().ok())
                 .map_err(|e| format!("inputFiles: {e}"))?;
         }
+        for (name, content) in &commands.files {
+            std::fs::write(dir.join(name), content)
+                .map_err(|e| format!("cannot write {name}: {e}"))?;
+        }
         let output_dir = workdir::output_dir(&dir, ctx.task_run_id());
         std::fs::create_dir_all(&output_dir)
             .map_err(|e| format!("cannot create the output directory: {e}"))?;
@@ -516,7 +587,7 @@ mod run {
         // The commands: `set -e` (failFast), `beforeCommands`, then the task's own.
         let interpreter = match task.interpreter.as_ref().filter(|v| !v.is_null()) {
             Some(v) => list(Some(v), "interpreter")?,
-            None => language
+            None => commands
                 .interpreter
                 .iter()
                 .map(|s| (*s).to_string())
@@ -533,27 +604,11 @@ mod run {
             lines.push("set -e".into());
         }
         lines.extend(list(task.before_commands.as_ref(), "beforeCommands")?);
-        if script {
-            let text = optional_text(task.script.as_ref()).ok_or("`script` is required")?;
-            if language.run_file.is_empty() {
-                lines.push(text);
-            } else {
-                let file = dir.join(format!(
-                    ".kflow-script-{}{}",
-                    ctx.task_run_id(),
-                    language.extension
-                ));
-                std::fs::write(&file, text).map_err(|e| format!("writing the script: {e}"))?;
-                let quoted = format!("'{}'", file.to_string_lossy().replace('\'', "'\\''"));
-                lines.push(language.run_file.replace("{}", &quoted));
-            }
-        } else {
-            lines.extend(list(task.commands.as_ref(), "commands")?);
-        }
+        lines.extend(commands.lines);
         let mut argv = interpreter;
         argv.push(lines.join("\n"));
 
-        let mut env: Vec<(String, String)> = Vec::new();
+        let mut env: Vec<(String, String)> = commands.env;
         match task.env.as_ref() {
             None | Some(Value::Null) => {}
             Some(Value::Object(map)) => {
@@ -564,7 +619,7 @@ mod run {
             Some(other) => return Err(format!("`env` must be a map, got {other}").into()),
         }
         let mut command = if wants_docker(task) {
-            docker_command(task, language, &dir, &env, &argv).await?
+            docker_command(task, commands.image, &dir, &env, &argv).await?
         } else {
             let mut command = tokio::process::Command::new(&argv[0]);
             command
@@ -592,9 +647,17 @@ mod run {
         let mut vars = Map::new();
         let mut vars_size = 0usize;
         let mut stderr_lines = 0u64;
+        let mut missing: Option<String> = None;
         while let Some((is_err, line)) = rx.recv().await {
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\r', '\n']);
+            if let Some((level, message)) = commands.read_line.and_then(|read| read(text)) {
+                if level == Level::Warn {
+                    ctx.warn();
+                }
+                ctx.log(level, &message);
+                continue;
+            }
             if let Some(message) = protocol(text) {
                 match message {
                     Protocol::Outputs(map) => {
@@ -632,6 +695,9 @@ mod run {
             }
             if is_err {
                 stderr_lines += 1;
+                if let Some(command) = missing_command(text) {
+                    missing = Some(command.to_string());
+                }
                 ctx.log(Level::Warn, text);
             } else {
                 ctx.log(Level::Info, text);
@@ -645,6 +711,16 @@ mod run {
             .map_err(|e| format!("waiting for the process: {e}"))?;
         let exit_code = status.code().unwrap_or(-1);
         if !status.success() {
+            if let Some((program, install)) = commands.program {
+                if let Some(missing) =
+                    missing.filter(|m| exit_code == 127 && m.starts_with(program))
+                {
+                    return Err(format!(
+                        "`{missing}` is not on PATH: this task runs the {program} command-line tool installed on this host ({install}, or install it in `beforeCommands`)"
+                    )
+                    .into());
+                }
+            }
             return Err(match status.code() {
                 Some(code) => format!("Command failed with exit code {code}"),
                 None => "Command was killed by a signal".to_string(),
@@ -687,7 +763,7 @@ mod run {
     /// mounted at the same path; an error saying how to run as a process when no daemon answers.
     async fn docker_command(
         task: &ScriptProps,
-        language: &Language,
+        default_image: &str,
         dir: &Path,
         env: &[(String, String)],
         argv: &[String],
@@ -737,7 +813,7 @@ mod run {
                     .and_then(|d| d.get("image"))
                     .map(to_display_string)
             })
-            .unwrap_or_else(|| language.image.to_string());
+            .unwrap_or_else(|| default_image.to_string());
         let folder = dir.to_string_lossy();
         let mut command = tokio::process::Command::new(cli);
         command
@@ -749,6 +825,21 @@ mod run {
         }
         command.arg(image).args(argv);
         Ok(command)
+    }
+
+    /// `text` as one word for `sh`.
+    pub(crate) fn shell_quote(text: &str) -> String {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+
+    /// The command a shell says it cannot find: `sh: 1: dbt: not found`,
+    /// `bash: line 1: dbt: command not found`.
+    fn missing_command(line: &str) -> Option<&str> {
+        let rest = line
+            .strip_suffix(": command not found")
+            .or_else(|| line.strip_suffix(": not found"))?;
+        let command = rest.rsplit(": ").next()?.trim();
+        (!command.is_empty() && !command.contains(' ')).then_some(command)
     }
 
     /// Kills a process's whole group when dropped (the process was started as its leader).
@@ -854,6 +945,16 @@ mod run {
             assert!(protocol("::not json::").is_none());
             assert!(protocol(r#"{"outputs":{}}"#).is_none());
             assert!(protocol(r#"::{"other":1}::"#).is_none());
+        }
+
+        #[test]
+        fn a_missing_command_is_read_from_the_shells_words() {
+            assert_eq!(missing_command("sh: 1: dbt: not found"), Some("dbt"));
+            assert_eq!(
+                missing_command("bash: line 3: terraform: command not found"),
+                Some("terraform")
+            );
+            assert_eq!(missing_command("error: file not found"), None);
         }
     }
 }

@@ -1,0 +1,310 @@
+//! Command-line tool tasks in a built binary, with the real tools: `git.Clone` from a real
+//! repository (made by the test with git), `dbt.cli.DbtCLI` with dbt-duckdb from `PyPI` in a
+//! virtualenv (dbt 1.10: later releases download a part from outside `PyPI` while installing), the other tools where this host has them; and for every tool, the error a user
+//! sees when the program is not on `PATH`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use kflow_tests::{build_yamls, scratch_dir, summary_of, task_run};
+
+const CLONE: &str = r#"id: git_clone
+namespace: kflow.tests
+inputs:
+  - id: repo
+    type: STRING
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: clone
+        type: io.kestra.plugin.git.Clone
+        url: "file://{{ inputs.repo }}"
+        branch: main
+      - id: tagged
+        type: io.kestra.plugin.git.Clone
+        url: "file://{{ inputs.repo }}"
+        tag: v1
+        directory: old
+      - id: read
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo '::{"outputs":{"now":"'$(cat README.md)'","then":"'$(cat old/README.md)'","commits":'$(git rev-list --count HEAD)'}}::'
+"#;
+
+const DBT: &str = r#"id: dbt_build
+namespace: kflow.tests
+inputs:
+  - id: venv
+    type: STRING
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    inputFiles:
+      project/dbt_project.yml: |
+        name: kflow_demo
+        version: "1.0.0"
+        profile: kflow_demo
+      project/models/numbers.sql: |
+        select 1 as n union all select 2 union all select 3
+      project/models/schema.yml: |
+        version: 2
+        models:
+          - name: numbers
+            columns:
+              - name: n
+                tests: [not_null]
+    tasks:
+      - id: dbt
+        type: io.kestra.plugin.dbt.cli.DbtCLI
+        beforeCommands:
+          - . "{{ inputs.venv }}/bin/activate"
+        env:
+          DBT_SEND_ANONYMOUS_USAGE_STATS: "false"
+        projectDir: project
+        profiles: |
+          kflow_demo:
+            target: dev
+            outputs:
+              dev:
+                type: duckdb
+                path: "{{ workingDir }}/demo.duckdb"
+        storeManifest:
+          key: manifest.json
+          namespace: kflow.tests
+        commands:
+          - dbt build
+      - id: count
+        type: io.kestra.plugin.scripts.python.Script
+        beforeCommands:
+          - . "{{ inputs.venv }}/bin/activate"
+        script: |
+          import duckdb, json
+          n = duckdb.connect("demo.duckdb").execute("select count(*) from numbers").fetchall()[0][0]
+          print("::" + json.dumps({"outputs": {"rows": n}}) + "::")
+  - id: manifest
+    type: io.kestra.plugin.core.kv.Get
+    key: manifest.json
+"#;
+
+/// The other tools, where this host has them: Terraform applying a configuration with no
+/// provider, the AWS and Google Cloud CLIs reading the credentials the task gives them.
+const TERRAFORM: &str = r#"id: terraform_apply
+namespace: kflow.tests
+tasks:
+  - id: tf
+    type: io.kestra.plugin.terraform.cli.TerraformCLI
+    inputFiles:
+      main.tf: |
+        output "greeting" { value = "hello from terraform" }
+    env:
+      TF_IN_AUTOMATION: "1"
+      TF_CLI_CONFIG_FILE: /dev/null
+    commands:
+      - terraform init -input=false -no-color
+      - terraform apply -auto-approve -input=false -no-color
+      - echo '::{"outputs":{"greeting":'$(terraform output -json greeting)'}}::'
+"#;
+
+/// Each tool with `PATH` emptied: the task fails naming the program.
+fn missing(id: &str, type_name: &str, command: &str) -> String {
+    format!(
+        "id: {id}
+namespace: kflow.tests
+tasks:
+  - id: tool
+    type: {type_name}
+    env:
+      PATH: /nonexistent
+    commands:
+      - {command}
+"
+    )
+}
+
+fn run(bin: &Path, state: &Path, flow: &str, inputs: &[&str]) -> Output {
+    let mut command = Command::new(bin);
+    command.args(["run", flow, "--state"]).arg(state);
+    for input in inputs {
+        command.args(["--input", input]);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git")
+        .args([
+            "-c",
+            "user.name=kflow",
+            "-c",
+            "user.email=kflow@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs (tests/setup.sh installs it)");
+    assert!(status.success(), "git {args:?}");
+}
+
+#[test]
+fn git_clone_checks_out_a_branch_and_a_tag_into_the_working_directory() {
+    let dir = scratch_dir("git-clone");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(repo.join("README.md"), "first").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "first"]);
+    git(&repo, &["tag", "v1"]);
+    std::fs::write(repo.join("README.md"), "second").unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "second"]);
+
+    let bin = build_yamls("git_clone", &[("git_clone", CLONE)]);
+    let input = format!("repo={}", repo.display());
+    let out = run(&bin, &dir.join("state"), "git_clone", &[&input]);
+    let summary = summary_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary["state"], "SUCCESS", "{summary:#}\n{stderr}");
+    let vars = &task_run(&summary, "read")["outputs"]["vars"];
+    assert_eq!(vars["now"], "second");
+    assert_eq!(vars["then"], "first");
+    // depth 1 by default, as in Kestra.
+    assert_eq!(vars["commits"], 1);
+    let directory = task_run(&summary, "tagged")["outputs"]["directory"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(directory.ends_with("/old"), "{directory}");
+    // git's progress on stderr is no warning.
+    assert_eq!(task_run(&summary, "clone")["state"], "SUCCESS");
+}
+
+#[test]
+fn dbt_builds_a_duckdb_project_with_dbt_from_pypi() {
+    let dir = scratch_dir("dbt");
+    std::fs::create_dir_all(&dir).unwrap();
+    let venv = dir.join("venv");
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3 runs");
+    assert!(made.success());
+    let installed = Command::new(venv.join("bin/pip"))
+        .args([
+            "install",
+            "--quiet",
+            "dbt-core~=1.10.0",
+            "dbt-duckdb~=1.10.0",
+        ])
+        .status()
+        .expect("pip runs");
+    assert!(installed.success(), "pip install dbt-duckdb failed");
+
+    let bin = build_yamls("dbt_build", &[("dbt_build", DBT)]);
+    let input = format!("venv={}", venv.display());
+    let state = dir.join("state");
+    let out = run(&bin, &state, "dbt_build", &[&input]);
+    let summary = summary_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary["state"], "SUCCESS", "{summary:#}\n{stderr}");
+    // dbt's JSON log lines are logged as their messages.
+    assert!(stderr.contains("Completed successfully"), "{stderr}");
+    assert!(!stderr.contains("\"info\":"), "{stderr}");
+    let files = task_run(&summary, "dbt")["outputs"]["outputFiles"]
+        .as_object()
+        .unwrap()
+        .clone();
+    for name in ["manifest.json", "run_results.json"] {
+        let uri = files[name].as_str().unwrap();
+        let stored = state
+            .join("storage")
+            .join(uri.trim_start_matches("kestra:///"));
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(stored).unwrap()).unwrap();
+        assert!(json.is_object(), "{name}");
+    }
+    assert_eq!(task_run(&summary, "count")["outputs"]["vars"]["rows"], 3);
+    // storeManifest put the manifest in the KV store.
+    let manifest = &task_run(&summary, "manifest")["outputs"]["value"];
+    assert!(manifest["nodes"].is_object(), "{manifest}");
+}
+
+#[test]
+fn tools_on_this_host_run_and_a_missing_tool_is_named() {
+    let cases = [
+        (
+            "miss_dbt",
+            "io.kestra.plugin.dbt.cli.DbtCLI",
+            "dbt build",
+            "dbt",
+        ),
+        (
+            "miss_terraform",
+            "io.kestra.plugin.terraform.cli.TerraformCLI",
+            "terraform init",
+            "terraform",
+        ),
+        (
+            "miss_ansible",
+            "io.kestra.plugin.ansible.cli.AnsibleCLI",
+            "ansible-playbook site.yml",
+            "ansible-playbook",
+        ),
+        (
+            "miss_git",
+            "io.kestra.plugin.scripts.shell.Commands",
+            "git status",
+            "",
+        ),
+    ];
+    let flows: Vec<(String, String)> = cases
+        .iter()
+        .map(|(id, type_name, command, _)| (id.to_string(), missing(id, type_name, command)))
+        .chain([("terraform_apply".to_string(), TERRAFORM.to_string())])
+        .collect();
+    let refs: Vec<(&str, &str)> = flows
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let bin = build_yamls("tool_tasks", &refs);
+    let dir = scratch_dir("tools");
+    let state = dir.join("state");
+
+    for (id, _, _, program) in cases {
+        let out = run(&bin, &state, id, &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(summary_of(&out)["state"], "FAILED", "{id}: {stderr}");
+        if program.is_empty() {
+            // A shell task names no tool: the shell's own words and the exit code.
+            assert!(
+                stderr.contains("Command failed with exit code 127"),
+                "{stderr}"
+            );
+        } else {
+            let expected = format!("`{program}` is not on PATH");
+            assert!(stderr.contains(&expected), "{id}: {stderr}");
+        }
+    }
+
+    let has = |program: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {program}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if has("terraform") {
+        let out = run(&bin, &state, "terraform_apply", &[]);
+        let summary = summary_of(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(summary["state"], "SUCCESS", "{summary:#}\n{stderr}");
+        assert_eq!(
+            task_run(&summary, "tf")["outputs"]["vars"]["greeting"],
+            "hello from terraform"
+        );
+    } else {
+        eprintln!(
+            "terraform is not installed here (not in Debian's packages): its run is not tested"
+        );
+    }
+}
