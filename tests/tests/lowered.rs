@@ -480,3 +480,14 @@ tasks:
         "{elapsed:?}"
     );
 }
+
+/// `Assert` passes when every condition holds and fails when one does not (the log lines it
+/// writes are the binary's: in process they are not captured).
+#[test]
+fn assert_fails_with_each_false_condition_logged() {
+    let yaml = "id: asserts\nnamespace: t\ninputs:\n  - id: n\n    type: INT\n    defaults: 3\ntasks:\n  - id: holds\n    type: io.kestra.plugin.core.execution.Assert\n    conditions:\n      - \"{{ inputs.n == 3 }}\"\n      - \"{{ inputs.n > 0 }}\"\n  - id: breaks\n    type: io.kestra.plugin.core.execution.Assert\n    errorMessage: \"n is {{ inputs.n }}\"\n    conditions:\n      - \"{{ inputs.n > 5 }}\"\n      - \"{{ inputs.n == 3 }}\"\n      - \"{{ inputs.n < 0 }}\"\n";
+    let (code, summary, err) = run(&lowered(yaml), &[]);
+    assert_eq!(code, 1, "{summary} {err}");
+    assert_eq!(task_run(&summary, "holds")["state"], "SUCCESS");
+    assert_eq!(task_run(&summary, "breaks")["state"], "FAILED");
+}

@@ -38,16 +38,6 @@ const fn deprecated(def: PluginDef, why: &'static str) -> PluginDef {
 }
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // execution/Assert.java (Kestra 1.0)
-    task(
-        "io.kestra.plugin.core.execution.Assert",
-        &[],
-        &[
-            prop("conditions", List(&String)).required(),
-            prop("errorMessage", String),
-        ],
-        &[],
-    ),
     // execution/Resume.java
     task(
         "io.kestra.plugin.core.execution.Resume",

@@ -1,4 +1,5 @@
-//! `io.kestra.plugin.core.execution`: Fail, Exit, Labels — tasks that act on the execution.
+//! `io.kestra.plugin.core.execution`: Fail, Assert, Exit, Labels — tasks that act on the
+//! execution.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -21,6 +22,28 @@ impl Fail {
         "io.kestra.plugin.core.execution.Fail",
         &["io.kestra.core.tasks.executions.Fail"],
         &[prop("condition", String), prop("errorMessage", String)],
+        &[],
+    );
+}
+
+/// `execution.Assert`: fails when a rendered condition is false (as `runIf` reads truth),
+/// logging each failed one and then `errorMessage`, as Kestra does.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Assert {
+    pub conditions: Value,
+    #[serde(default)]
+    pub error_message: Option<Value>,
+}
+
+impl Assert {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.core.execution.Assert",
+        &[],
+        &[
+            prop("conditions", List(&String)).required(),
+            prop("errorMessage", String),
+        ],
         &[],
     );
 }
@@ -156,10 +179,11 @@ pub fn labels(value: Value) -> Result<Map<std::string::String, Value>, std::stri
 
 #[cfg(feature = "executor")]
 mod run {
-    use super::{labels, Exit, Fail, Labels, SetVariables, UnsetVariables};
+    use super::{labels, Assert, Exit, Fail, Labels, SetVariables, UnsetVariables};
     use crate::execution::State;
     use crate::executor::is_truthy;
     use crate::expr::value::to_display_string;
+    use crate::plan::Level;
     use crate::tasks::props::{flag, list};
     use crate::tasks::{Task, TaskContext, TaskError};
     use serde_json::Value;
@@ -175,6 +199,41 @@ mod run {
                 Some(message) => to_display_string(message).into(),
                 None => "Task failure".into(),
             })
+        }
+    }
+
+    impl Task for Assert {
+        type Output = ();
+        const INSTANT: bool = true;
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let conditions = match &self.conditions {
+                Value::Array(items) => items.clone(),
+                Value::Null => Vec::new(),
+                one => vec![one.clone()],
+            };
+            let mut failed = 0usize;
+            for (i, condition) in conditions.iter().enumerate() {
+                if !is_truthy(condition) {
+                    failed += 1;
+                    ctx.log(
+                        Level::Error,
+                        &format!(
+                            "Assertion {} of {} failed (it rendered `{}`)",
+                            i + 1,
+                            conditions.len(),
+                            to_display_string(condition)
+                        ),
+                    );
+                }
+            }
+            if failed == 0 {
+                return Ok(());
+            }
+            if let Some(message) = self.error_message.as_ref().filter(|m| !m.is_null()) {
+                ctx.log(Level::Error, &to_display_string(message));
+            }
+            let plural = if failed > 1 { "s" } else { "" };
+            Err(format!("{failed} assertion{plural} failed!").into())
         }
     }
 

@@ -64,6 +64,7 @@ register! {
         output::Return,
         output::OutputValues,
         execution::Fail,
+        execution::Assert,
         execution::Exit,
         execution::Labels,
         execution::SetVariables,
