@@ -574,25 +574,8 @@ pub fn executions(binary: &Path, state: &Path) -> Vec<serde_json::Value> {
 /// Standard base64 of `text` (secrets are given to binaries base64-encoded, as Kestra's
 /// `SECRET_<NAME>` environment variables are).
 pub fn base64(text: &str) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
 }
 
 /// One request a [`RecordingServer`] received.
@@ -776,5 +759,126 @@ impl RecordingServer {
             .into_iter()
             .filter(|r| r.path() == path)
             .collect()
+    }
+}
+
+/// One mail an [`SmtpSink`] received: the envelope, the `AUTH PLAIN` credentials (decoded) and
+/// the message as sent (headers and MIME body).
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedMail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub auth: Option<String>,
+    pub data: String,
+}
+
+/// A local SMTP server that accepts every mail and keeps it: plain SMTP with `AUTH PLAIN`, as
+/// much of the protocol as a client needs to deliver one message per session.
+pub struct SmtpSink {
+    pub addr: String,
+    pub mails: std::sync::Arc<std::sync::Mutex<Vec<ReceivedMail>>>,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let addr = listener.local_addr().expect("its address").to_string();
+        let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = mails.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let kept = kept.clone();
+                std::thread::spawn(move || {
+                    let _ = smtp_session(stream, &kept);
+                });
+            }
+        });
+        SmtpSink { addr, mails }
+    }
+
+    pub fn port(&self) -> &str {
+        self.addr.rsplit(':').next().unwrap_or_default()
+    }
+
+    /// The mails received so far, waiting up to 10 s for at least `n`.
+    pub fn wait_for(&self, n: usize) -> Vec<ReceivedMail> {
+        for _ in 0..100 {
+            let mails = self.mails.lock().unwrap().clone();
+            if mails.len() >= n {
+                return mails;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+fn smtp_session(
+    stream: std::net::TcpStream,
+    kept: &std::sync::Mutex<Vec<ReceivedMail>>,
+) -> std::io::Result<()> {
+    use base64::Engine as _;
+    use std::io::{BufRead, BufReader, Write};
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30)))?;
+    let mut out = stream.try_clone()?;
+    let mut input = BufReader::new(std::io::Read::take(stream, 64 << 20));
+    out.write_all(b"220 kflow-test ESMTP\r\n")?;
+    let mut mail = ReceivedMail::default();
+    let mut auth = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let command = line.trim_end().to_string();
+        let upper = command.to_ascii_uppercase();
+        if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            out.write_all(b"250-kflow-test\r\n250-AUTH PLAIN\r\n250 8BITMIME\r\n")?;
+        } else if upper.starts_with("AUTH PLAIN") {
+            let encoded = command[10..].trim();
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap_or_default();
+            auth = Some(
+                String::from_utf8_lossy(&decoded)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string(),
+            );
+            out.write_all(b"235 2.7.0 accepted\r\n")?;
+        } else if upper.starts_with("MAIL FROM:") {
+            mail = ReceivedMail {
+                from: command[10..].trim().trim_matches(['<', '>']).to_string(),
+                auth: auth.clone(),
+                ..ReceivedMail::default()
+            };
+            out.write_all(b"250 ok\r\n")?;
+        } else if upper.starts_with("RCPT TO:") {
+            mail.to
+                .push(command[8..].trim().trim_matches(['<', '>']).to_string());
+            out.write_all(b"250 ok\r\n")?;
+        } else if upper == "DATA" {
+            out.write_all(b"354 go on\r\n")?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if input.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" || line == ".\n" {
+                    break;
+                }
+                data.push_str(line.strip_prefix('.').unwrap_or(&line));
+            }
+            mail.data = data;
+            kept.lock().unwrap().push(std::mem::take(&mut mail));
+            out.write_all(b"250 queued\r\n")?;
+        } else if upper == "QUIT" {
+            out.write_all(b"221 bye\r\n")?;
+            return Ok(());
+        } else {
+            out.write_all(b"250 ok\r\n")?;
+        }
     }
 }

@@ -478,15 +478,6 @@ static DBT_RUN_PROPS: &[PropDef] = &[
 
 // ---- plugin-email, plugin-prometheus, plugin-openai ------------------------------------------
 
-/// `MailSend.Attachment` (`attachments`, `embeddedImages`).
-static MAIL_ATTACHMENT: &[PropDef] = &[
-    prop("uri", String).required(),
-    prop("name", String).required(),
-    prop("contentType", String),
-];
-/// `Property<Object>` of attachments: a list, or a JSON string of one rendered at run time.
-const MAIL_ATTACHMENTS: PropType = OneOf(&[List(&Object(MAIL_ATTACHMENT)), String]);
-
 /// `prometheus.Query.PrometheusMetric`.
 static PROMETHEUS_METRIC: &[OutputDef] = &[
     out("labels", ValueType::Map(&ValueType::String)),
@@ -1145,35 +1136,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         None,
     ),
-    // ---- plugin-email: io.kestra.plugin.email.MailSend (was plugin-notifications')
-    task(
-        "io.kestra.plugin.email.MailSend",
-        &["io.kestra.plugin.notifications.mail.MailSend"],
-        &[
-            prop("host", String),
-            prop("port", Int),
-            prop("username", String),
-            prop("password", String),
-            prop(
-                "transportStrategy",
-                Enum(&["SMTP", "SMTPS", "SMTP_TLS", "SMTP_OAUTH2"]),
-            ),
-            prop("sessionTimeout", Int),
-            prop("verifyServerIdentity", Bool),
-            prop("trustedHosts", List(&String)),
-            prop("from", String),
-            prop("to", String),
-            prop("cc", String),
-            prop("subject", String),
-            prop("htmlTextContent", String),
-            prop("plainTextContent", String),
-            prop("attachments", MAIL_ATTACHMENTS),
-            prop("embeddedImages", MAIL_ATTACHMENTS),
-            prop("accessToken", String),
-        ],
-        &[],
-        None,
-    ),
+    // ---- plugin-email: io.kestra.plugin.email.MailSend runs (`kflow_runtime::tasks::email`).
     // ---- plugin-prometheus: io.kestra.plugin.prometheus.Query (AbstractPrometheusTask)
     task(
         "io.kestra.plugin.prometheus.Query",

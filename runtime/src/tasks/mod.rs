@@ -8,6 +8,7 @@
 //! the `register!` list below. `docs/architecture.md` walks through it.
 
 pub mod cli;
+pub mod email;
 pub mod execution;
 pub mod flow;
 pub mod foreach_item;
@@ -92,6 +93,7 @@ register! {
         templating::TemplatedTask,
         http::Request,
         http::Download,
+        email::MailSend,
         notify::SlackIncomingWebhook,
         notify::TeamsIncomingWebhook,
         notify::DiscordIncomingWebhook,
