@@ -831,7 +831,8 @@ fn output_condition(
         None if legacy("store") => "STORE".into(),
         None if legacy("fetchOne") => "FETCH_ONE".into(),
         None if legacy("fetch") => "FETCH".into(),
-        None => "NONE".into(),
+        None if property == "fetchType" => "NONE".into(),
+        None => "unset".into(),
     };
     if actual == wanted {
         return Status::Available;

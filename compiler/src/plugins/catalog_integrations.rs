@@ -24,99 +24,17 @@ use super::PropType::{
 use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, ValueType};
 use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
+use kflow_runtime::tasks::sql::{
+    FETCH_TYPE, JDBC_FILE_QUERIES_OUTPUTS, JDBC_FILE_QUERY_OUTPUTS, JDBC_QUERIES_OUTPUTS,
+    JDBC_QUERY_OUTPUTS, SSL_MODE,
+};
 
 // ---- shapes shared by several plugins ------------------------------------------------------
-
-/// `io.kestra.core.models.tasks.common.FetchType`.
-const FETCH_TYPE: PropType = Enum(&["STORE", "FETCH", "FETCH_ONE", "NONE"]);
 
 /// `io.kestra.plugin.scripts.exec.scripts.models.RunnerType` (deprecated `runner:`).
 const RUNNER_TYPE: PropType = Enum(&["PROCESS", "DOCKER"]);
 
 // ---- plugin-jdbc ---------------------------------------------------------------------------
-
-/// `AbstractJdbcBaseQuery` (with `JdbcQueryInterface`, `JdbcStatementInterface` and
-/// `JdbcConnectionInterface`), led by the type's `url`, followed by the type's own properties.
-/// `url` is `@NotNull` on `JdbcConnectionInterface.getUrl()`; `duckdb` and `sqlite` default it.
-macro_rules! jdbc_props {
-    ($url:expr; $($extra:expr),* $(,)?) => {
-        &[
-            $url,
-            prop("username", String),
-            prop("password", String),
-            prop("timeZoneId", String),
-            prop("connectionPooling", Bool),
-            prop("connectionPoolSize", Int),
-            prop("sql", String).required(),
-            prop("afterSQL", String),
-            prop("parameters", Map(&Any)),
-            prop("fetchType", FETCH_TYPE),
-            prop("fetchSize", Int),
-            prop("outputFiles", List(&String)),
-            prop("store", Bool).not_dynamic().deprecated("use `fetchType: STORE`"),
-            prop("fetchOne", Bool).not_dynamic().deprecated("use `fetchType: FETCH_ONE`"),
-            prop("fetch", Bool).not_dynamic().deprecated("use `fetchType: FETCH`"),
-            $($extra),*
-        ]
-    };
-}
-
-/// `PostgresConnectionInterface.SslMode`.
-const SSL_MODE: PropType = Enum(&[
-    "DISABLE",
-    "ALLOW",
-    "PREFER",
-    "REQUIRE",
-    "VERIFY_CA",
-    "VERIFY_FULL",
-]);
-
-/// `postgresql.Query` / `postgresql.Queries`: `PostgresConnectionInterface`'s SSL settings.
-macro_rules! postgres_props {
-    ($($extra:expr),* $(,)?) => {
-        jdbc_props![
-            prop("url", String).required();
-            prop("ssl", Bool),
-            prop("sslMode", SSL_MODE),
-            prop("sslRootCert", String),
-            prop("sslCert", String),
-            prop("sslKey", String),
-            prop("sslKeyPassword", String),
-            $($extra),*
-        ]
-    };
-}
-
-/// `AbstractJdbcBaseQuery.Output`: what one query returns.
-static JDBC_QUERY_OUTPUTS: &[OutputDef] = &[
-    out("row", ValueType::Map(&ValueType::Any)).only_with("fetchType", "FETCH_ONE"),
-    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))).only_with("fetchType", "FETCH"),
-    out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
-    out("size", ValueType::Int),
-];
-/// `AbstractJdbcQueries.MultiQueryOutput`: one output per statement.
-static JDBC_QUERIES_OUTPUTS: &[OutputDef] = &[out(
-    "outputs",
-    ValueType::List(&ValueType::Object(JDBC_QUERY_OUTPUTS)),
-)];
-/// `duckdb.Query.Output` and `sqlite.Query.Output`: the query's, plus the files and the database file.
-static JDBC_FILE_QUERY_OUTPUTS: &[OutputDef] = &[
-    out("row", ValueType::Map(&ValueType::Any)).only_with("fetchType", "FETCH_ONE"),
-    out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))).only_with("fetchType", "FETCH"),
-    out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
-    out("size", ValueType::Int),
-    out("outputFiles", ValueType::Map(&ValueType::Uri)),
-    out("databaseUri", ValueType::Uri),
-];
-/// `duckdb.Queries.Output` and `sqlite.Queries.Output`.
-static JDBC_FILE_QUERIES_OUTPUTS: &[OutputDef] = &[
-    out(
-        "outputs",
-        ValueType::List(&ValueType::Object(JDBC_QUERY_OUTPUTS)),
-    ),
-    out("outputFiles", ValueType::Map(&ValueType::Uri)),
-    out("databaseUri", ValueType::Uri),
-];
 
 /// `postgresql.AbstractCopy` properties, followed by the type's own.
 macro_rules! postgres_copy_props {
@@ -154,7 +72,7 @@ macro_rules! postgres_copy_props {
 /// `duckdb.DuckDbQueryInterface` properties of `duckdb.Query` / `duckdb.Queries`.
 macro_rules! duckdb_props {
     ($($extra:expr),* $(,)?) => {
-        jdbc_props![
+        kflow_runtime::jdbc_props![
             prop("url", String);
             prop("inputFiles", INPUT_FILES),
             prop("databaseUri", String),
@@ -168,7 +86,7 @@ macro_rules! duckdb_props {
 /// `snowflake.SnowflakeInterface` properties of `snowflake.Query` / `snowflake.Queries`.
 macro_rules! snowflake_props {
     ($($extra:expr),* $(,)?) => {
-        jdbc_props![
+        kflow_runtime::jdbc_props![
             prop("url", String).required();
             prop("warehouse", String),
             prop("database", String),
@@ -180,18 +98,6 @@ macro_rules! snowflake_props {
             // No-op setters kept since 0.23.
             prop("privateKeyFile", String).deprecated("ignored: use privateKey"),
             prop("privateKeyFilePassword", String).deprecated("ignored: use privateKeyPassword"),
-            $($extra),*
-        ]
-    };
-}
-
-/// `sqlite.SqliteQueryInterface` properties of `sqlite.Query` / `sqlite.Queries`.
-macro_rules! sqlite_props {
-    ($($extra:expr),* $(,)?) => {
-        jdbc_props![
-            prop("url", String);
-            prop("sqliteFile", String),
-            prop("outputDbFile", Bool),
             $($extra),*
         ]
     };
@@ -540,21 +446,8 @@ static AIRBYTE_CLOUD_JOB: &[OutputDef] = &[
 ];
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // ---- plugin-jdbc: io.kestra.plugin.jdbc.postgresql.{Query,Queries,CopyIn,CopyOut}
-    task(
-        "io.kestra.plugin.jdbc.postgresql.Query",
-        &[],
-        postgres_props![],
-        JDBC_QUERY_OUTPUTS,
-        None,
-    ),
-    task(
-        "io.kestra.plugin.jdbc.postgresql.Queries",
-        &[],
-        postgres_props![prop("transaction", Bool)],
-        JDBC_QUERIES_OUTPUTS,
-        None,
-    ),
+    // ---- plugin-jdbc: sqlite and postgresql Query/Queries run (`kflow_runtime::tasks::sql`).
+    // io.kestra.plugin.jdbc.postgresql.{CopyIn,CopyOut}
     task(
         "io.kestra.plugin.jdbc.postgresql.CopyIn",
         &[],
@@ -603,30 +496,15 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.jdbc.mysql.Query",
         &[],
-        jdbc_props![prop("url", String).required(); prop("inputFile", String)],
+        kflow_runtime::jdbc_props![prop("url", String).required(); prop("inputFile", String)],
         JDBC_QUERY_OUTPUTS,
         None,
     ),
     task(
         "io.kestra.plugin.jdbc.mysql.Queries",
         &[],
-        jdbc_props![prop("url", String).required(); prop("inputFile", String), prop("transaction", Bool)],
+        kflow_runtime::jdbc_props![prop("url", String).required(); prop("inputFile", String), prop("transaction", Bool)],
         JDBC_QUERIES_OUTPUTS,
-        None,
-    ),
-    // io.kestra.plugin.jdbc.sqlite.{Query,Queries}
-    task(
-        "io.kestra.plugin.jdbc.sqlite.Query",
-        &[],
-        sqlite_props![],
-        JDBC_FILE_QUERY_OUTPUTS,
-        None,
-    ),
-    task(
-        "io.kestra.plugin.jdbc.sqlite.Queries",
-        &[],
-        sqlite_props![prop("transaction", Bool)],
-        JDBC_FILE_QUERIES_OUTPUTS,
         None,
     ),
     // ---- plugin-gcp: io.kestra.plugin.gcp.bigquery.Load (from internal storage)

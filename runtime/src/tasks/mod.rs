@@ -21,6 +21,7 @@ pub mod namespace;
 pub mod notify;
 pub mod output;
 pub mod script;
+pub mod sql;
 pub mod storage;
 pub mod subflow;
 pub mod templating;
@@ -133,6 +134,10 @@ register! {
         cli::DbtCli,
         cli::TerraformCli,
         cli::AnsibleCli,
+        sql::SqliteQuery,
+        sql::SqliteQueries,
+        sql::PostgresQuery,
+        sql::PostgresQueries,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,
         foreach_item::ForEachItemExecutable,
