@@ -392,7 +392,7 @@ fn build_refuses_a_flow_with_errors() {
     assert!(!dir.join("bad").exists());
 }
 
-const HTTP: &str = "id: fetch\nnamespace: demo\ntasks:\n  - id: get\n    type: io.kestra.plugin.jdbc.duckdb.Query\n    url: jdbc:duckdb:db.duckdb\n    sql: select 1\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.get.size }}\"\n  - id: notify\n    type: io.kestra.plugin.slack.notifications.SlackExecution\n    url: https://hooks.slack.com/services/x\n";
+const HTTP: &str = "id: fetch\nnamespace: demo\ntasks:\n  - id: get\n    type: io.kestra.plugin.jdbc.mysql.Query\n    url: jdbc:mysql://db/x\n    sql: select 1\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.get.size }}\"\n  - id: notify\n    type: io.kestra.plugin.slack.notifications.SlackExecution\n    url: https://hooks.slack.com/services/x\n";
 
 /// `check` accepts a flow whose types the runtime cannot run yet; `check --runnable` and
 /// `build` refuse it with the same errors, one at each such task's `type`, before any cargo
@@ -411,7 +411,7 @@ fn build_and_check_runnable_refuse_types_the_runtime_cannot_run() {
     assert!(found.iter().all(|(code, ..)| code == "KF111"), "{found:?}");
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[0].1, 5);
-    assert!(found[0].2.contains("io.kestra.plugin.jdbc.duckdb.Query"));
+    assert!(found[0].2.contains("io.kestra.plugin.jdbc.mysql.Query"));
     assert_eq!(found[1].1, 12);
 
     let binary = dir.join("fetch-bin");

@@ -295,3 +295,104 @@ fn postgres_queries_read_kestras_column_types_and_roll_back_on_error() {
     );
     assert_eq!(task_run(&summary, "count")["outputs"]["row"]["n"], 2);
 }
+
+const DUCKDB: &str = r#"id: duckdb_tasks
+namespace: kflow.tests
+tasks:
+  - id: load
+    type: io.kestra.plugin.jdbc.duckdb.Queries
+    url: jdbc:duckdb:sales.duckdb
+    outputDbFile: true
+    inputFiles:
+      data.csv: |
+        region,amount
+        north,10
+        south,25
+        north,5
+    sql: |
+      create table sales as select * from read_csv_auto('{{ workingDir }}/data.csv');
+      select region, sum(amount)::bigint as total from sales group by region order by region;
+      select * from sales where amount > :floor;
+    parameters:
+      floor: 1000
+    fetchType: FETCH
+  - id: stored
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    databaseUri: "{{ outputs.load.databaseUri }}"
+    sql: select region, amount from sales order by amount desc
+    fetchType: STORE
+  - id: read_back
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.stored.uri) }}"
+  - id: broken
+    type: io.kestra.plugin.jdbc.duckdb.Query
+    allowFailure: true
+    sql: select * from nowhere
+"#;
+
+/// DuckDB through its command-line tool, installed from `PyPI` (`duckdb-cli`) in a virtualenv
+/// put first on `PATH`; and without it, the error naming the missing tool.
+#[test]
+fn duckdb_queries_run_through_duckdbs_command_line_tool() {
+    let dir = scratch_dir("duckdb");
+    std::fs::create_dir_all(&dir).unwrap();
+    let venv = dir.join("venv");
+    assert!(Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3 runs")
+        .success());
+    assert!(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "duckdb-cli"])
+            .status()
+            .expect("pip runs")
+            .success(),
+        "pip install duckdb-cli failed"
+    );
+    let bin = build_yamls("duckdb_tasks", &[("duckdb_tasks", DUCKDB)]);
+    let path = format!(
+        "{}:{}",
+        venv.join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(&bin)
+        .args(["run", "duckdb_tasks", "--state"])
+        .arg(dir.join("state"))
+        .env("PATH", &path)
+        .output()
+        .expect("the binary runs");
+    let summary = summary_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary["state"], "WARNING", "{summary:#}\n{stderr}");
+    let load = &task_run(&summary, "load")["outputs"];
+    assert_eq!(
+        load["outputs"],
+        json!([
+            {"rows": [{"region": "north", "total": 15}, {"region": "south", "total": 25}], "size": 2},
+            {"rows": [], "size": 0}
+        ])
+    );
+    assert_eq!(
+        task_run(&summary, "read_back")["outputs"]["value"],
+        "{region:\"south\",amount:25}\n{region:\"north\",amount:10}\n{region:\"north\",amount:5}\n"
+    );
+    assert_eq!(task_run(&summary, "broken")["state"], "WARNING");
+    assert!(
+        stderr.contains("Table with name nowhere does not exist"),
+        "{stderr}"
+    );
+
+    // Without the tool on PATH: the error names it and how to install it.
+    let out = Command::new(&bin)
+        .args(["run", "duckdb_tasks", "--state"])
+        .arg(dir.join("state"))
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .expect("the binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary_of(&out)["state"], "FAILED", "{stderr}");
+    assert!(stderr.contains("`duckdb` is not on PATH"), "{stderr}");
+    assert!(stderr.contains("pip install duckdb-cli"), "{stderr}");
+}

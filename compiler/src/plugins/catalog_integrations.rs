@@ -24,10 +24,7 @@ use super::PropType::{
 use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, ValueType};
 use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
-use kflow_runtime::tasks::sql::{
-    FETCH_TYPE, JDBC_FILE_QUERIES_OUTPUTS, JDBC_FILE_QUERY_OUTPUTS, JDBC_QUERIES_OUTPUTS,
-    JDBC_QUERY_OUTPUTS, SSL_MODE,
-};
+use kflow_runtime::tasks::sql::{FETCH_TYPE, JDBC_QUERIES_OUTPUTS, JDBC_QUERY_OUTPUTS, SSL_MODE};
 
 // ---- shapes shared by several plugins ------------------------------------------------------
 
@@ -64,20 +61,6 @@ macro_rules! postgres_copy_props {
             prop("forceNull", List(&String)),
             prop("encoding", String),
             prop("socketTimeout", Int),
-            $($extra),*
-        ]
-    };
-}
-
-/// `duckdb.DuckDbQueryInterface` properties of `duckdb.Query` / `duckdb.Queries`.
-macro_rules! duckdb_props {
-    ($($extra:expr),* $(,)?) => {
-        kflow_runtime::jdbc_props![
-            prop("url", String);
-            prop("inputFiles", INPUT_FILES),
-            prop("databaseUri", String),
-            prop("outputDbFile", Bool),
-            prop("communityExtensions", List(&String)),
             $($extra),*
         ]
     };
@@ -446,7 +429,7 @@ static AIRBYTE_CLOUD_JOB: &[OutputDef] = &[
 ];
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // ---- plugin-jdbc: sqlite and postgresql Query/Queries run (`kflow_runtime::tasks::sql`).
+    // ---- plugin-jdbc: sqlite, postgresql and duckdb Query/Queries run (`kflow_runtime::tasks::sql`).
     // io.kestra.plugin.jdbc.postgresql.{CopyIn,CopyOut}
     task(
         "io.kestra.plugin.jdbc.postgresql.CopyIn",
@@ -460,21 +443,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         &[],
         postgres_copy_props![prop("sql", String)],
         &[out("uri", ValueType::Uri), out("rowCount", ValueType::Int)],
-        None,
-    ),
-    // io.kestra.plugin.jdbc.duckdb.{Query,Queries}
-    task(
-        "io.kestra.plugin.jdbc.duckdb.Query",
-        &[],
-        duckdb_props![],
-        JDBC_FILE_QUERY_OUTPUTS,
-        None,
-    ),
-    task(
-        "io.kestra.plugin.jdbc.duckdb.Queries",
-        &[],
-        duckdb_props![prop("transaction", Bool)],
-        JDBC_FILE_QUERIES_OUTPUTS,
         None,
     ),
     // io.kestra.plugin.jdbc.snowflake.{Query,Queries}

@@ -138,6 +138,8 @@ register! {
         sql::SqliteQueries,
         sql::PostgresQuery,
         sql::PostgresQueries,
+        sql::DuckdbQuery,
+        sql::DuckdbQueries,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,
         foreach_item::ForEachItemExecutable,

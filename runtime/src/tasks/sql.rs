@@ -110,6 +110,21 @@ static SQLITE_QUERIES_PROPS: &[PropDef] = jdbc_props![
     prop("outputDbFile", Bool),
     prop("transaction", Bool),
 ];
+static DUCKDB_QUERY_PROPS: &[PropDef] = jdbc_props![
+    prop("url", String);
+    prop("inputFiles", super::script::INPUT_FILES),
+    prop("databaseUri", String),
+    prop("outputDbFile", Bool),
+    prop("communityExtensions", List(&String)),
+];
+static DUCKDB_QUERIES_PROPS: &[PropDef] = jdbc_props![
+    prop("url", String);
+    prop("inputFiles", super::script::INPUT_FILES),
+    prop("databaseUri", String),
+    prop("outputDbFile", Bool),
+    prop("communityExtensions", List(&String)),
+    prop("transaction", Bool),
+];
 static POSTGRES_QUERY_PROPS: &[PropDef] = jdbc_props![
     prop("url", String).required();
     prop("ssl", Bool).not_run_yet(),
@@ -172,6 +187,12 @@ pub struct SqlProps {
     #[serde(default)]
     pub transaction: Option<Value>,
     #[serde(default)]
+    pub input_files: Option<Value>,
+    #[serde(default)]
+    pub database_uri: Option<Value>,
+    #[serde(default)]
+    pub community_extensions: Option<Value>,
+    #[serde(default)]
     pub ssl: Option<Value>,
     #[serde(default)]
     pub ssl_mode: Option<Value>,
@@ -188,6 +209,7 @@ pub struct SqlProps {
 /// The databases, in the order of `Sql`'s first parameter.
 pub const SQLITE: usize = 0;
 pub const POSTGRES: usize = 1;
+pub const DUCKDB: usize = 2;
 
 /// One SQL type: `Sql<DB, false>` is the database's `Query`, `Sql<DB, true>` its `Queries`.
 #[derive(Debug)]
@@ -215,6 +237,20 @@ impl<const DB: usize, const MANY: bool> Sql<DB, MANY> {
             JDBC_FILE_QUERIES_OUTPUTS,
         )
         .in_working_dir(),
+        (DUCKDB, false) => PluginDef::runnable_task(
+            "io.kestra.plugin.jdbc.duckdb.Query",
+            &[],
+            DUCKDB_QUERY_PROPS,
+            JDBC_FILE_QUERY_OUTPUTS,
+        )
+        .in_working_dir(),
+        (DUCKDB, true) => PluginDef::runnable_task(
+            "io.kestra.plugin.jdbc.duckdb.Queries",
+            &[],
+            DUCKDB_QUERIES_PROPS,
+            JDBC_FILE_QUERIES_OUTPUTS,
+        )
+        .in_working_dir(),
         (_, false) => PluginDef::runnable_task(
             "io.kestra.plugin.jdbc.postgresql.Query",
             &[],
@@ -236,6 +272,8 @@ pub type SqliteQuery = Sql<SQLITE, false>;
 pub type SqliteQueries = Sql<SQLITE, true>;
 pub type PostgresQuery = Sql<POSTGRES, false>;
 pub type PostgresQueries = Sql<POSTGRES, true>;
+pub type DuckdbQuery = Sql<DUCKDB, false>;
+pub type DuckdbQueries = Sql<DUCKDB, true>;
 
 /// What one statement gives.
 #[derive(Debug, Default, Serialize)]
@@ -489,6 +527,8 @@ mod run {
         async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<SqlOutput, TaskError> {
             if DB == SQLITE {
                 super::sqlite::run(&self.0, MANY, ctx)
+            } else if DB == super::DUCKDB {
+                super::duckdb::run(&self.0, MANY, ctx).await
             } else {
                 super::postgres_run(&self.0, MANY, ctx).await
             }
@@ -505,10 +545,91 @@ mod run {
         serde_json::Number::from_f64(f).map_or_else(|| Value::String(f.to_string()), Value::Number)
     }
 
+    /// `:name` placeholders (outside quotes, not `::` casts) replaced by `parameters` as literals.
+    pub(super) fn with_literals(sql: &str, parameters: &Map<String, Value>) -> String {
+        if parameters.is_empty() {
+            return sql.to_string();
+        }
+        let mut out = String::with_capacity(sql.len());
+        let bytes = sql.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c == b'\'' || c == b'"' {
+                let end = sql[i + 1..]
+                    .find(c as char)
+                    .map_or(sql.len(), |e| i + 1 + e + 1);
+                out.push_str(&sql[i..end]);
+                i = end;
+                continue;
+            }
+            if c == b':' {
+                if bytes.get(i + 1) == Some(&b':') {
+                    out.push_str("::");
+                    i += 2;
+                    continue;
+                }
+                let start = i + 1;
+                let end = sql[start..]
+                    .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
+                    .map_or(sql.len(), |e| start + e);
+                let name = &sql[start..end];
+                if let Some(value) = parameters.get(name).filter(|_| !name.is_empty()) {
+                    out.push_str(&literal(value));
+                    i = end;
+                    continue;
+                }
+            }
+            let ch = sql[i..].chars().next().unwrap_or_default();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+        out
+    }
+
+    /// A value as a SQL literal: numbers and booleans as they are, NULL, text quoted.
+    fn literal(value: &Value) -> String {
+        match value {
+            Value::Null => "NULL".into(),
+            Value::Bool(b) => b.to_string().to_uppercase(),
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+            other => format!(
+                "'{}'",
+                crate::expr::value::to_display_string(other).replace('\'', "''")
+            ),
+        }
+    }
+
     /// Bytes from a database as base64 text.
     pub(super) fn base64(bytes: &[u8]) -> String {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+}
+
+#[cfg(all(test, feature = "executor"))]
+mod tests {
+    use super::run::{statements, with_literals};
+    use serde_json::{Map, Value};
+
+    #[test]
+    fn parameters_become_literals_outside_quotes_and_casts() {
+        let params: Map<String, Value> =
+            serde_json::from_str(r#"{"id": 3, "name": "O'Hara", "on": true}"#).unwrap();
+        assert_eq!(
+            with_literals("select :id::int, ':name', :name, :on, :missing", &params),
+            "select 3::int, ':name', 'O''Hara', TRUE, :missing"
+        );
+    }
+
+    #[test]
+    fn statements_split_outside_quotes_comments_and_dollar_quotes() {
+        let sql = "a ';' b; -- c; d\n e; $$ f; $$; /* g; */ h; $1;";
+        assert_eq!(
+            statements(sql),
+            ["a ';' b", "-- c; d\n e", "$$ f; $$", "/* g; */ h", "$1"]
+        );
     }
 }
 
@@ -679,6 +800,9 @@ mod sqlite {
         collector.finish().map(Some)
     }
 }
+
+#[cfg(feature = "executor")]
+mod duckdb;
 
 #[cfg(all(feature = "executor", not(feature = "postgres")))]
 #[allow(clippy::unused_async)] // the same signature as the client's

@@ -8,9 +8,10 @@ use postgres_types::{FromSql, Type};
 use serde_json::{Map, Value};
 use tokio_postgres::{Client, NoTls, Row};
 
-use super::run::{fetch_of, float, parameters, sql_of, statements, Collector, Fetch};
+use super::run::{
+    fetch_of, float, parameters, sql_of, statements, with_literals, Collector, Fetch,
+};
 use super::{QueryOutput, SqlOutput, SqlProps};
-use crate::expr::value::to_display_string;
 use crate::tasks::props::{flag, optional_text};
 use crate::tasks::{TaskContext, TaskError};
 
@@ -212,59 +213,6 @@ fn percent_decode(text: &str) -> String {
         .into_owned()
 }
 
-/// `:name` placeholders (outside quotes, not `::` casts) replaced by `parameters` as literals.
-fn with_literals(sql: &str, parameters: &Map<String, Value>) -> String {
-    if parameters.is_empty() {
-        return sql.to_string();
-    }
-    let mut out = String::with_capacity(sql.len());
-    let bytes = sql.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c == b'\'' || c == b'"' {
-            let end = sql[i + 1..]
-                .find(c as char)
-                .map_or(sql.len(), |e| i + 1 + e + 1);
-            out.push_str(&sql[i..end]);
-            i = end;
-            continue;
-        }
-        if c == b':' {
-            if bytes.get(i + 1) == Some(&b':') {
-                out.push_str("::");
-                i += 2;
-                continue;
-            }
-            let start = i + 1;
-            let end = sql[start..]
-                .find(|ch: char| !(ch.is_alphanumeric() || ch == '_'))
-                .map_or(sql.len(), |e| start + e);
-            let name = &sql[start..end];
-            if let Some(value) = parameters.get(name).filter(|_| !name.is_empty()) {
-                out.push_str(&literal(value));
-                i = end;
-                continue;
-            }
-        }
-        let ch = sql[i..].chars().next().unwrap_or_default();
-        out.push(ch);
-        i += ch.len_utf8();
-    }
-    out
-}
-
-/// A value as a SQL literal: numbers and booleans as they are, NULL, text quoted.
-fn literal(value: &Value) -> String {
-    match value {
-        Value::Null => "NULL".into(),
-        Value::Bool(b) => b.to_string().to_uppercase(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("'{}'", s.replace('\'', "''")),
-        other => format!("'{}'", to_display_string(other).replace('\'', "''")),
-    }
-}
-
 /// A row as column name to JSON value.
 fn row_of(row: &Row) -> Result<Map<String, Value>, TaskError> {
     let mut map = Map::new();
@@ -411,16 +359,6 @@ fn numeric(raw: &[u8]) -> Result<Value, Box<dyn std::error::Error + Sync + Send>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parameters_become_literals_outside_quotes_and_casts() {
-        let params: Map<String, Value> =
-            serde_json::from_str(r#"{"id": 3, "name": "O'Hara", "on": true}"#).unwrap();
-        assert_eq!(
-            with_literals("select :id::int, ':name', :name, :on, :missing", &params),
-            "select 3::int, ':name', 'O''Hara', TRUE, :missing"
-        );
-    }
 
     #[test]
     fn numeric_binary_form_reads_as_a_number() {
