@@ -460,6 +460,7 @@ mod run {
                     }
                 }
                 '-' if sql[i..].starts_with("--") => {
+                    current.push(c);
                     for (_, d) in chars.by_ref() {
                         current.push(d);
                         if d == '\n' {
