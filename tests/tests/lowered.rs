@@ -42,6 +42,9 @@ fn sample(name: &str, ty: &PropType) -> Value {
         // The sample flow's own (a state holds one flow).
         PropType::String if name == "namespace" => json!("t"),
         PropType::String if name == "flowId" => json!("sample"),
+        // Converters read and write UTF-8 text with one-character separators.
+        PropType::String if name == "charset" => json!("UTF-8"),
+        PropType::String if name == "fieldSeparator" => json!(";"),
         PropType::String | PropType::Any => json!("x"),
         PropType::Int => json!(2),
         PropType::Number => json!(1.5),
@@ -63,9 +66,9 @@ fn sample(name: &str, ty: &PropType) -> Value {
     }
 }
 
-/// A task that stores a file, for the types that read one.
+/// A task that stores a file, for the types that read one: lines that are JSON, Ion and CSV.
 const SEED: &str =
-    "  - id: seed\n    type: io.kestra.plugin.core.storage.Write\n    content: \"a\\nb\\n\"\n";
+    "  - id: seed\n    type: io.kestra.plugin.core.storage.Write\n    content: \"1\\n2\\n\"\n";
 
 fn runnable_types() -> impl Iterator<Item = &'static PluginDef> {
     tasks::DEFINITIONS.iter().filter(|d| !d.flowable)

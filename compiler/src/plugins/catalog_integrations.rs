@@ -24,6 +24,7 @@ use super::PropType::{
 use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, ValueType};
 use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
+use kflow_runtime::tasks::serdes::{ON_BAD_LINES, SERDES_OUTPUTS};
 use kflow_runtime::tasks::sql::{FETCH_TYPE, JDBC_QUERIES_OUTPUTS, JDBC_QUERY_OUTPUTS, SSL_MODE};
 
 // ---- shapes shared by several plugins ------------------------------------------------------
@@ -269,9 +270,6 @@ static S3_OBJECT: &[OutputDef] = &[
 
 // ---- plugin-serdes -------------------------------------------------------------------------
 
-/// `io.kestra.plugin.serdes.OnBadLines`.
-const ON_BAD_LINES: PropType = Enum(&["ERROR", "WARN", "SKIP"]);
-
 /// `AbstractTextWriter` properties, followed by the type's own.
 macro_rules! text_writer_props {
     ($($extra:expr),* $(,)?) => {
@@ -306,9 +304,6 @@ macro_rules! avro_converter_props {
         ]
     };
 }
-
-/// The `Output` of the serdes converters.
-static SERDES_OUTPUTS: &[OutputDef] = &[out("uri", ValueType::Uri), out("size", ValueType::Int)];
 
 // ---- plugin-git ----------------------------------------------------------------------------
 
@@ -699,70 +694,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         ],
         None,
     ),
-    // ---- plugin-serdes: io.kestra.plugin.serdes.csv.CsvToIon
-    task(
-        "io.kestra.plugin.serdes.csv.CsvToIon",
-        &["io.kestra.plugin.serdes.csv.CsvReader"],
-        &[
-            prop("from", String).required(),
-            prop("header", Bool),
-            prop("fieldSeparator", String), // Character
-            prop("textDelimiter", String),  // Character
-            prop("skipEmptyRows", Bool),
-            prop("errorOnDifferentFieldCount", Bool).deprecated("use onBadLines"),
-            prop("onBadLines", ON_BAD_LINES),
-            prop("onEmptyHeader", Enum(&["DROP", "RENAME"])),
-            prop("skipRows", Int),
-            prop("charset", String),
-            prop("maxBufferSize", Int),
-            prop("allowExtraCharsAfterClosingQuote", Bool),
-            prop("maxFieldSize", Int),
-        ],
-        SERDES_OUTPUTS,
-        None,
-    ),
-    // io.kestra.plugin.serdes.csv.IonToCsv (AbstractTextWriter)
-    task(
-        "io.kestra.plugin.serdes.csv.IonToCsv",
-        &["io.kestra.plugin.serdes.csv.CsvWriter"],
-        text_writer_props![
-            prop("from", String).required(),
-            prop("header", Bool),
-            prop("fieldSeparator", String), // Character
-            prop("textDelimiter", String),  // Character
-            prop("lineDelimiter", String),
-            prop("alwaysDelimitText", Bool),
-            prop("quoteMode", Enum(&["ALWAYS", "REQUIRED", "NON_NUMERIC"])),
-            prop("charset", String),
-        ],
-        SERDES_OUTPUTS,
-        None,
-    ),
-    // io.kestra.plugin.serdes.json.{JsonToIon,IonToJson}
-    task(
-        "io.kestra.plugin.serdes.json.JsonToIon",
-        &["io.kestra.plugin.serdes.json.JsonReader"],
-        &[
-            prop("from", String).required(),
-            prop("charset", String),
-            prop("newLine", Bool),
-        ],
-        SERDES_OUTPUTS,
-        None,
-    ),
-    task(
-        "io.kestra.plugin.serdes.json.IonToJson",
-        &["io.kestra.plugin.serdes.json.JsonWriter"],
-        &[
-            prop("from", String).required(),
-            prop("charset", String),
-            prop("newLine", Bool),
-            prop("timeZoneId", String),
-            prop("shouldKeepAnnotations", Bool),
-        ],
-        SERDES_OUTPUTS,
-        None,
-    ),
+    // ---- plugin-serdes: csv and json conversions run (`kflow_runtime::tasks::serdes`).
     // io.kestra.plugin.serdes.parquet.IonToParquet (AbstractAvroConverter). Its `version` was
     // renamed `parquetVersion` in 0.22; `version` is now every task's plugin version.
     task(

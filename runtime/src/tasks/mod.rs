@@ -21,6 +21,7 @@ pub mod namespace;
 pub mod notify;
 pub mod output;
 pub mod script;
+pub mod serdes;
 pub mod sql;
 pub mod storage;
 pub mod subflow;
@@ -134,6 +135,10 @@ register! {
         cli::DbtCli,
         cli::TerraformCli,
         cli::AnsibleCli,
+        serdes::CsvToIon,
+        serdes::IonToCsv,
+        serdes::JsonToIon,
+        serdes::IonToJson,
         sql::SqliteQuery,
         sql::SqliteQueries,
         sql::PostgresQuery,
