@@ -106,6 +106,29 @@ tasks:
       - echo '::{"outputs":{"greeting":'$(terraform output -json greeting)'}}::'
 "#;
 
+/// The AWS and Google Cloud CLIs read the settings the task gives them (nothing is sent: no
+/// request leaves the machine).
+const CLOUDS: &str = r#"id: clouds
+namespace: kflow.tests
+tasks:
+  - id: aws
+    type: io.kestra.plugin.aws.cli.AwsCLI
+    accessKeyId: AKIAKFLOWTEST0001
+    secretKeyId: not-a-real-secret
+    region: eu-west-3
+    outputFormat: TEXT
+    commands:
+      - echo '::{"outputs":{"region":"'$AWS_DEFAULT_REGION'","output":"'$AWS_DEFAULT_OUTPUT'"}}::'
+      - aws configure list
+  - id: gcloud
+    type: io.kestra.plugin.gcp.cli.GCloudCLI
+    projectId: kflow-test-project
+    serviceAccount: '{"type": "service_account"}'
+    commands:
+      - test -s "$GOOGLE_APPLICATION_CREDENTIALS"
+      - echo '::{"outputs":{"project":"'$(gcloud config get-value project 2>/dev/null)'"}}::'
+"#;
+
 /// Each tool with `PATH` emptied: the task fails naming the program.
 fn missing(id: &str, type_name: &str, command: &str) -> String {
     format!(
@@ -252,6 +275,24 @@ fn tools_on_this_host_run_and_a_missing_tool_is_named() {
             "ansible-playbook",
         ),
         (
+            "miss_aws",
+            "io.kestra.plugin.aws.cli.AwsCLI",
+            "aws s3 ls",
+            "aws",
+        ),
+        (
+            "miss_gcloud",
+            "io.kestra.plugin.gcp.cli.GCloudCLI",
+            "gcloud info",
+            "gcloud",
+        ),
+        (
+            "miss_az",
+            "io.kestra.plugin.azure.cli.AzCLI",
+            "az account show",
+            "az",
+        ),
+        (
             "miss_git",
             "io.kestra.plugin.scripts.shell.Commands",
             "git status",
@@ -261,7 +302,10 @@ fn tools_on_this_host_run_and_a_missing_tool_is_named() {
     let flows: Vec<(String, String)> = cases
         .iter()
         .map(|(id, type_name, command, _)| (id.to_string(), missing(id, type_name, command)))
-        .chain([("terraform_apply".to_string(), TERRAFORM.to_string())])
+        .chain([
+            ("terraform_apply".to_string(), TERRAFORM.to_string()),
+            ("clouds".to_string(), CLOUDS.to_string()),
+        ])
         .collect();
     let refs: Vec<(&str, &str)> = flows
         .iter()
@@ -305,6 +349,33 @@ fn tools_on_this_host_run_and_a_missing_tool_is_named() {
     } else {
         eprintln!(
             "terraform is not installed here (not in Debian's packages): its run is not tested"
+        );
+    }
+    if has("aws") && has("gcloud") {
+        let out = run(&bin, &state, "clouds", &[]);
+        let summary = summary_of(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(summary["state"].as_str(), Some("SUCCESS" | "WARNING")),
+            "{summary:#}\n{stderr}"
+        );
+        let aws = &task_run(&summary, "aws")["outputs"]["vars"];
+        assert_eq!(aws["region"], "eu-west-3", "{stderr}");
+        assert_eq!(aws["output"], "text");
+        // `aws configure list` shows the key (masked) and the region as read from the task.
+        assert!(stderr.contains("****************0001"), "{stderr}");
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains("region") && l.contains("eu-west-3") && l.contains("env")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("not-a-real-secret"), "{stderr}");
+        let gcloud = &task_run(&summary, "gcloud")["outputs"]["vars"];
+        assert_eq!(gcloud["project"], "kflow-test-project", "{stderr}");
+    } else {
+        eprintln!(
+            "the AWS and Google Cloud CLIs are not both installed here: their runs are not tested"
         );
     }
 }

@@ -31,8 +31,8 @@ pub struct Tool {
     /// Own properties handed to the tool as environment variables.
     pub env: &'static [(&'static str, &'static str)],
     /// Own properties written to a file in the working directory, whose path is given to the
-    /// tool in an environment variable: (property, file name, variable).
-    pub files: &'static [(&'static str, &'static str, &'static str)],
+    /// tool in environment variables: (property, file name, variables).
+    pub files: &'static [(&'static str, &'static str, &'static [&'static str])],
 }
 
 /// `dbt.cli.DbtCLI.KvStoreManifest`.
@@ -42,7 +42,24 @@ static DBT_KV_MANIFEST: &[PropDef] = &[
 ];
 
 /// The properties of the CLI tasks that are their own `Task` rather than `AbstractExecScript`
-/// (Terraform, Ansible), followed by the type's own.
+/// (AWS, Google Cloud, Azure), followed by the type's own.
+macro_rules! tool_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("commands", List(&String)).required(),
+            prop("env", Map(&String)),
+            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
+            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
+            prop("containerImage", String),
+            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
+            prop("inputFiles", super::script::INPUT_FILES),
+            prop("outputFiles", List(&String)),
+            $($extra),*
+        ]
+    };
+}
+
+/// Terraform's and Ansible's: [`tool_props`] and `beforeCommands`.
 macro_rules! cli_props {
     ($($extra:expr),* $(,)?) => {
         &[
@@ -110,7 +127,91 @@ pub static TOOLS: &[Tool] = &[
         image: "cytopia/ansible:latest-tools",
         own: &["ansibleConfig"],
         env: &[],
-        files: &[("ansibleConfig", "ansible.cfg", "ANSIBLE_CONFIG")],
+        files: &[("ansibleConfig", "ansible.cfg", &["ANSIBLE_CONFIG"])],
+    },
+    Tool {
+        name: "io.kestra.plugin.aws.cli.AwsCLI",
+        props: tool_props![
+            prop("accessKeyId", String),
+            prop("secretKeyId", String),
+            prop("sessionToken", String),
+            prop("region", String),
+            prop("endpointOverride", String),
+            prop("stsRoleArn", String),
+            prop("stsRoleExternalId", String),
+            prop("stsRoleSessionName", String),
+            prop("stsRoleSessionDuration", Duration).not_run_yet(),
+            prop("stsEndpointOverride", String).not_run_yet(),
+            prop(
+                "stsCredentialSource",
+                Enum(&["Environment", "Ec2InstanceMetadata", "EcsContainer"])
+            ),
+            prop("outputFormat", Enum(&["JSON", "TEXT", "TABLE", "YAML"])),
+        ],
+        outputs: SCRIPT_OUTPUTS,
+        program: "aws",
+        install: "for example `pip install awscli`",
+        image: "amazon/aws-cli",
+        own: &[
+            "accessKeyId",
+            "secretKeyId",
+            "sessionToken",
+            "region",
+            "endpointOverride",
+            "stsRoleArn",
+            "stsRoleExternalId",
+            "stsRoleSessionName",
+            "stsRoleSessionDuration",
+            "stsEndpointOverride",
+            "stsCredentialSource",
+            "outputFormat",
+        ],
+        env: &[
+            ("accessKeyId", "AWS_ACCESS_KEY_ID"),
+            ("secretKeyId", "AWS_SECRET_ACCESS_KEY"),
+            ("sessionToken", "AWS_SESSION_TOKEN"),
+            ("region", "AWS_DEFAULT_REGION"),
+            ("endpointOverride", "AWS_ENDPOINT_URL"),
+        ],
+        files: &[],
+    },
+    Tool {
+        name: "io.kestra.plugin.gcp.cli.GCloudCLI",
+        props: tool_props![prop("serviceAccount", String), prop("projectId", String)],
+        outputs: SCRIPT_OUTPUTS,
+        program: "gcloud",
+        install: "the Google Cloud CLI, from Google's packages",
+        image: "google/cloud-sdk",
+        own: &["serviceAccount", "projectId"],
+        env: &[("projectId", "CLOUDSDK_CORE_PROJECT")],
+        files: &[(
+            "serviceAccount",
+            ".kflow-gcp-service-account.json",
+            &[
+                "GOOGLE_APPLICATION_CREDENTIALS",
+                "CLOUDSDK_AUTH_CREDENTIAL_FILE_OVERRIDE",
+            ],
+        )],
+    },
+    Tool {
+        name: "io.kestra.plugin.azure.cli.AzCLI",
+        props: tool_props![
+            prop("username", String),
+            prop("password", String),
+            prop("tenant", String),
+            prop("servicePrincipal", Bool),
+        ],
+        outputs: SCRIPT_OUTPUTS,
+        program: "az",
+        install: "for example `pip install azure-cli`",
+        image: "mcr.microsoft.com/azure-cli",
+        own: &["username", "password", "tenant", "servicePrincipal"],
+        env: &[
+            ("username", "KFLOW_AZ_USERNAME"),
+            ("password", "KFLOW_AZ_PASSWORD"),
+            ("tenant", "KFLOW_AZ_TENANT"),
+        ],
+        files: &[],
     },
 ];
 
@@ -146,6 +247,9 @@ impl<const T: usize> Cli<T> {
 pub type DbtCli = Cli<0>;
 pub type TerraformCli = Cli<1>;
 pub type AnsibleCli = Cli<2>;
+pub type AwsCli = Cli<3>;
+pub type GcloudCli = Cli<4>;
+pub type AzCli = Cli<5>;
 
 /// What a tool task gives: a script's outputs.
 pub type CliOutput = ScriptOutput;
@@ -186,18 +290,35 @@ mod run {
                 image: tool.image,
                 program: Some((tool.program, tool.install)),
                 read_line: None,
+                stderr_warns: true,
             };
             for (name, variable) in tool.env {
                 if let Some(value) = optional_text(self.own.get(*name)) {
                     commands.env.push(((*variable).to_string(), value));
                 }
             }
-            for (name, file, variable) in tool.files {
+            for (name, file, variables) in tool.files {
                 if let Some(content) = optional_text(self.own.get(*name)) {
                     commands.files.push(((*file).to_string(), content));
                     let path = dir.join(file).to_string_lossy().into_owned();
-                    commands.env.push(((*variable).to_string(), path));
+                    for variable in *variables {
+                        commands.env.push(((*variable).to_string(), path.clone()));
+                    }
                 }
+            }
+            commands
+                .lines
+                .splice(0..0, self.login_commands(tool.program)?);
+            match tool.program {
+                "aws" => {
+                    let format = optional_text(self.own.get("outputFormat"))
+                        .unwrap_or_else(|| "JSON".into())
+                        .to_ascii_lowercase();
+                    commands.env.push(("AWS_DEFAULT_OUTPUT".into(), format));
+                }
+                // Ansible reports on stderr as it goes: Kestra does not read that as a warning.
+                "ansible" => commands.stderr_warns = false,
+                _ => {}
             }
             if tool.program == "dbt" {
                 let project = dbt::prepare(self, &dir, &mut commands, ctx)?;
@@ -206,6 +327,45 @@ mod run {
                 return Ok(output);
             }
             run_commands(&self.script, commands, ctx).await
+        }
+    }
+
+    impl<const T: usize> Cli<T> {
+        /// What Kestra runs before the task's commands: AWS's `aws configure set` of the STS
+        /// settings (and the output format), Azure's `az login` (the secrets from the
+        /// environment, not in the script).
+        fn login_commands(&self, program: &str) -> Result<Vec<String>, TaskError> {
+            let own = |name: &str| optional_text(self.own.get(name));
+            let mut lines = Vec::new();
+            match program {
+                "aws" => {
+                    for (name, key) in [
+                        ("stsRoleArn", "role_arn"),
+                        ("stsRoleSessionName", "role_session_name"),
+                        ("stsRoleExternalId", "external_id"),
+                        ("stsCredentialSource", "credential_source"),
+                    ] {
+                        if let Some(value) = own(name) {
+                            lines.push(format!("aws configure set {key} {}", shell_quote(&value)));
+                        }
+                    }
+                }
+                "az" if own("username").is_some() => {
+                    let mut login = String::from("az login -u \"$KFLOW_AZ_USERNAME\"");
+                    if own("password").is_some() {
+                        login.push_str(" -p \"$KFLOW_AZ_PASSWORD\"");
+                    }
+                    if own("tenant").is_some() {
+                        login.push_str(" --tenant \"$KFLOW_AZ_TENANT\"");
+                    }
+                    if flag(self.own.get("servicePrincipal"), "servicePrincipal", false)? {
+                        login.push_str(" --service-principal");
+                    }
+                    lines.push(login);
+                }
+                _ => {}
+            }
+            Ok(lines)
         }
     }
 

@@ -259,12 +259,10 @@ mod run {
                 image: "alpine/git",
                 program: Some(("git", INSTALL)),
                 read_line: None,
-            };
-            let script = ScriptProps {
                 // git reports progress on stderr: that is no warning.
-                warning_on_std_err: Some(Value::Bool(false)),
-                ..ScriptProps::default()
+                stderr_warns: false,
             };
+            let script = ScriptProps::default();
             let result = run_commands(&script, commands, ctx).await;
             drop(key_dir);
             result?;

@@ -491,6 +491,8 @@ pub(crate) mod run {
         pub program: Option<(&'static str, &'static str)>,
         /// Reads a tool's structured output line into a log line (`None`: logged as it is).
         pub read_line: Option<ReadLine>,
+        /// Whether stderr output makes the task WARNING when `warningOnStdErr` is not set.
+        pub stderr_warns: bool,
     }
 
     /// A language's commands, or its `.Script` written to a file and run by its program.
@@ -527,6 +529,7 @@ pub(crate) mod run {
             image: language.image,
             program: None,
             read_line: None,
+            stderr_warns: true,
         })
     }
 
@@ -748,7 +751,13 @@ pub(crate) mod run {
                     .map_err(|e| format!("outputDir: {e}"))?,
             );
         }
-        if stderr_lines > 0 && flag(task.warning_on_std_err.as_ref(), "warningOnStdErr", true)? {
+        if stderr_lines > 0
+            && flag(
+                task.warning_on_std_err.as_ref(),
+                "warningOnStdErr",
+                commands.stderr_warns,
+            )?
+        {
             ctx.warn();
         }
         Ok(ScriptOutput {
