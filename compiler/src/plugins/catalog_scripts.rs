@@ -9,7 +9,6 @@
 
 use super::known_task as task;
 use super::{out, prop, OutputDef, PluginDef, PropDef, PropType::*, ValueType};
-use kflow_runtime::tasks::notify::{SLACK_OPTIONS, WEBHOOK_OPTIONS};
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, RUNNER_TYPES};
 
 /// `AbstractBash` properties (the deprecated `io.kestra.core.tasks.scripts.*` tasks).
@@ -58,44 +57,9 @@ static FILE_TRANSFORM_PROPS: &[PropDef] = &[
 ];
 static FILE_TRANSFORM_OUTPUTS: &[OutputDef] = &[out("uri", ValueType::Uri)];
 
-/// `SlackIncomingWebhook` properties, followed by the type's own.
-macro_rules! slack_webhook_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("url", String).required(),
-            prop("payload", String),
-            prop("messageText", String),
-            prop("options", Object(SLACK_OPTIONS)),
-            $($extra),*
-        ]
-    };
-}
-
-/// `TeamsIncomingWebhook` / `DiscordIncomingWebhook` properties, followed by the type's own.
-macro_rules! webhook_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("url", String).required(),
-            prop("payload", String),
-            prop("options", Object(WEBHOOK_OPTIONS)),
-            $($extra),*
-        ]
-    };
-}
-
-/// `DiscordTemplate.Embed`.
-static DISCORD_EMBED: &[PropDef] = &[
-    prop("title", String),
-    prop("websiteUrl", String),
-    prop("description", String),
-    prop("thumbnail", String),
-    prop("authorName", String),
-    prop("color", List(&Int)).not_dynamic(), // Integer[] RGB
-    prop("footer", String),
-];
-
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // The incoming-webhook notifications (Slack, Teams, Discord) run: their definitions are in
+    // The incoming-webhook and execution-summary notifications (Slack, Teams, Discord) run:
+    // their definitions are in
     // the runtime (`kflow_runtime::tasks::notify`).
     // The `<language>.Commands` / `.Script` types run: their definitions are in the runtime
     // (`kflow_runtime::tasks::script`).
@@ -174,58 +138,5 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         FILE_TRANSFORM_PROPS,
         FILE_TRANSFORM_OUTPUTS,
         Some("use a io.kestra.plugin.graalvm.*.FileTransform task"),
-    ),
-    // io.kestra.plugin.slack.notifications.SlackExecution (SlackTemplate + ExecutionInterface)
-    task(
-        "io.kestra.plugin.slack.notifications.SlackExecution",
-        &["io.kestra.plugin.notifications.slack.SlackExecution", "io.kestra.plugin.slack.SlackExecution"],
-        slack_webhook_props![
-            prop("channel", String).deprecated("legacy webhooks only: the webhook URL sets it"),
-            prop("username", String).deprecated("legacy webhooks only: the webhook URL sets it"),
-            prop("iconUrl", String).deprecated("legacy webhooks only: the webhook URL sets it"),
-            prop("iconEmoji", String).deprecated("legacy webhooks only: the webhook URL sets it"),
-            prop("templateUri", String),
-            prop("templateRenderMap", Map(&Any)),
-            prop("executionId", String),
-            prop("customFields", Map(&Any)),
-            prop("customMessage", String),
-        ],
-        &[],
-        None,
-    ),
-    // io.kestra.plugin.microsoft365.teams.TeamsExecution (TeamsTemplate + ExecutionInterface)
-    task(
-        "io.kestra.plugin.microsoft365.teams.TeamsExecution",
-        &["io.kestra.plugin.notifications.teams.TeamsExecution"],
-        webhook_props![
-            prop("templateUri", String),
-            prop("templateRenderMap", Map(&Any)),
-            prop("themeColor", String),
-            prop("activityTitle", String),
-            prop("activitySubtitle", String),
-            prop("executionId", String),
-            prop("customFields", Map(&Any)),
-            prop("customMessage", String),
-        ],
-        &[],
-        None,
-    ),
-    // io.kestra.plugin.discord.DiscordExecution (DiscordTemplate + ExecutionInterface)
-    task(
-        "io.kestra.plugin.discord.DiscordExecution",
-        &["io.kestra.plugin.notifications.discord.DiscordExecution"],
-        webhook_props![
-            prop("templateUri", String),
-            prop("templateRenderMap", Map(&Any)),
-            prop("username", String),
-            prop("avatarUrl", String),
-            prop("embedList", List(&Object(DISCORD_EMBED))),
-            prop("content", String),
-            prop("executionId", String),
-            prop("customFields", Map(&Any)),
-            prop("customMessage", String),
-        ],
-        &[],
-        None,
     ),
 ];

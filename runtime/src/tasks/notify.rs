@@ -102,22 +102,170 @@ impl<const KIND: usize> Webhook<KIND> {
     .with_feature("http");
 }
 
+/// `DiscordTemplate.Embed`.
+static DISCORD_EMBED: &[PropDef] = &[
+    prop("title", String),
+    prop("websiteUrl", String),
+    prop("description", String),
+    prop("thumbnail", String),
+    prop("authorName", String),
+    prop("color", List(&Int)).not_dynamic(), // Integer[] RGB
+    prop("footer", String),
+];
+
+static SLACK_EXECUTION_PROPS: &[PropDef] = &[
+    prop("url", String).required(),
+    prop("payload", String),
+    prop("messageText", String),
+    prop("options", Object(SLACK_OPTIONS)),
+    prop("channel", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+    prop("username", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+    prop("iconUrl", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+    prop("iconEmoji", String).deprecated("legacy webhooks only: the webhook URL sets it"),
+    prop("templateUri", String).not_run_yet(),
+    prop("templateRenderMap", Map(&Any)).not_run_yet(),
+    prop("executionId", String),
+    prop("customFields", Map(&Any)),
+    prop("customMessage", String),
+];
+
+static TEAMS_EXECUTION_PROPS: &[PropDef] = &[
+    prop("url", String).required(),
+    prop("payload", String),
+    prop("options", Object(WEBHOOK_OPTIONS)),
+    prop("templateUri", String).not_run_yet(),
+    prop("templateRenderMap", Map(&Any)).not_run_yet(),
+    prop("themeColor", String),
+    prop("activityTitle", String),
+    prop("activitySubtitle", String),
+    prop("executionId", String),
+    prop("customFields", Map(&Any)),
+    prop("customMessage", String),
+];
+
+static DISCORD_EXECUTION_PROPS: &[PropDef] = &[
+    prop("url", String).required(),
+    prop("payload", String),
+    prop("options", Object(WEBHOOK_OPTIONS)),
+    prop("templateUri", String).not_run_yet(),
+    prop("templateRenderMap", Map(&Any)).not_run_yet(),
+    prop("username", String),
+    prop("avatarUrl", String),
+    prop("embedList", List(&Object(DISCORD_EMBED))),
+    prop("content", String),
+    prop("executionId", String),
+    prop("customFields", Map(&Any)),
+    prop("customMessage", String),
+];
+
+/// One execution-summary notification, as rendered: the execution's namespace, flow, id,
+/// state, duration and first failed task, with `customFields` and `customMessage`, in the
+/// service's message format. `payload` (when given) is sent as it is, as Kestra does.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecutionSummary<const KIND: usize> {
+    pub url: Value,
+    #[serde(default)]
+    pub payload: Option<Value>,
+    #[serde(default)]
+    pub message_text: Option<Value>,
+    #[serde(default)]
+    pub options: Option<Value>,
+    #[serde(default)]
+    pub channel: Option<Value>,
+    #[serde(default)]
+    pub username: Option<Value>,
+    #[serde(default)]
+    pub icon_url: Option<Value>,
+    #[serde(default)]
+    pub icon_emoji: Option<Value>,
+    #[serde(default)]
+    pub template_uri: Option<Value>,
+    #[serde(default)]
+    pub template_render_map: Option<Value>,
+    #[serde(default)]
+    pub execution_id: Option<Value>,
+    #[serde(default)]
+    pub custom_fields: Option<Value>,
+    #[serde(default)]
+    pub custom_message: Option<Value>,
+    #[serde(default)]
+    pub theme_color: Option<Value>,
+    #[serde(default)]
+    pub activity_title: Option<Value>,
+    #[serde(default)]
+    pub activity_subtitle: Option<Value>,
+    #[serde(default)]
+    pub avatar_url: Option<Value>,
+    #[serde(default)]
+    pub embed_list: Option<Value>,
+    #[serde(default)]
+    pub content: Option<Value>,
+}
+
+/// `io.kestra.plugin.slack.notifications.SlackExecution`.
+pub type SlackExecution = ExecutionSummary<0>;
+/// `io.kestra.plugin.microsoft365.teams.TeamsExecution`.
+pub type TeamsExecution = ExecutionSummary<1>;
+/// `io.kestra.plugin.discord.DiscordExecution`.
+pub type DiscordExecution = ExecutionSummary<2>;
+
+impl<const KIND: usize> ExecutionSummary<KIND> {
+    pub const DEFINITION: PluginDef = match KIND {
+        0 => PluginDef::runnable_task(
+            "io.kestra.plugin.slack.notifications.SlackExecution",
+            &[
+                "io.kestra.plugin.notifications.slack.SlackExecution",
+                "io.kestra.plugin.slack.SlackExecution",
+            ],
+            SLACK_EXECUTION_PROPS,
+            &[],
+        ),
+        1 => PluginDef::runnable_task(
+            "io.kestra.plugin.microsoft365.teams.TeamsExecution",
+            &["io.kestra.plugin.notifications.teams.TeamsExecution"],
+            TEAMS_EXECUTION_PROPS,
+            &[],
+        ),
+        _ => PluginDef::runnable_task(
+            "io.kestra.plugin.discord.DiscordExecution",
+            &["io.kestra.plugin.notifications.discord.DiscordExecution"],
+            DISCORD_EXECUTION_PROPS,
+            &[],
+        ),
+    }
+    .with_feature("http");
+}
+
 #[cfg(all(feature = "executor", not(feature = "http")))]
 mod without_client {
-    use super::Webhook;
+    use super::{ExecutionSummary, Webhook};
     use crate::tasks::{Task, TaskContext, TaskError};
 
     impl<const KIND: usize> Task for Webhook<KIND> {
         type Output = ();
         async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
-            Err("this binary was built without kflow-runtime's `http` feature (the HTTP client); `kflowc build` turns it on for flows with notification tasks".into())
+            Err(WHY.into())
         }
     }
+
+    impl<const KIND: usize> Task for ExecutionSummary<KIND> {
+        type Output = ();
+        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            Err(WHY.into())
+        }
+    }
+
+    const WHY: &str = "this binary was built without kflow-runtime's `http` feature (the HTTP client); `kflowc build` turns it on for flows with notification tasks";
 }
 
 #[cfg(feature = "http")]
 mod run {
-    use super::Webhook;
+    use std::str::FromStr as _;
+
+    use serde_json::json;
+
+    use super::{ExecutionSummary, Webhook};
     use crate::expr::value::to_display_string;
     use crate::http_client::{self, without_url};
     use crate::plan::Level;
@@ -142,42 +290,227 @@ mod run {
                 (_, Some(text)) => serde_json::json!({ "text": text }).to_string(),
                 _ => return Err("`payload` (or `messageText`) is required".into()),
             };
-            let empty = serde_json::Map::new();
-            let options = match self.options.as_ref() {
-                Some(Value::Object(map)) => map,
-                None | Some(Value::Null) => &empty,
-                Some(other) => return Err(format!("`options` must be a map, got {other}").into()),
-            };
-            let client = http_client::client(&crate::tasks::http::client_options(options, None)?)?;
-            let mut request = client
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(payload);
-            if let Some(Value::Object(headers)) = options.get("headers") {
-                for (name, value) in headers {
-                    request = request.header(name.as_str(), to_display_string(value));
+            post(ctx, &url, payload, self.options.as_ref()).await
+        }
+    }
+
+    /// Posts `payload` (JSON) to the webhook `url` with the task's `options`.
+    async fn post(
+        ctx: &TaskContext<'_>,
+        url: &str,
+        payload: String,
+        options: Option<&Value>,
+    ) -> Result<(), TaskError> {
+        let empty = serde_json::Map::new();
+        let options = match options {
+            Some(Value::Object(map)) => map,
+            None | Some(Value::Null) => &empty,
+            Some(other) => return Err(format!("`options` must be a map, got {other}").into()),
+        };
+        let client = http_client::client(&crate::tasks::http::client_options(options, None)?)?;
+        let mut request = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(payload);
+        if let Some(Value::Object(headers)) = options.get("headers") {
+            for (name, value) in headers {
+                request = request.header(name.as_str(), to_display_string(value));
+            }
+        }
+        // The URL is the webhook's secret: errors do not print it.
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| format!("posting to the webhook: {}", without_url(&e)))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = http_client::read_body(&mut response, MAX_ANSWER)
+                .await
+                .map(|b| {
+                    String::from_utf8_lossy(&b)
+                        .chars()
+                        .take(500)
+                        .collect::<String>()
+                })
+                .unwrap_or_default();
+            return Err(format!("the webhook answered {status}: {}", body.trim()).into());
+        }
+        ctx.log(Level::Debug, &format!("the webhook answered {status}"));
+        Ok(())
+    }
+
+    impl<const KIND: usize> Task for ExecutionSummary<KIND> {
+        type Output = ();
+
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let url = to_display_string(&self.url);
+            if let Some(payload) = self.payload.as_ref().filter(|p| !p.is_null()) {
+                let payload = match payload {
+                    Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                };
+                return post(ctx, &url, payload, self.options.as_ref()).await;
+            }
+            let summary = Summary::of(ctx, self.execution_id.as_ref())?;
+            let custom_message = optional_text(self.custom_message.as_ref());
+            let mut fields: Vec<(String, String)> = vec![
+                ("Namespace".into(), summary.namespace.clone()),
+                ("Flow ID".into(), summary.flow_id.clone()),
+                ("Execution ID".into(), summary.execution_id.clone()),
+                ("Execution Status".into(), summary.state.clone()),
+                ("Duration".into(), summary.duration.clone()),
+            ];
+            if let Some(task) = &summary.failed_task {
+                fields.push(("Failed task".into(), task.clone()));
+            }
+            match self.custom_fields.as_ref() {
+                None | Some(Value::Null) => {}
+                Some(Value::Object(map)) => {
+                    for (name, value) in map {
+                        fields.push((name.clone(), to_display_string(value)));
+                    }
+                }
+                Some(other) => {
+                    return Err(format!("`customFields` must be a map, got {other}").into())
                 }
             }
-            // The URL is the webhook's secret: errors do not print it.
-            let mut response = request
-                .send()
-                .await
-                .map_err(|e| format!("posting to the webhook: {}", without_url(&e)))?;
-            let status = response.status();
-            if !status.is_success() {
-                let body = http_client::read_body(&mut response, MAX_ANSWER)
-                    .await
-                    .map(|b| {
-                        String::from_utf8_lossy(&b)
-                            .chars()
-                            .take(500)
-                            .collect::<String>()
-                    })
-                    .unwrap_or_default();
-                return Err(format!("the webhook answered {status}: {}", body.trim()).into());
+            let title = format!(
+                "[{}] {} ➛ {}",
+                summary.namespace, summary.flow_id, summary.state
+            );
+            let payload = match KIND {
+                0 => {
+                    let mut text = title.clone();
+                    if let Some(message) = &custom_message {
+                        text.push('\n');
+                        text.push_str(message);
+                    }
+                    let mut payload = json!({
+                        "text": text,
+                        "attachments": [{
+                            "color": summary.color(),
+                            "fields": fields.iter().map(|(n, v)| json!({"title": n, "value": v, "short": true})).collect::<Vec<_>>(),
+                        }],
+                    });
+                    for (property, key) in [
+                        (&self.channel, "channel"),
+                        (&self.username, "username"),
+                        (&self.icon_url, "icon_url"),
+                        (&self.icon_emoji, "icon_emoji"),
+                    ] {
+                        if let Some(value) = optional_text(property.as_ref()) {
+                            payload[key] = Value::String(value);
+                        }
+                    }
+                    payload
+                }
+                1 => json!({
+                    "@type": "MessageCard",
+                    "@context": "http://schema.org/extensions",
+                    "themeColor": optional_text(self.theme_color.as_ref()).unwrap_or_else(|| summary.color().trim_start_matches('#').to_string()),
+                    "summary": title,
+                    "sections": [{
+                        "activityTitle": optional_text(self.activity_title.as_ref()).unwrap_or_else(|| title.clone()),
+                        "activitySubtitle": optional_text(self.activity_subtitle.as_ref()).unwrap_or_default(),
+                        "facts": fields.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
+                        "text": custom_message.clone().unwrap_or_default(),
+                    }],
+                }),
+                _ => {
+                    let color = i64::from_str_radix(summary.color().trim_start_matches('#'), 16)
+                        .unwrap_or(0);
+                    let mut embeds = vec![json!({
+                        "title": title,
+                        "description": custom_message.clone().unwrap_or_default(),
+                        "color": color,
+                        "fields": fields.iter().map(|(n, v)| json!({"name": n, "value": v, "inline": true})).collect::<Vec<_>>(),
+                    })];
+                    if let Some(Value::Array(extra)) = self.embed_list.as_ref() {
+                        embeds.extend(extra.iter().cloned());
+                    }
+                    let mut payload = json!({
+                        "content": optional_text(self.content.as_ref()).unwrap_or_else(|| title.clone()),
+                        "embeds": embeds,
+                    });
+                    if let Some(name) = optional_text(self.username.as_ref()) {
+                        payload["username"] = Value::String(name);
+                    }
+                    if let Some(avatar) = optional_text(self.avatar_url.as_ref()) {
+                        payload["avatar_url"] = Value::String(avatar);
+                    }
+                    payload
+                }
+            };
+            post(ctx, &url, payload.to_string(), self.options.as_ref()).await
+        }
+    }
+
+    /// What the summary says of the execution running the task.
+    struct Summary {
+        namespace: String,
+        flow_id: String,
+        execution_id: String,
+        state: String,
+        duration: String,
+        failed_task: Option<String>,
+    }
+
+    impl Summary {
+        fn of(ctx: &TaskContext<'_>, execution_id: Option<&Value>) -> Result<Summary, TaskError> {
+            let own = ctx.execution_id().to_string();
+            if let Some(asked) = optional_text(execution_id) {
+                if asked != own {
+                    return Err(format!(
+                        "`executionId` {asked} is another execution: kflow summarizes the execution that runs the task (leave `executionId` unset, or use `{{{{ execution.id }}}}`)"
+                    )
+                    .into());
+                }
             }
-            ctx.log(Level::Debug, &format!("the webhook answered {status}"));
-            Ok(())
+            let text = |template: &str| ctx.render(template).map(|v| to_display_string(&v));
+            let state = text("{{ execution.state }}")?;
+            let started = text("{{ execution.startDate }}")?;
+            // A whole-template render may give the map as its JSON text.
+            let tasks = match ctx.render("{{ tasks }}")? {
+                Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+                other => other,
+            };
+            let failed_task = tasks.as_object().and_then(|tasks| {
+                tasks
+                    .iter()
+                    .find(|(_, t)| t.get("state").and_then(Value::as_str) == Some("FAILED"))
+                    .map(|(id, _)| id.clone())
+            });
+            // In an `errors` branch the execution is failing: say so, as Kestra's summary does.
+            let state = if state == "RUNNING" && failed_task.is_some() {
+                "FAILED".to_string()
+            } else {
+                state
+            };
+            let duration = jiff::Timestamp::from_str(&started)
+                .ok()
+                .map(|start| {
+                    let ms =
+                        (jiff::Timestamp::now().as_millisecond() - start.as_millisecond()).max(0);
+                    format!("{}.{:03}s", ms / 1000, ms % 1000)
+                })
+                .unwrap_or_default();
+            Ok(Summary {
+                namespace: ctx.namespace().to_string(),
+                flow_id: ctx.flow_id().to_string(),
+                execution_id: own,
+                state,
+                duration,
+                failed_task,
+            })
+        }
+
+        /// Green for success, orange for a warning, red otherwise.
+        fn color(&self) -> &'static str {
+            match self.state.as_str() {
+                "SUCCESS" => "#2eb886",
+                "WARNING" | "RUNNING" => "#daa038",
+                _ => "#a30200",
+            }
         }
     }
 }
