@@ -392,7 +392,7 @@ fn build_refuses_a_flow_with_errors() {
     assert!(!dir.join("bad").exists());
 }
 
-const HTTP: &str = "id: fetch\nnamespace: demo\ntasks:\n  - id: get\n    type: io.kestra.plugin.jdbc.mysql.Query\n    url: jdbc:mysql://db/x\n    sql: select 1\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.get.size }}\"\n  - id: notify\n    type: io.kestra.plugin.jdbc.postgresql.CopyOut\n    url: jdbc:postgresql://db/x\n";
+const HTTP: &str = "id: fetch\nnamespace: demo\ntasks:\n  - id: get\n    type: io.kestra.plugin.jdbc.mysql.Query\n    url: jdbc:mysql://db/x\n    sql: select 1\n  - id: say\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.get.size }}\"\n  - id: notify\n    type: io.kestra.plugin.jdbc.snowflake.Query\n    url: jdbc:snowflake://db/x\n    sql: select 2\n";
 
 /// `check` accepts a flow whose types the runtime cannot run yet; `check --runnable` and
 /// `build` refuse it with the same errors, one at each such task's `type`, before any cargo

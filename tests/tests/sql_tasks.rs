@@ -2,7 +2,8 @@
 //! from Debian's package that the test starts in a scratch folder (`tests/setup.sh` installs
 //! it; where it is not installed the PostgreSQL test says so and stops). `FETCH`, `FETCH_ONE`,
 //! `STORE` (Ion rows, read back by the next task), `parameters`, `Queries` in a transaction,
-//! Kestra's column types, and a bad statement failing with the server's words.
+//! Kestra's column types, a bad statement failing with the server's words,
+//! and `COPY` in and out.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -103,6 +104,33 @@ tasks:
     username: kflow
     sql: select count(*) as n from orders
     fetchType: FETCH_ONE
+  - id: csv
+    type: io.kestra.plugin.core.storage.Write
+    extension: .csv
+    content: |
+      customer,amount
+      carl,4.00
+      "dee
+      dee",5.50
+  - id: copy_in
+    type: io.kestra.plugin.jdbc.postgresql.CopyIn
+    url: "{{ inputs.url }}"
+    username: kflow
+    table: orders
+    columns: [customer, amount]
+    format: CSV
+    header: true
+    from: "{{ outputs.csv.uri }}"
+  - id: copy_out
+    type: io.kestra.plugin.jdbc.postgresql.CopyOut
+    url: "{{ inputs.url }}"
+    username: kflow
+    format: CSV
+    header: true
+    sql: select customer, amount from orders where amount > 0 order by id
+  - id: copied
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.copy_out.uri) }}"
 "#;
 
 fn run(bin: &Path, state: &Path, flow: &str, inputs: &[&str]) -> Output {
@@ -294,6 +322,13 @@ fn postgres_queries_read_kestras_column_types_and_roll_back_on_error() {
         "{stderr}"
     );
     assert_eq!(task_run(&summary, "count")["outputs"]["row"]["n"], 2);
+    // COPY in from a stored CSV (a quoted line break kept), and out to one.
+    assert_eq!(task_run(&summary, "copy_in")["outputs"]["rowCount"], 2);
+    assert_eq!(task_run(&summary, "copy_out")["outputs"]["rowCount"], 3);
+    assert_eq!(
+        task_run(&summary, "copied")["outputs"]["value"],
+        "customer,amount\nada,12.50\ncarl,4.00\n\"dee\ndee\",5.50\n"
+    );
 }
 
 const DUCKDB: &str = r#"id: duckdb_tasks

@@ -25,7 +25,7 @@ use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, Valu
 use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
 use kflow_runtime::tasks::serdes::{ON_BAD_LINES, SERDES_OUTPUTS};
-use kflow_runtime::tasks::sql::{FETCH_TYPE, JDBC_QUERIES_OUTPUTS, JDBC_QUERY_OUTPUTS, SSL_MODE};
+use kflow_runtime::tasks::sql::{FETCH_TYPE, JDBC_QUERIES_OUTPUTS, JDBC_QUERY_OUTPUTS};
 
 // ---- shapes shared by several plugins ------------------------------------------------------
 
@@ -33,39 +33,6 @@ use kflow_runtime::tasks::sql::{FETCH_TYPE, JDBC_QUERIES_OUTPUTS, JDBC_QUERY_OUT
 const RUNNER_TYPE: PropType = Enum(&["PROCESS", "DOCKER"]);
 
 // ---- plugin-jdbc ---------------------------------------------------------------------------
-
-/// `postgresql.AbstractCopy` properties, followed by the type's own.
-macro_rules! postgres_copy_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("url", String).required(),
-            prop("username", String),
-            prop("password", String),
-            prop("ssl", Bool),
-            prop("sslMode", SSL_MODE),
-            prop("sslRootCert", String),
-            prop("sslCert", String),
-            prop("sslKey", String),
-            prop("sslKeyPassword", String),
-            prop("table", String),
-            prop("columns", List(&String)),
-            prop("format", Enum(&["TEXT", "CSV", "BINARY"])),
-            prop("oids", Bool),
-            prop("freeze", Bool),
-            prop("delimiter", String), // Character
-            prop("nullString", String),
-            prop("header", Bool),
-            prop("quote", String),  // Character
-            prop("escape", String), // Character
-            prop("forceQuote", List(&String)),
-            prop("forceNotNull", List(&String)),
-            prop("forceNull", List(&String)),
-            prop("encoding", String),
-            prop("socketTimeout", Int),
-            $($extra),*
-        ]
-    };
-}
 
 /// `snowflake.SnowflakeInterface` properties of `snowflake.Query` / `snowflake.Queries`.
 macro_rules! snowflake_props {
@@ -424,22 +391,7 @@ static AIRBYTE_CLOUD_JOB: &[OutputDef] = &[
 ];
 
 pub(super) static PLUGINS: &[PluginDef] = &[
-    // ---- plugin-jdbc: sqlite, postgresql and duckdb Query/Queries run (`kflow_runtime::tasks::sql`).
-    // io.kestra.plugin.jdbc.postgresql.{CopyIn,CopyOut}
-    task(
-        "io.kestra.plugin.jdbc.postgresql.CopyIn",
-        &[],
-        postgres_copy_props![prop("from", String).required()],
-        &[out("rowCount", ValueType::Int)],
-        None,
-    ),
-    task(
-        "io.kestra.plugin.jdbc.postgresql.CopyOut",
-        &[],
-        postgres_copy_props![prop("sql", String)],
-        &[out("uri", ValueType::Uri), out("rowCount", ValueType::Int)],
-        None,
-    ),
+    // ---- plugin-jdbc: sqlite, postgresql and duckdb Query/Queries and postgresql CopyIn/CopyOut run (`kflow_runtime::tasks::sql`).
     // io.kestra.plugin.jdbc.snowflake.{Query,Queries}
     task(
         "io.kestra.plugin.jdbc.snowflake.Query",

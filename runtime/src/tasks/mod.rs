@@ -150,6 +150,8 @@ register! {
         sql::PostgresQuery,
         sql::PostgresQueries,
         sql::DuckdbQuery,
+        sql::PostgresCopyIn,
+        sql::PostgresCopyOut,
         sql::DuckdbQueries,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,

@@ -145,6 +145,145 @@ static POSTGRES_QUERIES_PROPS: &[PropDef] = jdbc_props![
     prop("transaction", Bool),
 ];
 
+/// `postgresql.AbstractCopy` properties, followed by the type's own.
+macro_rules! postgres_copy_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("url", String).required(),
+            prop("username", String),
+            prop("password", String),
+            prop("ssl", Bool).not_run_yet(),
+            prop("sslMode", SSL_MODE),
+            prop("sslRootCert", String).not_run_yet(),
+            prop("sslCert", String).not_run_yet(),
+            prop("sslKey", String).not_run_yet(),
+            prop("sslKeyPassword", String).not_run_yet(),
+            prop("table", String),
+            prop("columns", List(&String)),
+            prop("format", Enum(&["TEXT", "CSV", "BINARY"])),
+            prop("oids", Bool).not_run_yet(),
+            prop("freeze", Bool),
+            prop("delimiter", String), // Character
+            prop("nullString", String),
+            prop("header", Bool),
+            prop("quote", String),  // Character
+            prop("escape", String), // Character
+            prop("forceQuote", List(&String)),
+            prop("forceNotNull", List(&String)),
+            prop("forceNull", List(&String)),
+            prop("encoding", String),
+            prop("socketTimeout", Int).not_run_yet(),
+            $($extra),*
+        ]
+    };
+}
+
+static COPY_IN_PROPS: &[PropDef] = postgres_copy_props![prop("from", String).required()];
+static COPY_OUT_PROPS: &[PropDef] = postgres_copy_props![prop("sql", String)];
+static COPY_IN_OUTPUTS: &[OutputDef] = &[out("rowCount", ValueType::Int)];
+static COPY_OUT_OUTPUTS: &[OutputDef] =
+    &[out("uri", ValueType::Uri), out("rowCount", ValueType::Int)];
+
+/// `postgresql.CopyIn` / `CopyOut`, as rendered.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CopyProps {
+    pub url: Value,
+    #[serde(default)]
+    pub username: Option<Value>,
+    #[serde(default)]
+    pub password: Option<Value>,
+    #[serde(default)]
+    pub ssl: Option<Value>,
+    #[serde(default)]
+    pub ssl_mode: Option<Value>,
+    #[serde(default)]
+    pub ssl_root_cert: Option<Value>,
+    #[serde(default)]
+    pub ssl_cert: Option<Value>,
+    #[serde(default)]
+    pub ssl_key: Option<Value>,
+    #[serde(default)]
+    pub ssl_key_password: Option<Value>,
+    #[serde(default)]
+    pub table: Option<Value>,
+    #[serde(default)]
+    pub columns: Option<Value>,
+    #[serde(default)]
+    pub format: Option<Value>,
+    #[serde(default)]
+    pub oids: Option<Value>,
+    #[serde(default)]
+    pub freeze: Option<Value>,
+    #[serde(default)]
+    pub delimiter: Option<Value>,
+    #[serde(default)]
+    pub null_string: Option<Value>,
+    #[serde(default)]
+    pub header: Option<Value>,
+    #[serde(default)]
+    pub quote: Option<Value>,
+    #[serde(default)]
+    pub escape: Option<Value>,
+    #[serde(default)]
+    pub force_quote: Option<Value>,
+    #[serde(default)]
+    pub force_not_null: Option<Value>,
+    #[serde(default)]
+    pub force_null: Option<Value>,
+    #[serde(default)]
+    pub encoding: Option<Value>,
+    #[serde(default)]
+    pub socket_timeout: Option<Value>,
+    #[serde(default)]
+    pub from: Option<Value>,
+    #[serde(default)]
+    pub sql: Option<Value>,
+}
+
+/// `postgresql.CopyIn` (`Copy<false>`: a stored file into a table) and `CopyOut`
+/// (`Copy<true>`: a table or query into a stored file), with PostgreSQL's `COPY`.
+#[derive(Debug)]
+pub struct Copy<const OUT: bool>(pub CopyProps);
+
+impl<'de, const OUT: bool> Deserialize<'de> for Copy<OUT> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        CopyProps::deserialize(deserializer).map(Copy)
+    }
+}
+
+impl<const OUT: bool> Copy<OUT> {
+    pub const DEFINITION: PluginDef = if OUT {
+        PluginDef::runnable_task(
+            "io.kestra.plugin.jdbc.postgresql.CopyOut",
+            &[],
+            COPY_OUT_PROPS,
+            COPY_OUT_OUTPUTS,
+        )
+        .with_feature("postgres")
+    } else {
+        PluginDef::runnable_task(
+            "io.kestra.plugin.jdbc.postgresql.CopyIn",
+            &[],
+            COPY_IN_PROPS,
+            COPY_IN_OUTPUTS,
+        )
+        .with_feature("postgres")
+    };
+}
+
+pub type PostgresCopyIn = Copy<false>;
+pub type PostgresCopyOut = Copy<true>;
+
+/// What a copy gives: the rows copied, and `CopyOut`'s file.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<std::string::String>,
+    pub row_count: u64,
+}
+
 /// The properties of every SQL type, as rendered: which ones a type has is its definition's
 /// business (the checker refuses the others).
 #[derive(Debug, Default, Deserialize)]
@@ -589,7 +728,7 @@ mod run {
     }
 
     /// A value as a SQL literal: numbers and booleans as they are, NULL, text quoted.
-    fn literal(value: &Value) -> String {
+    pub(super) fn literal(value: &Value) -> String {
         match value {
             Value::Null => "NULL".into(),
             Value::Bool(b) => b.to_string().to_uppercase(),
@@ -806,13 +945,29 @@ mod sqlite {
 mod duckdb;
 
 #[cfg(all(feature = "executor", not(feature = "postgres")))]
+mod without_postgres {
+    use super::{Copy, CopyOutput};
+    use crate::tasks::{Task, TaskContext, TaskError};
+
+    impl<const OUT: bool> Task for Copy<OUT> {
+        type Output = CopyOutput;
+        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<CopyOutput, TaskError> {
+            Err(super::WITHOUT_POSTGRES.into())
+        }
+    }
+}
+
+#[cfg(all(feature = "executor", not(feature = "postgres")))]
+const WITHOUT_POSTGRES: &str = "this binary was built without kflow-runtime's `postgres` feature; `kflowc build` turns it on for flows with PostgreSQL tasks";
+
+#[cfg(all(feature = "executor", not(feature = "postgres")))]
 #[allow(clippy::unused_async)] // the same signature as the client's
 async fn postgres_run(
     _props: &SqlProps,
     _many: bool,
     _ctx: &crate::tasks::TaskContext<'_>,
 ) -> Result<SqlOutput, crate::tasks::TaskError> {
-    Err("this binary was built without kflow-runtime's `postgres` feature; `kflowc build` turns it on for flows with PostgreSQL tasks".into())
+    Err(WITHOUT_POSTGRES.into())
 }
 
 #[cfg(feature = "postgres")]

@@ -9,11 +9,11 @@ use serde_json::{Map, Value};
 use tokio_postgres::{Client, NoTls, Row};
 
 use super::run::{
-    fetch_of, float, parameters, sql_of, statements, with_literals, Collector, Fetch,
+    fetch_of, float, literal, parameters, sql_of, statements, with_literals, Collector, Fetch,
 };
-use super::{QueryOutput, SqlOutput, SqlProps};
-use crate::tasks::props::{flag, optional_text};
-use crate::tasks::{TaskContext, TaskError};
+use super::{Copy, CopyOutput, CopyProps, QueryOutput, SqlOutput, SqlProps};
+use crate::tasks::props::{flag, list, optional_text};
+use crate::tasks::{Task, TaskContext, TaskError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -22,7 +22,27 @@ pub(super) async fn run(
     many: bool,
     ctx: &TaskContext<'_>,
 ) -> Result<SqlOutput, TaskError> {
-    if let Some(mode) = optional_text(props.ssl_mode.as_ref()) {
+    let (mut client, driver) = connect(
+        props.url.as_ref(),
+        props.username.as_ref(),
+        props.password.as_ref(),
+        props.ssl_mode.as_ref(),
+    )
+    .await?;
+    let result = queries(props, many, ctx, &mut client).await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// A connection (no TLS: a mode that needs it is refused), its driver running beside it.
+async fn connect(
+    url: Option<&Value>,
+    username: Option<&Value>,
+    password: Option<&Value>,
+    ssl_mode: Option<&Value>,
+) -> Result<(Client, tokio::task::JoinHandle<()>), TaskError> {
+    if let Some(mode) = optional_text(ssl_mode) {
         if !matches!(mode.as_str(), "DISABLE" | "ALLOW" | "PREFER") {
             return Err(format!(
                 "`sslMode: {mode}` needs TLS, which kflow's PostgreSQL client does not speak yet"
@@ -30,16 +50,285 @@ pub(super) async fn run(
             .into());
         }
     }
-    let config = config_of(props)?;
-    let (mut client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
+    let config = config_of(url, username, password)?;
+    let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(NoTls))
         .await
         .map_err(|_| "connecting to PostgreSQL: no answer within 30 s".to_string())?
         .map_err(|e| format!("connecting to PostgreSQL: {e}"))?;
-    let driver = tokio::spawn(connection);
-    let result = queries(props, many, ctx, &mut client).await;
-    drop(client);
-    let _ = driver.await;
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok((client, driver))
+}
+
+impl<const OUT: bool> Task for Copy<OUT> {
+    type Output = CopyOutput;
+
+    async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<CopyOutput, TaskError> {
+        let props = &self.0;
+        let (client, driver) = connect(
+            Some(&props.url),
+            props.username.as_ref(),
+            props.password.as_ref(),
+            props.ssl_mode.as_ref(),
+        )
+        .await?;
+        let result = if OUT {
+            copy_out(props, &client, ctx).await
+        } else {
+            copy_in(props, &client, ctx).await
+        };
+        drop(client);
+        let _ = driver.await;
+        result
+    }
+}
+
+/// `COPY ... WITH (...)`'s options as the task sets them, and the column list.
+fn copy_options(props: &CopyProps, out: bool) -> Result<(String, String), TaskError> {
+    let format = copy_format(props)?;
+    let mut options = vec![format!("FORMAT {format}")];
+    let one_char = |value: Option<&Value>, name: &str| -> Result<Option<String>, TaskError> {
+        match optional_text(value) {
+            None => Ok(None),
+            Some(c) if c.chars().count() == 1 => Ok(Some(literal(&Value::String(c)))),
+            Some(c) => Err(format!("`{name}` must be one character, got `{c}`").into()),
+        }
+    };
+    if flag(props.freeze.as_ref(), "freeze", false)? {
+        options.push("FREEZE TRUE".into());
+    }
+    if let Some(d) = one_char(props.delimiter.as_ref(), "delimiter")? {
+        options.push(format!("DELIMITER {d}"));
+    }
+    if let Some(null) = optional_text(props.null_string.as_ref()) {
+        options.push(format!("NULL {}", literal(&Value::String(null))));
+    }
+    if flag(props.header.as_ref(), "header", false)? {
+        options.push("HEADER TRUE".into());
+    }
+    if let Some(q) = one_char(props.quote.as_ref(), "quote")? {
+        options.push(format!("QUOTE {q}"));
+    }
+    if let Some(e) = one_char(props.escape.as_ref(), "escape")? {
+        options.push(format!("ESCAPE {e}"));
+    }
+    let columns_of = |value: Option<&Value>, name: &str| -> Result<Option<String>, TaskError> {
+        let names = list(value, name)?;
+        Ok((!names.is_empty()).then(|| {
+            names
+                .iter()
+                .map(|n| identifier(n))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }))
+    };
+    if out {
+        if let Some(cols) = columns_of(props.force_quote.as_ref(), "forceQuote")? {
+            options.push(format!("FORCE_QUOTE ({cols})"));
+        }
+    } else {
+        if let Some(cols) = columns_of(props.force_not_null.as_ref(), "forceNotNull")? {
+            options.push(format!("FORCE_NOT_NULL ({cols})"));
+        }
+        if let Some(cols) = columns_of(props.force_null.as_ref(), "forceNull")? {
+            options.push(format!("FORCE_NULL ({cols})"));
+        }
+    }
+    if let Some(encoding) = optional_text(props.encoding.as_ref()) {
+        options.push(format!("ENCODING {}", literal(&Value::String(encoding))));
+    }
+    let columns = columns_of(props.columns.as_ref(), "columns")?
+        .map(|c| format!(" ({c})"))
+        .unwrap_or_default();
+    Ok((format!("WITH ({})", options.join(", ")), columns))
+}
+
+fn copy_format(props: &CopyProps) -> Result<String, TaskError> {
+    let format = optional_text(props.format.as_ref()).unwrap_or_else(|| "TEXT".into());
+    if matches!(format.as_str(), "TEXT" | "CSV" | "BINARY") {
+        Ok(format)
+    } else {
+        Err(format!("`format` must be TEXT, CSV or BINARY, got {format}").into())
+    }
+}
+
+/// A table or column name as written (`schema.table` is two names), each part quoted unless it
+/// is a plain lower-case name.
+fn identifier(name: &str) -> String {
+    name.split('.')
+        .map(|part| {
+            let plain = !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            if plain {
+                part.to_string()
+            } else {
+                format!("\"{}\"", part.replace('"', "\"\""))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+async fn copy_in(
+    props: &CopyProps,
+    client: &Client,
+    ctx: &TaskContext<'_>,
+) -> Result<CopyOutput, TaskError> {
+    use futures_util::SinkExt as _;
+    use std::io::Read as _;
+    let table = optional_text(props.table.as_ref()).ok_or("`table` is required")?;
+    let from = optional_text(props.from.as_ref()).ok_or("`from` is required")?;
+    let (with, columns) = copy_options(props, false)?;
+    let sql = format!("COPY {}{columns} FROM STDIN {with}", identifier(&table));
+    let sink = client
+        .copy_in::<_, std::io::Cursor<Vec<u8>>>(&sql)
+        .await
+        .map_err(|e| describe(&e))?;
+    let mut sink = std::pin::pin!(sink);
+    let mut file = ctx
+        .storage()?
+        .open(&from)
+        .map_err(|e| format!("`from`: {e}"))?;
+    let mut buffer = vec![0u8; 256 << 10];
+    loop {
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| format!("reading `from`: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        sink.send(std::io::Cursor::new(buffer[..n].to_vec()))
+            .await
+            .map_err(|e| describe(&e))?;
+    }
+    let rows = sink.as_mut().finish().await.map_err(|e| describe(&e))?;
+    Ok(CopyOutput {
+        uri: None,
+        row_count: rows,
+    })
+}
+
+async fn copy_out(
+    props: &CopyProps,
+    client: &Client,
+    ctx: &TaskContext<'_>,
+) -> Result<CopyOutput, TaskError> {
+    use std::io::Write as _;
+    let (with, columns) = copy_options(props, true)?;
+    let source = match (
+        optional_text(props.sql.as_ref()),
+        optional_text(props.table.as_ref()),
+    ) {
+        (Some(sql), _) => format!("({})", sql.trim().trim_end_matches(';')),
+        (None, Some(table)) => format!("{}{columns}", identifier(&table)),
+        (None, None) => return Err("CopyOut needs `sql` or `table`".into()),
+    };
+    let format = copy_format(props)?;
+    let header = flag(props.header.as_ref(), "header", false)?;
+    let stream = client
+        .copy_out(&format!("COPY {source} TO STDOUT {with}"))
+        .await
+        .map_err(|e| describe(&e))?;
+    let mut stream = std::pin::pin!(stream);
+    let temp = std::env::temp_dir().join(format!("kflow-copy-{}", crate::execution::new_id()));
+    let result = async {
+        let file = std::fs::File::create(&temp).map_err(|e| format!("a temporary file: {e}"))?;
+        let mut file = std::io::BufWriter::new(file);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+            let chunk = chunk.map_err(|e| describe(&e))?;
+            file.write_all(&chunk)
+                .map_err(|e| format!("writing: {e}"))?;
+        }
+        file.flush().map_err(|e| format!("writing: {e}"))?;
+        drop(file);
+        let rows = count_rows(&temp, &format, header, props)?;
+        let extension = match format.as_str() {
+            "CSV" => "csv",
+            "BINARY" => "bin",
+            _ => "tsv",
+        };
+        let mut stored =
+            std::fs::File::open(&temp).map_err(|e| format!("a temporary file: {e}"))?;
+        let name = format!("{}.{extension}", crate::execution::new_id());
+        let uri = ctx.put_file(&name, &mut stored)?;
+        Ok::<_, TaskError>(CopyOutput {
+            uri: Some(uri),
+            row_count: rows,
+        })
+    }
+    .await;
+    let _ = std::fs::remove_file(&temp);
     result
+}
+
+/// The rows in a COPY file: TEXT has one a line; CSV records may hold line breaks in quotes;
+/// BINARY is tuples after its header, each a field count and the fields' lengths.
+fn count_rows(
+    path: &std::path::Path,
+    format: &str,
+    header: bool,
+    props: &CopyProps,
+) -> Result<u64, TaskError> {
+    use std::io::{BufRead as _, Read as _};
+    let file = std::fs::File::open(path).map_err(|e| format!("reading back: {e}"))?;
+    let first_byte = |value: Option<&Value>, default: u8| {
+        optional_text(value)
+            .and_then(|d| d.bytes().next())
+            .unwrap_or(default)
+    };
+    let rows = match format {
+        "CSV" => {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(header)
+                .delimiter(first_byte(props.delimiter.as_ref(), b','))
+                .quote(first_byte(props.quote.as_ref(), b'"'))
+                .flexible(true)
+                .from_reader(file);
+            let mut record = csv::ByteRecord::new();
+            let mut n = 0u64;
+            while reader
+                .read_byte_record(&mut record)
+                .map_err(|e| format!("counting rows: {e}"))?
+            {
+                n += 1;
+            }
+            n
+        }
+        "BINARY" => {
+            let mut bytes = Vec::new();
+            std::io::BufReader::new(file)
+                .read_to_end(&mut bytes)
+                .map_err(|e| format!("counting rows: {e}"))?;
+            let word = |at: usize| {
+                bytes
+                    .get(at..at + 4)
+                    .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+            };
+            let extension = word(15).and_then(|e| usize::try_from(e).ok()).unwrap_or(0);
+            let mut at = 19 + extension;
+            let mut n = 0u64;
+            while let Some(count) = bytes
+                .get(at..at + 2)
+                .map(|b| i16::from_be_bytes([b[0], b[1]]))
+            {
+                at += 2;
+                if count < 0 {
+                    break;
+                }
+                for _ in 0..count {
+                    let len = word(at).unwrap_or(-1);
+                    at += 4 + usize::try_from(len).unwrap_or(0);
+                }
+                n += 1;
+            }
+            n
+        }
+        _ => std::io::BufReader::new(file).split(b'\n').count() as u64,
+    };
+    Ok(rows)
 }
 
 async fn queries(
@@ -149,8 +438,12 @@ fn describe(e: &tokio_postgres::Error) -> String {
 }
 
 /// Kestra's JDBC URL, `username` and `password` as a connection's settings.
-fn config_of(props: &SqlProps) -> Result<tokio_postgres::Config, TaskError> {
-    let url = optional_text(props.url.as_ref()).ok_or("`url` is required")?;
+fn config_of(
+    url: Option<&Value>,
+    username: Option<&Value>,
+    password: Option<&Value>,
+) -> Result<tokio_postgres::Config, TaskError> {
+    let url = optional_text(url).ok_or("`url` is required")?;
     let rest = url
         .strip_prefix("jdbc:postgresql://")
         .or_else(|| url.strip_prefix("postgresql://"))
@@ -195,10 +488,10 @@ fn config_of(props: &SqlProps) -> Result<tokio_postgres::Config, TaskError> {
             _ => {}
         }
     }
-    if let Some(user) = optional_text(props.username.as_ref()) {
+    if let Some(user) = optional_text(username) {
         config.user(user);
     }
-    if let Some(password) = optional_text(props.password.as_ref()) {
+    if let Some(password) = optional_text(password) {
         config.password(password);
     }
     if config.get_user().is_none() {
