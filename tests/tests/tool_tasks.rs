@@ -275,6 +275,12 @@ fn tools_on_this_host_run_and_a_missing_tool_is_named() {
             "ansible-playbook",
         ),
         (
+            "miss_pwsh",
+            "io.kestra.plugin.scripts.powershell.Commands",
+            "Get-Date",
+            "pwsh",
+        ),
+        (
             "miss_aws",
             "io.kestra.plugin.aws.cli.AwsCLI",
             "aws s3 ls",

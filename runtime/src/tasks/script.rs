@@ -527,10 +527,26 @@ pub(crate) mod run {
             files: Vec::new(),
             interpreter: language.interpreter,
             image: language.image,
-            program: None,
+            program: language_program(language),
             read_line: None,
             stderr_warns: true,
         })
+    }
+
+    /// The program a language's tasks need (`pwsh`, `node`, `Rscript`, ...), for the error
+    /// when it is missing; none for the shell.
+    fn language_program(language: &Language) -> Option<(&'static str, &'static str)> {
+        const INSTALL: &str = "install it on this host";
+        let interpreter = language.interpreter.first().copied().unwrap_or("/bin/sh");
+        if interpreter != "/bin/sh" {
+            return Some((interpreter, INSTALL));
+        }
+        match language.run_file.split_whitespace().next() {
+            None => None,
+            // Python's runs `python`, else `python3`.
+            Some("if") => Some(("python", INSTALL)),
+            Some(program) => Some((program, INSTALL)),
+        }
     }
 
     fn working_dir(ctx: &TaskContext<'_>) -> Result<std::path::PathBuf, TaskError> {
@@ -637,9 +653,15 @@ pub(crate) mod run {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start `{}`: {e}", argv[0]))?;
+        let program = commands.program;
+        let mut child = command.spawn().map_err(|e| match program {
+            Some((name, install))
+                if e.kind() == std::io::ErrorKind::NotFound && argv[0].starts_with(name) =>
+            {
+                not_on_path(&argv[0], name, install)
+            }
+            _ => format!("cannot start `{}`: {e}", argv[0]),
+        })?;
         // A killed execution or a timeout drops this future: the guard kills the whole group.
         let _group = child.id().map(ProcessGroup);
         let stdout = child.stdout.take().ok_or("no stdout")?;
@@ -718,10 +740,7 @@ pub(crate) mod run {
                 if let Some(missing) =
                     missing.filter(|m| exit_code == 127 && m.starts_with(program))
                 {
-                    return Err(format!(
-                        "`{missing}` is not on PATH: this task runs the {program} command-line tool installed on this host ({install}, or install it in `beforeCommands`)"
-                    )
-                    .into());
+                    return Err(not_on_path(&missing, program, install).into());
                 }
             }
             return Err(match status.code() {
@@ -834,6 +853,12 @@ pub(crate) mod run {
         }
         command.arg(image).args(argv);
         Ok(command)
+    }
+
+    fn not_on_path(missing: &str, program: &str, install: &str) -> String {
+        format!(
+            "`{missing}` is not on PATH: this task runs the {program} command-line tool installed on this host ({install}, or install it in `beforeCommands`)"
+        )
     }
 
     /// `text` as one word for `sh`.
