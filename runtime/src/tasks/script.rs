@@ -164,6 +164,8 @@ static JBANG_SCRIPT_PROPS: &[PropDef] = exec_script_props![
 /// printed as `::{"outputs":{...}}::`; `taskRunner` is the runner's detail (Docker: `containerId`).
 pub static SCRIPT_OUTPUTS: &[OutputDef] = &[
     out("exitCode", ValueType::Int),
+    out("stdOutLineCount", ValueType::Int),
+    out("stdErrLineCount", ValueType::Int),
     out("vars", ValueType::Map(&ValueType::Any)),
     out("outputFiles", ValueType::Map(&ValueType::Uri)),
     out("taskRunner", ValueType::Any),
@@ -429,6 +431,9 @@ pub type JbangScript = Exec<15, true>;
 #[serde(rename_all = "camelCase")]
 pub struct ScriptOutput {
     pub exit_code: i32,
+    /// Lines the process wrote, protocol lines included (as Kestra counts them).
+    pub std_out_line_count: u64,
+    pub std_err_line_count: u64,
     /// What the script printed as `::{"outputs":{...}}::`.
     pub vars: Map<std::string::String, Value>,
     /// Each stored file's name to its `kestra:///` URI.
@@ -672,8 +677,15 @@ pub(crate) mod run {
         let mut vars = Map::new();
         let mut vars_size = 0usize;
         let mut stderr_lines = 0u64;
+        let mut stdout_lines = 0u64;
+        let mut all_stderr_lines = 0u64;
         let mut missing: Option<String> = None;
         while let Some((is_err, line)) = rx.recv().await {
+            if is_err {
+                all_stderr_lines += 1;
+            } else {
+                stdout_lines += 1;
+            }
             let text = String::from_utf8_lossy(&line);
             let text = text.trim_end_matches(['\r', '\n']);
             if let Some((level, message)) = commands.read_line.and_then(|read| read(text)) {
@@ -781,6 +793,8 @@ pub(crate) mod run {
         }
         Ok(ScriptOutput {
             exit_code,
+            std_out_line_count: stdout_lines,
+            std_err_line_count: all_stderr_lines,
             vars,
             output_files,
             task_runner: Value::Null,

@@ -71,13 +71,14 @@ pub static JDBC_QUERIES_OUTPUTS: &[OutputDef] = &[out(
     "outputs",
     ValueType::List(&ValueType::Object(JDBC_QUERY_OUTPUTS)),
 )];
-/// `duckdb.Query.Output` and `sqlite.Query.Output`: the query's, plus the database file (its
-/// `outputFiles` are not made yet: the property is refused by `check --runnable`).
+/// `duckdb.Query.Output` and `sqlite.Query.Output`: the query's, plus the database file and
+/// `outputFiles` (whose property `check --runnable` refuses: kflow does not make them yet).
 pub static JDBC_FILE_QUERY_OUTPUTS: &[OutputDef] = &[
     out("row", ValueType::Map(&ValueType::Any)).only_with("fetchType", "FETCH_ONE"),
     out("rows", ValueType::List(&ValueType::Map(&ValueType::Any))).only_with("fetchType", "FETCH"),
     out("uri", ValueType::Uri).only_with("fetchType", "STORE"),
     out("size", ValueType::Int),
+    out("outputFiles", ValueType::Map(&ValueType::Uri)),
     out("databaseUri", ValueType::Uri).only_with("outputDbFile", "true"),
 ];
 /// `duckdb.Queries.Output` and `sqlite.Queries.Output`.
@@ -86,6 +87,7 @@ pub static JDBC_FILE_QUERIES_OUTPUTS: &[OutputDef] = &[
         "outputs",
         ValueType::List(&ValueType::Object(JDBC_QUERY_OUTPUTS)),
     ),
+    out("outputFiles", ValueType::Map(&ValueType::Uri)),
     out("databaseUri", ValueType::Uri).only_with("outputDbFile", "true"),
 ];
 
