@@ -196,7 +196,7 @@ fn exit_ends_the_execution_in_its_state() {
 
 /// Every example either builds and runs to a clear end, holding exactly the plan the compiler
 /// lowers, or is refused by `build` (`KF111`) at each task whose type this version's runtime
-/// cannot run (BigQuery). `examples_e2e.rs` runs those it can against local servers.
+/// cannot run (`BigQuery`). `examples_e2e.rs` runs those it can against local servers.
 #[test]
 fn every_example_builds_or_is_refused_at_each_task_it_cannot_run() {
     let mut built = 0;
