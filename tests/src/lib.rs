@@ -882,3 +882,22 @@ fn smtp_session(
         }
     }
 }
+
+/// A Python virtualenv at `dir/venv` with `packages` installed from `PyPI`; its path. Panics
+/// naming what failed.
+pub fn venv(dir: &Path, packages: &[&str]) -> PathBuf {
+    let venv = dir.join("venv");
+    let made = std::process::Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(&venv)
+        .status()
+        .expect("python3 runs");
+    assert!(made.success(), "python3 -m venv failed");
+    let installed = std::process::Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet"])
+        .args(packages)
+        .status()
+        .expect("pip runs");
+    assert!(installed.success(), "pip install {packages:?} failed");
+    venv
+}

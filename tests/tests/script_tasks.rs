@@ -221,18 +221,7 @@ fn script_tasks_run_as_processes_with_kestras_protocol() {
 fn a_python_script_reports_outputs_through_kestras_package() {
     let dir = scratch_dir("python-sdk");
     std::fs::create_dir_all(&dir).unwrap();
-    let venv = dir.join("venv");
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3 runs");
-    assert!(made.success());
-    let installed = Command::new(venv.join("bin/pip"))
-        .args(["install", "--quiet", "kestra"])
-        .status()
-        .expect("pip runs");
-    assert!(installed.success(), "pip install kestra failed");
+    let venv = kflow_tests::venv(&dir, &["kestra"]);
     let bin = build_yamls("python_sdk_only", &[("python_sdk", PYTHON)]);
     let state = dir.join("state");
     let input = format!("venv={}", venv.display());

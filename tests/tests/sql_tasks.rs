@@ -371,21 +371,7 @@ tasks:
 fn duckdb_queries_run_through_duckdbs_command_line_tool() {
     let dir = scratch_dir("duckdb");
     std::fs::create_dir_all(&dir).unwrap();
-    let venv = dir.join("venv");
-    assert!(Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3 runs")
-        .success());
-    assert!(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "duckdb-cli"])
-            .status()
-            .expect("pip runs")
-            .success(),
-        "pip install duckdb-cli failed"
-    );
+    let venv = kflow_tests::venv(&dir, &["duckdb-cli"]);
     let bin = build_yamls("duckdb_tasks", &[("duckdb_tasks", DUCKDB)]);
     let path = format!(
         "{}:{}",

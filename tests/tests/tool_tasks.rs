@@ -206,23 +206,7 @@ fn git_clone_checks_out_a_branch_and_a_tag_into_the_working_directory() {
 fn dbt_builds_a_duckdb_project_with_dbt_from_pypi() {
     let dir = scratch_dir("dbt");
     std::fs::create_dir_all(&dir).unwrap();
-    let venv = dir.join("venv");
-    let made = Command::new("python3")
-        .args(["-m", "venv"])
-        .arg(&venv)
-        .status()
-        .expect("python3 runs");
-    assert!(made.success());
-    let installed = Command::new(venv.join("bin/pip"))
-        .args([
-            "install",
-            "--quiet",
-            "dbt-core~=1.10.0",
-            "dbt-duckdb~=1.10.0",
-        ])
-        .status()
-        .expect("pip runs");
-    assert!(installed.success(), "pip install dbt-duckdb failed");
+    let venv = kflow_tests::venv(&dir, &["dbt-core~=1.10.0", "dbt-duckdb~=1.10.0"]);
 
     let bin = build_yamls("dbt_build", &[("dbt_build", DBT)]);
     let input = format!("venv={}", venv.display());

@@ -743,6 +743,61 @@ mod run {
         }
     }
 
+    /// The database file of a file database (SQLite, DuckDB) in the task's folder: `url`'s
+    /// (`<prefix><file>`; none for `:memory:`), with a stored database copied there first
+    /// (`sqliteFile`, `databaseUri`); with `outputDbFile`, always a file. And whether to store
+    /// it after.
+    pub(super) fn database_file(
+        props: &SqlProps,
+        prefix: &str,
+        (stored_name, stored): (&str, Option<&Value>),
+        default_name: &str,
+        ctx: &TaskContext<'_>,
+    ) -> Result<(Option<std::path::PathBuf>, bool), TaskError> {
+        let dir = ctx
+            .working_dir()
+            .ok_or("a database task runs in a working directory, and none was made")?
+            .to_path_buf();
+        let mut path = match optional_text(props.url.as_ref()) {
+            Some(url) => {
+                let file = url
+                    .strip_prefix(prefix)
+                    .ok_or_else(|| format!("`url` must start with `{prefix}`, got `{url}`"))?;
+                let file = file.split('?').next().unwrap_or_default();
+                (!file.is_empty() && file != ":memory:").then(|| dir.join(file))
+            }
+            None => None,
+        };
+        if let Some(uri) = optional_text(stored) {
+            let target = path.clone().unwrap_or_else(|| dir.join(default_name));
+            let mut from = ctx
+                .storage()?
+                .open(&uri)
+                .map_err(|e| format!("{stored_name}: {e}"))?;
+            let mut to =
+                std::fs::File::create(&target).map_err(|e| format!("{stored_name}: {e}"))?;
+            std::io::copy(&mut from, &mut to).map_err(|e| format!("{stored_name}: {e}"))?;
+            path = Some(target);
+        }
+        let output_db = flag(props.output_db_file.as_ref(), "outputDbFile", false)?;
+        if output_db && path.is_none() {
+            path = Some(dir.join(default_name));
+        }
+        Ok((path, output_db))
+    }
+
+    /// A database file stored after the task (`outputDbFile`): its URI.
+    pub(super) fn store_database(
+        path: &std::path::Path,
+        ctx: &TaskContext<'_>,
+    ) -> Result<String, TaskError> {
+        let mut file = std::fs::File::open(path).map_err(|e| format!("outputDbFile: {e}"))?;
+        let name = path
+            .file_name()
+            .map_or_else(|| "database".into(), |n| n.to_string_lossy().into_owned());
+        ctx.put_file(&name, &mut file)
+    }
+
     /// Bytes from a database as base64 text.
     pub(super) fn base64(bytes: &[u8]) -> String {
         use base64::Engine as _;
@@ -780,7 +835,10 @@ mod sqlite {
     use rusqlite::types::ValueRef;
     use serde_json::{Map, Value};
 
-    use super::run::{fetch_of, float, parameters, sql_of, statements, Collector, Fetch};
+    use super::run::{
+        database_file, fetch_of, float, parameters, sql_of, statements, store_database, Collector,
+        Fetch,
+    };
     use super::{QueryOutput, SqlOutput, SqlProps};
     use crate::tasks::props::{flag, optional_text};
     use crate::tasks::{TaskContext, TaskError};
@@ -790,38 +848,13 @@ mod sqlite {
         many: bool,
         ctx: &TaskContext<'_>,
     ) -> Result<SqlOutput, TaskError> {
-        let dir = ctx
-            .working_dir()
-            .ok_or("a SQLite task runs in a working directory, and none was made")?
-            .to_path_buf();
-        let mut path = match optional_text(props.url.as_ref()) {
-            Some(url) => {
-                let file = url
-                    .strip_prefix("jdbc:sqlite:")
-                    .ok_or_else(|| format!("`url` must start with `jdbc:sqlite:`, got `{url}`"))?;
-                let file = file.split('?').next().unwrap_or_default();
-                if file.is_empty() || file == ":memory:" {
-                    None
-                } else {
-                    Some(dir.join(file))
-                }
-            }
-            None => None,
-        };
-        if let Some(uri) = optional_text(props.sqlite_file.as_ref()) {
-            let target = path.clone().unwrap_or_else(|| dir.join("kflow.sqlite"));
-            let mut from = ctx
-                .storage()?
-                .open(&uri)
-                .map_err(|e| format!("sqliteFile: {e}"))?;
-            let mut to = std::fs::File::create(&target).map_err(|e| format!("sqliteFile: {e}"))?;
-            std::io::copy(&mut from, &mut to).map_err(|e| format!("sqliteFile: {e}"))?;
-            path = Some(target);
-        }
-        let output_db = flag(props.output_db_file.as_ref(), "outputDbFile", false)?;
-        if output_db && path.is_none() {
-            path = Some(dir.join("kflow.sqlite"));
-        }
+        let (path, output_db) = database_file(
+            props,
+            "jdbc:sqlite:",
+            ("sqliteFile", props.sqlite_file.as_ref()),
+            "kflow.sqlite",
+            ctx,
+        )?;
         let connection = match &path {
             Some(path) => rusqlite::Connection::open(path),
             None => rusqlite::Connection::open_in_memory(),
@@ -870,12 +903,7 @@ mod sqlite {
         }
         drop(connection);
         if let (true, Some(path)) = (output_db, &path) {
-            let mut file = std::fs::File::open(path).map_err(|e| format!("outputDbFile: {e}"))?;
-            let name = path.file_name().map_or_else(
-                || "kflow.sqlite".into(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            output.database_uri = Some(ctx.put_file(&name, &mut file)?);
+            output.database_uri = Some(store_database(path, ctx)?);
         }
         Ok(output)
     }

@@ -13,7 +13,10 @@ use std::process::Stdio;
 use serde_json::{Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
-use super::run::{fetch_of, parameters, sql_of, statements, with_literals, Collector, Fetch};
+use super::run::{
+    database_file, fetch_of, parameters, sql_of, statements, store_database, with_literals,
+    Collector, Fetch,
+};
 use super::{QueryOutput, SqlOutput, SqlProps};
 use crate::tasks::props::{flag, list, optional_text};
 use crate::tasks::{TaskContext, TaskError};
@@ -39,29 +42,13 @@ pub(super) async fn run(
         crate::workdir::write_inputs(&dir, &files, ctx.storage().ok())
             .map_err(|e| format!("inputFiles: {e}"))?;
     }
-    let mut database = match optional_text(props.url.as_ref()) {
-        Some(url) => {
-            let path = url
-                .strip_prefix("jdbc:duckdb:")
-                .ok_or_else(|| format!("`url` must start with `jdbc:duckdb:`, got `{url}`"))?;
-            (!path.is_empty() && path != ":memory:").then(|| dir.join(path))
-        }
-        None => None,
-    };
-    if let Some(uri) = optional_text(props.database_uri.as_ref()) {
-        let target = database.clone().unwrap_or_else(|| dir.join("kflow.duckdb"));
-        let mut from = ctx
-            .storage()?
-            .open(&uri)
-            .map_err(|e| format!("databaseUri: {e}"))?;
-        let mut to = std::fs::File::create(&target).map_err(|e| format!("databaseUri: {e}"))?;
-        std::io::copy(&mut from, &mut to).map_err(|e| format!("databaseUri: {e}"))?;
-        database = Some(target);
-    }
-    let output_db = flag(props.output_db_file.as_ref(), "outputDbFile", false)?;
-    if output_db && database.is_none() {
-        database = Some(dir.join("kflow.duckdb"));
-    }
+    let (database, output_db) = database_file(
+        props,
+        "jdbc:duckdb:",
+        ("databaseUri", props.database_uri.as_ref()),
+        "kflow.duckdb",
+        ctx,
+    )?;
 
     let fetch = fetch_of(props)?;
     let sql = with_literals(&sql_of(props)?, &parameters(props)?);
@@ -184,12 +171,7 @@ pub(super) async fn run(
         });
     }
     if let (true, Some(path)) = (output_db, &database) {
-        let mut file = std::fs::File::open(path).map_err(|e| format!("outputDbFile: {e}"))?;
-        let name = path.file_name().map_or_else(
-            || "kflow.duckdb".into(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        output.database_uri = Some(ctx.put_file(&name, &mut file)?);
+        output.database_uri = Some(store_database(path, ctx)?);
     }
     Ok(output)
 }
