@@ -62,18 +62,7 @@ macro_rules! tool_props {
 /// Terraform's and Ansible's: [`tool_props`] and `beforeCommands`.
 macro_rules! cli_props {
     ($($extra:expr),* $(,)?) => {
-        &[
-            prop("beforeCommands", List(&String)),
-            prop("commands", List(&String)).required(),
-            prop("env", Map(&String)),
-            prop("docker", Object(DOCKER_OPTIONS)).not_dynamic().deprecated("use taskRunner"),
-            prop("taskRunner", Plugin(PluginKind::TaskRunner)).not_dynamic(),
-            prop("containerImage", String),
-            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
-            prop("inputFiles", super::script::INPUT_FILES),
-            prop("outputFiles", List(&String)),
-            $($extra),*
-        ]
+        tool_props![prop("beforeCommands", List(&String)), $($extra),*]
     };
 }
 

@@ -101,51 +101,54 @@ pub const SSL_MODE: PropType = Enum(&[
     "VERIFY_FULL",
 ]);
 
-static SQLITE_QUERY_PROPS: &[PropDef] = jdbc_props![
-    prop("url", String);
-    prop("sqliteFile", String),
-    prop("outputDbFile", Bool),
-];
-static SQLITE_QUERIES_PROPS: &[PropDef] = jdbc_props![
-    prop("url", String);
-    prop("sqliteFile", String),
-    prop("outputDbFile", Bool),
-    prop("transaction", Bool),
-];
-static DUCKDB_QUERY_PROPS: &[PropDef] = jdbc_props![
-    prop("url", String);
-    prop("inputFiles", super::script::INPUT_FILES),
-    prop("databaseUri", String),
-    prop("outputDbFile", Bool),
-    prop("communityExtensions", List(&String)),
-];
-static DUCKDB_QUERIES_PROPS: &[PropDef] = jdbc_props![
-    prop("url", String);
-    prop("inputFiles", super::script::INPUT_FILES),
-    prop("databaseUri", String),
-    prop("outputDbFile", Bool),
-    prop("communityExtensions", List(&String)),
-    prop("transaction", Bool),
-];
-static POSTGRES_QUERY_PROPS: &[PropDef] = jdbc_props![
-    prop("url", String).required();
-    prop("ssl", Bool).not_run_yet(),
-    prop("sslMode", SSL_MODE),
-    prop("sslRootCert", String).not_run_yet(),
-    prop("sslCert", String).not_run_yet(),
-    prop("sslKey", String).not_run_yet(),
-    prop("sslKeyPassword", String).not_run_yet(),
-];
-static POSTGRES_QUERIES_PROPS: &[PropDef] = jdbc_props![
-    prop("url", String).required();
-    prop("ssl", Bool).not_run_yet(),
-    prop("sslMode", SSL_MODE),
-    prop("sslRootCert", String).not_run_yet(),
-    prop("sslCert", String).not_run_yet(),
-    prop("sslKey", String).not_run_yet(),
-    prop("sslKeyPassword", String).not_run_yet(),
-    prop("transaction", Bool),
-];
+/// `sqlite.SqliteQueryInterface`'s properties, followed by the type's own.
+macro_rules! sqlite_props {
+    ($($extra:expr),* $(,)?) => {
+        jdbc_props![
+            prop("url", String);
+            prop("sqliteFile", String),
+            prop("outputDbFile", Bool),
+            $($extra),*
+        ]
+    };
+}
+
+/// `duckdb.DuckDbQueryInterface`'s properties, followed by the type's own.
+macro_rules! duckdb_props {
+    ($($extra:expr),* $(,)?) => {
+        jdbc_props![
+            prop("url", String);
+            prop("inputFiles", super::script::INPUT_FILES),
+            prop("databaseUri", String),
+            prop("outputDbFile", Bool),
+            prop("communityExtensions", List(&String)),
+            $($extra),*
+        ]
+    };
+}
+
+/// `PostgresConnectionInterface`'s TLS settings (not spoken yet), followed by the type's own.
+macro_rules! postgres_props {
+    ($($extra:expr),* $(,)?) => {
+        jdbc_props![
+            prop("url", String).required();
+            prop("ssl", Bool).not_run_yet(),
+            prop("sslMode", SSL_MODE),
+            prop("sslRootCert", String).not_run_yet(),
+            prop("sslCert", String).not_run_yet(),
+            prop("sslKey", String).not_run_yet(),
+            prop("sslKeyPassword", String).not_run_yet(),
+            $($extra),*
+        ]
+    };
+}
+
+static SQLITE_QUERY_PROPS: &[PropDef] = sqlite_props![];
+static SQLITE_QUERIES_PROPS: &[PropDef] = sqlite_props![prop("transaction", Bool)];
+static DUCKDB_QUERY_PROPS: &[PropDef] = duckdb_props![];
+static DUCKDB_QUERIES_PROPS: &[PropDef] = duckdb_props![prop("transaction", Bool)];
+static POSTGRES_QUERY_PROPS: &[PropDef] = postgres_props![];
+static POSTGRES_QUERIES_PROPS: &[PropDef] = postgres_props![prop("transaction", Bool)];
 
 /// `postgresql.AbstractCopy` properties, followed by the type's own.
 macro_rules! postgres_copy_props {
