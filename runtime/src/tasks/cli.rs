@@ -229,7 +229,9 @@ impl<'de, const T: usize> Deserialize<'de> for Cli<T> {
 impl<const T: usize> Cli<T> {
     pub const DEFINITION: PluginDef = {
         let tool = &TOOLS[T];
-        PluginDef::runnable_task(tool.name, &[], tool.props, tool.outputs).in_working_dir()
+        PluginDef::runnable_task(tool.name, &[], tool.props, tool.outputs)
+            .in_working_dir()
+            .with_feature("tools")
     };
 }
 
@@ -243,7 +245,7 @@ pub type AzCli = Cli<5>;
 /// What a tool task gives: a script's outputs.
 pub type CliOutput = ScriptOutput;
 
-#[cfg(feature = "executor")]
+#[cfg(feature = "tools")]
 mod run {
     use std::path::Path;
 

@@ -340,9 +340,7 @@ impl<T: Task> DynTask for Runner<T> {
     }
 
     fn accepts(&self, properties: Value) -> Result<(), String> {
-        serde_json::from_value::<T>(properties)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        accepts::<T>(properties)
     }
 
     fn run<'a>(
@@ -361,5 +359,51 @@ impl<T: Task> DynTask for Runner<T> {
                 other => Some(other),
             })
         })
+    }
+}
+
+/// A type whose implementation needs a cargo feature this binary was built without: the type
+/// is known (its definition is in every binary) and a task of it fails saying why.
+/// `kflowc build` turns on the features of the types a flow uses, so only a binary built some
+/// other way meets this. (Unused in a binary with every feature.)
+#[allow(dead_code)]
+pub(crate) struct Unbuilt {
+    pub(crate) feature: &'static str,
+    /// The type's properties are read as with the feature (their struct is always there).
+    pub(crate) accepts: fn(Value) -> Result<(), String>,
+}
+
+/// Whether `properties` deserialize into `T`.
+pub(crate) fn accepts<T: DeserializeOwned>(properties: Value) -> Result<(), String> {
+    serde_json::from_value::<T>(properties)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+#[allow(dead_code)]
+impl Unbuilt {
+    fn why(&self) -> String {
+        format!(
+            "this binary was built without kflow-runtime's `{}` feature; `kflowc build` turns it on for flows that use this type",
+            self.feature
+        )
+    }
+}
+
+impl DynTask for Unbuilt {
+    fn instant(&self) -> bool {
+        false
+    }
+
+    fn accepts(&self, properties: Value) -> Result<(), String> {
+        (self.accepts)(properties)
+    }
+
+    fn run<'a>(
+        &'static self,
+        _properties: Value,
+        _ctx: &'a mut TaskContext<'_>,
+    ) -> BoxFuture<'a, Result<Option<Value>, TaskError>> {
+        Box::pin(async move { Err(TaskError::from(self.why())) })
     }
 }

@@ -304,16 +304,3 @@ mod run {
         Ok(out)
     }
 }
-
-#[cfg(all(feature = "executor", not(feature = "email")))]
-mod without_smtp {
-    use super::MailSend;
-    use crate::tasks::{Task, TaskContext, TaskError};
-
-    impl Task for MailSend {
-        type Output = ();
-        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
-            Err("this binary was built without kflow-runtime's `email` feature (SMTP); `kflowc build` turns it on for flows that send mail".into())
-        }
-    }
-}

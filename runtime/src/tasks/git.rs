@@ -111,7 +111,8 @@ impl Clone {
         CLONE_PROPS,
         CLONE_OUTPUTS,
     )
-    .in_working_dir();
+    .in_working_dir()
+    .with_feature("tools");
 }
 
 /// What Clone gives: the clone's absolute path.
@@ -120,7 +121,7 @@ pub struct CloneOutput {
     pub directory: std::string::String,
 }
 
-#[cfg(feature = "executor")]
+#[cfg(feature = "tools")]
 mod run {
     use std::fmt::Write as _;
     use std::os::unix::fs::OpenOptionsExt;

@@ -295,31 +295,7 @@ macro_rules! call_of {
 call_of!(Request);
 call_of!(Download);
 
-/// Without the runtime's `http` feature (which `kflowc build` turns on for every flow with an
-/// HTTP task) the types are known but say why they cannot run.
-#[cfg(all(feature = "executor", not(feature = "http")))]
-mod without_client {
-    use super::{Download, DownloadOutput, Request, RequestOutput};
-    use crate::tasks::{Task, TaskContext, TaskError};
-
-    const WHY: &str = "this binary was built without kflow-runtime's `http` feature (the HTTP client); `kflowc build` turns it on for flows with HTTP tasks";
-
-    impl Task for Request {
-        type Output = RequestOutput;
-        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<RequestOutput, TaskError> {
-            Err(WHY.into())
-        }
-    }
-
-    impl Task for Download {
-        type Output = DownloadOutput;
-        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<DownloadOutput, TaskError> {
-            Err(WHY.into())
-        }
-    }
-}
-
-#[cfg(feature = "http")]
+#[cfg(feature = "notify")]
 pub(crate) use run::client_options;
 
 #[cfg(feature = "http")]

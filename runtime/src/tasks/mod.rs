@@ -40,24 +40,87 @@ pub use context::{Task, TaskContext, TaskError};
 use crate::definition::PluginDef;
 
 /// Lists every runnable type once: from the list come [`DEFINITIONS`] (for the compiler) and
-/// [`implementation`] (for the executor).
+/// [`implementation`] (for the executor). A type marked `#[cfg(feature = "…")]` is implemented
+/// only with that cargo feature (its definition says the same, checked at compile time);
+/// without it the type is `Unbuilt`.
 macro_rules! register {
-    (runnable: $($task:ty),* $(,)?; flowable: $($flowable:expr),* $(,)?) => {
+    (
+        runnable: $($(#[cfg(feature = $feature:literal)])? $task:ty),* $(,)?;
+        flowable: $($flowable:expr),* $(,)?
+    ) => {
         /// Every type this runtime runs, runnable and flowable: the compiler's registry reads
         /// these definitions as they are.
         pub static DEFINITIONS: &[PluginDef] = &[$(<$task>::DEFINITION,)* $($flowable,)*];
+
+        $(
+            const _: () = assert!(
+                same_feature(<$task>::DEFINITION.feature, feature!($($feature)?)),
+                "a type's `with_feature` and its `#[cfg(feature)]` in `register!` differ"
+            );
+        )*
 
         /// The implementation of a runnable type, by canonical name or alias.
         #[cfg(feature = "executor")]
         pub(crate) fn implementation(type_name: &str) -> Option<&'static dyn DynTask> {
             $(
                 if <$task>::DEFINITION.answers_to(type_name) {
-                    return Some(context::Runner::<$task>::INSTANCE);
+                    return Some(runner!($task $(, $feature)?));
                 }
             )*
             None
         }
     };
+}
+
+macro_rules! feature {
+    () => {
+        None
+    };
+    ($feature:literal) => {
+        Some($feature)
+    };
+}
+
+/// The implementation of `$task`, or [`context::Unbuilt`] without its feature.
+#[cfg(feature = "executor")]
+macro_rules! runner {
+    ($task:ty) => {
+        context::Runner::<$task>::INSTANCE
+    };
+    ($task:ty, $feature:literal) => {{
+        #[cfg(feature = $feature)]
+        let runner: &'static dyn DynTask = context::Runner::<$task>::INSTANCE;
+        #[cfg(not(feature = $feature))]
+        let runner: &'static dyn DynTask = {
+            static UNBUILT: context::Unbuilt = context::Unbuilt {
+                feature: $feature,
+                accepts: context::accepts::<$task>,
+            };
+            &UNBUILT
+        };
+        runner
+    }};
+}
+
+const fn same_feature(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            let (a, b) = (a.as_bytes(), b.as_bytes());
+            if a.len() != b.len() {
+                return false;
+            }
+            let mut i = 0;
+            while i < a.len() {
+                if a[i] != b[i] {
+                    return false;
+                }
+                i += 1;
+            }
+            true
+        }
+        _ => false,
+    }
 }
 
 register! {
@@ -93,14 +156,23 @@ register! {
         namespace::UploadFiles,
         namespace::DownloadFiles,
         templating::TemplatedTask,
+        #[cfg(feature = "http")]
         http::Request,
+        #[cfg(feature = "http")]
         http::Download,
+        #[cfg(feature = "email")]
         email::MailSend,
+        #[cfg(feature = "notify")]
         notify::SlackIncomingWebhook,
+        #[cfg(feature = "notify")]
         notify::TeamsIncomingWebhook,
+        #[cfg(feature = "notify")]
         notify::DiscordIncomingWebhook,
+        #[cfg(feature = "notify")]
         notify::SlackExecution,
+        #[cfg(feature = "notify")]
         notify::TeamsExecution,
+        #[cfg(feature = "notify")]
         notify::DiscordExecution,
         script::ShellCommands,
         script::ShellScript,
@@ -134,24 +206,43 @@ register! {
         script::BunScript,
         script::JbangCommands,
         script::JbangScript,
+        #[cfg(feature = "tools")]
         git::Clone,
+        #[cfg(feature = "tools")]
         cli::DbtCli,
+        #[cfg(feature = "tools")]
         cli::TerraformCli,
+        #[cfg(feature = "tools")]
         cli::AnsibleCli,
+        #[cfg(feature = "tools")]
         cli::AwsCli,
+        #[cfg(feature = "tools")]
         cli::GcloudCli,
+        #[cfg(feature = "tools")]
         cli::AzCli,
+        #[cfg(feature = "serdes")]
         serdes::CsvToIon,
+        #[cfg(feature = "serdes")]
         serdes::IonToCsv,
+        #[cfg(feature = "serdes")]
         serdes::JsonToIon,
+        #[cfg(feature = "serdes")]
         serdes::IonToJson,
+        #[cfg(feature = "sql")]
         sql::SqliteQuery,
+        #[cfg(feature = "sql")]
         sql::SqliteQueries,
+        #[cfg(feature = "postgres")]
         sql::PostgresQuery,
+        #[cfg(feature = "postgres")]
         sql::PostgresQueries,
+        #[cfg(feature = "sql")]
         sql::DuckdbQuery,
+        #[cfg(feature = "postgres")]
         sql::PostgresCopyIn,
+        #[cfg(feature = "postgres")]
         sql::PostgresCopyOut,
+        #[cfg(feature = "sql")]
         sql::DuckdbQueries,
         subflow::Subflow,
         foreach_item::ForEachItemSplit,

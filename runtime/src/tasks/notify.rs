@@ -99,7 +99,7 @@ impl<const KIND: usize> Webhook<KIND> {
             &[],
         ),
     }
-    .with_feature("http");
+    .with_feature("notify");
 }
 
 /// `DiscordTemplate.Embed`.
@@ -234,32 +234,10 @@ impl<const KIND: usize> ExecutionSummary<KIND> {
             &[],
         ),
     }
-    .with_feature("http");
+    .with_feature("notify");
 }
 
-#[cfg(all(feature = "executor", not(feature = "http")))]
-mod without_client {
-    use super::{ExecutionSummary, Webhook};
-    use crate::tasks::{Task, TaskContext, TaskError};
-
-    impl<const KIND: usize> Task for Webhook<KIND> {
-        type Output = ();
-        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
-            Err(WHY.into())
-        }
-    }
-
-    impl<const KIND: usize> Task for ExecutionSummary<KIND> {
-        type Output = ();
-        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
-            Err(WHY.into())
-        }
-    }
-
-    const WHY: &str = "this binary was built without kflow-runtime's `http` feature (the HTTP client); `kflowc build` turns it on for flows with notification tasks";
-}
-
-#[cfg(feature = "http")]
+#[cfg(feature = "notify")]
 mod run {
     use std::str::FromStr as _;
 

@@ -133,7 +133,7 @@ impl<'de, const KIND: usize> Deserialize<'de> for Convert<KIND> {
 }
 
 impl<const KIND: usize> Convert<KIND> {
-    pub const DEFINITION: PluginDef = match KIND {
+    pub const DEFINITION: PluginDef = (match KIND {
         CSV_TO_ION => PluginDef::runnable_task(
             "io.kestra.plugin.serdes.csv.CsvToIon",
             &["io.kestra.plugin.serdes.csv.CsvReader"],
@@ -158,7 +158,8 @@ impl<const KIND: usize> Convert<KIND> {
             ION_TO_JSON_PROPS,
             SERDES_OUTPUTS,
         ),
-    };
+    })
+    .with_feature("serdes");
 }
 
 pub type CsvToIon = Convert<CSV_TO_ION>;
@@ -173,7 +174,7 @@ pub struct SerdesOutput {
     pub size: u64,
 }
 
-#[cfg(feature = "executor")]
+#[cfg(feature = "serdes")]
 mod run {
     use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 

@@ -373,28 +373,32 @@ impl<const DB: usize, const MANY: bool> Sql<DB, MANY> {
             SQLITE_QUERY_PROPS,
             JDBC_FILE_QUERY_OUTPUTS,
         )
-        .in_working_dir(),
+        .in_working_dir()
+        .with_feature("sql"),
         (SQLITE, true) => PluginDef::runnable_task(
             "io.kestra.plugin.jdbc.sqlite.Queries",
             &[],
             SQLITE_QUERIES_PROPS,
             JDBC_FILE_QUERIES_OUTPUTS,
         )
-        .in_working_dir(),
+        .in_working_dir()
+        .with_feature("sql"),
         (DUCKDB, false) => PluginDef::runnable_task(
             "io.kestra.plugin.jdbc.duckdb.Query",
             &[],
             DUCKDB_QUERY_PROPS,
             JDBC_FILE_QUERY_OUTPUTS,
         )
-        .in_working_dir(),
+        .in_working_dir()
+        .with_feature("sql"),
         (DUCKDB, true) => PluginDef::runnable_task(
             "io.kestra.plugin.jdbc.duckdb.Queries",
             &[],
             DUCKDB_QUERIES_PROPS,
             JDBC_FILE_QUERIES_OUTPUTS,
         )
-        .in_working_dir(),
+        .in_working_dir()
+        .with_feature("sql"),
         (_, false) => PluginDef::runnable_task(
             "io.kestra.plugin.jdbc.postgresql.Query",
             &[],
@@ -445,7 +449,7 @@ pub struct SqlOutput {
     pub database_uri: Option<std::string::String>,
 }
 
-#[cfg(feature = "executor")]
+#[cfg(feature = "sql")]
 mod run {
     use std::io::Write as _;
 
@@ -808,7 +812,7 @@ mod run {
     }
 }
 
-#[cfg(all(test, feature = "executor"))]
+#[cfg(all(test, feature = "sql"))]
 mod tests {
     use super::run::{statements, with_literals};
     use serde_json::{Map, Value};
@@ -833,7 +837,7 @@ mod tests {
     }
 }
 
-#[cfg(feature = "executor")]
+#[cfg(feature = "sql")]
 mod sqlite {
     use rusqlite::types::ValueRef;
     use serde_json::{Map, Value};
@@ -974,33 +978,19 @@ mod sqlite {
     }
 }
 
-#[cfg(feature = "executor")]
+#[cfg(feature = "sql")]
 mod duckdb;
 
-#[cfg(all(feature = "executor", not(feature = "postgres")))]
-mod without_postgres {
-    use super::{Copy, CopyOutput};
-    use crate::tasks::{Task, TaskContext, TaskError};
-
-    impl<const OUT: bool> Task for Copy<OUT> {
-        type Output = CopyOutput;
-        async fn run(&self, _ctx: &mut TaskContext<'_>) -> Result<CopyOutput, TaskError> {
-            Err(super::WITHOUT_POSTGRES.into())
-        }
-    }
-}
-
-#[cfg(all(feature = "executor", not(feature = "postgres")))]
-const WITHOUT_POSTGRES: &str = "this binary was built without kflow-runtime's `postgres` feature; `kflowc build` turns it on for flows with PostgreSQL tasks";
-
-#[cfg(all(feature = "executor", not(feature = "postgres")))]
+/// The generic `Sql` names the PostgreSQL client; without the `postgres` feature its types are
+/// `Unbuilt` (see `register!`), so this is reached only by a caller bypassing that.
+#[cfg(all(feature = "sql", not(feature = "postgres")))]
 #[allow(clippy::unused_async)] // the same signature as the client's
 async fn postgres_run(
     _props: &SqlProps,
     _many: bool,
     _ctx: &crate::tasks::TaskContext<'_>,
 ) -> Result<SqlOutput, crate::tasks::TaskError> {
-    Err(WITHOUT_POSTGRES.into())
+    Err("this binary was built without kflow-runtime's `postgres` feature".into())
 }
 
 #[cfg(feature = "postgres")]
