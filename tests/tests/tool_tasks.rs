@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use kflow_tests::{build_yamls, scratch_dir, summary_of, task_run};
+use kflow_tests::{base64, build_yamls, scratch_dir, summary_of, task_run, RecordingServer, Route};
 
 const CLONE: &str = r#"id: git_clone
 namespace: kflow.tests
@@ -367,5 +367,239 @@ fn tools_on_this_host_run_and_a_missing_tool_is_named() {
         eprintln!(
             "the AWS and Google Cloud CLIs are not both installed here: their runs are not tested"
         );
+    }
+}
+
+/// The three kubectl tasks against one namespace of the cluster `inputs.server` names.
+const KUBE: &str = r#"id: kube
+namespace: kflow.tests
+inputs:
+  - id: server
+    type: STRING
+tasks:
+  - id: apply
+    type: io.kestra.plugin.kubernetes.kubectl.Apply
+    connection:
+      masterUrl: "{{ inputs.server }}"
+      oauthToken: "{{ secret('K8S_TOKEN') }}"
+    namespace: team
+    spec: |
+      apiVersion: v1
+      kind: ConfigMap
+      metadata:
+        name: platform-baseline
+      data:
+        managed-by: kestra
+  - id: all
+    type: io.kestra.plugin.kubernetes.kubectl.Get
+    connection:
+      masterUrl: "{{ inputs.server }}"
+    namespace: team
+    resourceType: configmaps
+    fetchType: FETCH
+  - id: one
+    type: io.kestra.plugin.kubernetes.kubectl.Get
+    connection:
+      masterUrl: "{{ inputs.server }}"
+    namespace: team
+    resourceType: configmaps
+    resourcesNames:
+      - platform-baseline
+    fetchType: FETCH_ONE
+  - id: stored
+    type: io.kestra.plugin.kubernetes.kubectl.Get
+    connection:
+      masterUrl: "{{ inputs.server }}"
+    namespace: team
+    resourceType: configmaps
+    fetchType: STORE
+  - id: delete
+    type: io.kestra.plugin.kubernetes.kubectl.Delete
+    connection:
+      masterUrl: "{{ inputs.server }}"
+    namespace: team
+    resourceType: configmaps
+    resourcesNames:
+      - platform-baseline
+"#;
+
+/// A local HTTP server answering as a Kubernetes API server does to kubectl: discovery, the
+/// `ConfigMap` list of namespace `team`, and the `ConfigMap` `platform-baseline` (for GET,
+/// PATCH, DELETE alike).
+fn api_server() -> RecordingServer {
+    let config_map = |name: &str| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": "team", "uid": format!("uid-{name}")},
+            "data": {"managed-by": "kestra"},
+        })
+    };
+    let json = |path: &'static str, body: serde_json::Value| {
+        Route::new(path, 200, "application/json", body.to_string())
+    };
+    RecordingServer::start(vec![
+        json(
+            "/api",
+            serde_json::json!({"kind": "APIVersions", "versions": ["v1"],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+        ),
+        json(
+            "/apis",
+            serde_json::json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
+        ),
+        json(
+            "/api/v1",
+            serde_json::json!({"kind": "APIResourceList", "groupVersion": "v1", "resources": [{
+                "name": "configmaps", "singularName": "configmap", "namespaced": true,
+                "kind": "ConfigMap", "verbs": ["create", "delete", "get", "list", "patch"]}]}),
+        ),
+        json(
+            "/api/v1/namespaces/team/configmaps",
+            serde_json::json!({"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {},
+                "items": [config_map("platform-baseline"), config_map("other")]}),
+        ),
+        json(
+            "/api/v1/namespaces/team/configmaps/platform-baseline",
+            config_map("platform-baseline"),
+        ),
+    ])
+}
+
+#[test]
+fn kubectl_tasks_apply_get_and_delete_through_the_real_kubectl() {
+    let dir = scratch_dir("kubectl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = build_yamls("kube", &[("kube", KUBE)]);
+    let server = api_server();
+    let input = format!("server={}", server.url(""));
+    let run_kube = |path: &str, state: &str| {
+        Command::new(&bin)
+            .args(["run", "kube", "--state"])
+            .arg(dir.join(state))
+            .args(["--input", &input])
+            .env("PATH", path)
+            // kubectl keeps its discovery cache under HOME.
+            .env("HOME", &dir)
+            .env("SECRET_K8S_TOKEN", base64("k8s-token-not-for-logs"))
+            .output()
+            .expect("the binary runs")
+    };
+
+    // Without kubectl on PATH, the task says which program is missing.
+    let out = run_kube("/nonexistent", "state-missing");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary_of(&out)["state"], "FAILED", "{stderr}");
+    assert!(stderr.contains("`kubectl` is not on PATH"), "{stderr}");
+
+    let has_kubectl = Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_kubectl {
+        eprintln!("kubectl is not installed here: the kubectl tasks' runs are not tested");
+        return;
+    }
+    let out = run_kube(&std::env::var("PATH").unwrap_or_default(), "state");
+    let summary = summary_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary["state"], "SUCCESS", "{summary:#}\n{stderr}");
+    assert!(!stderr.contains("k8s-token-not-for-logs"), "{stderr}");
+    let outputs = |id: &str| task_run(&summary, id)["outputs"].clone();
+    assert_eq!(outputs("apply")["metadata"][0]["name"], "platform-baseline");
+    let all = outputs("all");
+    let names: Vec<&str> = all["metadataItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["platform-baseline", "other"]);
+    assert_eq!(all["size"], 2);
+    assert_eq!(
+        outputs("one")["metadataItem"]["uid"],
+        "uid-platform-baseline"
+    );
+    let uri = outputs("stored")["uri"].as_str().unwrap().to_string();
+    let stored = std::fs::read_to_string(
+        dir.join("state/storage")
+            .join(uri.trim_start_matches("kestra:///")),
+    )
+    .unwrap();
+    assert_eq!(stored.lines().count(), 2, "{stored}");
+    assert!(
+        stored.starts_with("{metadata:{name:\"platform-baseline\""),
+        "{stored}"
+    );
+
+    // What the API server received: a server-side apply of the spec, and the delete.
+    let at = server.received_at("/api/v1/namespaces/team/configmaps/platform-baseline");
+    let patch = at.iter().find(|r| r.method == "PATCH").expect("a PATCH");
+    assert!(
+        patch.target.contains("fieldManager=kflow"),
+        "{}",
+        patch.target
+    );
+    assert_eq!(patch.json()["data"]["managed-by"], "kestra");
+    assert!(at.iter().any(|r| r.method == "DELETE"));
+}
+
+/// docker.Build, Run and Push: the Docker client may be installed without a daemon.
+const DOCKER: &str = r#"id: docker
+namespace: kflow.tests
+inputs:
+  - id: task
+    type: STRING
+tasks:
+  - id: pick
+    type: io.kestra.plugin.core.flow.Switch
+    value: "{{ inputs.task }}"
+    cases:
+      build:
+        - id: build
+          type: io.kestra.plugin.docker.Build
+          dockerfile: |
+            FROM alpine:3
+            RUN echo built
+          tags:
+            - kflow/test:latest
+      run:
+        - id: run
+          type: io.kestra.plugin.docker.Run
+          containerImage: alpine:3
+          commands:
+            - echo
+            - hello
+      push:
+        - id: push
+          type: io.kestra.plugin.docker.Push
+          tags:
+            - kflow/test:latest
+"#;
+
+#[test]
+fn docker_tasks_say_when_no_daemon_answers() {
+    let daemon = ["docker", "podman"].iter().any(|cli| {
+        Command::new(cli)
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if daemon {
+        eprintln!("a container daemon answers here: the daemon-unreachable message is not tested");
+        return;
+    }
+    let bin = build_yamls("docker", &[("docker", DOCKER)]);
+    let dir = scratch_dir("docker");
+    for (task, type_name) in [("build", "Build"), ("run", "Run"), ("push", "Push")] {
+        let out = run(
+            &bin,
+            &dir.join("state"),
+            "docker",
+            &[&format!("task={task}")],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(summary_of(&out)["state"], "FAILED", "{task}: {stderr}");
+        let expected = format!("docker.{type_name} needs a Docker daemon, and none answers (");
+        assert!(stderr.contains(&expected), "{task}: {stderr}");
     }
 }

@@ -2,7 +2,7 @@
 //! `snowflake`, `mysql`, `sqlite`), `plugin-gcp` (`bigquery`, `gcs`), `plugin-aws` (`s3`,
 //! `athena`), `plugin-serdes`, `plugin-transform` (`jsonata`), `plugin-git`, `plugin-dbt`,
 //! `plugin-email`, `plugin-prometheus`, `plugin-openai`, `plugin-fivetran`, `plugin-airbyte`,
-//! `plugin-terraform`, `plugin-ansible` and `plugin-docker`.
+//! `plugin-terraform` and `plugin-ansible` (the runnable ones, `plugin-docker` among them, are defined in the runtime).
 //!
 //! Reference sources: the `kestra-io/plugin-*` repositories at the head of their 1.x line
 //! (summer 2026), compared with their `v0.21.0` and `v1.0.0` tags: every property those tags
@@ -14,7 +14,6 @@
 //! `AbstractTask` for GCP, `AbstractConnection` for AWS, `AbstractExecScript`, ...) are listed
 //! with each type, since Kestra accepts them there.
 
-use super::catalog_runners::{CREDENTIALS, DOCKER_CONFIG};
 // Script-task shapes shared with the script plugins themselves.
 use super::known_task as task;
 use super::shapes::NAMESPACE_FILES;
@@ -1004,29 +1003,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
             prop("pollFrequency", Duration),
         ],
         &[out("job", ValueType::Object(AIRBYTE_CLOUD_JOB))],
-        None,
-    ),
-    // ---- plugin-docker: io.kestra.plugin.docker.cli.Build (AbstractDocker; moved from
-    // io.kestra.plugin.docker in plugin-docker 1.6)
-    task(
-        "io.kestra.plugin.docker.cli.Build",
-        &["io.kestra.plugin.docker.Build"],
-        &[
-            prop("host", String),
-            prop("config", DOCKER_CONFIG),
-            prop("credentials", Object(CREDENTIALS)),
-            prop("dockerfile", String),
-            prop("platforms", List(&String)),
-            prop("push", Bool),
-            prop("pull", Bool),
-            prop("tags", List(&String)).required(),
-            prop("buildArgs", Map(&String)),
-            prop("labels", Map(&String)),
-            prop("target", String),
-            prop("namespaceFiles", Object(NAMESPACE_FILES)).not_dynamic(),
-            prop("inputFiles", INPUT_FILES),
-        ],
-        &[out("imageId", ValueType::String)],
         None,
     ),
 ];

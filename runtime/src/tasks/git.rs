@@ -124,7 +124,6 @@ pub struct CloneOutput {
 #[cfg(feature = "tools")]
 mod run {
     use std::fmt::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
 
     use serde_json::Value;
 
@@ -132,7 +131,7 @@ mod run {
     use crate::expr::value::to_display_string;
     use crate::plan::Level;
     use crate::tasks::props::{flag, optional_text};
-    use crate::tasks::script::run::{run_commands, shell_quote, Commands};
+    use crate::tasks::script::run::{run_commands, shell_quote, Commands, PrivateDir};
     use crate::tasks::script::ScriptProps;
     use crate::tasks::{Task, TaskContext, TaskError};
 
@@ -178,7 +177,11 @@ mod run {
             }
             let key_dir = match optional_text(self.private_key.as_ref()) {
                 Some(key) => {
-                    let key_dir = PrivateDir::new(ctx.task_run_id())?;
+                    let key_dir = PrivateDir::new("git", ctx.task_run_id())?;
+                    let mut key = key;
+                    if !key.ends_with('\n') {
+                        key.push('\n'); // ssh refuses a key without its final newline
+                    }
                     let path = key_dir.write("id", &key)?;
                     env.push((
                         "GIT_SSH_COMMAND".into(),
@@ -310,46 +313,6 @@ mod run {
                 None => url.to_string(),
             },
             None => url.to_string(),
-        }
-    }
-
-    /// A folder only this user reads, outside the working directory, removed when dropped.
-    struct PrivateDir(std::path::PathBuf);
-
-    impl PrivateDir {
-        fn new(name: &str) -> Result<Self, TaskError> {
-            use std::os::unix::fs::DirBuilderExt;
-            let path = std::env::temp_dir().join(format!("kflow-git-{name}"));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&path)
-                .map_err(|e| format!("cannot create a folder for the private key: {e}"))?;
-            Ok(PrivateDir(path))
-        }
-
-        fn write(&self, name: &str, content: &str) -> Result<String, TaskError> {
-            use std::io::Write;
-            let path = self.0.join(name);
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| format!("cannot write the private key: {e}"))?;
-            let mut content = content.to_string();
-            if !content.ends_with('\n') {
-                content.push('\n'); // ssh refuses a key without its final newline
-            }
-            file.write_all(content.as_bytes())
-                .map_err(|e| format!("cannot write the private key: {e}"))?;
-            Ok(path.to_string_lossy().into_owned())
-        }
-    }
-
-    impl Drop for PrivateDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

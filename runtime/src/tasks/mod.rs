@@ -8,6 +8,7 @@
 //! the `register!` list below. `docs/architecture.md` walks through it.
 
 pub mod cli;
+pub mod docker;
 pub mod email;
 pub mod execution;
 pub mod flow;
@@ -15,6 +16,7 @@ pub mod foreach_item;
 pub mod git;
 pub mod history;
 pub mod http;
+pub mod kubectl;
 pub mod kv;
 pub mod log;
 pub mod namespace;
@@ -220,6 +222,18 @@ register! {
         cli::GcloudCli,
         #[cfg(feature = "tools")]
         cli::AzCli,
+        #[cfg(feature = "tools")]
+        kubectl::KubectlApply,
+        #[cfg(feature = "tools")]
+        kubectl::KubectlGet,
+        #[cfg(feature = "tools")]
+        kubectl::KubectlDelete,
+        #[cfg(feature = "tools")]
+        docker::DockerBuild,
+        #[cfg(feature = "tools")]
+        docker::DockerRun,
+        #[cfg(feature = "tools")]
+        docker::DockerPush,
         #[cfg(feature = "serdes")]
         serdes::CsvToIon,
         #[cfg(feature = "serdes")]

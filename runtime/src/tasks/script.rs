@@ -811,43 +811,11 @@ pub(crate) mod run {
         argv: &[String],
     ) -> Result<tokio::process::Command, TaskError> {
         const SWITCH: &str = "to run it as a local process, remove `taskRunner` or set `taskRunner: {type: io.kestra.plugin.core.runner.Process}`";
-        let mut reasons = Vec::new();
-        let mut found = None;
-        for cli in ["docker", "podman"] {
-            let check = tokio::process::Command::new(cli)
-                .args(["info", "--format", "{{.ServerVersion}}"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .output();
-            match tokio::time::timeout(DAEMON_CHECK, check).await {
-                Ok(Ok(out)) if out.status.success() => {
-                    found = Some(cli);
-                    break;
-                }
-                Ok(Ok(out)) => reasons.push(format!(
-                    "`{cli} info` failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .next()
-                        .unwrap_or("")
-                        .trim()
-                )),
-                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
-                    reasons.push(format!("no `{cli}` command on PATH"));
-                }
-                Ok(Err(e)) => reasons.push(format!("`{cli}`: {e}")),
-                Err(_) => reasons.push(format!("`{cli} info` did not answer within 10 s")),
-            }
-        }
-        let Some(cli) = found else {
-            return Err(format!(
-                "the Docker task runner needs a Docker daemon, and none answers ({}); {SWITCH}",
-                reasons.join("; ")
+        let cli = container_cli(&[]).await.map_err(|why| {
+            format!(
+                "the Docker task runner needs a Docker daemon, and none answers ({why}); {SWITCH}"
             )
-            .into());
-        };
+        })?;
         let image = optional_text(task.container_image.as_ref())
             .or_else(|| {
                 task.docker
@@ -869,6 +837,39 @@ pub(crate) mod run {
         Ok(command)
     }
 
+    /// The container command whose daemon answers, `docker` or else `podman` (with `env`, such
+    /// as `DOCKER_HOST`); otherwise why neither does.
+    pub(crate) async fn container_cli(env: &[(String, String)]) -> Result<&'static str, String> {
+        let mut reasons = Vec::new();
+        for cli in ["docker", "podman"] {
+            let check = tokio::process::Command::new(cli)
+                .args(["info", "--format", "{{.ServerVersion}}"])
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .output();
+            match tokio::time::timeout(DAEMON_CHECK, check).await {
+                Ok(Ok(out)) if out.status.success() => return Ok(cli),
+                Ok(Ok(out)) => reasons.push(format!(
+                    "`{cli} info` failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim()
+                )),
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    reasons.push(format!("no `{cli}` command on PATH"));
+                }
+                Ok(Err(e)) => reasons.push(format!("`{cli}`: {e}")),
+                Err(_) => reasons.push(format!("`{cli} info` did not answer within 10 s")),
+            }
+        }
+        Err(reasons.join("; "))
+    }
+
     fn not_on_path(missing: &str, program: &str, install: &str) -> String {
         format!(
             "`{missing}` is not on PATH: this task runs the {program} command-line tool installed on this host ({install}, or install it in `beforeCommands`)"
@@ -888,6 +889,52 @@ pub(crate) mod run {
             .or_else(|| line.strip_suffix(": not found"))?;
         let command = rest.rsplit(": ").next()?.trim();
         (!command.is_empty() && !command.contains(' ')).then_some(command)
+    }
+
+    /// A folder only this user reads, outside the working directory, removed when dropped: for
+    /// the secrets a tool reads from files (keys, kubeconfigs, registry logins).
+    #[cfg(feature = "tools")]
+    pub(crate) struct PrivateDir(std::path::PathBuf);
+
+    #[cfg(feature = "tools")]
+    impl PrivateDir {
+        pub(crate) fn new(tool: &str, task_run_id: &str) -> Result<Self, TaskError> {
+            use std::os::unix::fs::DirBuilderExt;
+            let path = std::env::temp_dir().join(format!("kflow-{tool}-{task_run_id}"));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::DirBuilder::new()
+                .mode(0o700)
+                .create(&path)
+                .map_err(|e| format!("cannot create a private folder for {tool}: {e}"))?;
+            Ok(PrivateDir(path))
+        }
+
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
+
+        /// Writes `content` to a new file `name` (mode 0600) and gives its path.
+        pub(crate) fn write(&self, name: &str, content: &str) -> Result<String, TaskError> {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt;
+            let path = self.0.join(name);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| format!("cannot write {name} in a private folder: {e}"))?;
+            file.write_all(content.as_bytes())
+                .map_err(|e| format!("cannot write {name} in a private folder: {e}"))?;
+            Ok(path.to_string_lossy().into_owned())
+        }
+    }
+
+    #[cfg(feature = "tools")]
+    impl Drop for PrivateDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 
     /// Kills a process's whole group when dropped (the process was started as its leader).
