@@ -1,11 +1,12 @@
-//! Incoming-webhook notifications (Slack, Microsoft Teams, Discord) under their current and
+//! Incoming-webhook notifications (Slack, Microsoft Teams, Discord, Google Chat, Zulip, QQ,
+//! Telegram's Bot API) under their current and
 //! older type names, as tasks and in an `errors` block, against a real HTTP server started by
 //! the test: what each service would have received, and a refused post failing its task; and
 //! the execution-summary notifications.
 
 use std::process::Command;
 
-use kflow_tests::{build_yamls, scratch_dir, summary_of, RecordingServer, Route};
+use kflow_tests::{base64, build_yamls, scratch_dir, summary_of, RecordingServer, Route};
 use serde_json::json;
 
 const NOTIFY: &str = r#"id: notify
@@ -32,6 +33,32 @@ tasks:
     type: io.kestra.plugin.notifications.discord.DiscordIncomingWebhook
     url: "{{ inputs.base }}/discord"
     payload: '{"content": "discord says hi"}'
+  - id: google_chat
+    type: io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook
+    url: "{{ inputs.base }}/chat"
+    payload: '{"text": "chat from {{ flow.id }}"}'
+  - id: zulip
+    type: io.kestra.plugin.notifications.zulip.ZulipIncomingWebhook
+    url: "{{ inputs.base }}/zulip?api_key=k"
+    payload: '{"text": "zulip"}'
+  - id: qq
+    type: io.kestra.plugin.tencent.qq.QQIncomingWebhook
+    url: "{{ inputs.base }}/qq"
+    payload: '{"msgtype": "text", "text": {"content": "qq"}}'
+  - id: telegram_text
+    type: io.kestra.plugin.telegram.TelegramSend
+    token: "{{ secret('TELEGRAM_TOKEN') }}"
+    channel: "2072728690"
+    endpointOverride: "{{ inputs.base }}/telegram"
+    payload: "plain <b>text</b>"
+    parseMode: HTML
+  - id: telegram_json
+    type: io.kestra.plugin.notifications.telegram.TelegramSend
+    token: "{{ secret('TELEGRAM_TOKEN') }}"
+    channel: "@kflow"
+    endpointOverride: "{{ inputs.base }}/telegram/"
+    payload: |
+      {"text": "Telegram Alert", "disable_notification": true}
   - id: fails
     type: io.kestra.plugin.core.execution.Fail
     errorMessage: broken on purpose
@@ -158,6 +185,20 @@ fn webhook_notifications_post_what_the_service_expects() {
         Route::new("/slack", 200, "text/plain", "ok"),
         Route::new("/teams", 200, "text/plain", "1"),
         Route::new("/discord", 204, "text/plain", ""),
+        Route::new("/chat", 200, "application/json", "{}"),
+        Route::new(
+            "/zulip",
+            200,
+            "application/json",
+            r#"{"result": "success"}"#,
+        ),
+        Route::new("/qq", 200, "application/json", "{}"),
+        Route::new(
+            "/telegram/bot4242:kflow-test-token/sendMessage",
+            200,
+            "application/json",
+            r#"{"ok": true, "result": {"message_id": 1}}"#,
+        ),
         Route::new("/gone", 404, "text/plain", "no_service"),
     ]);
     let dir = scratch_dir("notify");
@@ -167,11 +208,13 @@ fn webhook_notifications_post_what_the_service_expects() {
         .args(["run", "notify", "--state"])
         .arg(&state)
         .args(["--input", &base])
+        .env("SECRET_TELEGRAM_TOKEN", base64("4242:kflow-test-token"))
         .output()
         .unwrap();
     let summary = summary_of(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(summary["state"], "FAILED", "{summary:#}\n{stderr}");
+    assert!(!stderr.contains("kflow-test-token"), "{stderr}");
     let id = summary["id"].as_str().unwrap();
 
     let slack = server.received_at("/slack");
@@ -198,6 +241,29 @@ fn webhook_notifications_post_what_the_service_expects() {
     assert_eq!(teams.json()["text"], "from kflow.tests");
     let discord = &server.received_at("/discord")[0];
     assert_eq!(discord.json(), json!({"content": "discord says hi"}));
+    // The generic incoming webhooks post the payload as it is.
+    assert_eq!(
+        server.received_at("/chat")[0].json(),
+        json!({"text": "chat from notify"})
+    );
+    let zulip = &server.received_at("/zulip")[0];
+    assert_eq!(zulip.target, "/zulip?api_key=k");
+    assert_eq!(zulip.json(), json!({"text": "zulip"}));
+    assert_eq!(
+        server.received_at("/qq")[0].json(),
+        json!({"msgtype": "text", "text": {"content": "qq"}})
+    );
+    // Telegram: the Bot API's sendMessage, the text or Telegram's JSON, with the chat.
+    let telegram = server.received_at("/telegram/bot4242:kflow-test-token/sendMessage");
+    assert_eq!(telegram.len(), 2, "{telegram:#?}");
+    assert_eq!(
+        telegram[0].json(),
+        json!({"chat_id": "2072728690", "text": "plain <b>text</b>", "parse_mode": "HTML"})
+    );
+    assert_eq!(
+        telegram[1].json(),
+        json!({"chat_id": "@kflow", "text": "Telegram Alert", "disable_notification": true})
+    );
 
     // A refused post fails the task with the service's answer (and not the URL).
     let out = Command::new(&bin)

@@ -171,6 +171,14 @@ register! {
         #[cfg(feature = "notify")]
         notify::DiscordIncomingWebhook,
         #[cfg(feature = "notify")]
+        notify::GoogleChatIncomingWebhook,
+        #[cfg(feature = "notify")]
+        notify::ZulipIncomingWebhook,
+        #[cfg(feature = "notify")]
+        notify::QqIncomingWebhook,
+        #[cfg(feature = "notify")]
+        notify::TelegramSend,
+        #[cfg(feature = "notify")]
         notify::SlackExecution,
         #[cfg(feature = "notify")]
         notify::TeamsExecution,

@@ -1,8 +1,12 @@
 //! Incoming-webhook notifications: Slack (`SlackIncomingWebhook`), Microsoft Teams
-//! (`TeamsIncomingWebhook`) and Discord (`DiscordIncomingWebhook`), under their current names
-//! and the older `io.kestra.plugin.notifications.*` ones. Each posts a JSON `payload` (Slack:
-//! or `{"text": messageText}`) to the webhook `url`; an answer other than 2xx fails the task
-//! with its code and body. On the shared client of [`crate::http_client`] (the `http` feature).
+//! (`TeamsIncomingWebhook`), Discord (`DiscordIncomingWebhook`) and the generic ones of the
+//! same shape (Google Chat, Zulip, QQ), under their current names and the older
+//! `io.kestra.plugin.notifications.*` ones. Each posts a JSON `payload` (Slack: or
+//! `{"text": messageText}`) to the webhook `url`; an answer other than 2xx fails the task with
+//! its code and body (Kestra's Zulip task ignores the answer: a lost notification should not
+//! pass unseen). Telegram's `TelegramSend` posts to the Bot API's `sendMessage`. The execution
+//! summaries (`SlackExecution`, ...) describe an execution. On the shared client of
+//! [`crate::http_client`] (the `notify` feature).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -74,6 +78,12 @@ pub type SlackIncomingWebhook = Webhook<0>;
 pub type TeamsIncomingWebhook = Webhook<1>;
 /// `io.kestra.plugin.discord.DiscordIncomingWebhook`.
 pub type DiscordIncomingWebhook = Webhook<2>;
+/// `io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook`.
+pub type GoogleChatIncomingWebhook = Webhook<3>;
+/// `io.kestra.plugin.zulip.ZulipIncomingWebhook`.
+pub type ZulipIncomingWebhook = Webhook<4>;
+/// `io.kestra.plugin.tencent.qq.QQIncomingWebhook`.
+pub type QqIncomingWebhook = Webhook<5>;
 
 impl<const KIND: usize> Webhook<KIND> {
     pub const DEFINITION: PluginDef = match KIND {
@@ -92,13 +102,68 @@ impl<const KIND: usize> Webhook<KIND> {
             WEBHOOK_PROPS,
             &[],
         ),
-        _ => PluginDef::runnable_task(
+        2 => PluginDef::runnable_task(
             "io.kestra.plugin.discord.DiscordIncomingWebhook",
             &["io.kestra.plugin.notifications.discord.DiscordIncomingWebhook"],
             WEBHOOK_PROPS,
             &[],
         ),
+        3 => PluginDef::runnable_task(
+            "io.kestra.plugin.googleworkspace.chat.GoogleChatIncomingWebhook",
+            &["io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook"],
+            WEBHOOK_PROPS,
+            &[],
+        ),
+        4 => PluginDef::runnable_task(
+            "io.kestra.plugin.zulip.ZulipIncomingWebhook",
+            &["io.kestra.plugin.notifications.zulip.ZulipIncomingWebhook"],
+            WEBHOOK_PROPS,
+            &[],
+        ),
+        _ => PluginDef::runnable_task(
+            "io.kestra.plugin.tencent.qq.QQIncomingWebhook",
+            &[],
+            WEBHOOK_PROPS,
+            &[],
+        ),
     }
+    .with_feature("notify");
+}
+
+static TELEGRAM_PROPS: &[PropDef] = &[
+    prop("token", String).required(),
+    prop("channel", String).required(),
+    prop("payload", String),
+    prop("parseMode", Enum(&["HTML", "Markdown", "MarkdownV2"])),
+    prop("endpointOverride", String),
+    prop("options", Object(WEBHOOK_OPTIONS)),
+];
+
+/// `io.kestra.plugin.telegram.TelegramSend`: a `sendMessage` of the bot `token` to `channel`.
+/// `payload` is the message: Telegram's JSON (`{"text": ...}`, with any other `sendMessage`
+/// field) or, when it is not a JSON object, the text itself.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TelegramSend {
+    pub token: Value,
+    pub channel: Value,
+    #[serde(default)]
+    pub payload: Option<Value>,
+    #[serde(default)]
+    pub parse_mode: Option<Value>,
+    #[serde(default)]
+    pub endpoint_override: Option<Value>,
+    #[serde(default)]
+    pub options: Option<Value>,
+}
+
+impl TelegramSend {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.telegram.TelegramSend",
+        &["io.kestra.plugin.notifications.telegram.TelegramSend"],
+        TELEGRAM_PROPS,
+        &[],
+    )
     .with_feature("notify");
 }
 
@@ -243,7 +308,7 @@ mod run {
 
     use serde_json::json;
 
-    use super::{ExecutionSummary, Webhook};
+    use super::{ExecutionSummary, TelegramSend, Webhook};
     use crate::expr::value::to_display_string;
     use crate::http_client::{self, without_url};
     use crate::plan::Level;
@@ -269,6 +334,41 @@ mod run {
                 _ => return Err("`payload` (or `messageText`) is required".into()),
             };
             post(ctx, &url, payload, self.options.as_ref()).await
+        }
+    }
+
+    impl Task for TelegramSend {
+        type Output = ();
+
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let token = to_display_string(&self.token);
+            let endpoint = optional_text(self.endpoint_override.as_ref())
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "https://api.telegram.org".into());
+            let text = optional_text(self.payload.as_ref()).ok_or("`payload` is required")?;
+            let mut message = if let Ok(Value::Object(map)) = serde_json::from_str(&text) {
+                map
+            } else {
+                let mut map = serde_json::Map::new();
+                map.insert("text".into(), Value::String(text));
+                map
+            };
+            message.insert(
+                "chat_id".into(),
+                Value::String(to_display_string(&self.channel)),
+            );
+            if let Some(mode) = optional_text(self.parse_mode.as_ref()) {
+                message.insert("parse_mode".into(), Value::String(mode));
+            }
+            // The token is in the URL: `post` never prints it.
+            let url = format!("{}/bot{token}/sendMessage", endpoint.trim_end_matches('/'));
+            post(
+                ctx,
+                &url,
+                Value::Object(message).to_string(),
+                self.options.as_ref(),
+            )
+            .await
         }
     }
 
