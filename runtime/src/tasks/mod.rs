@@ -8,6 +8,7 @@
 //! the `register!` list below. `docs/architecture.md` walks through it.
 
 pub mod cli;
+pub mod compress;
 pub mod docker;
 pub mod email;
 pub mod execution;
@@ -250,6 +251,14 @@ register! {
         serdes::JsonToIon,
         #[cfg(feature = "serdes")]
         serdes::IonToJson,
+        #[cfg(feature = "compress")]
+        compress::ArchiveCompress,
+        #[cfg(feature = "compress")]
+        compress::ArchiveDecompress,
+        #[cfg(feature = "compress")]
+        compress::FileCompress,
+        #[cfg(feature = "compress")]
+        compress::FileDecompress,
         #[cfg(feature = "sql")]
         sql::SqliteQuery,
         #[cfg(feature = "sql")]
