@@ -85,3 +85,79 @@ fn conversions_between_csv_json_and_ion_keep_every_row() {
     );
     assert_eq!(task_run(&summary, "json_to_ion")["outputs"]["size"], 2);
 }
+
+const AVRO: &str = r#"id: avro
+namespace: kflow.tests
+inputs:
+  - id: strict
+    type: BOOL
+    defaults: false
+tasks:
+  - id: rows
+    type: io.kestra.plugin.core.storage.Write
+    extension: .ion
+    content: |
+      {id:"1",type:"CREATE",amount:"12.5",active:"yes",day:"2024-02-29",at:"2024-03-01T10:00:00Z",tags:["a","b"]}
+      {id:"2",type:null,amount:3,active:false,day:"2024-03-01",at:"2024-03-01T10:00:01.250Z",tags:[]}
+  - id: to_avro
+    type: io.kestra.plugin.serdes.avro.IonToAvro
+    from: "{{ outputs.rows.uri }}"
+    strictSchema: "{{ inputs.strict }}"
+    schema: |
+      {
+        "type": "record", "name": "Root",
+        "fields": [
+          {"name": "id", "type": "long"},
+          {"name": "type", "type": ["null", "string"]},
+          {"name": "amount", "type": "double"},
+          {"name": "active", "type": "boolean"},
+          {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+          {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+          {"name": "tags", "type": {"type": "array", "items": "string"}},
+          {"name": "source", "type": "string", "default": "kflow"}
+        ]
+      }
+  - id: back
+    type: io.kestra.plugin.serdes.avro.AvroToIon
+    from: "{{ outputs.to_avro.uri }}"
+  - id: ion
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.back.uri) }}"
+errors:
+  - id: why
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ errorLogs()[0].message }}"
+"#;
+
+/// Ion rows written as Avro with a schema (text read as numbers, booleans, dates and
+/// timestamps; a missing field its default), then read back; a row with a field the schema
+/// lacks refused under `strictSchema`.
+#[test]
+fn ion_rows_become_avro_records_and_come_back() {
+    let flow = lowered(AVRO);
+    let (code, summary, err) = run_in_process(&flow, &[]);
+    assert_eq!(code, 0, "{summary:#} {err}");
+    assert_eq!(task_run(&summary, "to_avro")["outputs"]["size"], 2);
+    assert_eq!(
+        task_run(&summary, "ion")["outputs"]["value"],
+        "{id:1,type:\"CREATE\",amount:12.5e0,active:true,day:\"2024-02-29\",at:\"2024-03-01T10:00:00Z\",tags:[\"a\",\"b\"],source:\"kflow\"}\n\
+         {id:2,type:null,amount:3e0,active:false,day:\"2024-03-01\",at:\"2024-03-01T10:00:01.25Z\",tags:[],source:\"kflow\"}\n"
+    );
+    let uri = task_run(&summary, "to_avro")["outputs"]["uri"]
+        .as_str()
+        .unwrap();
+    assert!(
+        std::path::Path::new(uri).extension() == Some(std::ffi::OsStr::new("avro")),
+        "{uri}"
+    );
+
+    // `tags` and the others are in the schema; a row with `extra` is not, under strictSchema.
+    let strict = AVRO.replace("tags:[]}", "tags:[],extra:1}");
+    let (code, summary, _) = run_in_process(&lowered(&strict), &["--input", "strict=true"]);
+    assert_ne!(code, 0);
+    let why = task_run(&summary, "why")["outputs"]["value"].clone();
+    assert_eq!(
+        why, "row 2: `extra` is not a field of the schema (strictSchema)",
+        "{summary:#}"
+    );
+}

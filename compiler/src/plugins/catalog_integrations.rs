@@ -23,7 +23,7 @@ use super::PropType::{
 use super::{out, prop, OutputDef, PluginDef, PluginKind, PropDef, PropType, ValueType};
 use kflow_runtime::tasks::http::HTTP_CONFIGURATION;
 use kflow_runtime::tasks::script::{DOCKER_OPTIONS, INPUT_FILES, SCRIPT_OUTPUTS};
-use kflow_runtime::tasks::serdes::{ON_BAD_LINES, SERDES_OUTPUTS};
+use kflow_runtime::tasks::serdes::SERDES_OUTPUTS;
 use kflow_runtime::tasks::sql::{FETCH_TYPE, JDBC_QUERIES_OUTPUTS, JDBC_QUERY_OUTPUTS};
 
 // ---- shapes shared by several plugins ------------------------------------------------------
@@ -244,28 +244,6 @@ macro_rules! text_writer_props {
             prop("timeFormat", String),
             prop("dateTimeFormat", String),
             prop("timeZoneId", String),
-            $($extra),*
-        ]
-    };
-}
-
-/// `avro.AbstractAvroConverter` properties, followed by the type's own.
-macro_rules! avro_converter_props {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            prop("schema", String),
-            prop("numberOfRowsToScan", Int),
-            prop("trueValues", List(&String)),
-            prop("falseValues", List(&String)),
-            prop("nullValues", List(&String)),
-            prop("dateFormat", String),
-            prop("timeFormat", String),
-            prop("datetimeFormat", String),
-            prop("decimalSeparator", String), // Character
-            prop("strictSchema", Bool),
-            prop("inferAllFields", Bool),
-            prop("timeZoneId", String),
-            prop("onBadLines", ON_BAD_LINES),
             $($extra),*
         ]
     };
@@ -651,7 +629,7 @@ pub(super) static PLUGINS: &[PluginDef] = &[
     task(
         "io.kestra.plugin.serdes.parquet.IonToParquet",
         &["io.kestra.plugin.serdes.parquet.ParquetWriter"],
-        avro_converter_props![
+        kflow_runtime::avro_converter_props![
             prop("from", String).required(),
             prop(
                 "compressionCodec",

@@ -251,6 +251,10 @@ register! {
         serdes::JsonToIon,
         #[cfg(feature = "serdes")]
         serdes::IonToJson,
+        #[cfg(feature = "avro")]
+        serdes::IonToAvro,
+        #[cfg(feature = "avro")]
+        serdes::AvroToIon,
         #[cfg(feature = "compress")]
         compress::ArchiveCompress,
         #[cfg(feature = "compress")]
