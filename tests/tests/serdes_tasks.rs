@@ -161,3 +161,66 @@ fn ion_rows_become_avro_records_and_come_back() {
         "{summary:#}"
     );
 }
+
+const PARQUET: &str = r#"id: parquet
+namespace: kflow.tests
+tasks:
+  - id: rows
+    type: io.kestra.plugin.core.storage.Write
+    extension: .ion
+    content: |
+      {id:"1",name:"Ada",score:"12.5",ok:"true",day:"2024-02-29",at:"2024-03-01T10:00:00Z"}
+      {id:"2",name:null,score:3,ok:false,day:"2024-03-01",at:"2024-03-01T10:00:01Z"}
+  - id: to_parquet
+    type: io.kestra.plugin.serdes.parquet.IonToParquet
+    from: "{{ outputs.rows.uri }}"
+    compressionCodec: SNAPPY
+    schema: |
+      {
+        "type": "record", "name": "Root",
+        "fields": [
+          {"name": "id", "type": "long"},
+          {"name": "name", "type": ["null", "string"]},
+          {"name": "score", "type": "double"},
+          {"name": "ok", "type": "boolean"},
+          {"name": "day", "type": {"type": "int", "logicalType": "date"}},
+          {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}}
+        ]
+      }
+  - id: back
+    type: io.kestra.plugin.serdes.parquet.ParquetToIon
+    from: "{{ outputs.to_parquet.uri }}"
+  - id: ion
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.back.uri) }}"
+  - id: nested
+    type: io.kestra.plugin.serdes.parquet.IonToParquet
+    from: "{{ outputs.rows.uri }}"
+    schema: '{"type": "record", "name": "R", "fields": [{"name": "tags", "type": {"type": "array", "items": "string"}}]}'
+errors:
+  - id: why
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ errorLogs()[0].message }}"
+"#;
+
+/// Ion rows written as Parquet columns from an Avro schema and read back; a nested field is
+/// refused with its name.
+#[test]
+fn ion_rows_become_parquet_columns_and_come_back() {
+    let (code, summary, err) = run_in_process(&lowered(PARQUET), &[]);
+    assert_ne!(code, 0, "{summary:#} {err}");
+    assert_eq!(task_run(&summary, "to_parquet")["outputs"]["size"], 2);
+    assert_eq!(task_run(&summary, "back")["outputs"]["size"], 2);
+    assert_eq!(
+        task_run(&summary, "ion")["outputs"]["value"],
+        "{id:1,name:\"Ada\",score:12.5e0,ok:true,day:\"2024-02-29\",at:\"2024-03-01T10:00:00Z\"}\n\
+         {id:2,name:null,score:3e0,ok:false,day:\"2024-03-01\",at:\"2024-03-01T10:00:01Z\"}\n"
+    );
+    let why = task_run(&summary, "why")["outputs"]["value"].clone();
+    assert!(
+        why.as_str().unwrap_or_default().contains(
+            "field `tags`: kflow writes flat rows to Parquet, and Array is not a column type"
+        ),
+        "{why}"
+    );
+}

@@ -624,33 +624,6 @@ pub(super) static PLUGINS: &[PluginDef] = &[
         None,
     ),
     // ---- plugin-serdes: csv and json conversions run (`kflow_runtime::tasks::serdes`).
-    // io.kestra.plugin.serdes.parquet.IonToParquet (AbstractAvroConverter). Its `version` was
-    // renamed `parquetVersion` in 0.22; `version` is now every task's plugin version.
-    task(
-        "io.kestra.plugin.serdes.parquet.IonToParquet",
-        &["io.kestra.plugin.serdes.parquet.ParquetWriter"],
-        kflow_runtime::avro_converter_props![
-            prop("from", String).required(),
-            prop(
-                "compressionCodec",
-                Enum(&["UNCOMPRESSED", "SNAPPY", "GZIP", "ZSTD"])
-            ),
-            prop("parquetVersion", Enum(&["V1", "V2"])),
-            prop("rowGroupSize", Int),
-            prop("pageSize", Int),
-            prop("dictionaryPageSize", Int),
-        ],
-        SERDES_OUTPUTS,
-        None,
-    ),
-    // io.kestra.plugin.serdes.parquet.ParquetToIon
-    task(
-        "io.kestra.plugin.serdes.parquet.ParquetToIon",
-        &["io.kestra.plugin.serdes.parquet.ParquetReader"],
-        &[prop("from", String).required()],
-        SERDES_OUTPUTS,
-        None,
-    ),
     // io.kestra.plugin.serdes.excel.ExcelToIon
     task(
         "io.kestra.plugin.serdes.excel.ExcelToIon",

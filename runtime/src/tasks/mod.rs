@@ -255,6 +255,10 @@ register! {
         serdes::IonToAvro,
         #[cfg(feature = "avro")]
         serdes::AvroToIon,
+        #[cfg(feature = "parquet")]
+        serdes::IonToParquet,
+        #[cfg(feature = "parquet")]
+        serdes::ParquetToIon,
         #[cfg(feature = "compress")]
         compress::ArchiveCompress,
         #[cfg(feature = "compress")]

@@ -151,6 +151,8 @@ pub const JSON_TO_ION: usize = 2;
 pub const ION_TO_JSON: usize = 3;
 pub const ION_TO_AVRO: usize = 4;
 pub const AVRO_TO_ION: usize = 5;
+pub const ION_TO_PARQUET: usize = 6;
+pub const PARQUET_TO_ION: usize = 7;
 
 /// One converter type.
 #[derive(Debug)]
@@ -199,13 +201,27 @@ impl<const KIND: usize> Convert<KIND> {
             SERDES_OUTPUTS,
         )
         .with_feature("avro"),
-        _ => PluginDef::runnable_task(
+        AVRO_TO_ION => PluginDef::runnable_task(
             "io.kestra.plugin.serdes.avro.AvroToIon",
             &["io.kestra.plugin.serdes.avro.AvroReader"],
             avro::AVRO_TO_ION_PROPS,
             SERDES_OUTPUTS,
         )
         .with_feature("avro"),
+        ION_TO_PARQUET => PluginDef::runnable_task(
+            "io.kestra.plugin.serdes.parquet.IonToParquet",
+            &["io.kestra.plugin.serdes.parquet.ParquetWriter"],
+            parquet::ION_TO_PARQUET_PROPS,
+            SERDES_OUTPUTS,
+        )
+        .with_feature("parquet"),
+        _ => PluginDef::runnable_task(
+            "io.kestra.plugin.serdes.parquet.ParquetToIon",
+            &["io.kestra.plugin.serdes.parquet.ParquetReader"],
+            parquet::PARQUET_TO_ION_PROPS,
+            SERDES_OUTPUTS,
+        )
+        .with_feature("parquet"),
     });
 }
 
@@ -215,8 +231,11 @@ pub type JsonToIon = Convert<JSON_TO_ION>;
 pub type IonToJson = Convert<ION_TO_JSON>;
 pub type IonToAvro = Convert<ION_TO_AVRO>;
 pub type AvroToIon = Convert<AVRO_TO_ION>;
+pub type IonToParquet = Convert<ION_TO_PARQUET>;
+pub type ParquetToIon = Convert<PARQUET_TO_ION>;
 
 pub mod avro;
+pub mod parquet;
 
 /// What a converter gives: the new file and its row count.
 #[derive(Debug, Serialize)]
@@ -233,7 +252,7 @@ mod run {
 
     use super::{
         Convert, SerdesOutput, SerdesProps, AVRO_TO_ION, CSV_TO_ION, ION_TO_AVRO, ION_TO_CSV,
-        ION_TO_JSON, JSON_TO_ION,
+        ION_TO_JSON, ION_TO_PARQUET, JSON_TO_ION, PARQUET_TO_ION,
     };
     use crate::expr::value::to_display_string;
     use crate::expr::{parse_ion, to_ion};
@@ -263,9 +282,10 @@ mod run {
                     .map_err(|e| format!("`from`: {e}"))?,
             );
             let extension = match KIND {
-                CSV_TO_ION | JSON_TO_ION | AVRO_TO_ION => "ion",
+                CSV_TO_ION | JSON_TO_ION | AVRO_TO_ION | PARQUET_TO_ION => "ion",
                 ION_TO_CSV => "csv",
                 ION_TO_AVRO => "avro",
+                ION_TO_PARQUET => "parquet",
                 _ => "json",
             };
             let temp = std::env::temp_dir().join(format!(
@@ -287,6 +307,14 @@ mod run {
                     }
                     #[cfg(feature = "avro")]
                     AVRO_TO_ION => super::avro::run::avro_to_ion(input, &mut output)?,
+                    #[cfg(feature = "parquet")]
+                    ION_TO_PARQUET => {
+                        super::parquet::run::ion_to_parquet(props, ion_values(input), &mut output)?
+                    }
+                    #[cfg(feature = "parquet")]
+                    PARQUET_TO_ION => {
+                        super::parquet::run::parquet_to_ion(input.into_inner(), &mut output)?
+                    }
                     // Registered as `Unbuilt` without their feature: never reached.
                     _ => return Err("this binary was built without this conversion".into()),
                 };

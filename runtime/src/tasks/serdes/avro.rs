@@ -146,7 +146,11 @@ pub(crate) mod run {
         Ok(size)
     }
 
-    fn record_value(record: &RecordSchema, row: &Value, reading: &Reading) -> Result<Avro, String> {
+    pub(crate) fn record_value(
+        record: &RecordSchema,
+        row: &Value,
+        reading: &Reading,
+    ) -> Result<Avro, String> {
         let Value::Object(map) = row else {
             return Err(format!("a row must be a struct, got {row}"));
         };
