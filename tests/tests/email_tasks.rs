@@ -44,7 +44,75 @@ tasks:
     to: ops@example.com
     subject: second
     plainTextContent: short
+  - id: summary
+    type: io.kestra.plugin.email.MailExecution
+    host: 127.0.0.1
+    port: "{{ inputs.port }}"
+    transportStrategy: SMTP
+    from: kflow@example.com
+    to: ops@example.com
+    customMessage: "Nightly <load> finished"
+    customFields:
+      Team: data
 "#;
+
+/// A mail as a client shows it: encoded-word headers and its (last) part's base64 or
+/// quoted-printable body decoded.
+fn decoded_text(data: &str) -> String {
+    let decode64 = |text: &str| {
+        let encoded: String = text.split_whitespace().collect();
+        String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default()
+    };
+    let (head, body) = data.split_once("\r\n\r\n").unwrap_or_default();
+    let mut out = String::new();
+    for line in head.replace("\r\n ", " ").lines() {
+        let mut line = line.to_string();
+        while let Some(start) = line.find("=?utf-8?b?") {
+            let rest = &line[start + 10..];
+            let Some(end) = rest.find("?=") else { break };
+            let word = decode64(&rest[..end]);
+            line = format!("{}{word}{}", &line[..start], &rest[end + 2..]);
+            line = line.replace("?= ", "");
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    // The last part: its headers, then its body up to the closing boundary.
+    let part = body
+        .rsplit_once("Content-Transfer-Encoding: ")
+        .map_or(body, |(_, part)| part);
+    let (encoding, body) = part.split_once("\r\n\r\n").unwrap_or((part, ""));
+    let body = body.split("\r\n--").next().unwrap_or_default();
+    let body = if encoding.starts_with("base64") {
+        decode64(body)
+    } else if encoding.starts_with("quoted-printable") {
+        let joined = body.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut decoded = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'=' && i + 2 < bytes.len() {
+                if let Ok(b) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                    decoded.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&decoded).into_owned()
+    } else {
+        body.to_string()
+    };
+    out.push_str(&body.replace("\r\n", "\n"));
+    out
+}
 
 const NO_SERVER: &str = r#"id: mail_nowhere
 namespace: kflow.tests
@@ -82,8 +150,8 @@ fn mail_send_delivers_headers_bodies_and_attachments_over_smtp() {
     assert!(!stderr.contains(password), "{stderr}");
     assert_eq!(task_run(&summary, "send")["state"], "SUCCESS");
 
-    let mails = sink.wait_for(2);
-    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let mails = sink.wait_for(3);
+    assert_eq!(mails.len(), 3, "{mails:#?}");
     let mail = &mails[0];
     assert_eq!(mail.from, "kflow@example.com");
     assert_eq!(
@@ -130,6 +198,26 @@ fn mail_send_delivers_headers_bodies_and_attachments_over_smtp() {
     assert_eq!(decoded, "id,value\n1,42\n", "{data}");
     assert!(mails[1].data.contains("Subject: second"));
     assert_eq!(mails[1].auth, None);
+
+    // The execution summary mail: its subject and HTML table, as a mail client shows them.
+    let summary_mail = decoded_text(&mails[2].data);
+    let id = summary["id"].as_str().unwrap();
+    assert!(
+        summary_mail.contains("Subject: [kflow.tests] mail ➛ RUNNING"),
+        "{summary_mail}"
+    );
+    for expected in [
+        "<h2 style=\"color: #daa038\">[kflow.tests] mail ➛ RUNNING</h2>",
+        "<p>Nightly &lt;load&gt; finished</p>",
+        "<tr><th align=\"left\">Namespace</th><td>kflow.tests</td></tr>",
+        &format!("<tr><th align=\"left\">Execution ID</th><td>{id}</td></tr>"),
+        "<tr><th align=\"left\">Team</th><td>data</td></tr>",
+    ] {
+        assert!(
+            summary_mail.contains(expected),
+            "{expected}\n{summary_mail}"
+        );
+    }
 
     // No server on the port: the task fails saying where it tried.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -25,27 +25,53 @@ pub const ATTACHMENTS: PropType = OneOf(&[List(&Object(ATTACHMENT)), String]);
 /// The transport strategies Kestra names.
 pub const TRANSPORT_STRATEGIES: &[&str] = &["SMTP", "SMTPS", "SMTP_TLS", "SMTP_OAUTH2"];
 
-static MAIL_SEND_PROPS: &[PropDef] = &[
-    prop("host", String),
-    prop("port", Int),
-    prop("username", String),
-    prop("password", String),
-    prop("transportStrategy", Enum(TRANSPORT_STRATEGIES)),
-    prop("sessionTimeout", Int),
-    prop("verifyServerIdentity", Bool),
-    prop("trustedHosts", List(&String)),
-    prop("from", String),
-    prop("to", String),
-    prop("cc", String),
-    prop("subject", String),
+/// The SMTP connection and the addressing, then the type's own.
+macro_rules! mail_props {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            prop("host", String),
+            prop("port", Int),
+            prop("username", String),
+            prop("password", String),
+            prop("transportStrategy", Enum(TRANSPORT_STRATEGIES)),
+            prop("sessionTimeout", Int),
+            prop("verifyServerIdentity", Bool),
+            prop("trustedHosts", List(&String)),
+            prop("from", String),
+            prop("to", String),
+            prop("cc", String),
+            prop("subject", String),
+            prop("attachments", ATTACHMENTS),
+            prop("embeddedImages", ATTACHMENTS),
+            prop("accessToken", String),
+            $($extra),*
+        ]
+    };
+}
+
+static MAIL_SEND_PROPS: &[PropDef] = mail_props![
     prop("htmlTextContent", String),
     prop("plainTextContent", String),
-    prop("attachments", ATTACHMENTS),
-    prop("embeddedImages", ATTACHMENTS),
-    prop("accessToken", String),
 ];
 
-#[derive(Debug, Deserialize)]
+/// `MailExecution`'s own properties: the others are `MailSend`'s.
+const MAIL_EXECUTION_OWN: &[&str] = &[
+    "executionId",
+    "customFields",
+    "customMessage",
+    "templateUri",
+    "templateRenderMap",
+];
+
+static MAIL_EXECUTION_PROPS: &[PropDef] = mail_props![
+    prop("executionId", String),
+    prop("customFields", Map(&Any)),
+    prop("customMessage", String),
+    prop("templateUri", String).not_run_yet(),
+    prop("templateRenderMap", Map(&Any)).not_run_yet(),
+];
+
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MailSend {
     #[serde(default)]
@@ -84,6 +110,39 @@ pub struct MailSend {
     pub access_token: Option<Value>,
 }
 
+/// `io.kestra.plugin.email.MailExecution`: a mail summarizing the execution (as the Slack
+/// summary does: namespace, flow, id, state, duration, failed task, `customFields`,
+/// `customMessage`), in HTML; `subject` is `[namespace] flow ➛ STATE` unless set.
+#[derive(Debug)]
+pub struct MailExecution {
+    pub own: serde_json::Map<std::string::String, Value>,
+    pub send: MailSend,
+}
+
+impl<'de> Deserialize<'de> for MailExecution {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut rest = serde_json::Map::deserialize(deserializer)?;
+        let mut own = serde_json::Map::new();
+        for name in MAIL_EXECUTION_OWN {
+            if let Some(value) = rest.remove(*name) {
+                own.insert((*name).to_string(), value);
+            }
+        }
+        let send = MailSend::deserialize(Value::Object(rest)).map_err(serde::de::Error::custom)?;
+        Ok(MailExecution { own, send })
+    }
+}
+
+impl MailExecution {
+    pub const DEFINITION: PluginDef = PluginDef::runnable_task(
+        "io.kestra.plugin.email.MailExecution",
+        &["io.kestra.plugin.notifications.mail.MailExecution"],
+        MAIL_EXECUTION_PROPS,
+        &[],
+    )
+    .with_feature("email");
+}
+
 impl MailSend {
     pub const DEFINITION: PluginDef = PluginDef::runnable_task(
         "io.kestra.plugin.email.MailSend",
@@ -96,6 +155,7 @@ impl MailSend {
 
 #[cfg(feature = "email")]
 mod run {
+    use std::fmt::Write as _;
     use std::time::Duration;
 
     use lettre::message::header::ContentType;
@@ -105,14 +165,58 @@ mod run {
     use lettre::{Message, SmtpTransport, Transport};
     use serde_json::Value;
 
-    use super::MailSend;
+    use super::{MailExecution, MailSend};
     use crate::expr::value::to_display_string;
     use crate::plan::Level;
     use crate::tasks::props::{flag, list, optional_text};
+    use crate::tasks::summary::Summary;
     use crate::tasks::{Task, TaskContext, TaskError};
 
     /// The largest file attached or embedded.
     const MAX_ATTACHMENT: u64 = 25 << 20;
+
+    impl Task for MailExecution {
+        type Output = ();
+
+        async fn run(&self, ctx: &mut TaskContext<'_>) -> Result<(), TaskError> {
+            let summary = Summary::of(ctx, self.own.get("executionId"))?;
+            let fields = summary.fields(self.own.get("customFields"))?;
+            let mut html = format!(
+                "<h2 style=\"color: {}\">{}</h2>\n",
+                summary.color(),
+                escape(&summary.title())
+            );
+            if let Some(message) = optional_text(self.own.get("customMessage")) {
+                let _ = writeln!(html, "<p>{}</p>", escape(&message));
+            }
+            html.push_str("<table>\n");
+            for (name, value) in &fields {
+                let _ = writeln!(
+                    html,
+                    "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
+                    escape(name),
+                    escape(value)
+                );
+            }
+            html.push_str("</table>\n");
+            let mut send = MailSend {
+                html_text_content: Some(Value::String(html)),
+                ..self.send.clone()
+            };
+            if optional_text(send.subject.as_ref()).is_none() {
+                send.subject = Some(Value::String(summary.title()));
+            }
+            send.run(ctx).await
+        }
+    }
+
+    /// `text` as HTML text.
+    fn escape(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
 
     impl Task for MailSend {
         type Output = ();

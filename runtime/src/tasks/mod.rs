@@ -34,6 +34,8 @@ pub mod templating;
 mod context;
 #[cfg(feature = "executor")]
 pub(crate) mod props;
+#[cfg(any(feature = "notify", feature = "email"))]
+pub(crate) mod summary;
 
 #[cfg(feature = "executor")]
 pub(crate) use context::{DynTask, Port};
@@ -165,6 +167,8 @@ register! {
         http::Download,
         #[cfg(feature = "email")]
         email::MailSend,
+        #[cfg(feature = "email")]
+        email::MailExecution,
         #[cfg(feature = "notify")]
         notify::SlackIncomingWebhook,
         #[cfg(feature = "notify")]

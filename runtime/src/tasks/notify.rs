@@ -304,8 +304,6 @@ impl<const KIND: usize> ExecutionSummary<KIND> {
 
 #[cfg(feature = "notify")]
 mod run {
-    use std::str::FromStr as _;
-
     use serde_json::json;
 
     use super::{ExecutionSummary, TelegramSend, Webhook};
@@ -313,6 +311,7 @@ mod run {
     use crate::http_client::{self, without_url};
     use crate::plan::Level;
     use crate::tasks::props::optional_text;
+    use crate::tasks::summary::Summary;
     use crate::tasks::{Task, TaskContext, TaskError};
     use serde_json::Value;
 
@@ -431,31 +430,8 @@ mod run {
             }
             let summary = Summary::of(ctx, self.execution_id.as_ref())?;
             let custom_message = optional_text(self.custom_message.as_ref());
-            let mut fields: Vec<(String, String)> = vec![
-                ("Namespace".into(), summary.namespace.clone()),
-                ("Flow ID".into(), summary.flow_id.clone()),
-                ("Execution ID".into(), summary.execution_id.clone()),
-                ("Execution Status".into(), summary.state.clone()),
-                ("Duration".into(), summary.duration.clone()),
-            ];
-            if let Some(task) = &summary.failed_task {
-                fields.push(("Failed task".into(), task.clone()));
-            }
-            match self.custom_fields.as_ref() {
-                None | Some(Value::Null) => {}
-                Some(Value::Object(map)) => {
-                    for (name, value) in map {
-                        fields.push((name.clone(), to_display_string(value)));
-                    }
-                }
-                Some(other) => {
-                    return Err(format!("`customFields` must be a map, got {other}").into())
-                }
-            }
-            let title = format!(
-                "[{}] {} ➛ {}",
-                summary.namespace, summary.flow_id, summary.state
-            );
+            let fields = summary.fields(self.custom_fields.as_ref())?;
+            let title = summary.title();
             let payload = match KIND {
                 0 => {
                     let mut text = title.clone();
@@ -520,75 +496,6 @@ mod run {
                 }
             };
             post(ctx, &url, payload.to_string(), self.options.as_ref()).await
-        }
-    }
-
-    /// What the summary says of the execution running the task.
-    struct Summary {
-        namespace: String,
-        flow_id: String,
-        execution_id: String,
-        state: String,
-        duration: String,
-        failed_task: Option<String>,
-    }
-
-    impl Summary {
-        fn of(ctx: &TaskContext<'_>, execution_id: Option<&Value>) -> Result<Summary, TaskError> {
-            let own = ctx.execution_id().to_string();
-            if let Some(asked) = optional_text(execution_id) {
-                if asked != own {
-                    return Err(format!(
-                        "`executionId` {asked} is another execution: kflow summarizes the execution that runs the task (leave `executionId` unset, or use `{{{{ execution.id }}}}`)"
-                    )
-                    .into());
-                }
-            }
-            let text = |template: &str| ctx.render(template).map(|v| to_display_string(&v));
-            let state = text("{{ execution.state }}")?;
-            let started = text("{{ execution.startDate }}")?;
-            // A whole-template render may give the map as its JSON text.
-            let tasks = match ctx.render("{{ tasks }}")? {
-                Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
-                other => other,
-            };
-            let failed_task = tasks.as_object().and_then(|tasks| {
-                tasks
-                    .iter()
-                    .find(|(_, t)| t.get("state").and_then(Value::as_str) == Some("FAILED"))
-                    .map(|(id, _)| id.clone())
-            });
-            // In an `errors` branch the execution is failing: say so, as Kestra's summary does.
-            let state = if state == "RUNNING" && failed_task.is_some() {
-                "FAILED".to_string()
-            } else {
-                state
-            };
-            let duration = jiff::Timestamp::from_str(&started)
-                .ok()
-                .map(|start| {
-                    let ms =
-                        (jiff::Timestamp::now().as_millisecond() - start.as_millisecond()).max(0);
-                    format!("{}.{:03}s", ms / 1000, ms % 1000)
-                })
-                .unwrap_or_default();
-            Ok(Summary {
-                namespace: ctx.namespace().to_string(),
-                flow_id: ctx.flow_id().to_string(),
-                execution_id: own,
-                state,
-                duration,
-                failed_task,
-            })
-        }
-
-        /// Green for success, orange for a warning, red otherwise.
-        fn color(&self) -> &'static str {
-            match self.state.as_str() {
-                "SUCCESS" => "#2eb886",
-                "WARNING" | "RUNNING" => "#daa038",
-                _ => "#a30200",
-            }
         }
     }
 }
