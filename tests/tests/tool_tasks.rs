@@ -603,3 +603,112 @@ fn docker_tasks_say_when_no_daemon_answers() {
         assert!(stderr.contains(&expected), "{task}: {stderr}");
     }
 }
+
+const PUSH: &str = r#"id: git_push
+namespace: kflow.tests
+inputs:
+  - id: remote
+    type: STRING
+tasks:
+  - id: push
+    type: io.kestra.plugin.git.Push
+    url: "{{ inputs.remote }}"
+    branch: main
+    commitMessage: "Add the report from {{ flow.id }}"
+    author:
+      name: Kflow Bot
+      email: bot@example.com
+    inputFiles:
+      data/report.csv: "a,b\n1,2\n"
+  - id: again
+    type: io.kestra.plugin.git.Push
+    url: "{{ inputs.remote }}"
+    branch: main
+    commitMessage: nothing new
+    inputFiles:
+      data/report.csv: "a,b\n1,2\n"
+  - id: feature
+    type: io.kestra.plugin.git.Push
+    url: "{{ inputs.remote }}"
+    branch: feature
+    commitMessage: Start the feature
+    inputFiles:
+      notes.md: new branch
+"#;
+
+fn git_output(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// git.Push into a real bare repository: the files committed on top of the branch as it was,
+/// the author and message, nothing pushed when nothing changed, a new branch made from the
+/// default one.
+#[test]
+fn git_push_commits_the_files_on_top_of_the_branch() {
+    let dir = scratch_dir("git-push");
+    let work = dir.join("work");
+    let remote = dir.join("remote.git");
+    std::fs::create_dir_all(&work).unwrap();
+    git(
+        &dir,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            "remote.git",
+        ],
+    );
+    git(&work, &["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(work.join("README.md"), "first").unwrap();
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "--quiet", "-m", "first"]);
+    git(
+        &work,
+        &["push", "--quiet", remote.to_str().unwrap(), "main"],
+    );
+
+    let bin = build_yamls("git_push", &[("git_push", PUSH)]);
+    let input = format!("remote={}", remote.display());
+    let out = run(&bin, &dir.join("state"), "git_push", &[&input]);
+    let summary = summary_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(summary["state"], "SUCCESS", "{summary:#}\n{stderr}");
+
+    let head = git_output(&remote, &["log", "-1", "--format=%an|%ae|%s", "main"]);
+    assert_eq!(
+        head,
+        "Kflow Bot|bot@example.com|Add the report from git_push"
+    );
+    assert_eq!(
+        git_output(&remote, &["show", "main:data/report.csv"]),
+        "a,b\n1,2"
+    );
+    assert_eq!(git_output(&remote, &["show", "main:README.md"]), "first");
+    assert_eq!(git_output(&remote, &["rev-list", "--count", "main"]), "2");
+    let pushed = task_run(&summary, "push")["outputs"]["commitId"].clone();
+    assert_eq!(pushed, git_output(&remote, &["rev-parse", "main"]).as_str());
+    // The same file again: nothing to commit, nothing pushed.
+    assert!(task_run(&summary, "again")["outputs"]["commitId"].is_null());
+    assert!(stderr.contains("No changes to commit"), "{stderr}");
+    // A new branch starts from the default branch.
+    assert_eq!(
+        git_output(&remote, &["show", "feature:notes.md"]),
+        "new branch"
+    );
+    assert_eq!(git_output(&remote, &["show", "feature:README.md"]), "first");
+    assert_eq!(
+        git_output(&remote, &["rev-list", "--count", "feature"]),
+        "3"
+    );
+}

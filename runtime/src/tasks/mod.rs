@@ -224,6 +224,8 @@ register! {
         #[cfg(feature = "tools")]
         git::Clone,
         #[cfg(feature = "tools")]
+        git::Push,
+        #[cfg(feature = "tools")]
         cli::DbtCli,
         #[cfg(feature = "tools")]
         cli::TerraformCli,
