@@ -97,10 +97,7 @@ macro_rules! runner {
         let runner: &'static dyn DynTask = context::Runner::<$task>::INSTANCE;
         #[cfg(not(feature = $feature))]
         let runner: &'static dyn DynTask = {
-            static UNBUILT: context::Unbuilt = context::Unbuilt {
-                feature: $feature,
-                accepts: context::accepts::<$task>,
-            };
+            static UNBUILT: context::Unbuilt = context::Unbuilt($feature);
             &UNBUILT
         };
         runner
