@@ -594,6 +594,7 @@ fn files_over_the_size_limit_are_refused() {
         kflowc(&["check", flow.to_str().unwrap()]).status.code(),
         Some(0)
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `kflowc graph` draws a flow's tasks and how they lead to one another.
