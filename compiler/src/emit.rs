@@ -106,42 +106,355 @@ fn raw_string(text: &str) -> String {
     format!("r{hashes}\"{text}\"{hashes}")
 }
 
-/// `pub struct Inputs` with a field per declared input, typed (for `include_flow!` and
-/// readers of the generated code; the command line reads inputs itself).
+/// `pub struct Inputs` with a field per declared input, typed (for readers of the generated
+/// code; the command line reads inputs itself), and the enums of its SELECT inputs.
 fn inputs_struct(plan: &Flow) -> TokenStream {
-    let fields = plan.inputs.iter().map(|input| {
-        let name = field_name(&input.id);
-        let ty = match input.ty {
-            InputType::Int => quote! { i64 },
-            InputType::Float => quote! { f64 },
-            InputType::Bool => quote! { bool },
-            InputType::Json | InputType::Yaml => quote! { ::kflow_runtime::serde_json::Value },
-            InputType::Array | InputType::Multiselect => {
-                quote! { ::std::vec::Vec<::kflow_runtime::serde_json::Value> }
-            }
-            _ => quote! { ::std::string::String },
-        };
-        let ty = if input.required && input.defaults.is_none() {
-            ty
-        } else {
-            quote! { ::std::option::Option<#ty> }
-        };
-        let doc = format!(
-            "Input `{}` ({}).",
-            input.id,
-            serde_json::to_value(input.ty)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
-        );
-        quote! { #[doc = #doc] pub #name: #ty }
-    });
+    let krate = quote! { ::kflow_runtime };
+    let (typed, enums) = input_fields(plan, &krate);
+    let fields = typed.iter().map(|(field, _)| field);
     quote! {
+        #(#enums)*
+
         /// The flow's inputs with their declared types.
         #[allow(dead_code)]
         #[derive(Debug, Clone)]
         pub struct Inputs {
             #(#fields),*
+        }
+    }
+}
+
+/// An input's field and, for SELECT/MULTISELECT, the enum of its values.
+struct InputField<'a> {
+    input: &'a kflow_runtime::plan::Input,
+    name: Ident,
+    /// Optional: not required, or with a default (the flow's default applies when `None`).
+    optional: bool,
+}
+
+/// The `Inputs` fields (`pub name: Type`, and the type alone), in the order of
+/// [`input_list`], and the enums they use.
+fn input_fields(
+    plan: &Flow,
+    krate: &TokenStream,
+) -> (Vec<(TokenStream, TokenStream)>, Vec<TokenStream>) {
+    let mut enums = Vec::new();
+    let fields = input_list(plan)
+        .iter()
+        .map(|field| {
+            let input = field.input;
+            let ty = match input.ty {
+                InputType::Select | InputType::Multiselect => {
+                    let name = choice_name(&input.id);
+                    enums.push(choice_enum(input, &name));
+                    if input.ty == InputType::Select {
+                        quote! { #name }
+                    } else {
+                        quote! { ::std::vec::Vec<#name> }
+                    }
+                }
+                InputType::Array => {
+                    let item = value_type(input.item_type.unwrap_or(InputType::String), krate);
+                    quote! { ::std::vec::Vec<#item> }
+                }
+                other => value_type(other, krate),
+            };
+            let ty = if field.optional {
+                quote! { ::std::option::Option<#ty> }
+            } else {
+                ty
+            };
+            let mut doc = format!("Input `{}` ({}", input.id, type_name(input.ty));
+            if field.optional {
+                doc.push_str("; `None`: the flow's default, if any");
+            }
+            doc.push_str(").");
+            if let Some(description) = &input.description {
+                doc = format!("{doc} {description}");
+            }
+            let name = &field.name;
+            (quote! { #[doc = #doc] pub #name: #ty }, ty)
+        })
+        .collect();
+    (fields, enums)
+}
+
+fn input_list(plan: &Flow) -> Vec<InputField<'_>> {
+    plan.inputs
+        .iter()
+        .map(|input| InputField {
+            input,
+            name: field_name(&input.id),
+            optional: !input.required || input.defaults.is_some(),
+        })
+        .collect()
+}
+
+/// The Rust type of a value of `ty` (an input's, an ARRAY's items, an output's).
+fn value_type(ty: InputType, krate: &TokenStream) -> TokenStream {
+    match ty {
+        InputType::Int => quote! { i64 },
+        InputType::Float => quote! { f64 },
+        InputType::Bool => quote! { bool },
+        InputType::Datetime => quote! { #krate::jiff::Timestamp },
+        InputType::Date => quote! { #krate::jiff::civil::Date },
+        InputType::Time => quote! { #krate::jiff::civil::Time },
+        InputType::Duration => quote! { #krate::jiff::SignedDuration },
+        InputType::Json | InputType::Yaml => quote! { #krate::serde_json::Value },
+        InputType::Array | InputType::Multiselect => {
+            quote! { ::std::vec::Vec<#krate::serde_json::Value> }
+        }
+        _ => quote! { ::std::string::String },
+    }
+}
+
+fn type_name(ty: InputType) -> String {
+    serde_json::to_value(ty)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// `deploy_env` → `DeployEnv`: the enum of a SELECT input's values.
+fn choice_name(id: &str) -> Ident {
+    format_ident!("{}", camel(id, "Input"))
+}
+
+/// Words of `text` (split at anything not a letter or digit) joined in CamelCase; `fallback`
+/// when nothing is left; a leading digit gets `V` before it.
+fn camel(text: &str, fallback: &str) -> String {
+    let mut out = String::new();
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    if out.is_empty() {
+        out = fallback.to_string();
+    }
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, 'V');
+    }
+    out
+}
+
+/// The enum of a SELECT/MULTISELECT input: a variant per value (and `Other(String)` when it
+/// allows custom values), given to the flow as the value's text.
+fn choice_enum(input: &kflow_runtime::plan::Input, name: &Ident) -> TokenStream {
+    let mut seen = std::collections::HashSet::new();
+    let variants: Vec<(Ident, &str)> = input
+        .values
+        .iter()
+        .enumerate()
+        .map(|(n, value)| {
+            let mut variant = camel(value, "Empty");
+            if !seen.insert(variant.clone()) || variant == "Other" {
+                variant = format!("{variant}{n}");
+                seen.insert(variant.clone());
+            }
+            (format_ident!("{}", variant), value.as_str())
+        })
+        .collect();
+    let docs = variants.iter().map(|(_, v)| format!("`{v}`"));
+    let idents: Vec<&Ident> = variants.iter().map(|(i, _)| i).collect();
+    let texts = variants.iter().map(|(_, v)| *v);
+    let (other, other_text) = if input.allow_custom_value {
+        (
+            quote! { /// A value not in the list (the input allows custom values).
+            Other(::std::string::String), },
+            quote! { #name::Other(text) => text, },
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
+    let doc = format!("The values of input `{}`.", input.id);
+    quote! {
+        #[doc = #doc]
+        #[allow(dead_code)]
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum #name {
+            #(#[doc = #docs] #idents,)*
+            #other
+        }
+
+        impl #name {
+            /// The value as the flow declares it.
+            #[allow(dead_code)]
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#name::#idents => #texts,)*
+                    #other_text
+                }
+            }
+        }
+    }
+}
+
+/// The module `include_flow!` expands to: `pub mod <flow id>` with the flow's `ID` and
+/// `NAMESPACE`, typed `Inputs` and `Outputs`, `run`, `run_on` and `serve`. `krate` is the path
+/// of the facade's runtime (`::kflow::runtime`); `flow_file` and `files` (path under `_files/`,
+/// absolute path) are read with `include_bytes!`, so cargo rebuilds the program when they
+/// change.
+pub fn embedded_module(
+    plan: &Flow,
+    krate: &TokenStream,
+    flow_file: &str,
+    files: &[(&str, String)],
+) -> TokenStream {
+    let module = field_name(&plan.id);
+    let (id, namespace) = (&plan.id, &plan.namespace);
+    let json = serde_json::to_string(plan).unwrap_or_default();
+    let (typed, enums) = input_fields(plan, krate);
+    let list = input_list(plan);
+    let fields = typed.iter().map(|(field, _)| field);
+    let required: Vec<(&Ident, &TokenStream)> = list
+        .iter()
+        .zip(&typed)
+        .filter(|(f, _)| !f.optional)
+        .map(|(f, (_, ty))| (&f.name, ty))
+        .collect();
+    let required_names: Vec<&Ident> = required.iter().map(|(name, _)| *name).collect();
+    let required_types = required.iter().map(|(_, ty)| *ty);
+    let optional_names = list.iter().filter(|f| f.optional).map(|f| &f.name);
+    let inserts = list.iter().map(|field| {
+        let (name, key) = (&field.name, field.input.id.as_str());
+        let value = match field.input.ty {
+            InputType::Select => quote! { #krate::serde_json::Value::from(value.as_str()) },
+            InputType::Multiselect => quote! {
+                #krate::serde_json::Value::Array(
+                    value.iter().map(|v| #krate::serde_json::Value::from(v.as_str())).collect()
+                )
+            },
+            _ => quote! { #krate::embed::InputValue::to_input(value) },
+        };
+        if field.optional {
+            quote! { if let ::std::option::Option::Some(value) = &self.#name { values.insert(#key.into(), #value); } }
+        } else {
+            quote! { { let value = &self.#name; values.insert(#key.into(), #value); } }
+        }
+    });
+    let default_impl = required.is_empty().then(|| {
+        quote! {
+            impl ::std::default::Default for Inputs {
+                fn default() -> Self {
+                    Inputs::new()
+                }
+            }
+        }
+    });
+    let outputs = plan.outputs.iter().map(|output| {
+        let name = field_name(&output.id);
+        let ty = value_type(output.ty, krate);
+        let doc = format!("Output `{}` ({}).", output.id, type_name(output.ty));
+        (quote! { #[doc = #doc] pub #name: #ty }, {
+            let key = output.id.as_str();
+            quote! { #name: #krate::embed::output(values, #key)? }
+        })
+    });
+    let (output_fields, output_reads): (Vec<_>, Vec<_>) = outputs.unzip();
+    let file_entries = files.iter().map(|(path, absolute)| {
+        quote! { (#path, include_bytes!(#absolute)) }
+    });
+    let features = kflow_runtime::tasks::features_of(plan).into_iter().map(|feature| {
+        let flag = format_ident!("{}", feature.to_ascii_uppercase());
+        let message = format!(
+            "the flow `{namespace}.{id}` uses task types of kflow's `{feature}` feature: add \"{feature}\" to kflow's features in Cargo.toml"
+        );
+        quote! { const _: () = ::core::assert!(#krate::tasks::built::#flag, #message); }
+    });
+    let doc = format!("The flow `{namespace}.{id}`, from `{flow_file}`, as typed Rust.");
+    quote! {
+        #[doc = #doc]
+        pub mod #module {
+            /// The flow's id.
+            pub const ID: &str = #id;
+            /// The flow's namespace.
+            pub const NAMESPACE: &str = #namespace;
+
+            // The flow file: cargo rebuilds the program when it changes.
+            const _: &[u8] = include_bytes!(#flow_file);
+            #(#features)*
+
+            /// The flow as the runtime holds it: give it to a runner (`with_flow`) whose other
+            /// flows start it as a subflow.
+            pub fn flow() -> #krate::bundle::BundledFlow {
+                #krate::bundle::BundledFlow {
+                    plan: #json,
+                    namespace_files: &[#(#file_entries),*],
+                }
+            }
+
+            #(#enums)*
+
+            /// The flow's inputs with their declared types.
+            #[derive(Debug, Clone)]
+            pub struct Inputs {
+                #(#fields),*
+            }
+
+            impl Inputs {
+                /// The required inputs; the others are `None` (the flow's defaults).
+                #[allow(clippy::new_without_default)]
+                pub fn new(#(#required_names: #required_types),*) -> Inputs {
+                    Inputs {
+                        #(#required_names,)*
+                        #(#optional_names: ::std::option::Option::None,)*
+                    }
+                }
+
+                /// The inputs as the runtime takes them (JSON values by input id).
+                pub fn values(&self) -> #krate::serde_json::Map<::std::string::String, #krate::serde_json::Value> {
+                    let mut values = #krate::serde_json::Map::new();
+                    #(#inserts)*
+                    values
+                }
+            }
+
+            #default_impl
+
+            /// The flow's declared outputs with their types.
+            #[derive(Debug, Clone)]
+            pub struct Outputs {
+                #(#output_fields),*
+            }
+
+            impl #krate::embed::FlowOutputs for Outputs {
+                fn from_values(
+                    values: &#krate::serde_json::Map<::std::string::String, #krate::serde_json::Value>,
+                ) -> ::std::result::Result<Self, ::std::string::String> {
+                    let _ = values;
+                    ::std::result::Result::Ok(Outputs { #(#output_reads),* })
+                }
+            }
+
+            /// An ended execution of this flow.
+            pub type Execution = #krate::embed::Execution<Outputs>;
+
+            /// Runs one execution to its end with the binary's defaults (state directory,
+            /// secrets from `SECRET_<KEY>`); see [`run_on`].
+            pub async fn run(inputs: Inputs) -> ::std::result::Result<Execution, #krate::embed::Error> {
+                run_on(&#krate::embed::Runner::new(), inputs).await
+            }
+
+            /// Runs one execution to its end with `runner`'s state, secrets and flows.
+            pub async fn run_on(
+                runner: &#krate::embed::Runner,
+                inputs: Inputs,
+            ) -> ::std::result::Result<Execution, #krate::embed::Error> {
+                runner.run(flow(), inputs.values()).await
+            }
+
+            /// Runs the flow's triggers (and those of `runner`'s other flows) until `stop`
+            /// resolves, inside the calling tokio runtime.
+            pub async fn serve(
+                runner: &#krate::embed::Runner,
+                options: #krate::embed::ServeOptions,
+                stop: impl ::std::future::Future<Output = ()> + ::std::marker::Send + 'static,
+            ) -> ::std::result::Result<(), #krate::embed::Error> {
+                runner.serve(flow(), options, stop).await
+            }
         }
     }
 }

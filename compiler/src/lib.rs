@@ -11,6 +11,7 @@ pub mod emit;
 pub mod expr;
 pub mod files;
 pub mod graph;
+pub mod include;
 pub mod lower;
 pub mod model;
 pub mod parse;

@@ -4,8 +4,18 @@
 
 use std::sync::Arc;
 
-use crate::expr::{FlowHost, Host};
+use crate::expr::{FlowHost, GivenSecrets, Host};
 use crate::plan::Flow;
+
+/// One flow as generated code holds it (a built binary's `main.rs`, an `include_flow!`
+/// module).
+#[derive(Debug, Clone, Copy)]
+pub struct BundledFlow {
+    /// The plan, as JSON (`kflow_runtime::plan::Flow`).
+    pub plan: &'static str,
+    /// Its namespace files (`_files/` beside the flow): path under `_files/`, contents.
+    pub namespace_files: &'static [(&'static str, &'static [u8])],
+}
 
 /// A flow of the binary with the host its expressions use (its namespace files, secrets).
 #[derive(Clone)]
@@ -23,6 +33,25 @@ pub struct Bundle {
 }
 
 impl Bundle {
+    /// The flows generated code holds, their plans read; `secrets` are read before the
+    /// environment's. An error only when a plan does not fit this runtime.
+    pub fn of(name: &str, flows: &[BundledFlow], secrets: &GivenSecrets) -> Result<Bundle, String> {
+        let mut bundle = Bundle {
+            name: name.to_string(),
+            flows: Vec::with_capacity(flows.len()),
+        };
+        for bundled in flows {
+            let flow = Flow::from_json(bundled.plan)?;
+            let host = FlowHost::new(&flow.namespace, bundled.namespace_files)
+                .with_secrets(secrets.clone());
+            bundle.flows.push(Hosted {
+                flow: Arc::new(flow),
+                host: Arc::new(host),
+            });
+        }
+        Ok(bundle)
+    }
+
     /// One flow, its namespace files bundled.
     pub fn single(flow: Flow, files: crate::namespace_files::Bundled) -> Bundle {
         let host = Arc::new(FlowHost::new(&flow.namespace, files));

@@ -11,6 +11,7 @@
 //! - [`inputs`]: inputs and outputs checked and converted to their declared types.
 //! - [`state`]: executions, task runs and logs in `SQLite`, in the flow's state directory.
 //! - [`cli`]: the generated binary's command line (`run`, `inputs`, `info`, `executions`).
+//! - [`embed`]: a flow inside a Rust program (`include_flow!`): run and serve from code.
 //!
 //! The executor and everything it needs are behind the `executor` feature (on by default), so
 //! the compiler can use the expression engine, the definitions and the plan types without
@@ -27,6 +28,8 @@ pub mod tasks;
 
 /// Re-exported for generated code, which builds JSON values with it.
 pub use serde_json;
+/// Re-exported for generated code: DATETIME, DATE, TIME and DURATION inputs are jiff's types.
+pub use jiff;
 
 #[cfg(feature = "executor")]
 pub mod actions;
@@ -34,6 +37,8 @@ pub mod actions;
 pub mod bundle;
 #[cfg(feature = "executor")]
 pub mod cli;
+#[cfg(feature = "executor")]
+pub mod embed;
 #[cfg(feature = "executor")]
 pub mod execution;
 #[cfg(feature = "executor")]

@@ -2,7 +2,9 @@
 
 mod render;
 
-pub use render::{render_github, render_human, render_json, render_sarif, Color, FileReport};
+pub use render::{
+    render_diagnostic, render_github, render_human, render_json, render_sarif, Color, FileReport,
+};
 
 use crate::source::Span;
 

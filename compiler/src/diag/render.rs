@@ -40,40 +40,12 @@ pub fn render_human(reports: &[FileReport], color: Color) -> String {
     let mut out = String::new();
     let (mut errors, mut warnings) = (0, 0);
     for report in reports {
-        let path = report.display_path();
-        let text = report.source.text();
         for diag in &report.diagnostics {
             match diag.severity {
                 Severity::Error => errors += 1,
                 Severity::Warning => warnings += 1,
             }
-            let level = match diag.severity {
-                Severity::Error => Level::ERROR,
-                Severity::Warning => Level::WARNING,
-            };
-            let mut snippet = Snippet::source(text)
-                .path(path.as_str())
-                .fold(true)
-                .annotation(AnnotationKind::Primary.span(diag.span.range()));
-            for label in &diag.labels {
-                snippet = snippet.annotation(
-                    AnnotationKind::Context
-                        .span(label.span.range())
-                        .label(label.message.as_str()),
-                );
-            }
-            let mut groups = vec![Group::with_title(
-                level
-                    .primary_title(diag.message.as_str())
-                    .id(diag.code.as_str()),
-            )
-            .element(snippet)];
-            if let Some(help) = &diag.help {
-                groups.push(Group::with_title(
-                    Level::HELP.secondary_title(help.as_str()),
-                ));
-            }
-            out.push_str(&renderer.render(&groups));
+            out.push_str(&render_one(&renderer, report, diag));
             out.push_str("\n\n");
         }
     }
@@ -86,6 +58,43 @@ pub fn render_human(reports: &[FileReport], color: Color) -> String {
         plural(warnings)
     );
     out
+}
+
+/// One diagnostic of `report` as [`render_human`] shows it, without colour or totals (what
+/// `include_flow!` gives the Rust compiler).
+pub fn render_diagnostic(report: &FileReport, diag: &Diagnostic) -> String {
+    render_one(&Renderer::plain(), report, diag)
+}
+
+fn render_one(renderer: &Renderer, report: &FileReport, diag: &Diagnostic) -> String {
+    let path = report.display_path();
+    let level = match diag.severity {
+        Severity::Error => Level::ERROR,
+        Severity::Warning => Level::WARNING,
+    };
+    let mut snippet = Snippet::source(report.source.text())
+        .path(path.as_str())
+        .fold(true)
+        .annotation(AnnotationKind::Primary.span(diag.span.range()));
+    for label in &diag.labels {
+        snippet = snippet.annotation(
+            AnnotationKind::Context
+                .span(label.span.range())
+                .label(label.message.as_str()),
+        );
+    }
+    let mut groups = vec![Group::with_title(
+        level
+            .primary_title(diag.message.as_str())
+            .id(diag.code.as_str()),
+    )
+    .element(snippet)];
+    if let Some(help) = &diag.help {
+        groups.push(Group::with_title(
+            Level::HELP.secondary_title(help.as_str()),
+        ));
+    }
+    renderer.render(&groups)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -36,7 +36,7 @@ use std::sync::Arc;
 use crate::actions;
 use crate::bundle::{Bundle, Hosted};
 use crate::execution::State;
-use crate::expr::FlowHost;
+use crate::expr::GivenSecrets;
 use crate::formats::iso_instant;
 use crate::inputs;
 use crate::launch::{launch, InProcess, LaunchError, LaunchEvent, LaunchRequest};
@@ -52,14 +52,7 @@ pub struct VersionInfo {
     pub kflowc: &'static str,
 }
 
-/// One flow of the binary as the generated code holds it.
-#[derive(Debug, Clone, Copy)]
-pub struct BundledFlow {
-    /// The plan, as JSON (`kflow_runtime::plan::Flow`).
-    pub plan: &'static str,
-    /// Its namespace files (`_files/` beside the flow): path under `_files/`, contents.
-    pub namespace_files: &'static [(&'static str, &'static [u8])],
-}
+pub use crate::bundle::BundledFlow;
 
 const DURABILITY: &str = "\
 State: executions, task runs and logs are kept in SQLite (state.db, WAL mode,
@@ -267,26 +260,14 @@ fn key_value(text: &str) -> Result<(String, String), String> {
 /// The generated binary's `main`: reads the plans `kflowc` printed into it, parses
 /// `std::env::args`, runs the command, returns its exit status.
 pub fn main(name: &str, flows: &[BundledFlow], version: &VersionInfo) -> ExitCode {
-    let mut bundle = Bundle {
-        name: name.to_string(),
-        flows: Vec::with_capacity(flows.len()),
-    };
-    for bundled in flows {
-        match Flow::from_json(bundled.plan) {
-            Ok(flow) => {
-                let host = Arc::new(FlowHost::new(&flow.namespace, bundled.namespace_files));
-                bundle.flows.push(Hosted {
-                    flow: Arc::new(flow),
-                    host,
-                });
-            }
-            Err(message) => {
-                // Only a binary built from a mismatched runtime can get here.
-                eprintln!("error: {message}");
-                return ExitCode::from(1);
-            }
+    let bundle = match Bundle::of(name, flows, &GivenSecrets::default()) {
+        Ok(bundle) => bundle,
+        Err(message) => {
+            // Only a binary built from a mismatched runtime can get here.
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
         }
-    }
+    };
     use std::io::IsTerminal as _;
     let code = run_cli_on(
         &bundle,

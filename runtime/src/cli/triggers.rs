@@ -49,13 +49,13 @@ pub(super) struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     listen: Option<String>,
     /// The largest request body read into memory, in bytes (a larger one gets 413)
-    #[arg(long, value_name = "BYTES", default_value_t = 8 << 20)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_BODY)]
     max_body: usize,
     /// The largest body a `fetchType: STORE` webhook streams to storage, in bytes (413 beyond)
-    #[arg(long, value_name = "BYTES", default_value_t = 1 << 30)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::serve::DEFAULT_MAX_STORED_BODY)]
     max_stored_body: u64,
     /// Seconds running executions get to end after SIGTERM/SIGINT before they are killed
-    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::serve::DEFAULT_GRACE_SECONDS)]
     grace: u64,
     /// Executions running at once (0: no limit); more wait for a place
     #[arg(long, value_name = "N", default_value_t = 0)]

@@ -87,6 +87,20 @@ pub struct FlowHost {
     /// The flow's namespace: the bundled files are its.
     namespace: String,
     files: crate::namespace_files::Bundled,
+    /// Secrets the host program gives (`include_flow!`'s runner), read before the environment.
+    given: GivenSecrets,
+}
+
+/// Secret values given in code; `Debug` shows only their keys.
+#[cfg(feature = "executor")]
+#[derive(Clone, Default)]
+pub struct GivenSecrets(pub std::sync::Arc<std::collections::BTreeMap<String, String>>);
+
+#[cfg(feature = "executor")]
+impl std::fmt::Debug for GivenSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 #[cfg(feature = "executor")]
@@ -95,7 +109,15 @@ impl FlowHost {
         FlowHost {
             namespace: namespace.to_string(),
             files,
+            given: GivenSecrets::default(),
         }
+    }
+
+    /// This host, reading `given` before the environment.
+    #[must_use]
+    pub fn with_secrets(mut self, given: GivenSecrets) -> FlowHost {
+        self.given = given;
+        self
     }
 
     fn files(&self) -> crate::namespace_files::NamespaceFiles<'_> {
@@ -106,7 +128,10 @@ impl FlowHost {
 #[cfg(feature = "executor")]
 impl Host for FlowHost {
     fn secret(&self, key: &str) -> Result<String, String> {
-        secret(key)
+        match self.given.0.get(key) {
+            Some(value) => Ok(value.clone()),
+            None => secret(key),
+        }
     }
 
     fn kv(&self, _namespace: Option<&str>, key: &str) -> Result<Option<Value>, String> {

@@ -23,7 +23,7 @@ pub use eval::{
 };
 pub use host::EnvHost;
 #[cfg(feature = "executor")]
-pub use host::FlowHost;
+pub use host::{FlowHost, GivenSecrets};
 pub use parser::{parse, parse_expression, SyntaxError};
 
 /// YAML text as a JSON value, resolved as Kestra (Jackson's YAML parser) resolves scalars.

@@ -64,6 +64,33 @@ pub struct ServeOptions {
     pub retention: Retention,
 }
 
+/// `serve`'s defaults (those of its command line): a 30 s grace, no limit on executions,
+/// 8 MiB bodies in memory, 1 GiB stored, no API credentials (loopback only), 30 days kept.
+impl Default for ServeOptions {
+    fn default() -> Self {
+        let kept = Some(DEFAULT_RETENTION);
+        ServeOptions {
+            grace: Duration::from_secs(DEFAULT_GRACE_SECONDS),
+            max_executions: 0,
+            listen: None,
+            max_body: DEFAULT_MAX_BODY,
+            max_stored_body: DEFAULT_MAX_STORED_BODY,
+            auth: Arc::new(ApiAuth::new(None, None)),
+            retention: Retention {
+                executions: kept,
+                logs: kept,
+                files: kept,
+            },
+        }
+    }
+}
+
+pub const DEFAULT_GRACE_SECONDS: u64 = 30;
+pub const DEFAULT_MAX_BODY: usize = 8 << 20;
+pub const DEFAULT_MAX_STORED_BODY: u64 = 1 << 30;
+/// 30 days.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// How long ended executions (with their logs and files), log lines and execution files are
 /// kept; `None`: for ever. Housekeeping applies it when `serve` starts and every hour.
 #[derive(Debug, Clone, Copy, Default)]

@@ -306,6 +306,22 @@ register! {
         foreach_item::FOR_EACH_ITEM,
 }
 
+/// Which optional families this runtime was built with, by feature name in capitals: the
+/// module `include_flow!` generates asserts those its flow needs, so that a program lacking one
+/// does not compile (a built binary gets them from `kflowc build`).
+pub mod built {
+    pub const HTTP: bool = cfg!(feature = "http");
+    pub const NOTIFY: bool = cfg!(feature = "notify");
+    pub const EMAIL: bool = cfg!(feature = "email");
+    pub const POSTGRES: bool = cfg!(feature = "postgres");
+    pub const SQL: bool = cfg!(feature = "sql");
+    pub const SERDES: bool = cfg!(feature = "serdes");
+    pub const AVRO: bool = cfg!(feature = "avro");
+    pub const PARQUET: bool = cfg!(feature = "parquet");
+    pub const COMPRESS: bool = cfg!(feature = "compress");
+    pub const TOOLS: bool = cfg!(feature = "tools");
+}
+
 /// The runtime's cargo features a flow needs (see [`PluginDef::feature`]): its tasks' and, for
 /// `http.Trigger`, its triggers'. `kflowc build` turns on exactly these.
 pub fn features_of(flow: &crate::plan::Flow) -> std::collections::BTreeSet<&'static str> {

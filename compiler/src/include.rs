@@ -1,0 +1,61 @@
+//! `include_flow!`'s whole work, so that the macro crate stays a shell: read the flow file,
+//! check it as `kflowc build` does (`check --runnable`), lower it, and print the module of
+//! [`crate::emit::embedded_module`] — or every diagnostic, rendered as `kflowc check` shows it
+//! (the YAML's `file:line:column`, the message, the help), for `compile_error!`.
+
+use std::path::Path;
+
+use proc_macro2::TokenStream;
+
+use crate::diag::{render_diagnostic, FileReport};
+use crate::source::SourceFile;
+use crate::{build, check_source, emit, Options};
+
+/// The module for the flow at `path` (absolute: the macro resolves it), its generated code
+/// calling the runtime at `krate` (`::kflow::runtime`); or the messages to fail with.
+pub fn embedded_flow(path: &Path, krate: &TokenStream) -> Result<TokenStream, Vec<String>> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![format!("include_flow!: cannot read the flow file {shown}: {e}")])?;
+    let source = SourceFile::new(path, text.clone());
+    let options = Options {
+        allow_unknown_types: false,
+        runnable: true,
+    };
+    let checked = check_source(source, options);
+    let report: &FileReport = &checked.report;
+    let errors: Vec<String> = report
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            // The position first: it is what a reader (and a test) looks for.
+            let at = report.source.line_col(d.span.start);
+            let rendered = render_diagnostic(report, d);
+            let snippet = rendered.split_once('\n').map_or("", |(_, rest)| rest);
+            format!(
+                "{shown}:{}:{}: {} [{}]\n{snippet}",
+                at.line,
+                at.column,
+                d.message,
+                d.code.as_str()
+            )
+        })
+        .collect();
+    let flow = match (checked.flow, errors.is_empty()) {
+        (Some(flow), true) => flow,
+        (_, false) => return Err(errors),
+        (None, true) => return Err(vec![format!("include_flow!: {shown} is not a flow")]),
+    };
+    let name = path
+        .file_name()
+        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().to_string());
+    let plan = build::plan(&flow, &text, &name);
+    let files = build::namespace_files(path).map_err(|e| vec![e.to_string()])?;
+    let folder = path.parent().unwrap_or(Path::new(".")).join("_files");
+    let files: Vec<(&str, String)> = files
+        .iter()
+        .map(|f| (f.path.as_str(), folder.join(&f.path).display().to_string()))
+        .collect();
+    Ok(emit::embedded_module(&plan, krate, &shown, &files))
+}

@@ -1,0 +1,408 @@
+//! A flow inside a Rust program: what the modules `include_flow!` generates call. A
+//! [`Runner`] holds where the state is, the secrets given in code and the program's other
+//! flows (its subflows); [`Runner::run`] runs one execution through [`crate::launch`], as the
+//! binary's `run` does, and [`Runner::serve`] runs the flows' triggers, as `serve` does, both
+//! inside the host program's tokio runtime (current-thread or multi-threaded).
+//!
+//! Typed values cross with two traits: [`InputValue`] (a Rust value as the input's JSON) and
+//! [`OutputValue`] (a flow output's JSON as a Rust value).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Map, Value};
+
+use crate::bundle::{Bundle, BundledFlow};
+use crate::execution::{State, Summary};
+use crate::expr::GivenSecrets;
+use crate::launch::{launch, InProcess, LaunchError, LaunchRequest};
+use crate::state::Store;
+
+pub use crate::serve::{ApiAuth, Retention, ServeOptions};
+
+/// Where the state of a [`Runner`] lives.
+#[derive(Debug, Clone)]
+enum StateAt {
+    /// As the binary's: `$STATE_DIRECTORY`, else `$XDG_STATE_HOME/kflow/<namespace>.<id>`...
+    Default,
+    Dir(PathBuf),
+    /// A private folder made for this runner and removed with it (tests).
+    Ephemeral,
+}
+
+/// Runs embedded flows: their state, the secrets given in code, and the flows they may start
+/// as subflows. Cheap to make; the state is opened at the first execution and kept.
+pub struct Runner {
+    state_at: StateAt,
+    secrets: BTreeMap<String, String>,
+    flows: Vec<BundledFlow>,
+    echo_logs: bool,
+    opened: Mutex<Option<Opened>>,
+}
+
+/// The state once opened (the folder of an ephemeral one is removed after the store closes).
+struct Opened {
+    store: Arc<Store>,
+    _removed: Option<RemovedOnDrop>,
+}
+
+struct RemovedOnDrop(PathBuf);
+
+impl Drop for RemovedOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Default for Runner {
+    fn default() -> Self {
+        Runner::new()
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("state_at", &self.state_at)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .field("flows", &self.flows.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// The binary's defaults: the state where `./<flow> run` keeps it, secrets from
+    /// `SECRET_<KEY>` variables, log lines on stderr.
+    pub fn new() -> Runner {
+        Runner {
+            state_at: StateAt::Default,
+            secrets: BTreeMap::new(),
+            flows: Vec::new(),
+            echo_logs: true,
+            opened: Mutex::new(None),
+        }
+    }
+
+    /// Keep the state (executions, logs, KV, files) in `dir`.
+    #[must_use]
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Runner {
+        self.state_at = StateAt::Dir(dir.into());
+        self
+    }
+
+    /// A state of its own in a fresh private folder (in memory, `/dev/shm`, where the system
+    /// has it), removed when the runner is dropped: for tests.
+    #[must_use]
+    pub fn ephemeral(mut self) -> Runner {
+        self.state_at = StateAt::Ephemeral;
+        self
+    }
+
+    /// The secret `key` (what `{{ secret('KEY') }}` reads), before the environment's; masked in
+    /// logs and outputs like every secret.
+    #[must_use]
+    pub fn secret(mut self, key: impl Into<String>, value: impl Into<String>) -> Runner {
+        self.secrets.insert(key.into(), value.into());
+        self
+    }
+
+    /// Another embedded flow (`other::flow()`): the flows run here start it as a subflow, and
+    /// [`Runner::serve`] runs its triggers too.
+    #[must_use]
+    pub fn with_flow(mut self, flow: BundledFlow) -> Runner {
+        self.flows.push(flow);
+        self
+    }
+
+    /// Print the executions' log lines on stderr (on by default).
+    #[must_use]
+    pub fn echo_logs(mut self, echo: bool) -> Runner {
+        self.echo_logs = echo;
+        self
+    }
+
+    /// One execution of `flow` with `inputs` (validated as the command line's are), to its end.
+    pub async fn run<O: FlowOutputs>(
+        &self,
+        flow: BundledFlow,
+        inputs: Map<String, Value>,
+    ) -> Result<Execution<O>, Error> {
+        let bundle = self.bundle(flow)?;
+        let hosted = bundle.flows[0].clone();
+        let store = self.store(&bundle)?;
+        let subflows = InProcess::new(&bundle, &store, None);
+        let request = LaunchRequest {
+            input_values: Some(inputs),
+            echo_logs: self.echo_logs,
+            subflows: Some(subflows.launcher()),
+            ..LaunchRequest::default()
+        };
+        let summary = launch(hosted.flow, request, hosted.host, store, |_| {})
+            .await
+            .map_err(|e| match e {
+                LaunchError::Inputs(errors) => {
+                    Error::Inputs(errors.iter().map(ToString::to_string).collect())
+                }
+                other => Error::State(other.to_string()),
+            })?;
+        subflows.all_ended().await;
+        Execution::of(summary)
+    }
+
+    /// Runs the triggers of `flow` and of the flows given with [`Runner::with_flow`] (their
+    /// schedules, webhooks on `options.listen`, Flow triggers) until `stop` resolves, then
+    /// drains as `serve` does on SIGTERM.
+    pub async fn serve(
+        &self,
+        flow: BundledFlow,
+        options: ServeOptions,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let bundle = self.bundle(flow)?;
+        let store = self.store(&bundle)?;
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            stop.await;
+            let _ = stopping.send(true);
+        });
+        crate::serve::serve(&bundle, store, options, stopped)
+            .await
+            .map_err(Error::Serve)
+    }
+
+    /// `first` and the runner's other flows (each once), their plans read.
+    fn bundle(&self, first: BundledFlow) -> Result<Bundle, Error> {
+        let mut flows = vec![first];
+        flows.extend(
+            self.flows
+                .iter()
+                .filter(|f| !std::ptr::eq(f.plan, first.plan))
+                .copied(),
+        );
+        let secrets = GivenSecrets(Arc::new(self.secrets.clone()));
+        let mut bundle = Bundle::of("embedded", &flows, &secrets).map_err(Error::Plan)?;
+        if bundle.flows.len() == 1 {
+            bundle.name.clone_from(&bundle.flows[0].flow.id);
+        }
+        Ok(bundle)
+    }
+
+    /// The state, opened at the first use.
+    fn store(&self, bundle: &Bundle) -> Result<Arc<Store>, Error> {
+        let mut opened = crate::lock(&self.opened);
+        if let Some(opened) = opened.as_ref() {
+            return Ok(Arc::clone(&opened.store));
+        }
+        let (dir, removed) = match &self.state_at {
+            StateAt::Default => (
+                crate::state::state_dir(None, &bundle.state_leaf())
+                    .map_err(|e| Error::State(e.to_string()))?,
+                None,
+            ),
+            StateAt::Dir(dir) => (dir.clone(), None),
+            StateAt::Ephemeral => {
+                let dir = ephemeral_dir();
+                (dir.clone(), Some(RemovedOnDrop(dir)))
+            }
+        };
+        let store = Arc::new(Store::open(&dir).map_err(|e| Error::State(e.to_string()))?);
+        *opened = Some(Opened {
+            store: Arc::clone(&store),
+            _removed: removed,
+        });
+        Ok(store)
+    }
+}
+
+/// A folder no other runner uses: under `/dev/shm` (memory) where it exists.
+fn ephemeral_dir() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    let base = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    };
+    base.join(format!(
+        "kflow-embedded-{}-{}",
+        std::process::id(),
+        crate::execution::new_id()
+    ))
+}
+
+/// An ended execution: its id, state and typed outputs (`None` unless it succeeded), with the
+/// whole summary (task runs, labels, duration) as the binary prints it.
+#[derive(Debug, Clone)]
+pub struct Execution<O> {
+    pub id: String,
+    pub state: State,
+    pub outputs: Option<O>,
+    pub summary: Summary,
+}
+
+impl<O: FlowOutputs> Execution<O> {
+    fn of(summary: Summary) -> Result<Execution<O>, Error> {
+        let outputs = match (&summary.state, &summary.outputs) {
+            (State::Success | State::Warning, Some(Value::Object(values))) => {
+                Some(O::from_values(values).map_err(Error::Outputs)?)
+            }
+            (State::Success | State::Warning, _) => {
+                Some(O::from_values(&Map::new()).map_err(Error::Outputs)?)
+            }
+            _ => None,
+        };
+        Ok(Execution {
+            id: summary.id.clone(),
+            state: summary.state,
+            outputs,
+            summary,
+        })
+    }
+
+    /// Whether it ended SUCCESS or WARNING.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.state, State::Success | State::Warning)
+    }
+}
+
+/// Why an embedded execution could not run (an execution that ran and failed is an
+/// [`Execution`] with its state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// Wrong inputs: one message per problem, each naming its input.
+    Inputs(Vec<String>),
+    /// The state could not be opened or written.
+    State(String),
+    /// The plan does not fit this runtime (the macro and the runtime differ in version).
+    Plan(String),
+    /// An output does not have its declared type.
+    Outputs(String),
+    /// The triggers could not be served.
+    Serve(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Inputs(messages) => f.write_str(&messages.join("\n")),
+            Error::State(m) => write!(f, "state: {m}"),
+            Error::Plan(m) => write!(f, "plan: {m}"),
+            Error::Outputs(m) => write!(f, "outputs: {m}"),
+            Error::Serve(m) => write!(f, "serve: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A flow's `Outputs` struct, read from the execution's outputs.
+pub trait FlowOutputs: Sized {
+    fn from_values(values: &Map<String, Value>) -> Result<Self, String>;
+}
+
+/// A flow without declared outputs.
+impl FlowOutputs for () {
+    fn from_values(_: &Map<String, Value>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// The output `id` of `values` as `T` (generated `Outputs` call it per field).
+pub fn output<T: OutputValue>(values: &Map<String, Value>, id: &str) -> Result<T, String> {
+    T::from_output(values.get(id).unwrap_or(&Value::Null))
+        .map_err(|expected| format!("output `{id}` is not {expected}"))
+}
+
+/// A Rust value as an input's JSON value (what `--input` or the API would give).
+pub trait InputValue {
+    fn to_input(&self) -> Value;
+}
+
+/// A flow output's JSON value as a Rust value; the error says what was expected.
+pub trait OutputValue: Sized {
+    fn from_output(value: &Value) -> Result<Self, &'static str>;
+}
+
+macro_rules! json_values {
+    ($($ty:ty => $read:expr, $expected:literal;)*) => {$(
+        impl InputValue for $ty {
+            fn to_input(&self) -> Value {
+                Value::from(self.clone())
+            }
+        }
+        impl OutputValue for $ty {
+            fn from_output(value: &Value) -> Result<Self, &'static str> {
+                let read: fn(&Value) -> Option<$ty> = $read;
+                read(value).ok_or($expected)
+            }
+        }
+    )*};
+}
+
+json_values! {
+    String => |v| v.as_str().map(str::to_string), "a string";
+    i64 => Value::as_i64, "an integer";
+    f64 => Value::as_f64, "a number";
+    bool => Value::as_bool, "a boolean";
+}
+
+impl InputValue for Value {
+    fn to_input(&self) -> Value {
+        self.clone()
+    }
+}
+
+impl OutputValue for Value {
+    fn from_output(value: &Value) -> Result<Self, &'static str> {
+        Ok(value.clone())
+    }
+}
+
+impl<T: InputValue> InputValue for Vec<T> {
+    fn to_input(&self) -> Value {
+        Value::Array(self.iter().map(InputValue::to_input).collect())
+    }
+}
+
+impl<T: OutputValue> OutputValue for Vec<T> {
+    fn from_output(value: &Value) -> Result<Self, &'static str> {
+        value
+            .as_array()
+            .ok_or("a list")?
+            .iter()
+            .map(T::from_output)
+            .collect()
+    }
+}
+
+impl<T: OutputValue> OutputValue for Option<T> {
+    fn from_output(value: &Value) -> Result<Self, &'static str> {
+        match value {
+            Value::Null => Ok(None),
+            other => T::from_output(other).map(Some),
+        }
+    }
+}
+
+/// Dates, times and durations cross as their ISO 8601 text, as the command line takes them.
+macro_rules! text_values {
+    ($($ty:ty, $expected:literal;)*) => {$(
+        impl InputValue for $ty {
+            fn to_input(&self) -> Value {
+                Value::String(self.to_string())
+            }
+        }
+        impl OutputValue for $ty {
+            fn from_output(value: &Value) -> Result<Self, &'static str> {
+                value.as_str().and_then(|s| s.parse().ok()).ok_or($expected)
+            }
+        }
+    )*};
+}
+
+text_values! {
+    jiff::Timestamp, "an instant (2024-01-01T10:00:00Z)";
+    jiff::civil::Date, "a date (2024-01-01)";
+    jiff::civil::Time, "a time (10:00:00)";
+    jiff::SignedDuration, "a duration (PT1H30M)";
+}
