@@ -104,9 +104,11 @@ fn an_every_second_schedule_runs_once_a_tick_and_sigterm_drains() {
         "{listed}"
     );
 
-    // Disabled from the command line: serving fires nothing.
+    // Disabled from the command line: serving fires nothing, not even the ticks missed while
+    // no serve ran (recoverMissedSchedules ALL would run them for an enabled trigger).
     let out = call(&bin, &state, &["triggers", "disable", "tick"]);
     assert_eq!(out.status.code(), Some(0));
+    std::thread::sleep(Duration::from_millis(1_500));
     let serve = start_serve(&bin, &state, &log, &[], &[]);
     std::thread::sleep(Duration::from_millis(2_500));
     assert_eq!(terminate(serve), Some(0));

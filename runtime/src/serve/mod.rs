@@ -579,7 +579,16 @@ impl Served {
         // The ticks missed while no `serve` ran.
         let missed = ticks.between(last, Timestamp::now(), MAX_MISSED);
         if let Some(newest) = missed.last().cloned() {
-            let run = ticks.recovered(missed.clone());
+            // A trigger disabled (`triggers disable`) runs none of them: they are only handled.
+            let disabled = self
+                .store
+                .trigger_state(&flow.id, &trigger.id)
+                .is_ok_and(|s| s.disabled);
+            let run = if disabled {
+                Vec::new()
+            } else {
+                ticks.recovered(missed.clone())
+            };
             say(
                 "INFO",
                 &format!(
