@@ -15,8 +15,11 @@ use crate::{build, check_source, emit, Options};
 /// calling the runtime at `krate` (`::kflow::runtime`); or the messages to fail with.
 pub fn embedded_flow(path: &Path, krate: &TokenStream) -> Result<TokenStream, Vec<String>> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("include_flow!: cannot read the flow file {shown}: {e}")])?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        vec![format!(
+            "include_flow!: cannot read the flow file {shown}: {e}"
+        )]
+    })?;
     let source = SourceFile::new(path, text.clone());
     let options = Options {
         allow_unknown_types: false,

@@ -26,10 +26,10 @@ pub mod plan;
 pub mod suggest;
 pub mod tasks;
 
-/// Re-exported for generated code, which builds JSON values with it.
-pub use serde_json;
 /// Re-exported for generated code: DATETIME, DATE, TIME and DURATION inputs are jiff's types.
 pub use jiff;
+/// Re-exported for generated code, which builds JSON values with it.
+pub use serde_json;
 
 #[cfg(feature = "executor")]
 pub mod actions;
