@@ -482,7 +482,36 @@ fn field_name(id: &str) -> Ident {
 
 #[cfg(test)]
 mod tests {
-    use super::raw_string;
+    use super::{camel, choice_enum, raw_string};
+    use kflow_runtime::plan::{Input, InputType};
+
+    #[test]
+    fn names_for_rust_from_ids_and_values() {
+        assert_eq!(camel("deploy_env", "Input"), "DeployEnv");
+        assert_eq!(camel("us-east-1", "Empty"), "UsEast1");
+        assert_eq!(camel("1.0", "Empty"), "V10");
+        assert_eq!(camel("--", "Empty"), "Empty");
+    }
+
+    #[test]
+    fn select_values_become_distinct_variants_and_keep_their_text() {
+        let mut input = Input::new("env", InputType::Select);
+        input.values = vec!["dev".into(), "DEV".into(), "other".into(), String::new()];
+        input.allow_custom_value = true;
+        let code = choice_enum(&input, &quote::format_ident!("Env")).to_string();
+        for expected in [
+            "Dev ,",
+            "DEV ,",
+            "Other2 ,",
+            "Empty ,",
+            "Other (",
+            "Env :: Dev => \"dev\"",
+            "Env :: Other2 => \"other\"",
+            "Env :: Empty => \"\"",
+        ] {
+            assert!(code.contains(expected), "{expected} in {code}");
+        }
+    }
 
     #[test]
     fn raw_strings_are_not_closed_by_their_content() {

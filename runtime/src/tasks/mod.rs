@@ -320,6 +320,20 @@ pub mod built {
     pub const PARQUET: bool = cfg!(feature = "parquet");
     pub const COMPRESS: bool = cfg!(feature = "compress");
     pub const TOOLS: bool = cfg!(feature = "tools");
+
+    /// Every feature a task type may need, with its constant above.
+    pub const ALL: &[(&str, bool)] = &[
+        ("http", HTTP),
+        ("notify", NOTIFY),
+        ("email", EMAIL),
+        ("postgres", POSTGRES),
+        ("sql", SQL),
+        ("serdes", SERDES),
+        ("avro", AVRO),
+        ("parquet", PARQUET),
+        ("compress", COMPRESS),
+        ("tools", TOOLS),
+    ];
 }
 
 /// The runtime's cargo features a flow needs (see [`PluginDef::feature`]): its tasks' and, for
@@ -361,4 +375,29 @@ pub fn validate_properties(type_name: &str, properties: serde_json::Value) -> Re
     implementation(type_name)
         .ok_or_else(|| format!("`{type_name}` is not a runnable type"))?
         .accepts(properties)
+}
+
+#[cfg(test)]
+mod tests {
+    /// `include_flow!` asserts `built::<FEATURE>` for each feature a flow needs: every feature
+    /// a definition names has its constant, and the constant is the feature's own.
+    #[test]
+    fn every_feature_a_type_needs_has_its_built_constant() {
+        for definition in super::DEFINITIONS {
+            if let Some(feature) = definition.feature {
+                assert!(
+                    super::built::ALL.iter().any(|(name, _)| *name == feature),
+                    "{feature} ({})",
+                    definition.name
+                );
+            }
+        }
+        assert_eq!(
+            super::built::ALL
+                .iter()
+                .find(|(n, _)| *n == "http")
+                .map(|(_, on)| *on),
+            Some(cfg!(feature = "http"))
+        );
+    }
 }
