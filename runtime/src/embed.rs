@@ -406,3 +406,49 @@ text_values! {
     jiff::civil::Time, "a time (10:00:00)";
     jiff::SignedDuration, "a duration (PT1H30M)";
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{InputValue, OutputValue};
+    use crate::plan::{Flow, Input, InputType};
+    use serde_json::{json, Map, Value};
+
+    /// What a typed field gives is what the inputs take, and the value they keep reads back as
+    /// the same Rust value (dates, times and durations cross as text).
+    #[test]
+    fn typed_values_are_what_the_inputs_accept() {
+        let at: jiff::Timestamp = "2024-05-01T10:00:00Z".parse().unwrap();
+        let day: jiff::civil::Date = "2024-05-01".parse().unwrap();
+        let time: jiff::civil::Time = "10:30:00".parse().unwrap();
+        let took = jiff::SignedDuration::from_secs(5400);
+        let given = [
+            ("at", InputType::Datetime, at.to_input()),
+            ("day", InputType::Date, day.to_input()),
+            ("time", InputType::Time, time.to_input()),
+            ("took", InputType::Duration, took.to_input()),
+            ("n", InputType::Int, 7_i64.to_input()),
+            ("x", InputType::Float, 1.5_f64.to_input()),
+            ("ok", InputType::Bool, true.to_input()),
+            ("tags", InputType::Array, vec!["a".to_string()].to_input()),
+        ];
+        let mut flow = Flow::new("typed", "kflow.tests");
+        let mut values = Map::new();
+        for (id, ty, value) in &given {
+            let mut input = Input::new(id, *ty);
+            if *ty == InputType::Array {
+                input.item_type = Some(InputType::String);
+            }
+            flow.inputs.push(input);
+            values.insert((*id).to_string(), value.clone());
+        }
+        let resolved = crate::inputs::resolve(&flow, Vec::new(), Some(values))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(jiff::Timestamp::from_output(&resolved["at"]), Ok(at));
+        assert_eq!(jiff::civil::Date::from_output(&resolved["day"]), Ok(day));
+        assert_eq!(jiff::civil::Time::from_output(&resolved["time"]), Ok(time));
+        assert_eq!(jiff::SignedDuration::from_output(&resolved["took"]), Ok(took));
+        assert_eq!(resolved["n"], json!(7));
+        assert_eq!(Vec::<String>::from_output(&resolved["tags"]), Ok(vec!["a".to_string()]));
+        assert_eq!(i64::from_output(&Value::from("7")), Err("an integer"));
+    }
+}
