@@ -447,13 +447,24 @@ pub fn embedded_module(
             }
 
             /// Runs the flow's triggers (and those of `runner`'s other flows) until `stop`
-            /// resolves, inside the calling tokio runtime.
+            /// resolves, inside the calling tokio runtime; webhooks on `options.listen`.
             pub async fn serve(
                 runner: &#krate::embed::Runner,
                 options: #krate::embed::ServeOptions,
                 stop: impl ::std::future::Future<Output = ()> + ::std::marker::Send + 'static,
             ) -> ::std::result::Result<(), #krate::embed::Error> {
                 runner.serve(flow(), options, stop).await
+            }
+
+            /// [`serve`] whose webhook routes the program's own axum application answers:
+            /// merge the router into it and await the future beside it (see
+            /// `Runner::serve_routes`).
+            pub async fn serve_routes<'a>(
+                runner: &'a #krate::embed::Runner,
+                options: #krate::embed::ServeOptions,
+                stop: impl ::std::future::Future<Output = ()> + ::std::marker::Send + 'static,
+            ) -> ::std::result::Result<(#krate::axum::Router, #krate::embed::Serving<'a>), #krate::embed::Error> {
+                runner.serve_routes(flow(), options, stop).await
             }
         }
     }

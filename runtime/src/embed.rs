@@ -21,6 +21,9 @@ use crate::state::Store;
 
 pub use crate::serve::{ApiAuth, Retention, ServeOptions};
 
+/// A future the host program awaits (it need not be `Send`: await it where it is made).
+pub type Serving<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + 'a>>;
+
 /// Where the state of a [`Runner`] lives.
 #[derive(Debug, Clone)]
 enum StateAt {
@@ -169,6 +172,33 @@ impl Runner {
         crate::serve::serve(&bundle, store, options, stopped)
             .await
             .map_err(Error::Serve)
+    }
+
+    /// [`Runner::serve`] whose HTTP routes (the webhooks, `/health`, `/metrics`; Kestra's REST
+    /// API only when `options.auth` has credentials) the host program's own axum server
+    /// answers: merge the router into the application's, and await the future beside it; it
+    /// ends once `stop` resolved and running executions drained. `options.listen` is unused.
+    pub async fn serve_routes<'a>(
+        &'a self,
+        flow: BundledFlow,
+        mut options: ServeOptions,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(axum::Router, Serving<'a>), Error> {
+        let (routes, router) = crate::serve::RoutesTo::channel();
+        options.routes = Some(routes);
+        let mut serving: Serving<'a> = Box::pin(self.serve(flow, options, stop));
+        // `serve` hands the routes over once its triggers are set up, before it waits.
+        match futures_util::future::select(router, &mut serving).await {
+            futures_util::future::Either::Left((Ok(router), _)) => Ok((router, serving)),
+            futures_util::future::Either::Left((Err(_), _)) => Err(Error::Serve(
+                "serve ended before its routes were ready".into(),
+            )),
+            futures_util::future::Either::Right((ended, _)) => {
+                Err(ended.err().unwrap_or_else(|| {
+                    Error::Serve("serve ended before its routes were ready".into())
+                }))
+            }
+        }
     }
 
     /// `first` and the runner's other flows (each once), their plans read.
@@ -446,9 +476,15 @@ mod tests {
         assert_eq!(jiff::Timestamp::from_output(&resolved["at"]), Ok(at));
         assert_eq!(jiff::civil::Date::from_output(&resolved["day"]), Ok(day));
         assert_eq!(jiff::civil::Time::from_output(&resolved["time"]), Ok(time));
-        assert_eq!(jiff::SignedDuration::from_output(&resolved["took"]), Ok(took));
+        assert_eq!(
+            jiff::SignedDuration::from_output(&resolved["took"]),
+            Ok(took)
+        );
         assert_eq!(resolved["n"], json!(7));
-        assert_eq!(Vec::<String>::from_output(&resolved["tags"]), Ok(vec!["a".to_string()]));
+        assert_eq!(
+            Vec::<String>::from_output(&resolved["tags"]),
+            Ok(vec!["a".to_string()])
+        );
         assert_eq!(i64::from_output(&Value::from("7")), Err("an integer"));
     }
 }

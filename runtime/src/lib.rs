@@ -26,6 +26,9 @@ pub mod plan;
 pub mod suggest;
 pub mod tasks;
 
+/// Re-exported for programs that mount `serve`'s routes in their own axum application.
+#[cfg(feature = "executor")]
+pub use axum;
 /// Re-exported for generated code: DATETIME, DATE, TIME and DURATION inputs are jiff's types.
 pub use jiff;
 /// Re-exported for generated code, which builds JSON values with it.

@@ -1,13 +1,13 @@
-//! An axum application with a flow inside: its own routes on `APP_LISTEN` (one of which runs
-//! the flow and answers with its typed output), and the flow's webhook trigger served on
-//! `WEBHOOK_LISTEN` by kflow, in the same tokio runtime. Ctrl-C stops both; kflow drains
+//! An axum application with a flow inside, on one address (`APP_LISTEN`): its own routes (one
+//! of which runs the flow and answers with its typed output) and the flow's webhook trigger,
+//! whose routes kflow hands to the application's router. Ctrl-C stops both; kflow drains
 //! running executions first.
 //!
 //! ```sh
 //! cargo run
 //! curl 'localhost:3000/quote?quantity=4'
 //! curl -X POST -H 'content-type: application/json' -d '{"quantity": 2}' \
-//!   localhost:8080/api/v1/main/executions/webhook/kflow.examples/quote/orders
+//!   localhost:3000/api/v1/main/executions/webhook/kflow.examples/quote/orders
 //! ```
 
 use std::sync::Arc;
@@ -46,17 +46,8 @@ async fn price(
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app_listen = std::env::var("APP_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let webhook_listen =
-        std::env::var("WEBHOOK_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let state = std::env::var("STATE_DIR").unwrap_or_else(|_| "target/kflow-state".into());
     let runner = Arc::new(kflow::Runner::new().state_dir(state));
-
-    let app = Router::new()
-        .route("/", get(|| async { "a shop with a flow inside\n" }))
-        .route("/quote", get(price))
-        .with_state(Arc::clone(&runner));
-    let listener = tokio::net::TcpListener::bind(&app_listen).await?;
-    println!("app on http://{}", listener.local_addr()?);
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let app_stopped = {
@@ -76,13 +67,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let _ = stop.send(true);
     });
 
-    let options = kflow::ServeOptions {
-        listen: Some(webhook_listen),
-        ..kflow::ServeOptions::default()
-    };
+    // The flow's triggers: its webhook's routes join the application's.
+    let (webhooks, triggers) =
+        quote::serve_routes(&runner, kflow::ServeOptions::default(), webhook_stopped).await?;
+    let app = Router::new()
+        .route("/", get(|| async { "a shop with a flow inside\n" }))
+        .route("/quote", get(price))
+        .with_state(Arc::clone(&runner))
+        .merge(webhooks);
+    let listener = tokio::net::TcpListener::bind(&app_listen).await?;
+    println!("app on http://{}", listener.local_addr()?);
+
     let (served, triggers) = tokio::join!(
         axum::serve(listener, app).with_graceful_shutdown(app_stopped),
-        quote::serve(&runner, options, webhook_stopped),
+        triggers,
     );
     served?;
     triggers?;

@@ -1,6 +1,6 @@
-//! The example as a user runs it: the application answers on its port, runs the flow for a
-//! request, the flow's webhook answers on the other port with the execution's outputs, and
-//! Ctrl-C (SIGINT) stops both.
+//! The example as a user runs it: the application answers its routes, runs the flow for a
+//! request, answers the flow's webhook (kflow's route in its router) with the execution's
+//! outputs, keeps Kestra's REST API off (no credentials given), and Ctrl-C (SIGINT) stops it.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -52,11 +52,10 @@ fn wait_for(port: u16, path: &str, app: &mut Child) -> (String, String) {
 
 #[test]
 fn the_application_serves_its_routes_and_the_flows_webhook() {
-    let (app_port, webhook_port) = (free_port(), free_port());
+    let app_port = free_port();
     let state = std::env::temp_dir().join(format!("kflow-axum-example-{}", std::process::id()));
     let mut app = Command::new(env!("CARGO_BIN_EXE_kflow-example-axum-webhook"))
         .env("APP_LISTEN", format!("127.0.0.1:{app_port}"))
-        .env("WEBHOOK_LISTEN", format!("127.0.0.1:{webhook_port}"))
         .env("STATE_DIR", &state)
         .spawn()
         .unwrap();
@@ -69,12 +68,17 @@ fn the_application_serves_its_routes_and_the_flows_webhook() {
     assert!(status.contains("200"), "{status}");
     assert_eq!(body, "38.0\n");
 
-    // The flow's webhook, served beside it: it waits for the execution and returns its outputs.
-    let _ = wait_for(webhook_port, "/health", &mut app);
+    // The flow's webhook, in the application's router: it waits for the execution and returns
+    // its outputs.
     let path = "/api/v1/main/executions/webhook/kflow.examples/quote/orders";
-    let (status, body) = request(webhook_port, "POST", path, r#"{"quantity": 2}"#).unwrap();
+    let (status, body) = request(app_port, "POST", path, r#"{"quantity": 2}"#).unwrap();
     assert!(status.contains("200"), "{status} {body}");
     assert!(body.contains("19.0"), "{body}");
+    let (status, _) = request(app_port, "GET", "/health", "").unwrap();
+    assert!(status.contains("200"), "{status}");
+    // Without credentials the REST API is not mounted: the host may listen anywhere.
+    let (status, _) = request(app_port, "GET", "/api/v1/executions", "").unwrap();
+    assert!(status.contains("404"), "{status}");
 
     // Ctrl-C stops the application and the triggers, cleanly.
     Command::new("kill")

@@ -184,6 +184,7 @@ pub(super) fn serve_command(bundle: &Bundle, args: &ServeArgs) -> Result<u8, Fai
                     logs: args.keep_logs.unwrap_or(args.keep_executions).0,
                     files: args.keep_files.unwrap_or(args.keep_executions).0,
                 },
+                routes: None,
             },
             stopped,
         ))

@@ -136,9 +136,8 @@ impl App {
     }
 }
 
-/// Serves until `app.stop` turns `true`; the answers being written are finished first.
-pub(super) async fn run(listener: tokio::net::TcpListener, app: App) {
-    let mut stop = app.stop.clone();
+/// `serve`'s routes: the webhooks, `/health`, `/metrics` and, with `api`, Kestra's REST API.
+pub(super) fn router(app: App, api: bool) -> Router {
     let app = Arc::new(app);
     let hook = get(webhook::webhook)
         .post(webhook::webhook)
@@ -148,11 +147,14 @@ pub(super) async fn run(listener: tokio::net::TcpListener, app: App) {
         .route("/metrics", get(metrics));
     // Kestra's paths, with the tenant `main` and the older ones without a tenant.
     for prefix in ["/api/v1/main", "/api/v1"] {
+        router = router.route(
+            &format!("{prefix}/executions/webhook/{{namespace}}/{{flow_id}}/{{key}}"),
+            hook.clone(),
+        );
+        if !api {
+            continue;
+        }
         router = router
-            .route(
-                &format!("{prefix}/executions/webhook/{{namespace}}/{{flow_id}}/{{key}}"),
-                hook.clone(),
-            )
             .route(
                 &format!("{prefix}/executions/{{a}}/{{b}}"),
                 post(api::create),
@@ -175,7 +177,15 @@ pub(super) async fn run(listener: tokio::net::TcpListener, app: App) {
             .route(&format!("{prefix}/logs/{{a}}"), get(api::logs))
             .route(&format!("{prefix}/logs/{{a}}/follow"), get(api::follow));
     }
-    let router = router.with_state(Arc::clone(&app));
+    router.with_state(app)
+}
+
+/// Serves `router` until `stop` turns `true`; the answers being written are finished first.
+pub(super) async fn run(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) {
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };

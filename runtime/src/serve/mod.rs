@@ -62,6 +62,35 @@ pub struct ServeOptions {
     pub auth: Arc<ApiAuth>,
     /// How long ended executions, logs and files are kept.
     pub retention: Retention,
+    /// Hand the HTTP routes to the host program instead of listening (see [`RoutesTo`]).
+    pub routes: Option<RoutesTo>,
+}
+
+/// Where `serve` hands its HTTP routes when the host program's own axum server is to answer
+/// them (`include_flow!`'s `serve_routes`): the webhooks, `/health` and `/metrics`, and
+/// Kestra's REST API only when [`ServeOptions::auth`] has credentials, since `serve` cannot
+/// tell whether the host listens off the loopback.
+#[derive(Clone)]
+pub struct RoutesTo(Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<axum::Router>>>>);
+
+impl RoutesTo {
+    /// The sending end, for [`ServeOptions::routes`], and where the routes arrive.
+    pub fn channel() -> (RoutesTo, tokio::sync::oneshot::Receiver<axum::Router>) {
+        let (give, take) = tokio::sync::oneshot::channel();
+        (RoutesTo(Arc::new(std::sync::Mutex::new(Some(give)))), take)
+    }
+
+    fn give(&self, router: axum::Router) {
+        if let Some(give) = crate::lock(&self.0).take() {
+            let _ = give.send(router);
+        }
+    }
+}
+
+impl std::fmt::Debug for RoutesTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RoutesTo")
+    }
 }
 
 /// `serve`'s defaults (those of its command line): a 30 s grace, no limit on executions,
@@ -81,6 +110,7 @@ impl Default for ServeOptions {
                 logs: kept,
                 files: kept,
             },
+            routes: None,
         }
     }
 }
@@ -239,7 +269,11 @@ pub async fn serve(
             );
         }
     }
-    let server = if webhooks.is_empty() && options.listen.is_none() {
+    let server = if let Some(routes) = &options.routes {
+        let api = options.auth.is_set();
+        routes.give(http::router(app(&served, &options, webhooks, &stop), api));
+        None
+    } else if webhooks.is_empty() && options.listen.is_none() {
         None
     } else {
         Some(listen(&served, &options, webhooks, &stop).await?)
@@ -394,19 +428,27 @@ async fn listen(
                 webhooks.len()
             ),
         );
-        Ok(tokio::spawn(http::run(
-            listener,
-            http::App {
-                served: Arc::clone(served),
-                hooks: webhooks,
-                limits: http::Limits {
-                    memory: options.max_body,
-                    stored: options.max_stored_body,
-                },
-                auth: Arc::clone(&options.auth),
-                stop: stop.clone(),
-            },
-        )))
+        let router = http::router(app(served, options, webhooks, stop), true);
+        Ok(tokio::spawn(http::run(listener, router, stop.clone())))
+    }
+}
+
+/// What the HTTP handlers share.
+fn app(
+    served: &Arc<Served>,
+    options: &ServeOptions,
+    webhooks: Vec<webhook::Hook>,
+    stop: &watch::Receiver<bool>,
+) -> http::App {
+    http::App {
+        served: Arc::clone(served),
+        hooks: webhooks,
+        limits: http::Limits {
+            memory: options.max_body,
+            stored: options.max_stored_body,
+        },
+        auth: Arc::clone(&options.auth),
+        stop: stop.clone(),
     }
 }
 
