@@ -252,7 +252,24 @@ fn every_example_builds_or_is_refused_at_each_task_it_cannot_run() {
         };
         let info = Command::new(&bin).arg("info").output().expect("info runs");
         assert_eq!(info.status.code(), Some(0), "{}", path.display());
-        let (out, _) = run_raw(&bin, &name, &[&flow.id.value]);
+        // A required input without a default (the include_flow! example's `city`) is given.
+        let plan = kflow_compiler::build::plan(flow, &text, &name);
+        let mut args = vec![flow.id.value.clone()];
+        for input in plan
+            .inputs
+            .iter()
+            .filter(|i| i.required && i.defaults.is_none())
+        {
+            use kflow_runtime::plan::InputType;
+            let value = match input.ty {
+                InputType::Int | InputType::Float => "1",
+                InputType::Bool => "true",
+                _ => "x",
+            };
+            args.extend(["--input".to_string(), format!("{}={value}", input.id)]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (out, _) = run_raw(&bin, &name, &args);
         let code = out.status.code();
         assert!(
             matches!(code, Some(0..=1)),
