@@ -1,6 +1,6 @@
 // Runs a flow with typed inputs (a required one, defaults, a SELECT enum, a date-time, a list)
-// and reads its typed outputs; the secret given in code is what the flow reads (without it, its
-// Log task would fail).
+// and reads its typed outputs, one of them from a namespace file bundled into the program; the
+// secret given in code is what the flow reads (without it, its Log task would fail).
 // Paths are relative to the crate that includes them: trybuild's project, target/tests/trybuild/kflow.
 kflow::include_flow!("../../../../kflow/tests/flows/greet.yml");
 
@@ -21,6 +21,8 @@ async fn main() {
     assert_eq!(outputs.greeting, "Hello ADA x3");
     assert_eq!(outputs.times, 3_i64);
     assert_eq!(outputs.tag_count, 2_i64);
+    // `_files/` beside the flow is bundled into the program.
+    assert_eq!(outputs.motto, "flows are code");
 
     // The defaults apply to what is left `None`.
     let execution = greet::run_on(&runner, greet::Inputs::new("bob".into())).await.unwrap();
