@@ -295,13 +295,14 @@ fn choice_enum(input: &kflow_runtime::plan::Input, name: &Ident) -> TokenStream 
 /// The module `include_flow!` expands to: `pub mod <flow id>` with the flow's `ID` and
 /// `NAMESPACE`, typed `Inputs` and `Outputs`, `run`, `run_on` and `serve`. `krate` is the path
 /// of the facade's runtime (`::kflow::runtime`); `flow_file` and `files` (path under `_files/`,
-/// absolute path) are read with `include_bytes!`, so cargo rebuilds the program when they
-/// change.
+/// absolute path) are read with `include_bytes!`, as are the `neighbours` it was checked
+/// with, so cargo rebuilds the program when any of them changes.
 pub fn embedded_module(
     plan: &Flow,
     krate: &TokenStream,
     flow_file: &str,
     files: &[(&str, String)],
+    neighbours: &[String],
 ) -> TokenStream {
     let module = field_name(&plan.id);
     let (id, namespace) = (&plan.id, &plan.namespace);
@@ -373,8 +374,10 @@ pub fn embedded_module(
             /// The flow's namespace.
             pub const NAMESPACE: &str = #namespace;
 
-            // The flow file: cargo rebuilds the program when it changes.
+            // The flow file and those it was checked with: cargo rebuilds the program when they
+            // change.
             const _: &[u8] = include_bytes!(#flow_file);
+            #(const _: &[u8] = include_bytes!(#neighbours);)*
             #(#features)*
 
             /// The flow as the runtime holds it: give it to a runner (`with_flow`) whose other

@@ -2,6 +2,10 @@
 //! check it as `kflowc build` does (`check --runnable`), lower it, and print the module of
 //! [`crate::emit::embedded_module`] — or every diagnostic, rendered as `kflowc check` shows it
 //! (the YAML's `file:line:column`, the message, the help), for `compile_error!`.
+//!
+//! The flow is checked together with the other flow files of its folder, as `kflowc check
+//! <folder>` checks them: a Subflow's inputs and outputs are checked against the flow it starts
+//! when that flow sits beside it (the program includes it too, to run it).
 
 use std::path::Path;
 
@@ -9,7 +13,7 @@ use proc_macro2::TokenStream;
 
 use crate::diag::{render_diagnostic, FileReport};
 use crate::source::SourceFile;
-use crate::{build, check_source, emit, Options};
+use crate::{build, check_sources, emit, Options};
 
 /// The module for the flow at `path` (absolute: the macro resolves it), its generated code
 /// calling the runtime at `krate` (`::kflow::runtime`); or the messages to fail with.
@@ -20,12 +24,20 @@ pub fn embedded_flow(path: &Path, krate: &TokenStream) -> Result<TokenStream, Ve
             "include_flow!: cannot read the flow file {shown}: {e}"
         )]
     })?;
-    let source = SourceFile::new(path, text.clone());
     let options = Options {
         allow_unknown_types: false,
         runnable: true,
     };
-    let checked = check_source(source, options);
+    let neighbours = neighbours(path);
+    let mut sources = vec![SourceFile::new(path, text.clone())];
+    sources.extend(
+        neighbours
+            .iter()
+            .filter_map(|p| Some(SourceFile::new(p, std::fs::read_to_string(p).ok()?))),
+    );
+    let Some(checked) = check_sources(sources, options, false).into_iter().next() else {
+        return Err(vec![format!("include_flow!: {shown} is not a flow")]);
+    };
     let report: &FileReport = &checked.report;
     let errors: Vec<String> = report
         .diagnostics
@@ -60,5 +72,36 @@ pub fn embedded_flow(path: &Path, krate: &TokenStream) -> Result<TokenStream, Ve
         .iter()
         .map(|f| (f.path.as_str(), folder.join(&f.path).display().to_string()))
         .collect();
-    Ok(emit::embedded_module(&plan, krate, &shown, &files))
+    let neighbours: Vec<String> = neighbours.iter().map(|p| p.display().to_string()).collect();
+    Ok(emit::embedded_module(
+        &plan,
+        krate,
+        &shown,
+        &files,
+        &neighbours,
+    ))
+}
+
+/// At most this many other flow files of the folder are read with the flow.
+const MAX_NEIGHBOURS: usize = 200;
+
+/// The other `*.yml`/`*.yaml` files of the flow's folder (not below it: a flow at a crate's
+/// root must not walk `target/`), sorted.
+fn neighbours(path: &Path) -> Vec<std::path::PathBuf> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut found: Vec<std::path::PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.as_path() != path
+                && p.extension().is_some_and(|e| e == "yml" || e == "yaml")
+        })
+        .take(MAX_NEIGHBOURS)
+        .collect();
+    found.sort();
+    found
 }
