@@ -77,10 +77,23 @@ pub const NAMESPACE_FILES: &str = "_files";
 const MAX_NAMESPACE_FILES: usize = 10_000;
 const MAX_NAMESPACE_BYTES: u64 = 256 << 20;
 
-/// The namespace files of the flow at `flow_path`: every regular file under `_files/` beside
-/// it, sorted. Links are not followed (a link could bundle any file of the build machine);
-/// devices, FIFOs and sockets are skipped.
+/// The namespace files of the flow at `flow_path`, read: see [`namespace_file_paths`].
 pub fn namespace_files(flow_path: &Path) -> Result<Vec<NamespaceFile>, BuildError> {
+    namespace_file_paths(flow_path)?
+        .into_iter()
+        .map(|(path, file)| {
+            let contents = std::fs::read(&file)
+                .map_err(|e| BuildError(format!("cannot read {}: {e}", file.display())))?;
+            Ok(NamespaceFile { path, contents })
+        })
+        .collect()
+}
+
+/// The namespace files of the flow at `flow_path`: every regular file under `_files/` beside
+/// it, as its path there (with `/`) and on disk, sorted. Links are not followed (a link could
+/// bundle any file of the build machine); devices, FIFOs and sockets are skipped.
+/// `include_flow!` takes the paths alone (the program reads the files with `include_bytes!`).
+pub fn namespace_file_paths(flow_path: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
     let root = flow_path
         .parent()
         .unwrap_or(Path::new("."))
@@ -105,10 +118,10 @@ pub fn namespace_files(flow_path: &Path) -> Result<Vec<NamespaceFile>, BuildErro
             if kind.is_dir() {
                 pending.push((entry.path(), format!("{path}/")));
             } else if kind.is_file() {
-                let contents = std::fs::read(entry.path()).map_err(|e| {
+                let size = entry.metadata().map_err(|e| {
                     BuildError(format!("cannot read {}: {e}", entry.path().display()))
                 })?;
-                total += contents.len() as u64;
+                total += size.len();
                 if files.len() >= MAX_NAMESPACE_FILES || total > MAX_NAMESPACE_BYTES {
                     return Err(BuildError(format!(
                         "{}: more than {MAX_NAMESPACE_FILES} files or {} MiB of namespace files; a binary bundles them all",
@@ -116,11 +129,11 @@ pub fn namespace_files(flow_path: &Path) -> Result<Vec<NamespaceFile>, BuildErro
                         MAX_NAMESPACE_BYTES >> 20
                     )));
                 }
-                files.push(NamespaceFile { path, contents });
+                files.push((path, entry.path()));
             }
         }
     }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
 }
 

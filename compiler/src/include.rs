@@ -28,12 +28,19 @@ pub fn embedded_flow(path: &Path, krate: &TokenStream) -> Result<TokenStream, Ve
         allow_unknown_types: false,
         runnable: true,
     };
-    let neighbours = neighbours(path);
+    // The ones that cannot be read are left out (and not tracked: `include_bytes!` would fail).
+    let neighbours: Vec<(std::path::PathBuf, String)> = neighbours(path)
+        .into_iter()
+        .filter_map(|p| {
+            let text = std::fs::read_to_string(&p).ok()?;
+            Some((p, text))
+        })
+        .collect();
     let mut sources = vec![SourceFile::new(path, text.clone())];
     sources.extend(
         neighbours
             .iter()
-            .filter_map(|p| Some(SourceFile::new(p, std::fs::read_to_string(p).ok()?))),
+            .map(|(p, text)| SourceFile::new(p, text.clone())),
     );
     let Some(checked) = check_sources(sources, options, false).into_iter().next() else {
         return Err(vec![format!("include_flow!: {shown} is not a flow")]);
@@ -66,13 +73,15 @@ pub fn embedded_flow(path: &Path, krate: &TokenStream) -> Result<TokenStream, Ve
         .file_name()
         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().to_string());
     let plan = build::plan(&flow, &text, &name);
-    let files = build::namespace_files(path).map_err(|e| vec![e.to_string()])?;
-    let folder = path.parent().unwrap_or(Path::new(".")).join("_files");
+    let files = build::namespace_file_paths(path).map_err(|e| vec![e.to_string()])?;
     let files: Vec<(&str, String)> = files
         .iter()
-        .map(|f| (f.path.as_str(), folder.join(&f.path).display().to_string()))
+        .map(|(name, file)| (name.as_str(), file.display().to_string()))
         .collect();
-    let neighbours: Vec<String> = neighbours.iter().map(|p| p.display().to_string()).collect();
+    let neighbours: Vec<String> = neighbours
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
     Ok(emit::embedded_module(
         &plan,
         krate,
