@@ -42,6 +42,9 @@ pub struct Runner {
     flows: Vec<BundledFlow>,
     echo_logs: bool,
     opened: Mutex<Option<Opened>>,
+    /// The bundles made so far, by the plan of the flow they run first: a plan is read once,
+    /// not at every execution.
+    bundles: Mutex<Vec<(&'static str, Bundle)>>,
 }
 
 /// The state once opened (the folder of an ephemeral one is removed after the store closes).
@@ -84,6 +87,7 @@ impl Runner {
             flows: Vec::new(),
             echo_logs: true,
             opened: Mutex::new(None),
+            bundles: Mutex::new(Vec::new()),
         }
     }
 
@@ -91,7 +95,7 @@ impl Runner {
     #[must_use]
     pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Runner {
         self.state_at = StateAt::Dir(dir.into());
-        self
+        self.state_changed()
     }
 
     /// A state of its own in a fresh private folder (in memory, `/dev/shm`, where the system
@@ -99,7 +103,7 @@ impl Runner {
     #[must_use]
     pub fn ephemeral(mut self) -> Runner {
         self.state_at = StateAt::Ephemeral;
-        self
+        self.state_changed()
     }
 
     /// The secret `key` (what `{{ secret('KEY') }}` reads), before the environment's; masked in
@@ -107,7 +111,7 @@ impl Runner {
     #[must_use]
     pub fn secret(mut self, key: impl Into<String>, value: impl Into<String>) -> Runner {
         self.secrets.insert(key.into(), value.into());
-        self
+        self.flows_changed()
     }
 
     /// Another embedded flow (`other::flow()`): the flows run here start it as a subflow, and
@@ -115,13 +119,25 @@ impl Runner {
     #[must_use]
     pub fn with_flow(mut self, flow: BundledFlow) -> Runner {
         self.flows.push(flow);
-        self
+        self.flows_changed()
     }
 
     /// Print the executions' log lines on stderr (on by default).
     #[must_use]
     pub fn echo_logs(mut self, echo: bool) -> Runner {
         self.echo_logs = echo;
+        self
+    }
+
+    /// This runner with the state it opened dropped: a new place applies to the next run.
+    fn state_changed(self) -> Runner {
+        *crate::lock(&self.opened) = None;
+        self
+    }
+
+    /// This runner with the bundles it read dropped: new secrets or flows apply to the next run.
+    fn flows_changed(self) -> Runner {
+        crate::lock(&self.bundles).clear();
         self
     }
 
@@ -201,8 +217,15 @@ impl Runner {
         }
     }
 
-    /// `first` and the runner's other flows (each once), their plans read.
+    /// `first` and the runner's other flows (each once), their plans read (once per runner).
     fn bundle(&self, first: BundledFlow) -> Result<Bundle, Error> {
+        let mut bundles = crate::lock(&self.bundles);
+        if let Some((_, bundle)) = bundles
+            .iter()
+            .find(|(plan, _)| std::ptr::eq(*plan, first.plan))
+        {
+            return Ok(bundle.clone());
+        }
         let mut flows = vec![first];
         flows.extend(
             self.flows
@@ -215,6 +238,7 @@ impl Runner {
         if bundle.flows.len() == 1 {
             bundle.name.clone_from(&bundle.flows[0].flow.id);
         }
+        bundles.push((first.plan, bundle.clone()));
         Ok(bundle)
     }
 
@@ -272,12 +296,15 @@ pub struct Execution<O> {
 
 impl<O: FlowOutputs> Execution<O> {
     fn of(summary: Summary) -> Result<Execution<O>, Error> {
-        let outputs = match (&summary.state, &summary.outputs) {
-            (State::Success | State::Warning, Some(Value::Object(values))) => {
+        let empty = Map::new();
+        let values = summary
+            .outputs
+            .as_ref()
+            .and_then(Value::as_object)
+            .unwrap_or(&empty);
+        let outputs = match summary.state {
+            State::Success | State::Warning => {
                 Some(O::from_values(values).map_err(Error::Outputs)?)
-            }
-            (State::Success | State::Warning, _) => {
-                Some(O::from_values(&Map::new()).map_err(Error::Outputs)?)
             }
             _ => None,
         };
@@ -439,9 +466,41 @@ text_values! {
 
 #[cfg(test)]
 mod tests {
-    use super::{InputValue, OutputValue};
+    use super::{InputValue, OutputValue, Runner};
+    use crate::bundle::BundledFlow;
     use crate::plan::{Flow, Input, InputType};
     use serde_json::{json, Map, Value};
+
+    fn embedded(id: &str) -> BundledFlow {
+        let plan = serde_json::to_string(&Flow::new(id, "kflow.tests")).unwrap();
+        BundledFlow {
+            plan: Box::leak(plan.into_boxed_str()),
+            namespace_files: &[],
+        }
+    }
+
+    /// A runner reads a plan once, and a flow given after a run is in the next one's bundle.
+    #[test]
+    fn bundles_are_kept_until_the_flows_change() {
+        let (parent, child) = (embedded("parent"), embedded("child"));
+        let runner = Runner::new();
+        let first = runner.bundle(parent).unwrap();
+        let again = runner.bundle(parent).unwrap();
+        assert!(std::sync::Arc::ptr_eq(
+            &first.flows[0].flow,
+            &again.flows[0].flow
+        ));
+        assert_eq!(first.name, "parent");
+        let runner = runner.with_flow(child);
+        let ids: Vec<String> = runner
+            .bundle(parent)
+            .unwrap()
+            .flows
+            .iter()
+            .map(|h| h.flow.id.clone())
+            .collect();
+        assert_eq!(ids, ["parent", "child"]);
+    }
 
     /// What a typed field gives is what the inputs take, and the value they keep reads back as
     /// the same Rust value (dates, times and durations cross as text).
