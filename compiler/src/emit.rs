@@ -110,7 +110,7 @@ fn raw_string(text: &str) -> String {
 /// code; the command line reads inputs itself), and the enums of its SELECT inputs.
 fn inputs_struct(plan: &Flow) -> TokenStream {
     let krate = quote! { ::kflow_runtime };
-    let (typed, enums) = input_fields(plan, &krate);
+    let (typed, enums) = input_fields(&input_list(plan), &krate);
     let fields = typed.iter().map(|(field, _)| field);
     quote! {
         #(#enums)*
@@ -124,7 +124,7 @@ fn inputs_struct(plan: &Flow) -> TokenStream {
     }
 }
 
-/// An input's field and, for SELECT/MULTISELECT, the enum of its values.
+/// An input as a field of `Inputs`.
 struct InputField<'a> {
     input: &'a kflow_runtime::plan::Input,
     name: Ident,
@@ -132,14 +132,14 @@ struct InputField<'a> {
     optional: bool,
 }
 
-/// The `Inputs` fields (`pub name: Type`, and the type alone), in the order of
-/// [`input_list`], and the enums they use.
+/// The `Inputs` fields of `list` (`pub name: Type`, and the type alone), in its order, and
+/// the enums they use.
 fn input_fields(
-    plan: &Flow,
+    list: &[InputField<'_>],
     krate: &TokenStream,
 ) -> (Vec<(TokenStream, TokenStream)>, Vec<TokenStream>) {
     let mut enums = Vec::new();
-    let fields = input_list(plan)
+    let fields = list
         .iter()
         .map(|field| {
             let input = field.input;
@@ -307,8 +307,8 @@ pub fn embedded_module(
     let module = field_name(&plan.id);
     let (id, namespace) = (&plan.id, &plan.namespace);
     let json = serde_json::to_string(plan).unwrap_or_default();
-    let (typed, enums) = input_fields(plan, krate);
     let list = input_list(plan);
+    let (typed, enums) = input_fields(&list, krate);
     let fields = typed.iter().map(|(field, _)| field);
     let required: Vec<(&Ident, &TokenStream)> = list
         .iter()
